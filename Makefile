@@ -1,0 +1,53 @@
+# The two commands: `make book` and `make test`. Both set up .venv first if needed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+NAME ?=
+ARGS ?=
+
+.PHONY: book test chapter quick clean lock bench help
+
+help:
+	@echo "make book                       set up .venv, execute changed chapters, build _build/html"
+	@echo "make test                       set up .venv, run unit tests, every chapter (quick) and site checks"
+	@echo "make chapter NAME=sigmoid ARGS='-p x_max 10'   run one chapter with papermill parameters"
+	@echo "make bench                      run the benchmarks and print their numbers"
+	@echo "make lock                       re-resolve requirements.in into requirements.lock"
+	@echo "make clean                      remove _build"
+
+# The environment: rebuilt when the lock file or the package metadata changes.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+book: $(STAMP)
+	$(PY) -m actlab.pipeline book --profile full --jobs $(JOBS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+chapter: $(STAMP)
+	@test -n "$(NAME)" || { echo "usage: make chapter NAME=<chapter> ARGS='-p key value ...'" >&2; exit 2; }
+	$(PY) -m actlab.pipeline chapter $(NAME) $(ARGS)
+
+quick: $(STAMP)
+	$(PY) -m actlab.pipeline book --profile quick --jobs $(JOBS)
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
+
+lock:
+	$(PYTHON) -m venv /tmp/actlab-lock && /tmp/actlab-lock/bin/pip install --quiet -r requirements.in
+	/tmp/actlab-lock/bin/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock
+	rm -rf /tmp/actlab-lock
+
+clean:
+	rm -rf _build

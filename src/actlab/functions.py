@@ -1,0 +1,234 @@
+"""The registry of activation functions: the one place to add one.
+
+Each entry holds the torch forward, an analytic derivative (written out, not autograd,
+so the tests can check one against the other), the LaTeX formula, parameters with
+defaults, the learnable-parameter count, its colour in every figure, and a citation
+key into ``chapters/references.bib``.
+
+Derivatives at kinks use the value torch's backward uses there; ``kinks`` lists the
+points and :func:`kink_note` states the value.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    label: str
+    forward: Callable[[Tensor], Tensor]
+    derivative_fn: Callable[[Tensor], Tensor]
+    latex: str
+    color: str
+    cite: str | None = None
+    params: dict = field(default_factory=dict)
+    learnable: int = 0  # learnable parameters per unit (PReLU: its slope)
+    torch_ref: Callable[[Tensor], Tensor] | None = None  # torch.nn.functional form, if any
+    kinks: tuple[float, ...] = ()
+    elementwise: bool = True
+    note: str = ""
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+    def derivative(self, x: Tensor) -> Tensor:
+        """Analytic derivative; at a kink, the value torch's backward uses."""
+        return self.derivative_fn(x)
+
+    def numpy(self, x) -> np.ndarray:
+        """The function on a numpy array (float64 unless given float32)."""
+        arr = np.asarray(x)
+        dtype = torch.float32 if arr.dtype == np.float32 else torch.float64
+        return self.forward(torch.as_tensor(arr, dtype=dtype)).numpy()
+
+    def numpy_derivative(self, x) -> np.ndarray:
+        arr = np.asarray(x)
+        dtype = torch.float32 if arr.dtype == np.float32 else torch.float64
+        return self.derivative(torch.as_tensor(arr, dtype=dtype)).numpy()
+
+
+_REGISTRY: dict[str, Activation] = {}
+
+
+def register(act: Activation) -> Activation:
+    if act.name in _REGISTRY:
+        raise ValueError(f"activation {act.name!r} is already registered")
+    _REGISTRY[act.name] = act
+    return act
+
+
+def names(*, elementwise_only: bool = False) -> list[str]:
+    """Registered names, in registry (= book) order."""
+    return [n for n, a in _REGISTRY.items() if a.elementwise or not elementwise_only]
+
+
+def get(name: str) -> Activation:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown activation {name!r}; registered: {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def kink_note(name: str) -> str:
+    """One sentence stating the derivative used at each kink of ``name``."""
+    act = get(name)
+    if not act.kinks:
+        return f"{act.label} is differentiable everywhere."
+    vals = act.derivative(torch.tensor(act.kinks, dtype=torch.float64)).tolist()
+    parts = [f"at x = {k:g} it uses {v:.4g}" for k, v in zip(act.kinks, vals)]
+    return f"{act.label} is not differentiable at {len(vals)} point(s); " + "; ".join(parts) + "."
+
+
+def _where(cond: Tensor, a, b, like: Tensor) -> Tensor:
+    return torch.where(cond, torch.as_tensor(a, dtype=like.dtype), torch.as_tensor(b, dtype=like.dtype))
+
+
+def _sigmoid_d(x: Tensor) -> Tensor:
+    s = torch.sigmoid(x)
+    return s * (1 - s)
+
+
+def _gelu_tanh(x: Tensor) -> Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+def _gelu_tanh_d(x: Tensor) -> Tensor:
+    # Beyond |x| = 20 the derivative is 0 or 1 to float64 precision; clamping keeps x**3 finite.
+    xc = x.clamp(-20.0, 20.0)
+    u = _SQRT_2_OVER_PI * (xc + 0.044715 * xc**3)
+    t = torch.tanh(u)
+    du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * xc**2)
+    return 0.5 * (1 + t) + 0.5 * xc * (1 - t * t) * du
+
+
+def _gelu(x: Tensor) -> Tensor:
+    # torch's F.gelu overflows to inf for float32 x near 3e38 (it forms x * (1 + erf) first).
+    return x * torch.special.ndtr(x)
+
+
+def _gelu_d(x: Tensor) -> Tensor:
+    xc = x.clamp(-40.0, 40.0)  # exp(-x^2/2) underflows to 0 well before 40
+    cdf = 0.5 * (1 + torch.erf(xc / math.sqrt(2.0)))
+    pdf = torch.exp(-0.5 * xc * xc) / math.sqrt(2 * math.pi)
+    return cdf + xc * pdf
+
+
+def _silu_d(x: Tensor) -> Tensor:
+    s = torch.sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+def _mish_d(x: Tensor) -> Tensor:
+    t = torch.tanh(F.softplus(x))
+    return t + x * (1 - t * t) * torch.sigmoid(x)
+
+
+def _prelu(x: Tensor, a: float = 0.25) -> Tensor:
+    return torch.where(x > 0, x, a * x)
+
+
+def _maxout(z: Tensor, k: int = 2) -> Tensor:
+    """Max over consecutive groups of ``k`` pieces along the last axis: (..., k*n) -> (..., n)."""
+    if z.shape[-1] % k:
+        raise ValueError(f"maxout needs a last axis divisible by k={k}, got {z.shape[-1]}")
+    return z.unflatten(-1, (-1, k)).amax(-1)
+
+
+def _maxout_d(z: Tensor, k: int = 2) -> Tensor:
+    """d out_i / d z: 1 on the winning piece of each group (torch's amax splits ties evenly)."""
+    g = z.unflatten(-1, (-1, k))
+    win = (g == g.amax(-1, keepdim=True)).to(z.dtype)
+    return (win / win.sum(-1, keepdim=True)).flatten(-2)
+
+
+# The book's palette: one colour per activation, fixed, chosen for contrast on white.
+for _act in [
+    Activation("identity", "identity", lambda x: x, lambda x: torch.ones_like(x),
+               r"f(x) = x", "#7f7f7f", note="No nonlinearity: the control in every experiment."),
+    Activation("step", "step", lambda x: (x >= 0).to(x.dtype), lambda x: torch.zeros_like(x),
+               r"f(x) = \mathbb{1}[x \ge 0]", "#bcbd22", cite="cybenko1989", kinks=(0.0,),
+               torch_ref=lambda x: torch.heaviside(x, torch.ones((), dtype=x.dtype)),
+               note="Jump at 0; we use derivative 0 there, as everywhere (no gradient flows)."),
+    Activation("sigmoid", "sigmoid", torch.sigmoid, _sigmoid_d,
+               r"\sigma(x) = \frac{1}{1 + e^{-x}}", "#1f77b4", cite="cybenko1989",
+               torch_ref=torch.sigmoid),
+    Activation("hardsigmoid", "hard sigmoid", F.hardsigmoid,
+               lambda x: _where((x > -3) & (x < 3), 1 / 6, 0.0, x),
+               r"f(x) = \max(0, \min(1, x/6 + 1/2))", "#aec7e8", cite="gulcehre2016",
+               torch_ref=F.hardsigmoid, kinks=(-3.0, 3.0),
+               note="torch's slope 1/6; Gulcehre et al. use slope 1/4."),
+    Activation("tanh", "tanh", torch.tanh, lambda x: 1 - torch.tanh(x) ** 2,
+               r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", "#ff7f0e", cite="lecun1998",
+               torch_ref=torch.tanh),
+    Activation("hardtanh", "hard tanh", F.hardtanh,
+               lambda x: _where((x > -1) & (x < 1), 1.0, 0.0, x),
+               r"f(x) = \max(-1, \min(1, x))", "#ffbb78", cite="gulcehre2016",
+               torch_ref=F.hardtanh, kinks=(-1.0, 1.0)),
+    Activation("softsign", "softsign", F.softsign, lambda x: 1 / (1 + x.abs()) ** 2,
+               r"f(x) = \frac{x}{1 + |x|}", "#8c564b", torch_ref=F.softsign, cite="glorot2010"),
+    Activation("relu", "ReLU", F.relu, lambda x: _where(x > 0, 1.0, 0.0, x),
+               r"f(x) = \max(0, x)", "#d62728", cite="krizhevsky2012", torch_ref=F.relu,
+               kinks=(0.0,)),
+    Activation("relu6", "ReLU6", F.relu6, lambda x: _where((x > 0) & (x < 6), 1.0, 0.0, x),
+               r"f(x) = \min(\max(0, x), 6)", "#ff9896", torch_ref=F.relu6, kinks=(0.0, 6.0)),
+    Activation("leaky_relu", "leaky ReLU", lambda x: F.leaky_relu(x, 0.01),
+               lambda x: _where(x > 0, 1.0, 0.01, x),
+               r"f(x) = \max(0.01x, x)", "#e377c2", cite="maas2013", params={"slope": 0.01},
+               torch_ref=lambda x: F.leaky_relu(x, 0.01), kinks=(0.0,)),
+    Activation("prelu", "PReLU", _prelu, lambda x: _where(x > 0, 1.0, 0.25, x),
+               r"f(x) = \max(ax, x),\ a \text{ learned (init } 0.25)", "#f7b6d2", cite="he2015",
+               params={"a": 0.25}, learnable=1, kinks=(0.0,),
+               torch_ref=lambda x: F.prelu(x, torch.full((1,), 0.25, dtype=x.dtype))),
+    Activation("elu", "ELU", F.elu, lambda x: torch.where(x > 0, torch.ones_like(x), torch.exp(x.clamp(max=0))),
+               r"f(x) = x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1)", "#2ca02c",
+               cite="clevert2015", params={"alpha": 1.0}, torch_ref=F.elu),
+    Activation("selu", "SELU", torch.selu,
+               lambda x: torch.where(x > 0, torch.full_like(x, SELU_SCALE),
+                                     SELU_SCALE * SELU_ALPHA * torch.exp(x.clamp(max=0))),
+               r"f(x) = \lambda\,(x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1))", "#98df8a",
+               cite="klambauer2017", params={"alpha": SELU_ALPHA, "lambda": SELU_SCALE},
+               torch_ref=torch.selu, kinks=(0.0,)),
+    Activation("celu", "CELU", F.celu, lambda x: torch.where(x > 0, torch.ones_like(x), torch.exp(x.clamp(max=0))),
+               r"f(x) = \max(0, x) + \min(0, \alpha(e^{x/\alpha} - 1))", "#17becf",
+               params={"alpha": 1.0}, torch_ref=F.celu),
+    Activation("gelu", "GELU", _gelu, _gelu_d, r"f(x) = x\,\Phi(x)", "#9467bd",
+               cite="hendrycks2016", torch_ref=F.gelu),
+    Activation("gelu_tanh", "GELU (tanh approx.)", _gelu_tanh, _gelu_tanh_d,
+               r"f(x) = \tfrac{x}{2}\left(1 + \tanh\!\big(\sqrt{2/\pi}\,(x + 0.044715x^{3})\big)\right)",
+               "#c5b0d5", cite="hendrycks2016", torch_ref=_gelu_tanh),
+    Activation("silu", "SiLU / swish", F.silu, _silu_d, r"f(x) = x\,\sigma(x)", "#9edae5",
+               cite="ramachandran2017", torch_ref=F.silu),
+    Activation("mish", "Mish", F.mish, _mish_d, r"f(x) = x \tanh(\ln(1 + e^{x}))", "#393b79",
+               cite="misra2019", torch_ref=F.mish),
+    Activation("softplus", "softplus", F.softplus, lambda x: torch.sigmoid(x),
+               r"f(x) = \ln(1 + e^{x})", "#c49c94", torch_ref=F.softplus),
+    Activation("maxout", "maxout (k = 2)", _maxout, _maxout_d,
+               r"h_i(x) = \max_{j \le k} \left(x^{\top} W_{ij} + b_{ij}\right)", "#000000",
+               cite="goodfellow2013", params={"k": 2}, elementwise=False,
+               note="A layer: max over k linear pieces, so k times the weights of a plain layer."),
+]:
+    register(_act)
+
+
+def maxout_weight_count(n_in: int, n_out: int, k: int = 2) -> int:
+    """Weights and biases of a maxout layer: k pieces per output unit."""
+    return k * (n_in * n_out + n_out)
+
+
+def dense_weight_count(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out

@@ -1,0 +1,83 @@
+"""Validate a chapter's parameters: one clear sentence for a wrong value.
+
+A chapter calls, right after its ``parameters`` cell::
+
+    P = check(x_max=(x_max, positive()), acts=(acts, activations()))
+
+Unknown parameter *names* are rejected by the pipeline before a chapter starts
+(papermill itself only warns about them).
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Callable
+
+
+class ParameterError(ValueError):
+    """A chapter parameter has a value outside what the chapter allows."""
+
+
+Rule = tuple[Callable[[object], bool], str]  # (accepts?, what is allowed)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Rule:
+    def ok(v):
+        return _is_int(v) and (lo is None or v >= lo) and (hi is None or v <= hi)
+    bounds = (f" from {lo}" if lo is not None else "") + (f" to {hi}" if hi is not None else "")
+    return ok, f"an integer{bounds}"
+
+
+def number(lo: float | None = None, hi: float | None = None, *, open_lo: bool = False) -> Rule:
+    def ok(v):
+        if not _is_num(v) or v != v:
+            return False
+        if lo is not None and (v <= lo if open_lo else v < lo):
+            return False
+        return hi is None or v <= hi
+    lo_txt = "" if lo is None else (f" greater than {lo:g}" if open_lo else f" at least {lo:g}")
+    hi_txt = "" if hi is None else f" at most {hi:g}"
+    return ok, "a number" + lo_txt + (" and" if lo_txt and hi_txt else "") + hi_txt
+
+
+def positive() -> Rule:
+    return number(0, open_lo=True)
+
+
+def among(*allowed) -> Rule:
+    return (lambda v: v in allowed), "one of " + ", ".join(repr(a) for a in allowed)
+
+
+def list_of(rule: Rule, *, min_len: int = 1, increasing: bool = False) -> Rule:
+    ok_item, what = rule
+    def ok(v):
+        if not isinstance(v, (list, tuple)) or len(v) < min_len or not all(ok_item(x) for x in v):
+            return False
+        return not increasing or all(a < b for a, b in zip(v, v[1:]))
+    order = " in increasing order" if increasing else ""
+    return ok, f"a list of at least {min_len} item(s){order}, each {what}"
+
+
+def activations(*, elementwise_only: bool = True, min_len: int = 1) -> Rule:
+    from actlab.functions import names
+    return list_of(among(*names(elementwise_only=elementwise_only)), min_len=min_len)
+
+
+def activation(*, elementwise_only: bool = True) -> Rule:
+    from actlab.functions import names
+    return among(*names(elementwise_only=elementwise_only))
+
+
+def check(**params: tuple[object, Rule]) -> dict:
+    """Check each ``name=(value, rule)``; return ``{name: value}`` or raise ParameterError."""
+    for name, (value, (ok, allowed)) in params.items():
+        if not ok(value):
+            raise ParameterError(f"parameter '{name}' must be {allowed}; got {value!r}.")
+    return {name: value for name, (value, _) in params.items()}

@@ -1,0 +1,63 @@
+"""Record a named metric: glued for the prose, collected into _build/metrics.json.
+
+A metric is a plain float, int, bool or short string. NumPy scalars are converted:
+NumPy 2's ``np.float64(...)`` repr breaks ``{glue:text}`` format specs.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import numbers
+
+import numpy as np
+
+
+def as_plain(value):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return int(value)
+    if isinstance(value, (numbers.Real, np.floating)):
+        return float(value)
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # 0-d tensor or array
+        return as_plain(value.item())
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"a metric must be a number, bool or string, not {type(value).__name__}")
+
+
+def record(name: str, value, *, display: bool = False):
+    """Glue ``value`` under ``name`` and return it as a plain Python value."""
+    from myst_nb import glue
+
+    if not name.isidentifier():
+        raise ValueError(f"metric name {name!r} must be an identifier (letters, digits, _)")
+    value = as_plain(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        # Recorded as-is (a diverged run is a result), but say so loudly.
+        print(f"note: metric {name} is {value}")
+    glue(name, value, display=display)
+    return value
+
+
+GLUE_MIME = "application/papermill.record/text/plain"
+
+
+def metrics_from_notebook(nb) -> dict:
+    """Every recorded metric in an executed notebook (nbformat node), by name."""
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            data = o.get("data", {})
+            if not meta:
+                continue
+            text = data.get(GLUE_MIME, data.get("text/plain"))
+            if text is None:
+                continue
+            try:
+                out[meta["name"]] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                if text in ("nan", "inf", "-inf"):
+                    out[meta["name"]] = float(text)
+    return out

@@ -1,0 +1,65 @@
+"""The built HTML (quick profile): every page there, every image there, nothing external."""
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from actlab import pipeline
+
+pytestmark = pytest.mark.site
+
+
+class Refs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.styles, self.images = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script" and a.get("src"):
+            self.scripts.append(a["src"])
+        if tag == "link" and a.get("href") and set((a.get("rel") or "").split()) & {"stylesheet", "preload", "icon"}:
+            self.styles.append(a["href"])
+        if tag == "img":
+            self.images.append((a.get("src"), a.get("alt")))
+
+
+def pages(site: Path):
+    return sorted(p for p in site.rglob("*.html") if "_static" not in p.parts)
+
+
+def test_every_toc_file_has_a_page(quick_site):
+    for f in pipeline.toc_files():
+        assert (quick_site / f"{f}.html").exists(), f"{f} has no page"
+
+
+def test_images_exist_and_have_alt_text(quick_site):
+    n = 0
+    for page in pages(quick_site):
+        r = Refs()
+        r.feed(page.read_text())
+        for src, alt in r.images:
+            if src.startswith("data:"):
+                continue
+            assert (page.parent / src.split("?")[0]).exists(), f"{page.name}: missing image {src}"
+            n += 1
+    assert n >= 2  # the gallery and the sigmoid figure at least
+
+
+def test_no_external_script_stylesheet_or_font(quick_site):
+    for page in pages(quick_site):
+        r = Refs()
+        r.feed(page.read_text())
+        for ref in r.scripts + r.styles:
+            assert not re.match(r"^(https?:)?//", ref), f"{page.name} loads {ref}"
+    for css in quick_site.rglob("*.css"):
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", css.read_text(errors="ignore")):
+            assert not re.match(r"^(https?:)?//", url), f"{css.name} fetches {url}"
+    assert (quick_site / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+def test_numbers_are_glued_not_missing(quick_site):
+    html = (quick_site / "chapters" / "sigmoid.html").read_text()
+    assert "0.2500" in html  # the derivative's peak, glued from the run
+    assert "{glue" not in html and "glue:text" not in html  # every role resolved
