@@ -28,3 +28,36 @@ def test_sigmoid(quick_metrics):
     assert abs(m["tanh_mean_out"]) < 0.05  # tanh is
     assert m["autograd_gap"] < 1e-12
     assert m["bound_5_layers"] == pytest.approx(0.25**5)
+
+
+def metrics_of(all_metrics, chapter):
+    return {k.split(".", 1)[1]: v for k, v in all_metrics.items() if k.startswith(chapter + ".")}
+
+
+def test_linear_collapse(quick_metrics):
+    m = metrics_of(quick_metrics, "linear-collapse")
+    assert m["depth_max"] == 50
+    # rounding level: a few dozen float64 epsilons, at every depth to 50, with and without bias
+    assert m["collapse_gap_max"] < 100 * m["float64_eps"]
+    assert m["collapse_gap_bias_max"] < 100 * m["float64_eps"]
+    assert m["lstsq_accuracy"] <= 0.75 and m["linear_threshold_best"] <= 0.75
+    assert m["linear_threshold_best"] == 0.75 and m["separable_labelings"] == 14
+    assert m["xor_rate_identity_narrow"] == 0 and m["xor_rate_identity_wide"] == 0
+    assert m["xor_rate_tanh_w4"] >= 0.85  # tanh with 4 hidden units: nearly every seed
+    assert m["xor_rate_relu_narrow"] < m["xor_rate_relu_wide"]  # narrow relu fails more
+    assert m["relu_narrow_failures"] == m["relu_narrow_failures_dead"] + m["relu_narrow_failures_alive"]
+
+
+def test_universal_approximation(quick_metrics):
+    m = metrics_of(quick_metrics, "universal-approximation")
+    for target in ("sin", "abs", "step"):
+        # the identity network is one straight line at every width: flat error, slope ~ 0
+        assert 0.98 < m[f"mse_{target}_identity_fall"] < 1.02
+        assert abs(m[f"slope_{target}_identity"]) < 0.01
+        assert m[f"mse_{target}_identity_wide"] == pytest.approx(m[f"line_mse_{target}"], rel=0.02)
+    assert m["mse_sin_tanh_fall"] >= 10  # at least an order of magnitude over the widths
+    assert m["mse_sin_relu_fall"] >= 10
+    assert m["slope_sin_tanh"] < -0.5
+    # a discontinuous target keeps a sup error of about one half while the MSE falls
+    assert m["sup_step_tanh_wide"] > 0.45 and m["sup_step_relu_wide"] > 0.45
+    assert m["mse_step_relu_fall"] > 2

@@ -129,3 +129,88 @@ def function_and_derivative(name: str, x_max: float, n_points: int = 801,
     ax.set_ylabel("output / derivative")
     ax.legend(loc="upper left")
     return finish(fig)
+
+
+def wilson(successes: np.ndarray, n: int, z: float = 1.96):
+    """Wilson score interval for a success rate (sensible at 0 and 1, unlike the normal one)."""
+    p = successes / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return centre - half, centre + half
+
+
+def xor_regions(sweep, width: int, seed: int = 0):
+    """Decision regions of one network per activation on the four XOR points."""
+    from actlab import xor
+
+    acts = sweep.activations
+    fig, axes = figure(1, len(acts), width=2.1 * len(acts), height=2.4, sharey=True)
+    pts, lab = xor.XOR_X.numpy(), xor.XOR_Y.numpy().astype(bool)
+    for ax, act in zip(axes[0], acts):
+        i = sweep.member(act, width, seed)
+        xs, ys, p = xor.decision_grid(sweep, i)
+        ax.contourf(xs, ys, p, levels=[0, 0.5, 1], colors=["white", color(act)], alpha=0.35)
+        ax.contour(xs, ys, p, levels=[0.5], colors=[color(act)], linewidths=1.5)
+        ax.scatter(pts[lab, 0], pts[lab, 1], marker="o", s=40, color=NEUTRAL, label="XOR = 1", zorder=3)
+        ax.scatter(pts[~lab, 0], pts[~lab, 1], marker="x", s=40, color=NEUTRAL, label="XOR = 0", zorder=3)
+        ok = "solved" if sweep.success[acts.index(act), sweep.widths.index(width), seed] else "failed"
+        ax.set_title(f"{label(act)} ({ok})")
+        ax.set_xlabel("input x₁")
+        ax.grid(False)
+    axes[0, 0].set_ylabel("input x₂")
+    axes[0, 0].legend(loc="lower left", fontsize=7, framealpha=0.8, frameon=True)
+    return finish(fig)
+
+
+def rate_vs_width(sweep):
+    """XOR success rate against hidden width, with its 95% Wilson interval over seeds."""
+    fig, axes = figure(1, 1, width=5.5, height=3.0)
+    ax = axes[0, 0]
+    for a, act in enumerate(sweep.activations):
+        wins = sweep.success[a].sum(-1)
+        lo, hi = wilson(wins, sweep.seeds)
+        ax.plot(sweep.widths, wins / sweep.seeds, "o-", color=color(act), label=label(act))
+        ax.fill_between(sweep.widths, lo, hi, color=color(act), alpha=0.15, linewidth=0)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sweep.widths, [str(w) for w in sweep.widths])
+    ax.set_xlabel("hidden units")
+    ax.set_ylabel(f"fraction of {sweep.seeds} seeds solving XOR")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(loc="lower right")
+    return finish(fig)
+
+
+def approximation_fits(sweep, target: str, act_names: list[str], show_widths: list[int], seed: int = 0):
+    """Fitted curves of one seed at a few widths, one panel per activation, target in grey."""
+    t = sweep.targets.index(target)
+    fig, axes = figure(1, len(act_names), width=2.2 * len(act_names), height=2.5, sharey=True)
+    for ax, act in zip(axes[0], act_names):
+        a = sweep.activations.index(act)
+        ax.plot(sweep.x_test, sweep.y_test[t], color="#bbbbbb", linewidth=3, label="target")
+        for k, w in enumerate(show_widths):
+            alpha = 0.35 + 0.65 * (k + 1) / len(show_widths)
+            ax.plot(sweep.x_test, sweep.pred[t, a, sweep.widths.index(w), seed], color=color(act),
+                    alpha=alpha, linewidth=1.2, label=f"width {w}")
+        ax.set_title(label(act))
+        ax.set_xlabel("input x")
+        ax.legend(fontsize=6, loc="best")
+    axes[0, 0].set_ylabel("network output")
+    return finish(fig)
+
+
+def error_vs_width(sweep, what: str = "mse"):
+    """Test error against width on log-log axes: one panel per target, one line per activation,
+    median over seeds with the min-max band."""
+    vals = getattr(sweep, what)
+    fig, axes = figure(1, len(sweep.targets), width=2.5 * len(sweep.targets), height=2.8, sharey=True)
+    for t, (ax, target) in enumerate(zip(axes[0], sweep.targets)):
+        for a, act in enumerate(sweep.activations):
+            spread(ax, sweep.widths, vals[t, a], act, axis=-1, marker="o", markersize=3)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(f"target: {target}")
+        ax.set_xlabel("hidden units")
+    axes[0, 0].set_ylabel("test MSE" if what == "mse" else "largest test error")
+    axes[0, -1].legend(loc="lower left")
+    return finish(fig)

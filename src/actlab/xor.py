@@ -1,0 +1,108 @@
+"""XOR: no linear model separates it; a hidden layer with a nonlinearity does (mostly)."""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from actlab.ensemble import Ensemble, Member, fit
+
+XOR_X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+XOR_Y = torch.tensor([0.0, 1.0, 1.0, 0.0], dtype=torch.float64)
+
+
+def least_squares_fit(tie: float = 1e-9) -> tuple[float, np.ndarray]:
+    """Accuracy (threshold 1/2) of the least-squares affine fit to XOR, and its four outputs.
+
+    The fit predicts exactly 1/2 everywhere, so which side of 1/2 rounding puts each point
+    is noise: an output within ``tie`` of 1/2 counts as a coin flip (half right).
+    """
+    A = torch.cat([XOR_X, torch.ones(4, 1, dtype=torch.float64)], 1)
+    beta = torch.linalg.lstsq(A, XOR_Y[:, None]).solution
+    pred = (A @ beta).squeeze(1)
+    right = ((pred > 0.5).double() == XOR_Y).double()
+    right[(pred - 0.5).abs() < tie] = 0.5
+    return float(right.mean()), pred.numpy()
+
+
+def best_linear_threshold(n_angles: int = 3600) -> float:
+    """Best accuracy of any rule 1[w.x > c] on XOR: every direction on a fine circle, every
+    threshold between consecutive projections (exhaustive for 4 points), both orientations."""
+    best = 0.0
+    for t in np.linspace(0, 2 * math.pi, n_angles, endpoint=False):
+        proj = XOR_X.numpy() @ np.array([math.cos(t), math.sin(t)])
+        s = np.sort(proj)
+        cuts = np.concatenate([[s[0] - 1], (s[:-1] + s[1:]) / 2, [s[-1] + 1]])
+        for c in cuts:
+            acc = float(((proj > c) == XOR_Y.numpy().astype(bool)).mean())
+            best = max(best, acc)
+    return best
+
+
+def dichotomies_separable() -> int:
+    """How many of the 16 labelings of the four XOR points a line separates (a check: 14)."""
+    pts = XOR_X.numpy()
+    count = 0
+    angles = np.linspace(0, 2 * math.pi, 720, endpoint=False)
+    for labels in itertools.product([0, 1], repeat=4):
+        lab = np.array(labels, bool)
+        ok = False
+        for t in angles:
+            proj = pts @ np.array([math.cos(t), math.sin(t)])
+            if lab.all() or (~lab).all() or proj[lab].min() > proj[~lab].max():
+                ok = True
+                break
+        count += ok
+    return count
+
+
+@dataclass
+class XorSweep:
+    activations: list[str]
+    widths: list[int]
+    seeds: int
+    success: np.ndarray      # (acts, widths, seeds) bool: all four points classified right
+    final_loss: np.ndarray   # (acts, widths, seeds)
+    dead_units: np.ndarray   # (acts, widths, seeds): hidden units constant zero on all 4 inputs
+    ensemble: Ensemble
+
+    def rate(self) -> np.ndarray:
+        return self.success.mean(-1)
+
+    def member(self, act: str, width: int, seed: int) -> int:
+        a, w = self.activations.index(act), self.widths.index(width)
+        return (a * len(self.widths) + w) * self.seeds + seed
+
+
+def train_sweep(activations, widths, seeds: int, steps: int = 2000, lr: float = 0.05,
+                seed0: int = 0) -> XorSweep:
+    """Every activation x hidden width x seed, one hidden layer, trained together (Adam, BCE)."""
+    members = [Member(a, (w,), seed=seed0 + s, lr=lr, init="default")
+               for a in activations for w in widths for s in range(seeds)]
+    ens = Ensemble(members, 2, 1)
+    fit(ens, XOR_X, XOR_Y[:, None], loss="bce", steps=steps)
+    shape = (len(activations), len(widths), seeds)
+    with torch.no_grad():
+        logits = ens(XOR_X)[..., 0]  # (E, 4)
+        pred = (logits > 0).double()
+        success = (pred == XOR_Y).all(1).numpy().reshape(shape)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, XOR_Y.expand_as(logits), reduction="none").mean(1).numpy().reshape(shape)
+        dead = np.zeros(len(members), int)
+        for blk in ens.blocks:  # one block per width
+            _, _, post = blk.forward(XOR_X, keep=True)
+            dead[blk.idx] = (post[0].abs().amax(1) == 0).sum(-1).numpy()
+    return XorSweep(list(activations), list(widths), seeds, success, loss, dead.reshape(shape), ens)
+
+
+def decision_grid(sweep: XorSweep, index: int, n: int = 121, pad: float = 0.5):
+    """(xs, ys, P(class 1)) on a square grid around the four points, for one member."""
+    xs = torch.linspace(-pad, 1 + pad, n, dtype=torch.float64)
+    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+    pts = torch.stack([gx.flatten(), gy.flatten()], 1)
+    with torch.no_grad():
+        p = torch.sigmoid(sweep.ensemble(pts)[index, :, 0]).view(n, n)
+    return xs.numpy(), xs.numpy(), p.numpy()

@@ -1,0 +1,83 @@
+"""The batched ensemble trains each member exactly as it would train alone."""
+import math
+
+import pytest
+import torch
+
+from actlab import approximation, linear, xor
+from actlab.ensemble import Ensemble, Member, fit, init_layer
+
+
+def test_batched_equals_one_network_at_a_time():
+    ms = [Member(a, (w,), seed=s, lr=lr) for a in ("tanh", "relu", "sigmoid")
+          for w in (1, 3, 8) for s in (0, 1) for lr in (0.01, 0.05)]
+    x = torch.linspace(-1, 1, 16, dtype=torch.float64)[:, None]
+    y = torch.sin(3 * x)
+    ens = Ensemble(ms, 1, 1)
+    fit(ens, x, y, steps=50)
+    together = ens(x)
+    for i, m in enumerate(ms):
+        one = Ensemble([m], 1, 1)
+        fit(one, x, y, steps=50)
+        torch.testing.assert_close(together[i], one(x)[0], rtol=0, atol=1e-12)
+
+
+def test_minibatch_sgd_and_hidden_layers_match_alone():
+    ms = [Member("elu", (5, 4), seed=s, lr=0.1, init=i) for s in (0, 1) for i in ("xavier", "kaiming")]
+    x = torch.randn(32, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 2, (32,), generator=torch.Generator().manual_seed(1))
+    ens = Ensemble(ms, 3, 2)
+    fit(ens, x, y, loss="xent", steps=20, batch_size=8, optimizer="sgd", momentum=0.9)
+    for i, m in enumerate(ms):
+        one = Ensemble([m], 3, 2)
+        fit(one, x, y, loss="xent", steps=20, batch_size=8, optimizer="sgd", momentum=0.9)
+        torch.testing.assert_close(ens(x)[i], one(x)[0], rtol=0, atol=1e-12)
+    out, pre, post = ens.hidden(x)
+    assert [p.shape for p in post] == [(4, 32, 5), (4, 32, 4)]
+
+
+def test_a_diverging_member_does_not_touch_the_others():
+    ms = [Member("relu", (8,), seed=0, lr=1e6), Member("relu", (8,), seed=0, lr=1e-2)]
+    x = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = x.sum(1, keepdim=True)
+    ens = Ensemble(ms, 2, 1)
+    hist = fit(ens, x, y, optimizer="sgd", steps=30, log_every=10)
+    alone = Ensemble(ms[1:], 2, 1)
+    fit(alone, x, y, optimizer="sgd", steps=30)
+    assert not math.isfinite(hist[-1, 0]) and math.isfinite(hist[-1, 1])
+    torch.testing.assert_close(ens(x)[1], alone(x)[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("scheme,expected_var", [
+    ("default", 1 / (3 * 400)), ("standard", 1 / (3 * 400)), ("xavier", 2 / (400 + 300)),
+    ("kaiming", 2 / 400), ("lecun", 1 / 400)])
+def test_init_variances(scheme, expected_var):
+    w, b = init_layer(torch.Generator().manual_seed(0), scheme, 400, 300, torch.float64)
+    assert w.var().item() == pytest.approx(expected_var, rel=0.02)
+    assert (b == 0).all() == (scheme != "default")
+
+
+def test_bad_member_is_refused():
+    with pytest.raises(ValueError, match="init must be one of"):
+        Member("relu", (4,), init="glorot")
+    with pytest.raises(KeyError, match="unknown activation"):
+        Member("rectifier", (4,))
+    with pytest.raises(ValueError, match="hidden widths must be positive"):
+        Member("relu", (0,))
+
+
+def test_collapse_is_exact_with_bias_at_depth_30():
+    assert linear.collapse_gap(30, 8, 0, bias=True) < 1e-13
+
+
+def test_xor_linear_models():
+    acc, pred = xor.least_squares_fit()
+    assert acc == 0.5 and abs(pred - 0.5).max() < 1e-12
+    assert xor.best_linear_threshold() == 0.75
+    assert xor.dichotomies_separable() == 14
+
+
+def test_approximation_member_order_matches_reshape():
+    ms = approximation.members([1, 2], ["tanh", "relu"], ["sin", "step"], 3, lr=0.01)
+    assert [m.tag["target"] for m in ms[:12]] == ["sin"] * 12
+    assert (ms[13].activation, ms[13].widths, ms[13].seed) == ("tanh", (1,), 1)
