@@ -73,7 +73,8 @@ def test_bad_value_stops_with_one_sentence(book):
     with pytest.raises(pipeline.PipelineError) as e:
         pipeline.execute("quick", ["demo"], jobs=1, overrides={"n": 0})
     msg = str(e.value)
-    assert "chapter 'demo'" in msg and "ParameterError: parameter 'n' must be an integer from 1; got 0." in msg
+    assert "chapter 'demo' failed in code cell 2 of chapters/demo.md (`import actlab`)" in msg
+    assert "ParameterError: parameter 'n' must be an integer from 1; got 0." in msg
     assert not (book / "_build" / "quick" / "executed" / "demo.ipynb").exists()
 
 
@@ -88,7 +89,7 @@ def test_failing_cell_fails_loudly_and_leaves_nothing_stale(book, capsys):
     (html / "index.html").write_text("stale")
     assert pipeline.main(["book", "--profile", "full", "--jobs", "2"]) == 1
     err = capsys.readouterr().err
-    assert "chapter 'broken' failed in code cell" in err and "ZeroDivisionError" in err
+    assert "chapter 'broken' failed in code cell 2 of chapters/broken.md" in err and "ZeroDivisionError" in err
     assert "(`1 / 0`)" in err
     assert not html.exists(), "a failed build must not leave the previous book in place"
     assert (book / "_build" / "failed" / "broken.ipynb").exists()

@@ -155,6 +155,20 @@ def _first_line(src: str) -> str:
     return (lines[0][:70] + ("…" if len(lines[0]) > 70 else "")) if lines else ""
 
 
+def _failing_cell(nb, err) -> tuple[int, str]:
+    """(1-based position among the chapter's own code cells, source) of the cell that raised.
+    Papermill's cell_index counts its injected cells and error banners, which the author
+    never wrote, so we look for the error output instead."""
+    k = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "injected-parameters" in cell.metadata.get("tags", []):
+            continue
+        k += 1
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return k, cell.source
+    return 0, err.source
+
+
 def run_job(job: Job) -> tuple[str, float, dict]:
     """Execute one chapter; on success, atomically publish notebook, key and metrics."""
     import jupytext
@@ -185,17 +199,17 @@ def run_job(job: Job) -> tuple[str, float, dict]:
         papermill.execute_notebook(
             str(src), str(running), parameters=job.params, kernel_name="python3",
             cwd=str(CHAPTERS), progress_bar=False, log_output=False,
+            # the kernel's own start-up warnings are noise in the build log
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as e:
         failed = job.executed.parent / "failed"
         failed.mkdir(exist_ok=True)
         shutil.move(running, failed / f"{job.name}.ipynb")
-        executed_nb = nbformat.read(failed / f"{job.name}.ipynb", as_version=4)
-        code_cells = [c for c in executed_nb.cells if c.cell_type == "code"]
-        n = e.exec_count if e.exec_count else e.cell_index
-        where = _first_line(code_cells[e.cell_index].source if e.cell_index < len(code_cells) else e.source)
+        k, src_text = _failing_cell(nbformat.read(failed / f"{job.name}.ipynb", as_version=4), e)
         raise PipelineError(
-            f"chapter '{job.name}' failed in code cell {n} (`{where}`): {e.ename}: {e.evalue}\n"
+            f"chapter '{job.name}' failed in code cell {k} of chapters/{job.name}.md "
+            f"(`{_first_line(src_text)}`): {e.ename}: {e.evalue}\n"
             f"  the failed notebook: {failed / (job.name + '.ipynb')}") from None
     finally:
         src.unlink(missing_ok=True)
