@@ -61,3 +61,23 @@ def test_universal_approximation(quick_metrics):
     # a discontinuous target keeps a sup error of about one half while the MSE falls
     assert m["sup_step_tanh_wide"] > 0.45 and m["sup_step_relu_wide"] > 0.45
     assert m["mse_step_relu_fall"] > 2
+
+
+def test_vanishing_gradients(quick_metrics):
+    m = metrics_of(quick_metrics, "vanishing-gradients")
+    # sigmoid, default init, depth 10: the first layer gets under 1e-3 of the last's gradient
+    assert m["ratio_sigmoid_default_d10"] < 1e-3
+    # relu under Kaiming: within a factor of 10 of 1 at every depth measured
+    for d in (2, 5, 10, 20):
+        assert 0.1 < m[f"ratio_relu_kaiming_d{d}"] < 10
+    # batch norm lifts the sigmoid ratio by orders of magnitude
+    assert m["ratio_bn_sigmoid_default_d10"] / m["ratio_sigmoid_default_d10"] > 1e3
+    assert m["vanish_depth_sigmoid_default"] == 5 and m["five_layer_verdict"].startswith("holds")
+    assert m["vanish_depth_tanh_xavier"] == 0 and m["vanish_depth_relu_kaiming"] == 0
+    # Glorot & Bengio: standard init shrinks more than normalised (paper: ~0.5 vs ~0.8)
+    assert 0.35 < m["jacobian_sv_standard"] < m["jacobian_sv_xavier"] < 0.9
+    # He et al.: Xavier's output scale after L relu layers is about (1/sqrt 2)^L of Kaiming's
+    assert 0.2 < m["he_output_ratio"] / m["he_output_ratio_predicted"] < 5
+    assert m["he_final_xavier"] > m["he_final_kaiming"]
+    assert m["sat_top_end"] < m["sat_top_start"] - 0.1  # the top sigmoid layer drifts to 0
+    assert m["pretrain_ratio_pretrained"] > 10 * m["pretrain_ratio_random"]

@@ -244,7 +244,7 @@ def fit(ens: Ensemble, x: torch.Tensor, y: torch.Tensor, *, loss: str = "mse", s
     """
     opt = Optimizer(ens, optimizer, momentum=momentum)
     g = torch.Generator().manual_seed(seed)
-    n = x.shape[0]
+    n = x.shape[-2]  # examples (x may carry a leading member axis)
     history = []
     perm, pos = None, n
     for step in range(1, steps + 1):
@@ -255,7 +255,7 @@ def fit(ens: Ensemble, x: torch.Tensor, y: torch.Tensor, *, loss: str = "mse", s
                 perm, pos = torch.randperm(n, generator=g), 0
             sel = perm[pos:pos + batch_size]
             pos += batch_size
-            xb = x[sel]
+            xb = x[sel] if x.dim() == 2 else x[:, sel]
             yb = y[:, sel] if y_per_member else y[sel]
         losses = member_losses(ens(xb), yb, loss)
         losses.sum().backward()

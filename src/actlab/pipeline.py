@@ -381,7 +381,10 @@ def main(argv: list[str] | None = None) -> int:
             nb = BUILD / "chapter" / f"{args.name}.ipynb"
             metrics = json.loads((BUILD / "chapter" / f"{args.name}.metrics.json").read_text())
             print(f"executed notebook: {nb}")
-            print(f"recorded metrics ({len(metrics)}): " + ", ".join(f"{k}={v!r}" for k, v in metrics.items()))
+            shown = ", ".join(f"{k}={v!r}" for k, v in list(metrics.items())[:8])
+            more = f", … ({len(metrics)} in all: {BUILD / 'chapter' / (args.name + '.metrics.json')})" \
+                if len(metrics) > 8 else ""
+            print(f"recorded metrics: {shown}{more}")
         elif args.cmd == "execute":
             execute(args.profile, args.names or None, jobs=args.jobs)
         else:

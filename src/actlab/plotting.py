@@ -214,3 +214,82 @@ def error_vs_width(sweep, what: str = "mse"):
     axes[0, 0].set_ylabel("test MSE" if what == "mse" else "largest test error")
     axes[0, -1].legend(loc="lower left")
     return finish(fig)
+
+
+INIT_STYLE = {"default": "-", "standard": "--", "xavier": "-.", "kaiming": ":", "lecun": (0, (5, 1, 1, 1))}
+
+
+def layer_gradient_norms(sweep, depth: int, title: str = ""):
+    """Weight-gradient norm against layer index (log scale): one panel per initialisation,
+    one line per activation, median over seeds with the min-max band."""
+    fig, axes = figure(1, len(sweep.inits), width=2.3 * len(sweep.inits), height=2.8, sharey=True)
+    layers = np.arange(1, depth + 2)
+    for ax, init in zip(axes[0], sweep.inits):
+        for act in sweep.activations:
+            spread(ax, layers, sweep.norms[act, init, depth], act, axis=0)
+        ax.set_yscale("log")
+        ax.set_title(f"init: {init}")
+        ax.set_xlabel("weight layer (1 = input side)")
+    axes[0, 0].set_ylabel("‖∂loss/∂W‖ (Frobenius)")
+    axes[0, -1].legend(loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return finish(fig)
+
+
+def ratio_heatmap(sweep):
+    """log10 of the first/last hidden-layer gradient ratio: depth x activation, one panel per init."""
+    fig, axes = figure(1, len(sweep.inits), width=2.4 * len(sweep.inits), height=0.55 * len(sweep.activations) + 1.4,
+                       sharey=True)
+    grid = {i: np.array([[np.log10(np.median(sweep.ratio(a, i, d))) for d in sweep.depths]
+                         for a in sweep.activations]) for i in sweep.inits}
+    for ax, init in zip(axes[0], sweep.inits):
+        im = ax.imshow(grid[init], cmap="RdBu", vmin=-12, vmax=12, aspect="auto")
+        for (r, c), v in np.ndenumerate(grid[init]):
+            ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(v) > 7 else "black")
+        ax.set_xticks(range(len(sweep.depths)), [str(d) for d in sweep.depths])
+        ax.set_yticks(range(len(sweep.activations)), [label(a) for a in sweep.activations])
+        ax.set_xlabel("hidden layers")
+        ax.set_title(f"init: {init}")
+        ax.grid(False)
+    fig.colorbar(im, ax=axes[0].tolist(), label="log₁₀(first / last layer gradient)", shrink=0.9)
+    return finish(fig)
+
+
+def layer_shades(act: str, n: int) -> list:
+    """n shades of the activation's colour, light (input side) to dark (top layer)."""
+    base = np.array(mpl.colors.to_rgb(color(act)))
+    return [tuple(base * (0.35 + 0.65 * k / max(1, n - 1)) + (1 - (0.35 + 0.65 * k / max(1, n - 1))) * 0.85)
+            for k in range(n)]
+
+
+def activation_means(act: str, steps, means):
+    """Mean activation of each hidden layer during training: median over seeds with band."""
+    fig, axes = figure(1, 1, width=5.5, height=3.0)
+    ax = axes[0, 0]
+    n_layers = means.shape[-1]
+    for layer, c in zip(range(n_layers), layer_shades(act, n_layers)):
+        vals = means[:, :, layer]
+        ax.plot(steps, np.median(vals, 1), color=c, label=f"hidden layer {layer + 1}")
+        ax.fill_between(steps, vals.min(1), vals.max(1), color=c, alpha=0.2, linewidth=0)
+    ax.set_xlabel("training step (minibatch SGD)")
+    ax.set_ylabel(f"mean {label(act)} output")
+    ax.legend(loc="lower left")
+    return finish(fig)
+
+
+def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cross-entropy)"):
+    """Loss against step for a few settings of one activation: {name: (logs, seeds) array};
+    line style tells the settings apart, colour stays the activation's."""
+    fig, axes = figure(1, 1, width=5.5, height=3.0)
+    ax = axes[0, 0]
+    styles = ["-", "--", "-.", ":"]
+    for (name, vals), ls in zip(curves.items(), styles):
+        vals = np.asarray(vals, float)
+        ax.plot(steps, np.nanmedian(vals, 1), color=color(act), linestyle=ls, label=name)
+        ax.fill_between(steps, np.nanmin(vals, 1), np.nanmax(vals, 1), color=color(act), alpha=0.12, linewidth=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="best")
+    return finish(fig)

@@ -13,6 +13,10 @@ def deterministic(seed: int = 0, threads: int = 1) -> torch.Generator:
     """
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
+    # Gradients through deep saturating nets reach 1e-300 and below; arithmetic on
+    # subnormal floats is ~10x slower on x86. Flushing them to zero loses only values
+    # under 2.2e-308 (float64) and makes the sweeps fast.
+    torch.set_flush_denormal(True)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
