@@ -81,3 +81,26 @@ def test_vanishing_gradients(quick_metrics):
     assert m["he_final_xavier"] > m["he_final_kaiming"]
     assert m["sat_top_end"] < m["sat_top_start"] - 0.1  # the top sigmoid layer drifts to 0
     assert m["pretrain_ratio_pretrained"] > 10 * m["pretrain_ratio_random"]
+
+
+def test_zero_centred(quick_metrics):
+    m = metrics_of(quick_metrics, "zero-centred")
+    # per-example updates behind a sigmoid layer share one sign (LeCun et al. 1998, 4.3)
+    assert m["same_sign_sigmoid_single"] == 1.0 and m["same_sign_tanh_single"] < 0.01
+    assert m["same_sign_tanh_batch"] < m["same_sign_sigmoid_batch"] < 1.0
+    assert m["path_same_sigmoid"] == 1.0 and 0.3 < m["path_same_tanh"] < 0.7
+    assert m["path_steps_tanh"] > 0 and m["path_steps_sigmoid"] > 3 * m["path_steps_tanh"]
+    assert m["kappa_sigmoid"] > 5 * m["kappa_tanh"]
+    assert m["kappa_sigmoid_centred"] < m["kappa_sigmoid"] / 5  # centring removes most of it
+    assert m["gd_iters_sigmoid"] > 3 * m["gd_iters_tanh"]
+
+
+def test_tanh(quick_metrics):
+    m = metrics_of(quick_metrics, "tanh")
+    assert m["identity_gap64"] < 1e-6 and m["identity_gap32"] < 1e-6
+    assert m["dmax"] == pytest.approx(1.0) and m["dmax_at"] == 0 and m["dmax_ratio"] == pytest.approx(4.0)
+    assert 2.9 < m["saturation_x"] < 3.1 and m["saturation_x"] < m["sigmoid_saturation_x"]
+    assert 18 < m["reaches_one_64"] < 20 and 8 < m["reaches_one_32"] < 10
+    # tanh reaches the target error no later than sigmoid at the deeper setting
+    assert m["epochs_tanh_d4"] <= m["epochs_sigmoid_d4"]
+    assert m["tanh_faster_depths"] >= 1

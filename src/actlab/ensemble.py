@@ -234,13 +234,15 @@ class Optimizer:
 
 def fit(ens: Ensemble, x: torch.Tensor, y: torch.Tensor, *, loss: str = "mse", steps: int = 1000,
         optimizer: str = "adam", momentum: float = 0.0, batch_size: int | None = None,
-        y_per_member: bool = False, seed: int = 0, log_every: int = 0, callback=None) -> np.ndarray:
+        y_per_member: bool = False, seed: int = 0, log_every: int = 0, callback=None,
+        grad_callback=None) -> np.ndarray:
     """Train every member; returns the per-member training loss, shape (logged steps, E).
 
     Full-batch when ``batch_size`` is None; otherwise minibatches in one seeded order that
     all members share. A member whose loss turns NaN or inf keeps training as NaN without
     touching the others (its parameters are its own). ``callback(step, ens)`` runs after
-    each logged step. ``y_per_member``: y has a leading member axis (E, B, ...).
+    each logged step; ``grad_callback(step, ens)`` after every backward pass, before the
+    update (the gradients are in ``p.grad``). ``y_per_member``: y has a leading member axis.
     """
     opt = Optimizer(ens, optimizer, momentum=momentum)
     g = torch.Generator().manual_seed(seed)
@@ -259,6 +261,8 @@ def fit(ens: Ensemble, x: torch.Tensor, y: torch.Tensor, *, loss: str = "mse", s
             yb = y[:, sel] if y_per_member else y[sel]
         losses = member_losses(ens(xb), yb, loss)
         losses.sum().backward()
+        if grad_callback is not None:
+            grad_callback(step, ens)
         opt.step()
         if log_every and (step % log_every == 0 or step == steps):
             history.append(losses.detach().numpy().copy())

@@ -200,7 +200,7 @@ def run_job(job: Job) -> tuple[str, float, dict]:
             str(src), str(running), parameters=job.params, kernel_name="python3",
             cwd=str(CHAPTERS), progress_bar=False, log_output=False,
             # the kernel's own start-up warnings are noise in the build log
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as e:
         failed = job.executed.parent / "failed"

@@ -293,3 +293,67 @@ def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cro
     ax.set_ylabel(ylabel)
     ax.legend(loc="best")
     return finish(fig)
+
+
+def weight_paths(paths: dict, target=(1.0, -1.0)):
+    """Paths of two weights in the plane under per-example SGD, one per input activation."""
+    fig, axes = figure(1, len(paths), width=2.9 * len(paths), height=2.9, sharex=True, sharey=True)
+    for ax, (act, path) in zip(axes[0], paths.items()):
+        ax.plot(path[:, 0], path[:, 1], color=color(act), linewidth=0.8, marker=".", markersize=2)
+        ax.plot(*target, "*", color=NEUTRAL, markersize=10, label="target (1, −1)")
+        ax.plot(0, 0, "o", color=NEUTRAL, markersize=4, label="start")
+        ax.set_title(f"inputs are {label(act)} outputs")
+        ax.set_xlabel("weight w₁")
+        ax.set_aspect("equal", adjustable="box")
+    axes[0, 0].set_ylabel("weight w₂")
+    axes[0, 0].legend(loc="lower left")
+    return finish(fig)
+
+
+def paired_bars(groups: list[str], series: dict, act_of: dict, ylabel: str, log: bool = True):
+    """Bars for a few settings (``groups``) of several measures (``series``: name -> values),
+    one panel per measure; each bar in the colour of its setting's activation."""
+    fig, axes = figure(1, len(series), width=2.8 * len(series), height=2.8)
+    for ax, (name, vals) in zip(axes[0], series.items()):
+        ax.bar(range(len(groups)), vals, color=[color(act_of[g]) for g in groups])
+        for k, v in enumerate(vals):
+            ax.text(k, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(groups)), groups, fontsize=7)
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(name)
+        ax.grid(axis="x", visible=False)
+    axes[0, 0].set_ylabel(ylabel)
+    return finish(fig)
+
+
+def speed_boxes(sweep, epochs, ylabel: str = "epochs to the target training error"):
+    """Epochs to target at each activation's tuned learning rate: one group per depth, one
+    box (seeds) per activation; runs that never got there are drawn at the top as crosses."""
+    n_a, n_d = len(sweep.activations), len(sweep.depths)
+    fig, axes = figure(1, 1, width=6.0, height=3.0)
+    ax = axes[0, 0]
+    cap = sweep.error.shape[-1]  # plotted position of "never"
+    for a, act in enumerate(sweep.activations):
+        for d in range(n_d):
+            pos = d * (n_a + 1) + a
+            vals = epochs[a, d]
+            ok = vals[np.isfinite(vals)]
+            if len(ok):
+                bp = ax.boxplot([ok], positions=[pos], widths=0.7, patch_artist=True, manage_ticks=False)
+                for part in ("boxes", "medians", "whiskers", "caps"):
+                    for artist in bp[part]:
+                        artist.set_color(color(act))
+                bp["boxes"][0].set_facecolor(mpl.colors.to_rgba(color(act), 0.25))
+            never = int((~np.isfinite(vals)).sum())
+            if never:
+                ax.plot([pos] * never, [cap] * never, "x", color=color(act))
+    ax.set_xticks([d * (n_a + 1) + (n_a - 1) / 2 for d in range(n_d)],
+                  [f"{d} hidden layer{'s' if d > 1 else ''}" for d in sweep.depths])
+    handles = [mpl.lines.Line2D([], [], color=color(a), label=label(a), linewidth=6, alpha=0.6)
+               for a in sweep.activations]
+    ax.axhline(cap, color=NEUTRAL, linewidth=0.6, linestyle=":")
+    ax.text(ax.get_xlim()[0], cap, " never", va="bottom", fontsize=7, color=NEUTRAL)
+    ax.legend(handles=handles, loc="upper left")
+    ax.set_ylabel(ylabel)
+    return finish(fig)

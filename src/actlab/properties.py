@@ -54,3 +54,22 @@ def autograd_gap(name: str, x_max: float = 10.0, n_points: int = 20001) -> float
     # A piecewise-constant function (step) has no autograd graph: its derivative is 0.
     g = torch.autograd.grad(y.sum(), x)[0] if y.requires_grad else torch.zeros_like(x)
     return float((act.derivative(x.detach()) - g).abs().max())
+
+
+def last_below_one(name: str, dtype=torch.float64) -> float:
+    """Largest x at which f(x) still rounds to less than 1 in ``dtype`` (a bisection on floats)."""
+    f = functions.get(name)
+    lo, hi = 0.0, 1000.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if float(f(torch.tensor(mid, dtype=dtype))) < 1.0:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def identity_gap(lhs: str, fn, x_max: float = 20.0, n_points: int = 40001, dtype=torch.float64) -> float:
+    """Largest |f(x) - fn(x)| on a grid, for checking identities between registered functions."""
+    x = grid(x_max, n_points).to(dtype)
+    return float((functions.get(lhs)(x) - fn(x)).abs().max())

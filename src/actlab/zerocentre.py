@@ -1,0 +1,100 @@
+"""Why zero-centred activations help: sign-locked weight updates and loss curvature."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from actlab import functions
+from actlab.ensemble import Ensemble, Member, fit
+
+
+def same_sign_fraction(act: str, X, y, *, seeds: int, width: int, batch_size: int, steps: int,
+                       lr: float) -> np.ndarray:
+    """Fraction of (step, unit) pairs in which every incoming weight gradient of a unit in the
+    second hidden layer has the same sign. That layer's inputs are ``act`` outputs.
+    Returns one fraction per seed."""
+    ens = Ensemble([Member(act, (width, width), seed=s, lr=lr) for s in range(seeds)],
+                   X.shape[1], int(y.max()) + 1, dtype=X.dtype)
+    counts = np.zeros(seeds)
+
+    def count(step, e):
+        g = e.single_block().weights[1].grad  # (seeds, width_in, width_out), block order = seed order
+        nz = g != 0
+        pos = ((g > 0) | ~nz).all(1)
+        neg = ((g < 0) | ~nz).all(1)
+        counts[:] += (pos | neg).double().mean(1).numpy()
+
+    fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", batch_size=batch_size,
+        grad_callback=count)
+    return counts / steps
+
+
+def two_weight_path(feed: str, *, n: int, lr: float, epochs: int, seed: int = 0):
+    """Per-example SGD on one linear unit y = w1 x1 + w2 x2 with inputs x = feed(z), z standard
+    normal, and target y = x1 - x2 (weights (1, -1)). Returns the path (steps + 1, 2), the
+    fraction of updates that move both weights the same way, and the steps to get within 0.05
+    of the target weights (or -1)."""
+    g = torch.Generator().manual_seed(seed)
+    x = functions.get(feed)(torch.randn(n, 2, generator=g, dtype=torch.float64))
+    target = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    t = x @ target
+    w = torch.zeros(2, dtype=torch.float64)
+    path, same, reached = [w.clone()], 0, -1
+    k = 0
+    for _ in range(epochs):
+        for i in torch.randperm(n, generator=g).tolist():
+            step = -lr * (x[i] @ w - t[i]) * x[i]
+            same += int(step[0] * step[1] > 0)
+            w = w + step
+            k += 1
+            path.append(w.clone())
+            if reached < 0 and float((w - target).norm()) < 0.05:
+                reached = k
+    return torch.stack(path).numpy(), same / k, reached
+
+
+def features(X: torch.Tensor, act: str, width: int, seed: int, centre: bool = False) -> torch.Tensor:
+    """A layer's outputs on X: act(X W) with LeCun-normal W (optionally mean-centred)."""
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(X.shape[1], width, generator=g, dtype=X.dtype) / X.shape[1] ** 0.5
+    h = functions.get(act)(X @ W)
+    return h - h.mean(0) if centre else h
+
+
+def logistic_curvature(H: torch.Tensor, labels: torch.Tensor, ridge: float = 1e-3):
+    """For ridge logistic regression on features H (bias column added): the Hessian's
+    condition number at w = 0, and the cosine between the gradient and the natural gradient
+    (the Fisher, here equal to the Hessian, applied inverse) at w = 0."""
+    A = torch.cat([H, torch.ones(len(H), 1, dtype=H.dtype)], 1)
+    n, d = A.shape
+    hess = 0.25 * A.T @ A / n + ridge * torch.eye(d, dtype=H.dtype)  # p(1-p) = 1/4 at w = 0
+    ev = torch.linalg.eigvalsh(hess)
+    grad = A.T @ (0.5 - labels.to(H.dtype)) / n
+    nat = torch.linalg.solve(hess, grad)
+    cos = float(grad @ nat / (grad.norm() * nat.norm()))
+    return float(ev[-1] / ev[0]), cos
+
+
+def gd_iterations(H: torch.Tensor, labels: torch.Tensor, *, ridge: float = 1e-3, tol: float = 1e-3,
+                  max_iter: int = 100_000) -> int:
+    """Gradient-descent iterations (step 1/L, L the loss's smoothness bound) until the loss is
+    within ``tol`` of its minimum (found by Newton's method). max_iter if never."""
+    A = torch.cat([H, torch.ones(len(H), 1, dtype=H.dtype)], 1)
+    yv = labels.to(H.dtype)
+    n, d = A.shape
+    loss = lambda w: float(torch.nn.functional.softplus(A @ w).mean() - (yv * (A @ w)).mean() + ridge / 2 * w @ w)
+    w = torch.zeros(d, dtype=H.dtype)
+    for _ in range(50):  # Newton for the optimum
+        p = torch.sigmoid(A @ w)
+        grad = A.T @ (p - yv) / n + ridge * w
+        hess = (A * (p * (1 - p))[:, None]).T @ A / n + ridge * torch.eye(d, dtype=H.dtype)
+        w = w - torch.linalg.solve(hess, grad)
+    best = loss(w)
+    L = float(torch.linalg.eigvalsh(0.25 * A.T @ A / n)[-1]) + ridge
+    w = torch.zeros(d, dtype=H.dtype)
+    for it in range(1, max_iter + 1):
+        p = torch.sigmoid(A @ w)
+        w = w - (A.T @ (p - yv) / n + ridge * w) / L
+        if loss(w) - best < tol:
+            return it
+    return max_iter
