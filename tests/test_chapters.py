@@ -102,5 +102,5 @@ def test_tanh(quick_metrics):
     assert 2.9 < m["saturation_x"] < 3.1 and m["saturation_x"] < m["sigmoid_saturation_x"]
     assert 18 < m["reaches_one_64"] < 20 and 8 < m["reaches_one_32"] < 10
     # tanh reaches the target error no later than sigmoid at the deeper setting
-    assert m["epochs_tanh_d4"] <= m["epochs_sigmoid_d4"]
+    assert m["epochs_tanh_deepest"] <= m["epochs_sigmoid_deepest"]
     assert m["tanh_faster_depths"] >= 1

@@ -327,6 +327,9 @@ def build_html(profile: str) -> Path:
     base = out_dir(profile)
     st = stage(profile)
     html = base / "html"
+    # Always a clean Sphinx build: an incremental one does not re-read unchanged pages, so a
+    # warning that failed the last build would not be raised again and the build would pass.
+    shutil.rmtree(st / "_build", ignore_errors=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(st), "--builder", "html", "--warningiserror", "--nitpick",
            "--keep-going", "--quiet"]
