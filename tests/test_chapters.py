@@ -104,3 +104,99 @@ def test_tanh(quick_metrics):
     # tanh reaches the target error no later than sigmoid at the deeper setting
     assert m["epochs_tanh_deepest"] <= m["epochs_sigmoid_deepest"]
     assert m["tanh_faster_depths"] >= 1
+
+
+def test_relu(quick_metrics):
+    m = metrics_of(quick_metrics, "relu")
+    # the top learning rates kill a sizeable share of units; diverged runs are excluded
+    assert m["dead_peak"] > 0.2 and m["dead_low_lr"] < 0.05
+    assert m["born_point_vs_bound"] < 0.06  # one-input Monte Carlo matches the formula
+    assert m["born_w2_deepest"] > m["born_w2_shallowest"]  # born dead rises with depth at width 2
+    assert m["shift_relu_mean_end"] > 0 and m["shift_elu_mean_end"] < m["shift_relu_mean_end"]
+    assert m["revived_layer1"] == 0  # first-layer units never come back
+
+
+def test_dead_sweep_counts_diverged_runs_separately(quick_metrics):
+    import numpy as np
+    import torch
+
+    from actlab import data, deadunits as du
+    X, y = data.digits("train", dtype=torch.float32)
+    # a linear network at a huge learning rate overflows: its loss becomes inf/nan
+    s = du.sweep(["identity"], [1e-3, 1e3], 2, X[:256], y[:256], widths=(16, 16), epochs=2)
+    assert s.diverged[0, 1].all() and not s.diverged[0, 0].any()
+    assert np.isnan(s.fraction()[0, 1]).all()  # never counted as dead
+    frac = np.nanmedian(np.where(s.diverged[0], np.nan, s.fraction()[0]), 1)
+    assert np.isfinite(frac[0])
+
+
+def test_dead_fraction_rises_with_learning_rate(quick_metrics):
+    m = metrics_of(quick_metrics, "relu")
+    curve = [m[f"dead_median_lr{i}"] for i in range(m["dead_n_lrs"]) if m[f"dead_median_lr{i}"] == m[f"dead_median_lr{i}"]]
+    # non-decreasing up to divergence, within a tolerance of 5 points
+    assert all(b >= a - 0.05 for a, b in zip(curve, curve[1:]))
+    assert m["dead_peak_lr"] >= 0.8
+
+
+def test_relu_variants(quick_metrics):
+    m = metrics_of(quick_metrics, "relu-variants")
+    assert m["dead_max_relu"] > 0.2
+    # where relu loses the most units, leaky relu and prelu have none (or diverged, never "dead")
+    for act in ("leaky_relu", "prelu"):
+        v = m[f"dead_at_relu_peak_{act}"]
+        assert v == 0 or (v != v and m[f"diverged_at_relu_peak_{act}"] > 0)
+    assert m["selu_max_abs_mean"] < 0.1 and m["selu_max_var_dev"] < 0.2  # 30 layers in quick
+    assert abs(m["mish_argmin"] + 1.1924) < 1e-3 and abs(m["mish_min"] + 0.30884) < 1e-4
+    assert m["gelu_tanh_gap"] < 1e-3
+    assert m["maxout_weights"] == 2 * m["dense_weights"]
+
+
+def test_properties(quick_metrics):
+    m = metrics_of(quick_metrics, "properties")
+    assert m["n_kinks_relu"] == 1 and m["relu_torch_at_0"] == 0  # not differentiable at 0
+    assert m["decrease_mish"] > 0.3 and m["decrease_relu"] == 0 and m["decrease_sigmoid"] == 0
+    assert m["f0_tanh"] == 0 and abs(m["mean_tanh"]) < 0.01  # zero-centred
+    assert m["bounded_below_sigmoid"] and m["bounded_above_sigmoid"]
+    assert m["bounded_below_selu"] and not m["bounded_above_selu"]
+    assert m["extra_prelu"] == 1 and m["extra_relu"] == 0 and m["extra_maxout"] == 64 * 64 + 64
+    assert not m["nonlinear_identity"] and m["nonlinear_sigmoid"]
+    assert m["hessian_min_squared"] < 0 <= m["hessian_min_xent"] + 1e-12
+
+
+def test_saturation(quick_metrics):
+    m = metrics_of(quick_metrics, "saturation")
+    expect = {"sigmoid": ("soft", "soft"), "tanh": ("soft", "soft"), "relu": ("hard", "none"),
+              "hardtanh": ("hard", "hard"), "elu": ("soft", "none"), "softplus": ("soft", "none"),
+              "identity": ("none", "none"), "leaky_relu": ("none", "none"), "gelu_tanh": ("soft", "none")}
+    for name, (left, right) in expect.items():
+        assert (m[f"left_{name}"], m[f"right_{name}"]) == (left, right), name
+
+
+EXPECTED_VERDICTS = {
+    "linear_collapse": "holds", "xor": "holds with a qualification", "universal": "holds with a qualification",
+    "any_nonlinear": "holds with a qualification", "nonlinearity": "holds", "relu_kink": "holds",
+    "exp_costly": "holds with a qualification", "relu_left_saturated": "holds", "leaky_fix": "holds",
+    "monotone_convex": "does not hold", "mish_nonmonotone": "holds", "prelu_param": "holds", "maxout_k": "holds",
+    "sigmoid_derivative": "holds", "sigmoid_range": "holds", "sigmoid_cost": "holds with a qualification",
+    "sigmoid_vanish": "holds", "sigmoid_not_centred": "holds", "sigmoid_derivative_shape": "holds with a qualification",
+    "five_layers": "holds with a qualification", "remedies": "holds with a qualification", "zigzag": "holds",
+    "natural_gradient": "holds with a qualification", "tanh_range": "holds with a qualification",
+    "tanh_faster": "holds", "tanh_centred": "holds", "tanh_saturates": "holds",
+    "tanh_features": "not testable as stated", "relu_speed": "does not hold", "relu_die": "holds",
+    "relu_irreversible": "holds with a qualification", "relu_40": "holds", "relu_offset": "holds",
+    "relu_offset_harms": "not testable as stated", "saturation_defs": "holds",
+}
+
+
+def test_claims_verdicts(quick_metrics):
+    """A change that flips a verdict must be made on purpose: update this table with it."""
+    m = metrics_of(quick_metrics, "claims")
+    got = {k[len("verdict_"):]: v for k, v in m.items() if k.startswith("verdict_")}
+    assert got == EXPECTED_VERDICTS
+    assert m["n_missing"] == 0
+
+
+def test_reproducing(quick_metrics):
+    m = metrics_of(quick_metrics, "reproducing")
+    assert m["torch_threads"] == 1 and m["deterministic"] is True
+    assert len(m["lock_sha256"]) == 64 and m["torch"].startswith("2.13.0")

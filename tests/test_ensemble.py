@@ -1,6 +1,8 @@
 """The batched ensemble trains each member exactly as it would train alone."""
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -81,3 +83,20 @@ def test_approximation_member_order_matches_reshape():
     ms = approximation.members([1, 2], ["tanh", "relu"], ["sin", "step"], 3, lr=0.01)
     assert [m.tag["target"] for m in ms[:12]] == ["sin"] * 12
     assert (ms[13].activation, ms[13].widths, ms[13].seed) == ("tanh", (1,), 1)
+
+
+def test_prelu_slopes_are_learned_per_layer_and_member():
+    ms = [Member("prelu", (6, 5), seed=s, lr=0.05) for s in range(2)] + [Member("relu", (6, 5), seed=0, lr=0.05)]
+    x = torch.randn(20, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = x[:, :1] ** 2
+    ens = Ensemble(ms, 3, 1)
+    fixed = Ensemble([Member("prelu", (6, 5), seed=0)], 3, 1)
+    _, pre, post = fixed.hidden(x)
+    torch.testing.assert_close(post[0], torch.nn.functional.prelu(pre[0], torch.tensor([0.25], dtype=torch.float64)))
+    fit(ens, x, y, steps=30)
+    slopes = ens.prelu_slopes()
+    assert slopes.shape == (3, 2) and np.isnan(slopes[2]).all()
+    assert (np.abs(slopes[:2] - 0.25) > 1e-4).all()  # every slope moved
+    alone = Ensemble(ms[1:2], 3, 1)
+    fit(alone, x, y, steps=30)
+    np.testing.assert_allclose(alone.prelu_slopes()[0], slopes[1], rtol=0, atol=1e-12)

@@ -19,12 +19,13 @@ class SpeedSweep:
     error: np.ndarray  # (acts, depths, lrs, seeds, epochs + 1): training error after each epoch
     loss: np.ndarray   # (acts, depths, lrs, seeds): final training loss (nan/inf if diverged)
     target: float
+    evals_per_epoch: int = 1
 
     def epochs_to_target(self) -> np.ndarray:
         """First epoch with training error <= target; inf if never, or if the run diverged
         (non-finite final loss) even after reaching it. (acts, depths, lrs, seeds)."""
         hit = self.error <= self.target
-        first = np.argmax(hit, axis=-1).astype(float)
+        first = np.argmax(hit, axis=-1).astype(float) / self.evals_per_epoch
         first[~hit.any(-1) | ~np.isfinite(self.loss)] = np.inf
         return first
 
@@ -50,22 +51,30 @@ class SpeedSweep:
 
 def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: int = 20,
         batch_size: int = 64, target: float = 0.05, momentum: float = 0.9,
-        init: str = "default", dtype=torch.float32) -> SpeedSweep:
-    members = [Member(a, (width,) * d, seed=s, lr=lr, init=init)
+        init: str | dict = "default", evals_per_epoch: int = 1, eval_examples: int | None = None,
+        dtype=torch.float32) -> SpeedSweep:
+    """``init``: one scheme for all, or {activation: scheme}. The training error is measured on
+    the first ``eval_examples`` training examples (all if None) ``evals_per_epoch`` times an epoch."""
+    scheme = init if isinstance(init, dict) else {a: init for a in activations}
+    members = [Member(a, (width,) * d, seed=s, lr=lr, init=scheme[a])
                for a in activations for d in depths for lr in lrs for s in range(seeds)]
     X, y = X.to(dtype), y
     ens = Ensemble(members, X.shape[1], int(y.max()) + 1, dtype=dtype)
     errors = []
 
+    Xe, ye = X[:eval_examples], y[:eval_examples]
+
     def error(step, e):
         with torch.no_grad():
-            errors.append((e(X).argmax(-1) != y).double().mean(1).numpy())
+            errors.append((e(Xe).argmax(-1) != ye).double().mean(1).numpy())
 
     error(0, ens)
     per_epoch = -(-len(y) // batch_size)
+    if per_epoch % evals_per_epoch:
+        raise ValueError(f"evals_per_epoch must divide the {per_epoch} steps of an epoch")
     hist = fit(ens, X, y, loss="xent", steps=epochs * per_epoch, optimizer="sgd", momentum=momentum,
-               batch_size=batch_size, log_every=per_epoch, callback=error)
+               batch_size=batch_size, log_every=per_epoch // evals_per_epoch, callback=error)
     shape = (len(activations), len(depths), len(lrs), seeds)
     err = np.stack(errors, -1).reshape(*shape, -1)
     return SpeedSweep(list(activations), list(depths), list(lrs), seeds, err,
-                      hist[-1].reshape(shape), target)
+                      hist[-1].reshape(shape), target, evals_per_epoch)

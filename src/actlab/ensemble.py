@@ -105,16 +105,35 @@ class Block:
             if i == len(members) or members[i].activation != members[start].activation:
                 self.groups.append((functions.get(members[start].activation), start, i))
                 start = i
+        # Learnable activations (PReLU): one slope per hidden layer per member, shared by the
+        # layer's units (He et al.'s channel-shared variant), keyed by group start.
+        self.slopes = {a: [torch.full((b - a, 1, 1), f.params["a"], dtype=dtype, requires_grad=True)
+                           for _ in range(len(self.dims) - 2)]
+                       for f, a, b in self.groups if f.learnable}
 
     def parameters(self) -> list[torch.Tensor]:
-        return self.weights + self.biases
+        return self.weights + self.biases + [s for v in self.slopes.values() for s in v]
 
-    def activate(self, z: torch.Tensor) -> torch.Tensor:
+    def param_lrs(self) -> list[torch.Tensor]:
+        """The learning rate of each tensor of ``parameters()``, broadcastable to it."""
+        lrs = [self.lr] * (len(self.weights) + len(self.biases))
+        for f, a, b in self.groups:
+            if a in self.slopes:
+                lrs += [self.lr[a:b]] * len(self.slopes[a])
+        return lrs
+
+    def _act(self, f, a: int, part: torch.Tensor, layer: int) -> torch.Tensor:
+        if a in self.slopes:
+            return torch.where(part > 0, part, self.slopes[a][layer] * part)
+        return f(part)
+
+    def activate(self, z: torch.Tensor, layer: int = 0) -> torch.Tensor:
         if len(self.groups) == 1:
-            return self.groups[0][0](z)
+            f, a, _ = self.groups[0]
+            return self._act(f, a, z, layer)
         # split, not slicing: a slice's backward fills a zero tensor the size of z per group
         parts = z.split([b - a for _, a, b in self.groups], 0)
-        return torch.cat([f(part) for (f, _, _), part in zip(self.groups, parts)], 0)
+        return torch.cat([self._act(f, a, part, layer) for (f, a, _), part in zip(self.groups, parts)], 0)
 
     def forward(self, x: torch.Tensor, keep: bool = False):
         """x: (B, n_in) shared by all members, or (E, B, n_in). Returns (E, B, n_out) [, pre, post]."""
@@ -127,7 +146,7 @@ class Block:
                 return (z, pre, post) if keep else z
             if self.batch_norm:  # training-mode statistics over the batch, no affine part
                 z = (z - z.mean(1, keepdim=True)) / torch.sqrt(z.var(1, unbiased=False, keepdim=True) + 1e-5)
-            h = self.activate(z)
+            h = self.activate(z, layer)
             if keep:
                 pre.append(z)
                 post.append(h)
@@ -161,7 +180,17 @@ class Ensemble:
         return [p for blk in self.blocks for p in blk.parameters()]
 
     def lrs(self) -> list[torch.Tensor]:
-        return [blk.lr for blk in self.blocks for _ in blk.parameters()]
+        return [lr for blk in self.blocks for lr in blk.param_lrs()]
+
+    def prelu_slopes(self) -> np.ndarray:
+        """Learned PReLU slopes, (members, hidden layers); nan for members without PReLU."""
+        out = np.full((len(self), max(len(b.dims) - 2 for b in self.blocks)), np.nan)
+        for blk in self.blocks:
+            for f, a, b in blk.groups:
+                if a in blk.slopes:
+                    vals = torch.stack([s.detach()[:, 0, 0] for s in blk.slopes[a]], 1).numpy()
+                    out[blk.idx[a:b], :vals.shape[1]] = vals
+        return out
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(E, B, n_out): every member's output on x (B, n_in), in member order."""

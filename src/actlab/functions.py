@@ -103,17 +103,23 @@ def _sigmoid_d(x: Tensor) -> Tensor:
     return s * (1 - s)
 
 
+def _gelu_tanh_u(x: Tensor) -> Tensor:
+    return _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
+
+
 def _gelu_tanh(x: Tensor) -> Tensor:
-    return F.gelu(x, approximate="tanh")
+    # 0.5 x (1 + tanh u) written as x sigmoid(2u): the same function without the cancellation
+    # that makes 1 + tanh(u) exactly 0 (and the derivative falsely "hard") for x below about -6.
+    return x * torch.sigmoid(2 * _gelu_tanh_u(x))
 
 
 def _gelu_tanh_d(x: Tensor) -> Tensor:
-    # Beyond |x| = 20 the derivative is 0 or 1 to float64 precision; clamping keeps x**3 finite.
+    s = torch.sigmoid(2 * _gelu_tanh_u(x))
+    # Beyond |x| = 20 the second term is below 1e-100; clamping keeps x**2 finite in float32.
     xc = x.clamp(-20.0, 20.0)
-    u = _SQRT_2_OVER_PI * (xc + 0.044715 * xc**3)
-    t = torch.tanh(u)
+    sc = torch.sigmoid(2 * _gelu_tanh_u(xc))
     du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * xc**2)
-    return 0.5 * (1 + t) + 0.5 * xc * (1 - t * t) * du
+    return s + 2 * xc * sc * (1 - sc) * du
 
 
 def _gelu(x: Tensor) -> Tensor:
@@ -210,7 +216,7 @@ for _act in [
                cite="hendrycks2016", torch_ref=F.gelu),
     Activation("gelu_tanh", "GELU (tanh approx.)", _gelu_tanh, _gelu_tanh_d,
                r"f(x) = \tfrac{x}{2}\left(1 + \tanh\!\big(\sqrt{2/\pi}\,(x + 0.044715x^{3})\big)\right)",
-               "#c5b0d5", cite="hendrycks2016", torch_ref=_gelu_tanh),
+               "#c5b0d5", cite="hendrycks2016", torch_ref=lambda x: F.gelu(x, approximate="tanh")),
     Activation("silu", "SiLU / swish", F.silu, _silu_d, r"f(x) = x\,\sigma(x)", "#9edae5",
                cite="ramachandran2017", torch_ref=F.silu),
     Activation("mish", "Mish", F.mish, _mish_d, r"f(x) = x \tanh(\ln(1 + e^{x}))", "#393b79",

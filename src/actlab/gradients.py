@@ -150,5 +150,5 @@ def pretrain_layerwise(members: list[Member], X: torch.Tensor, *, steps: int, lr
         with torch.no_grad():
             blk.weights[layer].copy_(enc.weights[0])
             blk.biases[layer].copy_(enc.biases[0])
-            h = blk.activate(torch.baddbmm(blk.biases[layer], h, blk.weights[layer]))
+            h = blk.activate(torch.baddbmm(blk.biases[layer], h, blk.weights[layer]), layer)
     return deep

@@ -357,3 +357,129 @@ def speed_boxes(sweep, epochs, ylabel: str = "epochs to the target training erro
     ax.legend(handles=handles, loc="upper left")
     ax.set_ylabel(ylabel)
     return finish(fig)
+
+
+def dead_vs_lr(sweep, act: str = "relu"):
+    """Dead fraction against learning rate, one line per hidden layer (median over the seeds
+    that did not diverge, min-max band); the share of diverged seeds on a second axis."""
+    a = sweep.activations.index(act)
+    fig, axes = figure(1, 1, width=6.0, height=3.2)
+    ax = axes[0, 0]
+    lrs = np.array(sweep.lrs)
+    shades = layer_shades(act, len(sweep.widths))
+    for layer, c in enumerate(shades):
+        vals = sweep.dead[a, :, :, layer]  # (lrs, seeds), nan where diverged
+        ok = ~np.all(np.isnan(vals), 1)
+        ax.plot(lrs[ok], np.nanmedian(vals[ok], 1), "o-", markersize=3, color=c, label=f"hidden layer {layer + 1}")
+        ax.fill_between(lrs[ok], np.nanmin(vals[ok], 1), np.nanmax(vals[ok], 1), color=c, alpha=0.15, linewidth=0)
+    div = sweep.diverged[a].mean(1)
+    ax.bar(lrs, div, width=lrs * 0.15, color=NEUTRAL, alpha=0.25, label="share of seeds diverged")
+    ax.axhline(0.4, color=NEUTRAL, linestyle=":", linewidth=0.8)
+    ax.text(lrs[0], 0.41, "40%", fontsize=7, color=NEUTRAL)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (plain SGD)")
+    ax.set_ylabel("fraction of units dead")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="upper left")
+    return finish(fig)
+
+
+def born_dead_curves(widths, depths, domain, point, bound):
+    """Born-dead probability against depth, one line per width; the one-input bound dashed."""
+    fig, axes = figure(1, 1, width=6.0, height=3.2)
+    ax = axes[0, 0]
+    cmap = mpl.colormaps["Reds"]
+    for i, n in enumerate(widths):
+        c = cmap(0.45 + 0.55 * i / max(1, len(widths) - 1))
+        ax.plot(depths, domain[i], "o-", color=c, markersize=3, label=f"width {n}: born dead on [−1, 1]")
+        ax.plot(depths, bound[i], "--", color=c, linewidth=1, label=f"width {n}: bound, one input")
+    ax.set_xlabel("layers (hidden + output)")
+    ax.set_ylabel("probability")
+    ax.legend(loc="lower right", fontsize=6, ncol=2)
+    return finish(fig)
+
+
+def bias_shift(acts, steps, means: dict):
+    """Mean activation per hidden layer during training, one panel per activation."""
+    fig, axes = figure(1, len(acts), width=2.6 * len(acts), height=2.8, sharey=True)
+    for ax, act in zip(axes[0], acts):
+        m = means[act]  # (logs, seeds, layers)
+        for layer, c in enumerate(layer_shades(act, m.shape[-1])):
+            ax.plot(steps, np.median(m[:, :, layer], 1), color=c, linewidth=1.2,
+                    label=f"layer {layer + 1}" if layer in (0, m.shape[-1] - 1) else None)
+        ax.axhline(0, color=NEUTRAL, linewidth=0.6)
+        ax.set_title(label(act))
+        ax.set_xlabel("training step")
+        ax.legend(loc="best")
+    axes[0, 0].set_ylabel("mean unit output")
+    return finish(fig)
+
+
+def dead_compare(sweep):
+    """Dead fraction (all hidden units) against learning rate, one line per activation;
+    median over non-diverged seeds with the min-max band."""
+    fig, axes = figure(1, 1, width=6.0, height=3.0)
+    ax = axes[0, 0]
+    lrs = np.array(sweep.lrs)
+    frac = sweep.fraction()
+    for a, act in enumerate(sweep.activations):
+        vals = frac[a]
+        ok = ~np.all(np.isnan(vals), 1)
+        ax.plot(lrs[ok], np.nanmedian(vals[ok], 1), "o-", markersize=3, color=color(act), label=label(act))
+        ax.fill_between(lrs[ok], np.nanmin(vals[ok], 1), np.nanmax(vals[ok], 1), color=color(act),
+                        alpha=0.15, linewidth=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (plain SGD)")
+    ax.set_ylabel("fraction of hidden units dead")
+    ax.legend(loc="upper left")
+    return finish(fig)
+
+
+def layer_values(names: dict, ylabel: str, reference: float | None = None, ref_label: str = ""):
+    """One value per hidden layer for a few settings: {activation: (seeds, layers) array}."""
+    fig, axes = figure(1, 1, width=5.0, height=2.8)
+    ax = axes[0, 0]
+    for act, vals in names.items():
+        layers = np.arange(1, vals.shape[1] + 1)
+        spread(ax, layers, vals, act, axis=0, marker="o", markersize=3)
+    if reference is not None:
+        ax.axhline(reference, color=NEUTRAL, linestyle=":", linewidth=0.8, label=ref_label)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="best")
+    return finish(fig)
+
+
+def cost_bars(timings: dict, names: list[str]):
+    """Forward and forward+backward time per element relative to ReLU, one bar per function in
+    its colour; the dotted line is a plain memory copy (the floor for an elementwise op)."""
+    fig, axes = figure(1, 2, width=8.0, height=3.4, sharey=True)
+    for k, (ax, title) in enumerate(zip(axes[0], ("forward", "forward + backward"))):
+        rel = [timings[n][k] / timings["relu"][k] for n in names]
+        ax.barh(range(len(names)), rel, color=[color(n) for n in names])
+        ax.axvline(timings["copy"][k] / timings["relu"][k], color=NEUTRAL, linestyle=":", label="memory copy")
+        ax.axvline(1.0, color=color("relu"), linewidth=0.8)
+        ax.set_yticks(range(len(names)), [label(n) for n in names], fontsize=7)
+        ax.set_title(title)
+        ax.set_xlabel("time relative to ReLU")
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+    axes[0, 0].legend(loc="lower right")
+    return finish(fig)
+
+
+def saturation_curves(names: list[str], x_max: float = 50.0):
+    """|f'(x)| on a log scale for |x| up to x_max, left and right side in two panels."""
+    fig, axes = figure(1, 2, width=8.0, height=3.2, sharey=True)
+    x = torch.linspace(0, x_max, 2001, dtype=torch.float64)
+    for ax, sign, title in ((axes[0, 0], -1, "left side, x = −|x|"), (axes[0, 1], 1, "right side, x = +|x|")):
+        for n in names:
+            d = functions.get(n).derivative(sign * x).abs().numpy()
+            ax.plot(x.numpy(), np.where(d > 0, d, np.nan), color=color(n), label=label(n), linewidth=1.2)
+        ax.set_yscale("log")
+        ax.set_ylim(1e-25, 3)
+        ax.set_xlabel("|x|")
+        ax.set_title(title)
+    axes[0, 0].set_ylabel("|f′(x)| (gaps: exactly 0)")
+    axes[0, 1].legend(loc="lower left", fontsize=6, ncol=2)
+    return finish(fig)

@@ -73,3 +73,105 @@ def identity_gap(lhs: str, fn, x_max: float = 20.0, n_points: int = 40001, dtype
     """Largest |f(x) - fn(x)| on a grid, for checking identities between registered functions."""
     x = grid(x_max, n_points).to(dtype)
     return float((functions.get(lhs)(x) - fn(x)).abs().max())
+
+
+# ---------------------------------------------------------------- the properties table
+
+SAT_TOL = 1e-3  # a side saturates softly when |f'| at |x| = 50 is below this fraction of the peak
+HARD_FROM = 10.0  # ... and hard when f' is exactly zero on the whole of [10, 50] (or [-50, -10])
+
+
+def _f(name):
+    return functions.get(name)
+
+
+def is_nonlinear(name: str, x_max: float = 10.0, n: int = 20001) -> bool:
+    """The derivative (from finite differences of f) is not constant."""
+    x = grid(x_max, n)
+    y = _f(name)(x)
+    slope = torch.diff(y) / torch.diff(x)
+    return bool((slope.max() - slope.min()) > 1e-6)
+
+
+def kinks(name: str, x_max: float = 10.0, step: float = 0.01, h: float = 1e-6, tol: float = 1e-3) -> list[float]:
+    """Points of a grid where the left and right difference quotients of f disagree: where f
+    is not differentiable (found from f alone)."""
+    x = torch.arange(-round(x_max / step), round(x_max / step) + 1, dtype=torch.float64) * step
+    f = _f(name)
+    right = (f(x + h) - f(x)) / h
+    left = (f(x) - f(x - h)) / h
+    bad = (right - left).abs() > tol
+    return [round(float(v), 6) for v in x[bad]]
+
+
+def autograd_at(name: str, points: list[float]) -> list[float]:
+    """The derivative torch's autograd uses at each point."""
+    if not points:
+        return []
+    x = torch.tensor(points, dtype=torch.float64, requires_grad=True)
+    y = _f(name)(x)
+    if not y.requires_grad:
+        return [0.0] * len(points)
+    return torch.autograd.grad(y.sum(), x)[0].tolist()
+
+
+def largest_decrease(name: str, x_max: float = 20.0, n: int = 400001) -> float:
+    """How far f falls below its running maximum, scanning left to right: 0 for a
+    non-decreasing function, the depth of the dip otherwise (Mish: about 0.31)."""
+    y = _f(name)(grid(x_max, n))
+    return float((torch.cummax(y, 0).values - y).max())
+
+
+def bounds(name: str) -> tuple[bool, bool]:
+    """(bounded below, bounded above): |f| stays under 1e3 as x goes to -1e8 / +1e8."""
+    f = _f(name)
+    lo, hi = f(torch.tensor([-1e8], dtype=torch.float64)), f(torch.tensor([1e8], dtype=torch.float64))
+    return bool(lo.abs() < 1e3), bool(hi.abs() < 1e3)
+
+
+def saturation(name: str) -> tuple[str, str]:
+    """(left, right) saturation class: 'hard', 'soft' or 'none' (Gulcehre et al. 2016), from
+    the derivative on a grid out to |x| = 50 with the tolerances above."""
+    f = _f(name)
+    x = grid(50.0, 100001)
+    d = f.derivative(x).abs()
+    peak = float(d.max()) or 1.0
+    out = []
+    for side in (x <= -HARD_FROM, x >= HARD_FROM):
+        tail = d[side]
+        end = float(tail[0] if side[0] else tail[-1])  # |f'| at x = -50 or +50
+        if bool((tail == 0).all()):
+            out.append("hard")
+        elif end <= SAT_TOL * peak:
+            out.append("soft")
+        else:
+            out.append("none")
+    return out[0], out[1]
+
+
+def extra_parameters(name: str, width: int = 64) -> int:
+    """Trainable parameters a hidden layer of ``width`` units has beyond a plain affine layer:
+    counted on an actual network (PReLU: its slope) or, for maxout, from its k pieces."""
+    from actlab.ensemble import Ensemble, Member
+
+    act = _f(name)
+    if not act.elementwise:
+        k = act.params["k"]
+        return functions.maxout_weight_count(width, width, k) - functions.dense_weight_count(width, width)
+    count = lambda a: sum(p[0].numel() for p in Ensemble([Member(a, (width,))], width, width).parameters())
+    return count(name) - count("identity")
+
+
+def table_rows(names: list[str]) -> list[dict]:
+    rows = []
+    for n in names:
+        act = _f(n)
+        row = {"name": n}
+        if act.elementwise:
+            ks = kinks(n)
+            row.update(nonlinear=is_nonlinear(n), kinks=ks, torch_at_kinks=autograd_at(n, ks),
+                       decrease=largest_decrease(n), f0=float(act(torch.zeros(1, dtype=torch.float64))),
+                       mean=mean_output(n)[0], bounded=bounds(n), saturation=saturation(n))
+        row["extra"] = extra_parameters(n)
+        rows.append(row)
+    return rows

@@ -19,3 +19,35 @@ def registry_table(names: list[str] | None = None) -> str:
         cite = f"{{cite:p}}`{a.cite}`" if a.cite else ""
         rows.append([a.label, f"${a.latex}$", params, str(a.learnable), cite])
     return markdown_table(["function", "formula", "parameters", "learnable per unit", "reference"], rows)
+
+
+def properties_table(rows: list[dict]) -> str:
+    """The measured properties, one row per function (see actlab.properties.table_rows)."""
+    yes = lambda b: "yes" if b else "no"
+    out = []
+    for r in rows:
+        a = functions.get(r["name"])
+        if "nonlinear" not in r:  # a layer, not an elementwise function
+            out.append([a.label, "yes", "(layer)", "yes", "", "", "", f"+{r['extra']}"])
+            continue
+        kinks = ", ".join(f"{k:g} (uses {v:.3g})" for k, v in zip(r["kinks"], r["torch_at_kinks"])) or "everywhere"
+        mono = "yes" if r["decrease"] < 1e-9 else f"no (dips {r['decrease']:.3f})"
+        lo, hi = r["bounded"]
+        out.append([a.label, yes(r["nonlinear"]), kinks if r["kinks"] else "everywhere", mono,
+                    f"{r['f0']:.3g}", f"{r['mean']:.3f}", f"{yes(lo)} / {yes(hi)}", f"+{r['extra']}"])
+    return markdown_table(["function", "nonlinear", "not differentiable at (torch's value)", "monotone",
+                           "f(0)", "mean output, N(0,1) input", "bounded below / above",
+                           "extra parameters per 64-unit layer"], out)
+
+
+def saturation_table(rows: list[dict]) -> str:
+    return markdown_table(["function", "left (x → −∞)", "right (x → +∞)"],
+                          [[functions.get(r["name"]).label, *r["saturation"]] for r in rows if "saturation" in r])
+
+
+def claims_table(rows: list[dict]) -> str:
+    """The ledger: claim, where it is tested, what we measured, verdict."""
+    link = lambda c: f"{{doc}}`{c}`" if c else "—"
+    return markdown_table(["#", "section", "the claim (our words)", "tested in", "measured", "verdict"],
+                          [[str(i + 1), r["section"], r["text"], link(r["chapter"]), r["detail"], f"**{r['verdict']}**"]
+                           for i, r in enumerate(rows)])

@@ -1,0 +1,61 @@
+"""What an activation costs: wall time per element, against ReLU and a plain memory copy."""
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from actlab import functions
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up: allocations, lazy initialisation
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def time_elementwise(names: list[str], n: int, repeats: int, seed: int = 0) -> dict:
+    """Median seconds for forward and forward+backward of each function on n float32 values,
+    plus 'copy' (x.clone(), and clone with its backward): the memory-traffic floor."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, generator=g) * 3
+    grad = torch.ones(n)
+    xr = x.clone().requires_grad_(True)
+
+    def fwd(f):
+        return lambda: f(x)
+
+    def fwdbwd(f):
+        def run():
+            xr.grad = None
+            f(xr).backward(grad)
+        return run
+
+    out = {"copy": (_median_time(lambda: x.clone(), repeats),
+                    _median_time(fwdbwd(lambda t: t.clone()), repeats))}
+    for name in names:
+        f = functions.get(name)
+        fb = fwdbwd(f) if name != "step" else fwd(f)  # the step function has no backward
+        out[name] = (_median_time(fwd(f), repeats), _median_time(fb, repeats))
+    return out
+
+
+def machine() -> str:
+    return f"{cpu_name()}, {torch.get_num_threads()} torch thread(s) of {os.cpu_count()} cores"

@@ -1,0 +1,159 @@
+"""Dead units: measured over learning rates and seeds, tracked through training, and at birth.
+
+Definitions used throughout the book:
+
+* A unit is **dead** on a data set when its derivative f'(z) is at most ``DEAD_DERIVATIVE``
+  on every example. For ReLU this is exactly the CS231n definition (the unit outputs zero on
+  every training example); for functions whose derivative is never exactly zero (leaky ReLU,
+  ELU, ...) it means the unit passes back a gradient below 1e-8 of what it receives.
+* A run has **diverged** when its training loss is NaN or infinite; its units are then
+  neither dead nor alive, and it is counted separately.
+* A network is **born dead** when, at initialisation, its output is the same for every input
+  of the domain (it is a constant function, so no gradient can reach its weights).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from actlab import functions
+from actlab.ensemble import Ensemble, Member, fit
+
+DEAD_DERIVATIVE = 1e-8
+
+
+def dead_mask(ens: Ensemble, X: torch.Tensor) -> list[np.ndarray]:
+    """Per hidden layer, (members, units) bool: dead on every row of X. Member order."""
+    with torch.no_grad():
+        _, pre, _ = ens.hidden(X)
+    by_act = {}
+    for i, m in enumerate(ens.members):
+        by_act.setdefault(m.activation, []).append(i)
+    slopes = torch.from_numpy(ens.prelu_slopes())  # learned PReLU slopes replace the registry's 0.25
+    out = []
+    for layer, z in enumerate(pre):
+        d = torch.empty_like(z)
+        for act, idx in by_act.items():
+            if functions.get(act).learnable:
+                a = slopes[idx, layer].to(z.dtype)[:, None, None]
+                d[idx] = torch.where(z[idx] > 0, torch.ones_like(z[idx]), a.expand_as(z[idx]))
+            else:
+                d[idx] = functions.get(act).derivative(z[idx])
+        out.append((d.abs() <= DEAD_DERIVATIVE).all(1).numpy())
+    return out
+
+
+@dataclass
+class DeadSweep:
+    activations: list[str]
+    lrs: list[float]
+    seeds: int
+    widths: tuple
+    dead: np.ndarray        # (acts, lrs, seeds, layers): dead fraction at the end; nan if diverged
+    diverged: np.ndarray    # (acts, lrs, seeds) bool
+    ever_dead: np.ndarray   # (acts, lrs, seeds, layers): units dead at some checkpoint (count)
+    revived: np.ndarray     # (acts, lrs, seeds, layers): of those, alive at a later checkpoint
+    final_loss: np.ndarray  # (acts, lrs, seeds)
+
+    def fraction(self) -> np.ndarray:
+        """Dead fraction over all hidden units, (acts, lrs, seeds); nan where diverged."""
+        w = np.array(self.widths, float)
+        return (self.dead * w).sum(-1) / w.sum()
+
+    def first_lr_above(self, act: str, level: float = 0.4) -> float:
+        """Smallest learning rate whose median dead fraction (finite runs only) exceeds ``level``,
+        with at least half the seeds finite; nan if none."""
+        a = self.activations.index(act)
+        f = self.fraction()[a]
+        for j, lr in enumerate(self.lrs):
+            finite = ~self.diverged[a, j]
+            if finite.sum() * 2 >= self.seeds and np.median(f[j][finite]) > level:
+                return lr
+        return float("nan")
+
+
+def sweep(activations, lrs, seeds: int, X, y, *, widths=(64, 64, 64), epochs: int = 10,
+          batch_size: int = 64, checkpoints: int = 10, init: str = "default") -> DeadSweep:
+    """Train every activation x learning rate x seed (plain SGD) as one ensemble on (X, y),
+    checking every unit on the whole of X at ``checkpoints`` evenly spaced points."""
+    members = [Member(a, tuple(widths), seed=s, lr=lr, init=init)
+               for a in activations for lr in lrs for s in range(seeds)]
+    ens = Ensemble(members, X.shape[1], int(y.max()) + 1, dtype=X.dtype)
+    per_epoch = -(-len(y) // batch_size)
+    steps = epochs * per_epoch
+    every = max(1, steps // checkpoints)
+    history = [dead_mask(ens, X)]
+    hist = fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", batch_size=batch_size,
+               log_every=every, callback=lambda step, e: history.append(dead_mask(e, X)))
+    final = hist[-1]
+    diverged = ~np.isfinite(final) | _nonfinite_members(ens)  # NaN weights count too
+    shape = (len(activations), len(lrs), seeds)
+    n_layers = len(widths)
+    dead = np.stack([history[-1][l].mean(1) for l in range(n_layers)], -1).astype(float)
+    dead[diverged] = np.nan
+    ever = np.zeros((len(members), n_layers))
+    rev = np.zeros((len(members), n_layers))
+    for l in range(n_layers):
+        masks = np.stack([h[l] for h in history])  # (checkpoints, members, units)
+        was = np.logical_or.accumulate(masks, axis=0)
+        came_back = (was[:-1] & ~masks[1:]).any(0)  # dead at some checkpoint, alive at a later one
+        ever[:, l] = was[-1].sum(1)
+        rev[:, l] = came_back.sum(1)
+    ever[diverged] = np.nan
+    rev[diverged] = np.nan
+    return DeadSweep(list(activations), list(lrs), seeds, tuple(widths), dead.reshape(*shape, n_layers),
+                     diverged.reshape(shape), ever.reshape(*shape, n_layers), rev.reshape(*shape, n_layers),
+                     final.reshape(shape))
+
+
+def _nonfinite_members(ens: Ensemble) -> np.ndarray:
+    bad = np.zeros(len(ens), bool)
+    for blk in ens.blocks:
+        for p in blk.weights + blk.biases:  # NaN anywhere reaches these within a step
+            nb = (~torch.isfinite(p.detach().flatten(1))).any(1).numpy()
+            bad[blk.idx] |= nb
+    return bad
+
+
+def born_dead(widths, depths, samples: int, *, x_range: float = 1.0, grid: int = 257,
+              x0: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Monte Carlo at initialisation of ReLU networks with 1-D input and output, ``depth``
+    layers in all (depth - 1 hidden), weights and biases ~ N(0, 2/fan_in) (He et al.'s scale;
+    symmetric, as Lu et al. assume).
+
+    Returns (P(born dead on [-x_range, x_range]), P(dead at the single input x0)), each of shape
+    (widths, depths). Born dead: some hidden layer is entirely off for every input of the grid,
+    so everything after it, the output included, is the same constant. (An exact test: comparing
+    outputs would call a network constant once its variation falls below float64's resolution.)
+    All ``samples`` networks of a setting are evaluated as one batch."""
+    g = torch.Generator().manual_seed(seed)
+    xs = torch.cat([torch.linspace(-x_range, x_range, grid, dtype=torch.float64),
+                    torch.tensor([x0], dtype=torch.float64)])
+    domain = np.zeros((len(widths), len(depths)))
+    point = np.zeros_like(domain)
+    for i, n in enumerate(widths):
+        for j, depth in enumerate(depths):
+            h = xs[None, :, None].expand(samples, -1, 1)
+            fan_in = 1
+            dead_domain = torch.zeros(samples, dtype=torch.bool)
+            dead_x0 = torch.zeros(samples, dtype=torch.bool)
+            for _ in range(depth - 1):
+                std = (2 / fan_in) ** 0.5
+                w = torch.randn(samples, fan_in, n, generator=g, dtype=torch.float64) * std
+                b = torch.randn(samples, 1, n, generator=g, dtype=torch.float64) * std
+                h = torch.relu(torch.baddbmm(b, h, w))
+                off = (h == 0).all(-1)  # (samples, inputs): the whole layer is off
+                dead_domain |= off[:, :-1].all(1)
+                dead_x0 |= off[:, -1]
+                fan_in = n
+            domain[i, j] = dead_domain.double().mean().item()
+            point[i, j] = dead_x0.double().mean().item()
+    return domain, point
+
+
+def born_dead_bound(width: int, depth: int) -> float:
+    """Dead at one fixed input: some hidden layer has all its units off, each with probability
+    2^-N independently given a live input, over depth - 1 hidden layers."""
+    return 1 - (1 - 2.0**-width) ** (depth - 1)

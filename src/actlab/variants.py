@@ -1,0 +1,57 @@
+"""Measurements specific to the ReLU variants: SELU's fixed point, GELU's approximations,
+Mish's minimum, maxout's cost."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from actlab import functions
+from actlab.ensemble import init_layer
+
+
+def selu_moments(depth: int, width: int, n: int, seed: int = 0, act: str = "selu") -> np.ndarray:
+    """(depth, 2): mean and variance of each layer's outputs over all units and inputs, for
+    standard-normal inputs through ``depth`` layers with LeCun-normal weights and zero biases."""
+    g = torch.Generator().manual_seed(seed)
+    f = functions.get(act)
+    h = torch.randn(n, width, generator=g, dtype=torch.float64)
+    out = []
+    for _ in range(depth):
+        w, b = init_layer(g, "lecun", width, width, torch.float64)
+        h = f(h @ w + b)
+        out.append((float(h.mean()), float(h.var())))
+    return np.array(out)
+
+
+def gelu_gaps(x_max: float = 10.0, n: int = 200001) -> dict:
+    """Largest |exact GELU - approximation| on [-x_max, x_max] for the tanh and sigmoid forms."""
+    x = torch.linspace(-x_max, x_max, n, dtype=torch.float64)
+    exact = functions.get("gelu")(x)
+    return {"tanh": float((exact - functions.get("gelu_tanh")(x)).abs().max()),
+            "sigmoid": float((exact - x * torch.sigmoid(1.702 * x)).abs().max())}
+
+
+def minimum(name: str, lo: float = -5.0, hi: float = 0.0) -> tuple[float, float]:
+    """(argmin, min) of a registered function on [lo, hi]: a coarse grid, then golden section."""
+    f = functions.get(name)
+    x = torch.linspace(lo, hi, 5001, dtype=torch.float64)
+    i = int(torch.argmin(f(x)))
+    a, b = float(x[max(i - 1, 0)]), float(x[min(i + 1, len(x) - 1)])
+    phi = (math.sqrt(5) - 1) / 2
+    val = lambda t: float(f(torch.tensor(t, dtype=torch.float64)))
+    for _ in range(100):
+        c, d = b - phi * (b - a), a + phi * (b - a)
+        if val(c) < val(d):
+            b = d
+        else:
+            a = c
+    xm = (a + b) / 2
+    return xm, val(xm)
+
+
+def most_negative_derivative(name: str, x_max: float = 10.0, n: int = 200001) -> float:
+    """The most negative value of f' on a grid: 0 for a monotone non-decreasing function."""
+    x = torch.linspace(-x_max, x_max, n, dtype=torch.float64)
+    return float(functions.get(name).derivative(x).min())
