@@ -9,7 +9,7 @@ JOBS ?= 2
 NAME ?=
 ARGS ?=
 
-.PHONY: book test chapter quick clean lock bench help
+.PHONY: book test chapter quick clean lock bench help browser
 
 help:
 	@echo "make book                       set up .venv, execute changed chapters, build _build/html"
@@ -31,7 +31,15 @@ $(STAMP): requirements.lock pyproject.toml
 book: $(STAMP)
 	$(PY) -m actlab.pipeline book --profile full --jobs $(JOBS)
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "warning: chromium is missing and cannot be installed here; browser tests will be skipped (CI fails instead)"; fi; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 chapter: $(STAMP)

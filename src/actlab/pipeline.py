@@ -289,6 +289,28 @@ def _sync(src: Path, dst: Path):
         shutil.copyfile(src, dst)
 
 
+def rerun_markdown(name: str, declared: dict) -> str:
+    """The box at the end of every chapter page: downloads and how to rerun it."""
+    example = next(iter(declared.items()), None)
+    args = f' ARGS="-p {example[0]} {example[1]!r}"' if example else ""
+    listing = ", ".join(f"`{k}` (default `{v!r}`)" for k, v in declared.items()) or "none"
+    return (f":::{{admonition}} Run this chapter yourself\n:class: tip\n\n"
+            f"Download its source, {{download}}`{name}.md <../_static/sources/{name}.md>`, or the executed "
+            f"notebook this page was rendered from, {{download}}`{name}.ipynb <{name}.ipynb>`. From a checkout of "
+            f"the book, rerun it with other parameters:\n\n```bash\nmake chapter NAME={name}{args}\n```\n\n"
+            f"Its parameters: {listing}.\n:::")
+
+
+def _write_with_rerun_box(src: Path, dst: Path, name: str):
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    declared = declared_parameters(nb)
+    nb.cells.append(nbformat.v4.new_markdown_cell(rerun_markdown(name, declared)))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dst)
+
+
 def stage(profile: str) -> Path:
     """A book source tree where every notebook chapter is its executed .ipynb."""
     base = out_dir(profile)
@@ -302,14 +324,17 @@ def stage(profile: str) -> Path:
         name = Path(f).name
         if f.startswith("chapters/") and name in nb_chapters:
             src, dst = base / "executed" / f"{name}.ipynb", st / f"{f}.ipynb"
+            if not src.exists():
+                raise PipelineError(f"chapter '{name}' has no executed notebook at {src}.")
             # readers download the chapter's source from its page
             _sync(CHAPTERS / f"{name}.md", st / "_static" / "sources" / f"{name}.md")
             keep.add(st / "_static" / "sources" / f"{name}.md")
+            _write_with_rerun_box(src, dst, name)
         else:
             src, dst = ROOT / f"{f}.md", st / f"{f}.md"
-        if not src.exists():
-            raise PipelineError(f"'{f}' is in _toc.yml but {src} does not exist.")
-        _sync(src, dst)
+            if not src.exists():
+                raise PipelineError(f"'{f}' is in _toc.yml but {src} does not exist.")
+            _sync(src, dst)
         keep.add(dst)
     for extra in [CHAPTERS / "references.bib", *sorted((ROOT / "_static").glob("*"))]:
         if extra.is_file():

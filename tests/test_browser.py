@@ -1,0 +1,165 @@
+"""The built book (quick profile) in a real browser: Debian's Chromium driven by Playwright,
+the site served over http://127.0.0.1 by the test, nothing allowed to leave the machine."""
+import functools
+import http.server
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from actlab import pipeline
+from actlab.paths import BUILD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        "--disable-default-apps", "--disable-extensions"]
+SHOTS = BUILD / "screenshots"
+
+
+def _need_chromium():
+    if not os.path.exists(CHROMIUM):
+        msg = f"Chromium not found at {CHROMIUM}; `make test` installs Debian's chromium package"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url(quick_site):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(quick_site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def pages() -> list[str]:
+    return ["index.html"] + [f"{f}.html" for f in pipeline.toc_files()]
+
+
+class Visit:
+    """One page load with every request, failure and console error recorded."""
+
+    def __init__(self, browser, url: str | None = None, width: int = 1280, height: int = 900):
+        self.outside, self.failed, self.errors, self.bytes = [], [], [], 0
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.page.route("**/*", self._route)
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("response", self._size)
+        if url:
+            self.goto(url)
+
+    def goto(self, url: str, wait_until: str = "networkidle"):
+        self.page.goto(url, wait_until=wait_until)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith("http://127.0.0.1:") or url.startswith("data:") or url.startswith("blob:"):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def _size(self, response):
+        try:
+            self.bytes += len(response.body())
+        except Exception:  # redirects and aborted requests have no body
+            pass
+
+    def close(self):
+        self.context.close()
+
+
+def test_every_page_loads_clean_offline_with_images_and_math(browser, site_url):
+    start = time.perf_counter()
+    weights = {}
+    for path in pages():
+        v = Visit(browser, f"{site_url}/{path}")
+        p = v.page
+        assert not v.outside, f"{path} tried to reach outside 127.0.0.1: {v.outside}"
+        assert not v.failed, f"{path}: failed requests {v.failed}"
+        assert not v.errors, f"{path}: console errors {v.errors}"
+        images = p.eval_on_selector_all("main img", "els => els.map(e => [e.src, e.naturalWidth, e.alt])")
+        for src, width, alt in images:
+            assert width > 0, f"{path}: image {src} did not decode"
+            assert alt and alt.strip(), f"{path}: image {src} has no alt text"
+        if p.query_selector("main .math") is not None:
+            p.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
+            p.evaluate("() => MathJax.startup.promise")
+            assert p.query_selector("mjx-container") is not None, f"{path}: math not typeset"
+            text = p.inner_text("main")
+            for raw in ("\\(", "\\)", "\\[", "$$"):
+                assert raw not in text, f"{path}: raw TeX delimiter {raw!r} left in the page"
+        weights[path] = v.bytes
+        v.close()
+    largest = max(weights, key=weights.get)
+    print(f"\n{len(weights)} pages; largest {largest} at {weights[largest] / 1e6:.2f} MB; "
+          f"{time.perf_counter() - start:.1f} s")
+
+
+@pytest.mark.parametrize("query,expected", [("saturation", "chapters/saturation.html"),
+                                            ("XOR", "chapters/linear-collapse.html"),
+                                            ("bias shift", "chapters/relu.html")])
+def test_search_finds_the_chapter(browser, site_url, query, expected):
+    v = Visit(browser, f"{site_url}/search.html?q={query.replace(' ', '+')}")
+    v.page.wait_for_selector("#search-results li a", timeout=15000)
+    hrefs = v.page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.getAttribute('href'))")
+    v.close()
+    assert any(expected in h for h in hrefs), f"search for {query!r} gave {hrefs[:5]}"
+
+
+def test_dark_mode_toggle_keeps_figures_readable(browser, site_url):
+    v = Visit(browser, f"{site_url}/chapters/sigmoid.html")
+    p = v.page
+    before = p.get_attribute("html", "data-theme")
+    for _ in range(3):  # the theme button cycles auto -> light -> dark
+        if p.get_attribute("html", "data-theme") == "dark":
+            break
+        p.click(".theme-switch-button")
+    assert p.get_attribute("html", "data-theme") == "dark" != before or before == "dark"
+    # figures are drawn on an opaque white background, so they stay legible on a dark page
+    corner = p.evaluate("""() => { const img = document.querySelector('main img');
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(2, 2, 1, 1).data); }""")
+    v.close()
+    assert corner == [255, 255, 255, 255], f"figure corner pixel {corner}: not opaque white"
+
+
+def test_screenshots_at_desktop_and_phone_width(browser, site_url):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, width in (("desktop", 1280), ("phone", 390)):
+        v = Visit(browser, width=width, height=844)
+        for path in pages():
+            if not path.startswith("chapters/"):
+                continue
+            v.goto(f"{site_url}/{path}", wait_until="load")
+            overflow = v.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            v.page.screenshot(path=str(SHOTS / f"{Path(path).stem}-{label}.png"), full_page=False)
+            assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at {width}px wide"
+        assert not v.outside and not v.failed and not v.errors, (v.outside, v.failed, v.errors)
+        v.close()
+    assert len(list(SHOTS.glob("*-phone.png"))) == len([p for p in pages() if p.startswith("chapters/")])
