@@ -85,6 +85,11 @@ def chapters() -> list[str]:
     return out
 
 
+def runs_alone(name: str) -> bool:
+    """Chapters that time things (``actlab: {runs_alone: true}``) get the machine to themselves."""
+    return bool(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("runs_alone"))
+
+
 def reads_metrics(name: str) -> bool:
     """Chapters that read the others' recorded metrics (``actlab: {reads_metrics: true}``) run last."""
     return bool(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("reads_metrics"))
@@ -218,7 +223,13 @@ def run_job(job: Job) -> tuple[str, float, dict]:
     (job.executed / f"{job.name}.metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
     os.replace(running, final)
     (job.executed / f"{job.name}.key").write_text(job.key)
+    (job.executed / f"{job.name}.seconds").write_text(f"{time.perf_counter() - start:.1f}")
     return job.name, time.perf_counter() - start, metrics
+
+
+def _last_seconds(job: Job) -> float:
+    f = job.executed / f"{job.name}.seconds"
+    return float(f.read_text()) if f.exists() else 0.0
 
 
 def _is_fresh(job: Job) -> bool:
@@ -247,22 +258,28 @@ def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2
         raise PipelineError(f"unknown chapter '{unknown[0]}'; chapters: {', '.join(chapters())}.")
     executed = executed or out_dir(profile) / "executed"
     metrics_path = out_dir(profile) / "metrics.json"
-    waves = [[n for n in names if not reads_metrics(n)], [n for n in names if reads_metrics(n)]]
+    # three waves: chapters side by side; chapters that time things, one at a time; the chapter
+    # that reads everyone's metrics, last
+    shared = [n for n in names if not reads_metrics(n) and not runs_alone(n)]
+    waves = [(shared, jobs), ([n for n in names if runs_alone(n) and not reads_metrics(n)], 1),
+             ([n for n in names if reads_metrics(n)], jobs)]
     failures, timings = [], {}
-    for wave in waves:
+    for wave, width in waves:
         extra = b""
         todo = []
         for name in wave:
             params = {**profile_params(profile, name), **(overrides or {})}
             if reads_metrics(name):
-                params.setdefault("metrics_file", str(metrics_path))
+                params.setdefault("metrics_file", str(metrics_path.relative_to(ROOT)))
                 extra = metrics_path.read_bytes() if metrics_path.exists() else b""
             job = Job(name, params, executed, chapter_key(name, params, extra))
             if not _is_fresh(job):
                 todo.append(job)
         if todo:
             print(f"[{profile}] executing {len(todo)} chapter(s): {', '.join(j.name for j in todo)}", flush=True)
-        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
+        # longest first (by the last run's time), so two workers finish close together
+        todo.sort(key=lambda j: -_last_seconds(j))
+        with ProcessPoolExecutor(max_workers=max(1, min(width, len(todo) or 1))) as pool:
             futures = {pool.submit(run_job, j): j for j in todo}
             for fut, job in futures.items():
                 try:

@@ -453,15 +453,15 @@ def layer_values(names: dict, ylabel: str, reference: float | None = None, ref_l
 def cost_bars(timings: dict, names: list[str]):
     """Forward and forward+backward time per element relative to ReLU, one bar per function in
     its colour; the dotted line is a plain memory copy (the floor for an elementwise op)."""
-    fig, axes = figure(1, 2, width=8.0, height=3.4, sharey=True)
+    fig, axes = figure(1, 2, width=7.5, height=0.24 * len(names) + 1.2, sharey=True)
     for k, (ax, title) in enumerate(zip(axes[0], ("forward", "forward + backward"))):
         rel = [timings[n][k] / timings["relu"][k] for n in names]
         ax.barh(range(len(names)), rel, color=[color(n) for n in names])
         ax.axvline(timings["copy"][k] / timings["relu"][k], color=NEUTRAL, linestyle=":", label="memory copy")
         ax.axvline(1.0, color=color("relu"), linewidth=0.8)
-        ax.set_yticks(range(len(names)), [label(n) for n in names], fontsize=7)
+        ax.set_yticks(range(len(names)), [label(n) for n in names], fontsize=8)
         ax.set_title(title)
-        ax.set_xlabel("time relative to ReLU")
+        ax.set_xlabel("time per element relative to ReLU (ratio)")
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)
     axes[0, 0].legend(loc="lower right")

@@ -48,6 +48,6 @@ def saturation_table(rows: list[dict]) -> str:
 def claims_table(rows: list[dict]) -> str:
     """The ledger: claim, where it is tested, what we measured, verdict."""
     link = lambda c: f"{{doc}}`{c}`" if c else "—"
-    return markdown_table(["#", "section", "the claim (our words)", "tested in", "measured", "verdict"],
-                          [[str(i + 1), r["section"], r["text"], link(r["chapter"]), r["detail"], f"**{r['verdict']}**"]
+    return markdown_table(["#", "the claim (our words)", "verdict", "measured", "tested in"],
+                          [[str(i + 1), r["text"], f"**{r['verdict']}**", r["detail"], link(r["chapter"])]
                            for i, r in enumerate(rows)])
