@@ -112,3 +112,10 @@ def test_parameters_cell_must_be_literal(book):
 def test_cli_values_parse_as_literals():
     assert pipeline._value("10") == 10 and pipeline._value("0.5") == 0.5
     assert pipeline._value("['relu', 'tanh']") == ["relu", "tanh"] and pipeline._value("relu") == "relu"
+
+
+def test_a_dead_kernel_is_reported_with_the_chapter_name(book):
+    (book / "chapters" / "broken.md").write_text(chapter("import os\n    os._exit(3)"))
+    with pytest.raises(pipeline.PipelineError, match="chapter 'broken'"):
+        pipeline.execute("quick", ["broken"], jobs=1)
+    assert not (book / "_build" / "quick" / "executed" / "broken.ipynb").exists()

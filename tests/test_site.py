@@ -43,6 +43,7 @@ def test_images_exist_and_have_alt_text(quick_site):
             if src.startswith("data:"):
                 continue
             assert (page.parent / src.split("?")[0]).exists(), f"{page.name}: missing image {src}"
+            assert alt and alt.strip(), f"{page.name}: image {src} has no alt text"
             n += 1
     assert n >= 2  # the gallery and the sigmoid figure at least
 

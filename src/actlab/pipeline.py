@@ -280,14 +280,15 @@ def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2
         # longest first (by the last run's time), so two workers finish close together
         todo.sort(key=lambda j: -_last_seconds(j))
         with ProcessPoolExecutor(max_workers=max(1, min(width, len(todo) or 1))) as pool:
-            futures = {pool.submit(run_job, j): j for j in todo}
-            for fut, job in futures.items():
+            for job, fut in [(j, pool.submit(run_job, j)) for j in todo]:
                 try:
                     name, secs, _ = fut.result()
                     timings[name] = secs
                     print(f"[{profile}] {name}: executed in {secs:.1f} s", flush=True)
                 except PipelineError as e:
                     failures.append(str(e))
+                except Exception as e:  # a dead kernel, an unreadable chapter: still name it
+                    failures.append(f"chapter '{job.name}' could not be executed: {type(e).__name__}: {e}")
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         metrics_path.write_text(json.dumps(collect_metrics(profile), indent=1, sort_keys=True))
     if failures:
