@@ -301,7 +301,7 @@ def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2
 # ---------------------------------------------------------------- staging and HTML
 
 def _sync(src: Path, dst: Path):
-    """Copy only when the content differs, so Sphinx's incremental build sees no change."""
+    """Copy only when the content differs (the stage is rebuilt on every book build)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     if not dst.exists() or dst.read_bytes() != src.read_bytes():
         shutil.copyfile(src, dst)
