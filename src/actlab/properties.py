@@ -81,14 +81,10 @@ SAT_TOL = 1e-3  # a side saturates softly when |f'| at |x| = 50 is below this fr
 HARD_FROM = 10.0  # ... and hard when f' is exactly zero on the whole of [10, 50] (or [-50, -10])
 
 
-def _f(name):
-    return functions.get(name)
-
-
 def is_nonlinear(name: str, x_max: float = 10.0, n: int = 20001) -> bool:
     """The derivative (from finite differences of f) is not constant."""
     x = grid(x_max, n)
-    y = _f(name)(x)
+    y = functions.get(name)(x)
     slope = torch.diff(y) / torch.diff(x)
     return bool((slope.max() - slope.min()) > 1e-6)
 
@@ -97,7 +93,7 @@ def kinks(name: str, x_max: float = 10.0, step: float = 0.01, h: float = 1e-6, t
     """Points of a grid where the left and right difference quotients of f disagree: where f
     is not differentiable (found from f alone)."""
     x = torch.arange(-round(x_max / step), round(x_max / step) + 1, dtype=torch.float64) * step
-    f = _f(name)
+    f = functions.get(name)
     right = (f(x + h) - f(x)) / h
     left = (f(x) - f(x - h)) / h
     bad = (right - left).abs() > tol
@@ -109,7 +105,7 @@ def autograd_at(name: str, points: list[float]) -> list[float]:
     if not points:
         return []
     x = torch.tensor(points, dtype=torch.float64, requires_grad=True)
-    y = _f(name)(x)
+    y = functions.get(name)(x)
     if not y.requires_grad:
         return [0.0] * len(points)
     return torch.autograd.grad(y.sum(), x)[0].tolist()
@@ -118,13 +114,13 @@ def autograd_at(name: str, points: list[float]) -> list[float]:
 def largest_decrease(name: str, x_max: float = 20.0, n: int = 400001) -> float:
     """How far f falls below its running maximum, scanning left to right: 0 for a
     non-decreasing function, the depth of the dip otherwise (Mish: about 0.31)."""
-    y = _f(name)(grid(x_max, n))
+    y = functions.get(name)(grid(x_max, n))
     return float((torch.cummax(y, 0).values - y).max())
 
 
 def bounds(name: str) -> tuple[bool, bool]:
     """(bounded below, bounded above): |f| stays under 1e3 as x goes to -1e8 / +1e8."""
-    f = _f(name)
+    f = functions.get(name)
     lo, hi = f(torch.tensor([-1e8], dtype=torch.float64)), f(torch.tensor([1e8], dtype=torch.float64))
     return bool(lo.abs() < 1e3), bool(hi.abs() < 1e3)
 
@@ -132,7 +128,7 @@ def bounds(name: str) -> tuple[bool, bool]:
 def saturation(name: str) -> tuple[str, str]:
     """(left, right) saturation class: 'hard', 'soft' or 'none' (Gulcehre et al. 2016), from
     the derivative on a grid out to |x| = 50 with the tolerances above."""
-    f = _f(name)
+    f = functions.get(name)
     x = grid(50.0, 100001)
     d = f.derivative(x).abs()
     peak = float(d.max()) or 1.0
@@ -154,7 +150,7 @@ def extra_parameters(name: str, width: int = 64) -> int:
     counted on an actual network (PReLU: its slope) or, for maxout, from its k pieces."""
     from actlab.ensemble import Ensemble, Member
 
-    act = _f(name)
+    act = functions.get(name)
     if not act.elementwise:
         k = act.params["k"]
         return functions.maxout_weight_count(width, width, k) - functions.dense_weight_count(width, width)
@@ -165,7 +161,7 @@ def extra_parameters(name: str, width: int = 64) -> int:
 def table_rows(names: list[str]) -> list[dict]:
     rows = []
     for n in names:
-        act = _f(n)
+        act = functions.get(n)
         row = {"name": n}
         if act.elementwise:
             ks = kinks(n)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from actlab import functions
+from actlab.properties import grid
 from actlab.ensemble import init_layer
 
 
@@ -27,7 +28,7 @@ def selu_moments(depth: int, width: int, n: int, seed: int = 0, act: str = "selu
 
 def gelu_gaps(x_max: float = 10.0, n: int = 200001) -> dict:
     """Largest |exact GELU - approximation| on [-x_max, x_max] for the tanh and sigmoid forms."""
-    x = torch.linspace(-x_max, x_max, n, dtype=torch.float64)
+    x = grid(x_max, n)
     exact = functions.get("gelu")(x)
     return {"tanh": float((exact - functions.get("gelu_tanh")(x)).abs().max()),
             "sigmoid": float((exact - x * torch.sigmoid(1.702 * x)).abs().max())}
@@ -53,5 +54,4 @@ def minimum(name: str, lo: float = -5.0, hi: float = 0.0) -> tuple[float, float]
 
 def most_negative_derivative(name: str, x_max: float = 10.0, n: int = 200001) -> float:
     """The most negative value of f' on a grid: 0 for a monotone non-decreasing function."""
-    x = torch.linspace(-x_max, x_max, n, dtype=torch.float64)
-    return float(functions.get(name).derivative(x).min())
+    return float(functions.get(name).derivative(grid(x_max, n)).min())
