@@ -26,6 +26,14 @@ def as_plain(value):
     raise TypeError(f"a metric must be a number, bool or string, not {type(value).__name__}")
 
 
+_RECORDED: dict = {}
+
+
+def recorded() -> dict:
+    """What this kernel has recorded so far, by name (a chapter's claim boxes read it)."""
+    return dict(_RECORDED)
+
+
 def record(name: str, value, *, display: bool = False):
     """Glue ``value`` under ``name`` and return it as a plain Python value."""
     from myst_nb import glue
@@ -37,6 +45,7 @@ def record(name: str, value, *, display: bool = False):
         # Recorded as-is (a diverged run is a result), but say so loudly.
         print(f"note: metric {name} is {value}")
     glue(name, value, display=display)
+    _RECORDED[name] = value
     return value
 
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 from actlab import functions
 
 
+def cell(text) -> str:
+    """A table cell: a literal ``|`` would split the row. Outside math it is escaped; inside
+    ``$...$`` an escape would reach TeX as ``\\|`` (a double bar), so it becomes ``\\vert``."""
+    parts = str(text).replace("\n", " ").split("$")
+    for i, part in enumerate(parts):
+        parts[i] = part.replace("|", r"\vert ") if i % 2 else part.replace("\\|", "|").replace("|", "\\|")
+    return "$".join(parts)
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -46,8 +55,36 @@ def saturation_table(rows: list[dict]) -> str:
 
 
 def claims_table(rows: list[dict]) -> str:
-    """The ledger: claim, where it is tested, what we measured, verdict."""
+    """The ledger: claim, verdict, the rule and what was measured against it, where."""
     link = lambda c: f"{{doc}}`{c}`" if c else "—"
-    return markdown_table(["#", "the claim (our words)", "verdict", "measured", "tested in"],
-                          [[str(i + 1), r["text"], f"**{r['verdict']}**", r["detail"], link(r["chapter"])]
-                           for i, r in enumerate(rows)])
+    return markdown_table(["#", "the claim (our words)", "verdict", "rule and measured value", "tested in"],
+                          [[str(i + 1), r["text"], f"**{verdict_label(r['record'])}**", rule_text(r["record"]),
+                            link(r["chapter"])] for i, r in enumerate(rows)])
+
+
+def verdict_label(v) -> str:
+    from actlab.verdicts import UNDECIDED
+
+    return f"undecided at {v.n_min} seeds" if v.outcome == UNDECIDED else v.outcome
+
+
+def rule_text(v) -> str:
+    """Each rule of a verdict, then the measured value with its interval and setting."""
+    from actlab.numbers import fmt
+
+    if not v.parts:
+        return v.note
+    out = []
+    for p in v.parts:
+        thr = p.rule.threshold if isinstance(p.rule.threshold, str) else fmt(p.rule.threshold)
+        if p.measure is None:
+            got = "not recorded"
+        elif isinstance(p.measure.value, str):
+            got = p.measure.value
+        else:
+            m = p.measure
+            got = fmt(m.value) + ("" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi)}], {m.method}")
+        setting = f" ({p.rule.setting})" if p.rule.setting else ""
+        out.append(f"{p.rule.says}{setting}: rule {p.rule.op} {thr}; measured {got}")
+    text = "; ".join(out)
+    return text + (f". *{v.qualification}*" if v.qualification else "")

@@ -1,0 +1,253 @@
+"""Verdicts as data: a measured value with its interval, a rule stated before the numbers,
+and the outcome the rule gives on that interval.
+
+A chapter records a :class:`Measure` (``record_measure``), never a verdict phrase. The
+claims ledger (``actlab.claims``) applies each claim's :class:`Rule` to the recorded
+measures and builds a :class:`Verdict`; prose is generated from the verdict
+(:meth:`Verdict.phrase`), so no English is ever parsed back.
+
+An interval that straddles a rule's threshold gives ``UNDECIDED``, never a side.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+HOLDS = "holds"
+QUALIFIED = "holds with a qualification"
+FAILS = "does not hold"
+UNDECIDED = "undecided"
+UNTESTABLE = "not testable as stated"
+DISCUSSED = "discussed, not measured"
+MISSING = "not yet measured"
+OUTCOMES = (HOLDS, QUALIFIED, FAILS, UNDECIDED, UNTESTABLE, DISCUSSED, MISSING)
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A value with an interval. ``n`` is the number of seeds (or trials) behind it;
+    ``method`` says how the interval was made ("exact" for a deterministic computation)."""
+    value: float
+    lo: float
+    hi: float
+    n: int = 1
+    method: str = "exact"
+
+    def __post_init__(self):
+        if isinstance(self.value, str):  # a category ("soft", "hard"), exact by nature
+            return
+        if not (self.lo <= self.value <= self.hi) and all(map(math.isfinite, (self.lo, self.value, self.hi))):
+            raise ValueError(f"interval [{self.lo}, {self.hi}] does not contain the value {self.value}")
+
+    @property
+    def exact(self) -> bool:
+        return self.method == "exact"
+
+
+def exact(value: float) -> Measure:
+    """A deterministic quantity (no seeds): its interval is the value itself."""
+    v = float(value)
+    return Measure(v, v, v, 1, "exact")
+
+
+def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int = 4000, seed: int = 0) -> Measure:
+    """Percentile bootstrap interval of the median (or mean) over seeds.
+
+    Non-finite samples (a diverged run) are kept: the median of a set with a few infinite
+    values is still finite, and a mean that is not finite says so honestly.
+    """
+    x = np.asarray(samples, dtype=float).ravel()
+    if x.size == 0:
+        raise ValueError("bootstrap needs at least one sample")
+    f = {"median": np.median, "mean": np.mean}[stat]
+    value = float(f(x))
+    if x.size == 1:
+        return Measure(value, value, value, 1, "one seed, no interval")
+    rng = np.random.default_rng(seed)
+    boots = f(x[rng.integers(0, x.size, (n_boot, x.size))], axis=1)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(boots, [a, 1 - a], method="inverted_cdf")
+    return Measure(value, float(min(lo, value)), float(max(hi, value)), int(x.size),
+                   f"bootstrap {round(100 * level)}% ({stat} of {x.size})")
+
+
+def wilson(k: int, n: int, level: float = LEVEL) -> Measure:
+    """Wilson score interval of a proportion k/n; with n = 0 there is nothing to estimate."""
+    if n <= 0:
+        return Measure(math.nan, 0.0, 1.0, 0, "no events")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Measure(p, max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)), int(n),
+                   f"Wilson {round(100 * level)}% ({k} of {n})")
+
+
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``metric op threshold`` decides a claim. ``says`` is what the comparison means in
+    words, written before any number was seen; ``setting`` names data, model and optimiser."""
+    metric: str
+    op: str
+    threshold: float | str
+    says: str
+    setting: str = ""
+
+    def __post_init__(self):
+        if self.op not in _OPS:
+            raise ValueError(f"op must be one of {', '.join(_OPS)}; got {self.op!r}")
+
+    def outcome(self, m: Measure) -> str:
+        """HOLDS if the whole interval satisfies the rule, FAILS if none of it does."""
+        if self.op == "==":
+            return HOLDS if m.value == self.threshold else FAILS
+        if m.n == 0 or math.isnan(m.lo) or math.isnan(m.hi):
+            return UNDECIDED
+        ok = _OPS[self.op]
+        lo_ok, hi_ok = ok(m.lo, self.threshold), ok(m.hi, self.threshold)
+        if lo_ok and hi_ok:
+            return HOLDS
+        if not lo_ok and not hi_ok:
+            return FAILS
+        return UNDECIDED
+
+    def text(self) -> str:
+        from actlab.numbers import fmt
+
+        t = self.threshold if isinstance(self.threshold, str) else fmt(self.threshold)
+        return f"{self.metric} {self.op} {t}"
+
+
+@dataclass(frozen=True)
+class Part:
+    rule: Rule
+    measure: Measure | None
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the ledger says of one claim, with everything that decided it."""
+    claim: str
+    outcome: str
+    parts: tuple[Part, ...] = ()
+    qualification: str = ""
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def n_min(self) -> int:
+        return min((p.measure.n for p in self.parts if p.measure), default=0)
+
+    def phrase(self) -> str:
+        """One sentence, generated from the record."""
+        from actlab.numbers import fmt
+
+        if self.outcome in (UNTESTABLE, DISCUSSED, MISSING):
+            return f"{self.outcome}" + (f": {self.note}" if self.note else "")
+        bits = []
+        for p in self.parts:
+            if p.measure is None:
+                bits.append(f"{p.rule.metric} not recorded")
+                continue
+            m = p.measure
+            iv = "" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi)}]"
+            show = (lambda v: v) if isinstance(m.value, str) else fmt
+            bits.append(f"{p.rule.says}: {show(m.value)}{iv} (rule: {p.rule.op} {show(p.rule.threshold)})"
+                        + (f" ({p.rule.setting})" if p.rule.setting else ""))
+        head = self.outcome
+        if self.outcome == UNDECIDED:
+            head = f"undecided at {self.n_min} seed{'s' if self.n_min != 1 else ''}"
+        text = head + ": " + "; ".join(bits)
+        if self.outcome == QUALIFIED and self.qualification:
+            text += f". Qualification: {self.qualification}"
+        return text
+
+
+def combine(claim: str, parts: list[Part], qualification: str = "", note: str = "", mode: str = "all") -> Verdict:
+    """Combine the parts of a claim.
+
+    mode "all": holds when every part holds, fails when any part fails decisively,
+    otherwise undecided. mode "settings": each part is one setting; holds in all →
+    holds, in none → fails, in some → holds with a qualification naming where.
+    A stated qualification turns a HOLDS into QUALIFIED.
+    """
+    outs = [p.outcome for p in parts]
+    if any(o == MISSING for o in outs):
+        return Verdict(claim, MISSING, tuple(parts), qualification, note)
+    if mode == "all":
+        out = FAILS if FAILS in outs else UNDECIDED if UNDECIDED in outs else HOLDS
+    elif mode == "settings":
+        where = lambda o: ", ".join(p.rule.setting or p.rule.metric for p in parts if p.outcome == o)
+        if all(o == HOLDS for o in outs):
+            out = HOLDS
+        elif all(o == FAILS for o in outs):
+            out = FAILS
+        elif HOLDS in outs:
+            said = [f"holds in {where(HOLDS)}"] + [f"{o} in {where(o)}" for o in (FAILS, UNDECIDED) if o in outs]
+            qualification = "; ".join(([qualification] if qualification else []) + said)
+            out = QUALIFIED
+        else:
+            out = UNDECIDED
+    else:
+        raise ValueError(f"mode must be 'all' or 'settings'; got {mode!r}")
+    if out == HOLDS and qualification:
+        out = QUALIFIED
+    return Verdict(claim, out, tuple(parts), qualification, note)
+
+
+def judge(claim: str, rules: list[Rule], measures: dict[str, Measure], qualification: str = "",
+          note: str = "", mode: str = "all") -> Verdict:
+    parts = [Part(r, measures.get(r.metric), r.outcome(measures[r.metric]) if r.metric in measures else MISSING)
+             for r in rules]
+    return combine(claim, parts, qualification, note, mode)
+
+
+def flip_threshold(m: Measure) -> tuple[float, float]:
+    """The thresholds between which the verdict is undecided: outside [lo, hi] it is decided."""
+    return m.lo, m.hi
+
+
+# --- recording measures as flat metrics -------------------------------------------------------
+
+SUFFIXES = ("_lo", "_hi", "_n", "_ci")
+
+
+def record_measure(name: str, m: Measure) -> Measure:
+    """Record ``name`` (the value) and ``name_lo``, ``name_hi``, ``name_n``, ``name_ci``."""
+    from actlab.record import record
+
+    record(name, m.value)
+    record(name + "_lo", m.lo)
+    record(name + "_hi", m.hi)
+    record(name + "_n", m.n)
+    record(name + "_ci", m.method)
+    return m
+
+
+def measure_from(metrics: dict, name: str) -> Measure | None:
+    """The measure recorded under ``name``; a bare number counts as exact."""
+    if name not in metrics:
+        return None
+    v = metrics[name]
+    if isinstance(v, str):
+        return Measure(v, v, v, 1, "exact")
+    if isinstance(v, bool):
+        v = float(v)
+    if name + "_lo" in metrics:
+        return Measure(float(v), float(metrics[name + "_lo"]), float(metrics[name + "_hi"]),
+                       int(metrics[name + "_n"]), str(metrics[name + "_ci"]))
+    return exact(v)

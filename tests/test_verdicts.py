@@ -1,0 +1,165 @@
+"""Verdict records: intervals, rules on both sides of their thresholds, and every claim's rule."""
+import math
+
+import numpy as np
+import pytest
+
+from actlab import claims, literature, tables
+from actlab.numbers import fmt, pct
+from actlab.verdicts import (FAILS, HOLDS, QUALIFIED, UNDECIDED, Measure, Rule, bootstrap, combine, exact, judge,
+                             measure_from, wilson)
+
+
+def test_wilson_matches_known_values():
+    m = wilson(0, 10)  # 95% Wilson upper bound for 0 of 10 is 0.2775
+    assert m.value == 0 and m.lo == 0 and m.hi == pytest.approx(0.2775, abs=1e-4)
+    m = wilson(5, 10)
+    assert (m.lo, m.hi) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson(0, 0).n == 0  # no events: nothing to estimate
+
+
+def test_bootstrap_interval_contains_median_and_narrows_with_more_seeds():
+    rng = np.random.default_rng(1)
+    few, many = bootstrap(rng.normal(size=5)), bootstrap(rng.normal(size=500))
+    assert few.lo <= few.value <= few.hi and many.lo <= many.value <= many.hi
+    assert many.hi - many.lo < few.hi - few.lo
+    assert bootstrap([3.0]).lo == bootstrap([3.0]).hi == 3.0
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">="])
+def test_rule_holds_fails_and_is_undecided_when_the_interval_straddles(op):
+    r = Rule("x", op, 1.0, "x")
+    below, above, across = Measure(0.5, 0.4, 0.6, 5, "b"), Measure(1.5, 1.4, 1.6, 5, "b"), Measure(1.0, 0.8, 1.2, 5, "b")
+    want_below = HOLDS if op in ("<", "<=") else FAILS
+    assert r.outcome(below) == want_below
+    assert r.outcome(above) == (FAILS if want_below == HOLDS else HOLDS)
+    assert r.outcome(across) == UNDECIDED
+    assert r.outcome(Measure(math.nan, math.nan, math.nan, 0, "none")) == UNDECIDED
+
+
+def test_combine_settings_names_where_a_claim_holds():
+    h = Rule("a", ">", 1, "a", "setting A")
+    f = Rule("b", ">", 1, "b", "setting B")
+    v = judge("c", [h, f], {"a": exact(2), "b": exact(0)}, mode="settings")
+    assert v.outcome == QUALIFIED and "holds in setting A" in v.qualification and "setting B" in v.qualification
+    assert judge("c", [h, f], {"a": exact(2), "b": exact(2)}, mode="settings").outcome == HOLDS
+    assert judge("c", [h, f], {"a": exact(0), "b": exact(0)}, mode="settings").outcome == FAILS
+    assert combine("c", [], qualification="q").outcome == QUALIFIED
+
+
+def test_undecided_phrase_names_the_number_of_seeds():
+    v = judge("c", [Rule("x", "<", 1, "x")], {"x": Measure(1, 0.5, 1.5, 7, "bootstrap")})
+    assert v.outcome == UNDECIDED and v.phrase().startswith("undecided at 7 seeds")
+
+
+def test_measure_roundtrip_through_flat_metrics():
+    m = {"x": 2.0, "x_lo": 1.0, "x_hi": 3.0, "x_n": 4, "x_ci": "bootstrap"}
+    assert measure_from(m, "x") == Measure(2.0, 1.0, 3.0, 4, "bootstrap")
+    assert measure_from({"y": 5}, "y").exact and measure_from({}, "z") is None
+
+
+def _flip(rule: Rule, holds: bool):
+    """A synthetic exact measure on the chosen side of ``rule``."""
+    if rule.op == "==":
+        t = rule.threshold
+        return exact(t) if holds and not isinstance(t, str) else (
+            Measure(t, t, t, 1, "exact") if holds else
+            (Measure(t + "-not", t + "-not", t + "-not", 1, "exact") if isinstance(t, str) else exact(t + 1)))
+    eps = max(abs(rule.threshold), 1.0) * 0.5
+    up = rule.op in (">", ">=")
+    return exact(rule.threshold + (eps if up == holds else -eps))
+
+
+@pytest.mark.parametrize("claim", [c for c in claims.CLAIMS if c.rules], ids=lambda c: c.id)
+def test_every_claim_rule_can_flip(claim):
+    """Synthetic measures on each side of every threshold: the verdict must follow them."""
+    for holds in (True, False):
+        measures = {r.metric: _flip(r, holds) for r in claim.rules}
+        v = judge(claim.id, list(claim.rules), measures, claim.qualification, mode=claim.mode)
+        if holds:
+            assert v.outcome in (HOLDS, QUALIFIED)
+            assert (v.outcome == QUALIFIED) == bool(claim.qualification)
+        else:
+            assert v.outcome == FAILS
+    # one part only failing: an "all" claim fails, a "settings" claim is qualified
+    if len(claim.rules) > 1:
+        measures = {r.metric: _flip(r, i > 0) for i, r in enumerate(claim.rules)}
+        v = judge(claim.id, list(claim.rules), measures, claim.qualification, mode=claim.mode)
+        assert v.outcome == (FAILS if claim.mode == "all" else QUALIFIED)
+
+
+def test_claim_without_rule_is_labelled_not_measured():
+    for c in claims.CLAIMS:
+        if not c.rules:
+            assert claims.decide(c, {}).outcome in (claims.UNTESTABLE, claims.DISCUSSED)
+    with pytest.raises(ValueError, match="give it a rule"):
+        claims.Claim("x", "s", "t", None)
+
+
+def test_missing_metrics_say_so():
+    v = claims.decide("five-layers", {})
+    assert v.outcome == claims.MISSING
+
+
+def test_cited_constants_render_with_their_citation():
+    assert literature.markdown("glorot_jacobian_sv_standard") == "*≈0.5*"
+    assert literature.markdown("mish_min", "{:.5f}") == "*≈−0.30884*"
+    with pytest.raises(KeyError, match="known"):
+        literature.get("nope")
+
+
+def test_cited_keys_exist_in_the_bibliography():
+    from actlab import paths
+
+    bib = (paths.CHAPTERS / "references.bib").read_text()
+    for c in literature.CITED.values():
+        assert "{" + c.key + "," in bib
+
+
+@pytest.mark.parametrize("value, text", [
+    (0.0, "0"), (-1.67e-16, "−1.67×10⁻¹⁶"), (4140.0, "4140"), (1.3e7, "1.3×10⁷"), (9.3e-4, "9.3×10⁻⁴"),
+    (float("inf"), "never"), (float("nan"), "n/a"), (-0.096, "−0.096"), (0.99999, "1"), (2, "2")])
+def test_one_number_formatter(value, text):
+    assert fmt(value) == text
+    assert fmt(-1e-17, zero=1e-12) == "0" and "-" not in fmt(-0.0)
+
+
+def test_pct():
+    assert pct(0.583) == "58%" and pct(1.0) == "100%" and pct(0.0) == "0%"
+
+
+def test_table_cells_escape_pipes_outside_and_inside_math():
+    t = tables.markdown_table(["a", "b"], [["|x|", "$|x|$"]])
+    row = t.splitlines()[-1]
+    assert row == r"| \|x\| | $\vert x\vert $ |"
+
+
+def test_every_cited_number_in_prose_is_followed_by_its_citation():
+    import re
+
+    from actlab import paths
+
+    for md in paths.CHAPTERS.glob("*.md"):
+        text = md.read_text()
+        for m in re.finditer(r"\{glue:md\}`cited_(\w+)`", text):
+            key = literature.get(m.group(1)).key
+            after = text[m.end():m.end() + 80]
+            assert re.match(r"\s*(\([^)]*\)\s*)?\{cite:[pt]\}`" + key + "`", after), (md.name, m.group(0), after)
+
+
+def test_tuning_extends_the_grid_until_the_best_is_interior():
+    from actlab.tuning import tune
+
+    calls = []
+
+    def run(lrs):  # a bowl with its minimum at lr = 1; lr > 10 diverges
+        calls.append(list(lrs))
+        return np.array([[abs(np.log10(lr)) if lr <= 10 else np.nan for lr in lrs]] * 3)
+
+    t = tune(run, [0.01, 0.03, 0.1])
+    assert t.interior and t.lr == pytest.approx(0.9) and t.rounds == 3
+    assert tune(run, [0.1, 1.0, 3.0]).rounds == 0
+    stuck = tune(lambda lrs: np.array([[-lr for lr in lrs]] * 2), [1.0, 2.0], max_rounds=2)
+    assert not stuck.interior and "largest" in stuck.edge_note()
+    never = tune(lambda lrs: np.full((2, len(lrs)), np.inf), [1.0, 2.0])
+    assert never.best is None and "no learning rate" in never.edge_note()
