@@ -95,6 +95,9 @@ def test_no_nan_or_inf_for_finite_inputs(name, dtype):
 def test_float32_any_finite_input(x, name):
     a = functions.get(name)
     t = torch.tensor([x], dtype=torch.float32)
+    exact = a(t.double())
+    if exact.abs().max() > torch.finfo(torch.float32).max:  # the true value overflows float32 (SELU's 1.05x)
+        return
     assert torch.isfinite(a(t)).all() and torch.isfinite(a.derivative(t)).all()
 
 
