@@ -1,9 +1,8 @@
-import json
-
 import pytest
 from hypothesis import settings
 
 from actlab import pipeline
+from actlab.record import load_metrics
 
 # The same examples on every run: a test that passes must pass again in CI.
 settings.register_profile("deterministic", derandomize=True, deadline=None)
@@ -15,7 +14,7 @@ settings.load_profile("deterministic")
 def quick_metrics() -> dict:
     """Every chapter executed in the quick profile (only what changed), its metrics by key."""
     pipeline.execute("quick", jobs=2)
-    return json.loads((pipeline.out_dir("quick") / "metrics.json").read_text())
+    return load_metrics((pipeline.out_dir("quick") / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="session")

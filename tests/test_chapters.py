@@ -197,3 +197,16 @@ def test_reproducing(quick_metrics):
     m = metrics_of(quick_metrics, "reproducing")
     assert m["torch_threads"] == 1 and m["deterministic"] is True
     assert len(m["lock_sha256"]) == 64 and m["torch"].startswith("2.13.0")
+
+
+def test_two_runs_of_a_chapter_give_the_same_bytes(tmp_path):
+    """Executed notebooks (figures included) and metrics are reproducible byte for byte."""
+    from actlab import pipeline
+
+    for name in ("sigmoid", "saturation"):
+        outs = []
+        for run in ("a", "b"):
+            pipeline.execute("quick", [name], jobs=1, executed=tmp_path / run)
+            outs.append([(tmp_path / run / f"{name}{suffix}").read_bytes() for suffix in (".ipynb", ".metrics.json")])
+        assert outs[0][1] == outs[1][1], f"{name}: metrics differ between two runs"
+        assert outs[0][0] == outs[1][0], f"{name}: executed notebooks differ between two runs"

@@ -119,3 +119,179 @@ def test_a_dead_kernel_is_reported_with_the_chapter_name(book):
     with pytest.raises(pipeline.PipelineError, match="chapter 'broken'"):
         pipeline.execute("quick", ["broken"], jobs=1)
     assert not (book / "_build" / "quick" / "executed" / "broken.ipynb").exists()
+
+
+# ---------------------------------------------------------------- hardening (each reproduced first)
+
+def test_editor_swap_file_under_src_does_not_reexecute(book):
+    pipeline.execute("quick", ["demo"], jobs=1)
+    (book / "src" / ".helper.py.swp").write_text("junk")
+    (book / "src" / "notes.txt~").write_text("junk")
+    assert pipeline.execute("quick", ["demo"], jobs=1) == {}
+
+
+def test_metrics_file_is_strict_json_with_explicit_non_finite_values(book):
+    (book / "chapters" / "demo.md").write_text(chapter("import actlab\n    actlab.record('never', float('inf'))"))
+    pipeline.execute("quick", ["demo"], jobs=1)
+    text = (book / "_build" / "quick" / "metrics.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert pipeline.load_metrics(text) == {"demo.never": float("inf")}
+
+
+def test_reader_chapter_is_keyed_on_the_others_metrics_only(book):
+    (book / "chapters" / "broken.md").write_text(
+        HEADER.replace("---\n", "---\nactlab: {reads_metrics: true}\n", 1).replace("---\nactlab", "---\nactlab", 1)
+        + "\n# Ledger\n\n```{code-cell} ipython3\n:tags: [parameters]\n\nmetrics_file = ''\n```\n\n"
+        "```{code-cell} ipython3\nimport actlab\nactlab.record('seen', 1)\n```\n")
+    assert pipeline.reads_metrics("broken")
+    assert sorted(pipeline.execute("quick", jobs=1)) == ["broken", "demo"]
+    assert pipeline.execute("quick", jobs=1) == {}  # its own metrics changed nothing
+
+
+def test_chapter_runs_are_kept_apart_and_never_touch_the_book(book, capsys):
+    assert pipeline.main(["chapter", "demo", "-p", "n", "4"]) == 0
+    assert pipeline.main(["chapter", "demo", "-p", "n", "7"]) == 0
+    out = capsys.readouterr().out
+    runs = sorted((book / "_build" / "chapter").glob("demo-*/demo.metrics.json"))
+    assert len(runs) == 2 and {json.loads(p.read_text())["twice"] for p in runs} == {8, 14}
+    assert str(runs[0].parent) in out or str(runs[1].parent) in out
+    assert not (book / "_build" / "metrics.json").exists()
+    # a failing rerun with the same parameters keeps the last good run
+    good = pipeline.chapter_dir("demo", {"n": 4}) / "demo.ipynb"
+    (book / "chapters" / "demo.md").write_text(chapter(OK_BODY + "\n    1 / 0"))
+    assert pipeline.main(["chapter", "demo", "-p", "n", "4"]) == 1
+    assert good.exists()
+
+
+def test_failed_notebook_disappears_once_the_chapter_passes(book):
+    with pytest.raises(pipeline.PipelineError):
+        pipeline.execute("quick", ["broken"], jobs=1)
+    failed = book / "_build" / "quick" / "failed" / "broken.ipynb"
+    assert failed.exists()
+    (book / "chapters" / "broken.md").write_text(chapter(OK_BODY))
+    pipeline.execute("quick", ["broken"], jobs=1)
+    assert not failed.exists()
+    assert not list((book / "_build" / "quick" / "executed").glob(".*"))  # no temporary files left
+
+
+def test_leftovers_of_a_killed_run_are_removed(book):
+    ex = book / "_build" / "quick" / "executed"
+    ex.mkdir(parents=True)
+    (ex / ".demo.123.running.ipynb").write_text("{}")
+    (ex / ".demo.123.input.ipynb").write_text("{}")
+    pipeline.execute("quick", ["demo"], jobs=1)
+    assert not list(ex.glob(".*"))
+
+
+def test_stage_removes_a_chapter_dropped_from_the_book(book):
+    pipeline.execute("quick", ["demo"], jobs=1)
+    st = book / "_build" / "quick" / "stage"
+    (st / "chapters").mkdir(parents=True)
+    (st / "chapters" / "gone.ipynb").write_text("{}")
+    (st / "_static" / "sources").mkdir(parents=True)
+    (st / "_static" / "sources" / "gone.md").write_text("old")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/demo\n")
+    (book / "intro.md").write_text("# Intro\n")
+    for f in pipeline.BOOK_FILES:
+        if not (book / f).exists():
+            (book / f).write_text("title: t\n")
+    pipeline.stage("quick")
+    assert not (st / "chapters" / "gone.ipynb").exists() and not (st / "_static" / "sources" / "gone.md").exists()
+    assert (st / "chapters" / "demo.ipynb").exists()
+
+
+def test_unwritable_build_folder_is_one_sentence(book, capsys):
+    # a file where a folder must go: fails for root too (a chmod would not)
+    (book / "_build").mkdir()
+    (book / "_build" / "quick").write_text("not a folder")
+    assert pipeline.main(["execute", "--profile", "quick", "demo"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED: cannot write" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+CTRL_C = """
+import sys, pathlib
+from actlab import pipeline
+root = pathlib.Path(sys.argv[1])
+for name, value in {"ROOT": root, "CHAPTERS": root / "chapters", "BUILD": root / "_build",
+                    "SRC": root / "src", "LOCK": root / "requirements.lock",
+                    "PROFILES": root / "chapters" / "profiles.toml"}.items():
+    setattr(pipeline, name, value)
+sys.exit(pipeline.main(["book", "--profile", "quick", "--jobs", "1"]))
+"""
+
+
+def test_ctrl_c_stops_within_seconds_with_one_line(book):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    slow = chapter("import time\n    for _ in range(600):\n        time.sleep(0.1)")
+    for name in ("demo", "broken"):
+        (book / "chapters" / f"{name}.md").write_text(slow)
+    html = book / "_build" / "quick" / "html"
+    html.mkdir(parents=True)
+    (html / "index.html").write_text("the previous book")
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C, str(book)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until a kernel runs the slow cell
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        if any("ipykernel" in " ".join(k.cmdline()) for k in kids if k.is_running()):
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
+    kids = psutil.Process(proc.pid).children(recursive=True)
+    t0 = time.time()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
+    out, err = proc.communicate(timeout=30)
+    stopped = time.time() - t0
+    assert proc.returncode == 130 and stopped < 10, (stopped, err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1, err
+    time.sleep(0.5)
+    assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids), "a kernel survived"
+    assert not html.exists(), "the previous book must not look current after an interrupt"
+    assert not list((book / "_build" / "quick" / "executed").glob(".*"))
+
+
+def test_second_build_waits_for_the_lock(book, capsys):
+    import threading
+
+    lock = pipeline.build_lock(book / "_build" / ".lock")
+    with lock:
+        t = threading.Thread(target=pipeline.main, args=(["execute", "--profile", "quick", "demo"],))
+        t.start()
+        t.join(timeout=3)
+        assert t.is_alive(), "the second build must wait while the first holds the lock"
+    t.join(timeout=120)
+    assert not t.is_alive()
+    assert "another build is running" in capsys.readouterr().err
+
+
+def test_metrics_file_that_is_not_json_is_one_sentence(tmp_path):
+    from actlab import claims
+
+    bad = tmp_path / "metrics.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        claims.load(bad)
+    assert claims.load(tmp_path / "missing.json") == {}
+
+
+@pytest.mark.parametrize("name", ["sigmoid; touch {marker}", "sigmoid gallery", "nope", "$(touch {marker})"])
+def test_make_chapter_refuses_a_name_that_is_not_a_chapter(name, tmp_path):
+    import subprocess
+
+    from actlab.paths import ROOT
+
+    marker = tmp_path / "ran"
+    proc = subprocess.run(["make", "-s", "chapter", f"NAME={name.format(marker=marker)}"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and ("NAME must be" in proc.stderr or "usage" in proc.stderr)
+    assert not marker.exists()

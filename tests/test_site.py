@@ -64,3 +64,51 @@ def test_numbers_are_glued_not_missing(quick_site):
     html = (quick_site / "chapters" / "sigmoid.html").read_text()
     assert "0.2500" in html  # the derivative's peak, glued from the run
     assert "{glue" not in html and "glue:text" not in html  # every role resolved
+
+
+def test_a_no_op_build_executes_and_renders_nothing(quick_site, capsys):
+    index = quick_site / "index.html"
+    before = index.stat().st_mtime_ns
+    assert pipeline.execute("quick", jobs=2) == {}  # the ledger too: it is keyed on the others' metrics
+    assert pipeline.build_html("quick") == quick_site
+    assert index.stat().st_mtime_ns == before
+    assert "the site is up to date; nothing rendered" in capsys.readouterr().out
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(a["href"])
+
+
+def test_every_internal_link_and_anchor_resolves(quick_site):
+    parsed = {}
+
+    def parse(page: Path) -> Links:
+        if page not in parsed:
+            parsed[page] = Links()
+            parsed[page].feed(page.read_text(errors="ignore"))
+        return parsed[page]
+
+    broken, n = [], 0
+    for page in pages(quick_site):
+        for href in parse(page).hrefs:
+            if re.match(r"^([a-z]+:|//)", href):  # external (or mailto:, javascript:)
+                continue
+            path, _, anchor = href.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            if target.is_dir():
+                target = target / "index.html"
+            n += 1
+            if not target.exists():
+                broken.append(f"{page.relative_to(quick_site)} -> {href} (no file)")
+            elif anchor and target.suffix == ".html" and anchor not in parse(target).ids:
+                broken.append(f"{page.relative_to(quick_site)} -> {href} (no anchor)")
+    assert n > 100 and not broken, "\n".join(broken[:20])

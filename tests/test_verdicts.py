@@ -163,3 +163,14 @@ def test_tuning_extends_the_grid_until_the_best_is_interior():
     assert not stuck.interior and "largest" in stuck.edge_note()
     never = tune(lambda lrs: np.full((2, len(lrs)), np.inf), [1.0, 2.0])
     assert never.best is None and "no learning rate" in never.edge_note()
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e999])
+def test_non_finite_parameter_values_are_refused(value):
+    from actlab.params import ParameterError, check, number, positive
+
+    with pytest.raises(ParameterError, match="parameter 'x_max' must be a finite number"):
+        check(x_max=(value, positive()))
+    with pytest.raises(ParameterError, match="finite"):
+        check(x=(value, number(lo=-1)))
+    assert check(x=(3.0, positive())) == {"x": 3.0}

@@ -206,8 +206,10 @@ def load(path: str | Path) -> dict:
     p = Path(path)
     if not p.exists():
         return {}
+    from actlab.record import load_metrics
+
     try:
-        return json.loads(p.read_text())
+        return load_metrics(p.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{p} is not valid JSON ({e.msg} at line {e.lineno}); rebuild it with `make book`") from None
 

@@ -9,6 +9,7 @@ Unknown parameter *names* are rejected by the pipeline before a chapter starts
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Callable
 
@@ -37,14 +38,14 @@ def integer(lo: int | None = None, hi: int | None = None) -> Rule:
 
 def number(lo: float | None = None, hi: float | None = None, *, open_lo: bool = False) -> Rule:
     def ok(v):
-        if not _is_num(v) or v != v:
+        if not _is_num(v) or not math.isfinite(v):  # 1e999 is inf: never a valid setting
             return False
         if lo is not None and (v <= lo if open_lo else v < lo):
             return False
         return hi is None or v <= hi
     lo_txt = "" if lo is None else (f" greater than {lo:g}" if open_lo else f" at least {lo:g}")
     hi_txt = "" if hi is None else f" at most {hi:g}"
-    return ok, "a number" + lo_txt + (" and" if lo_txt and hi_txt else "") + hi_txt
+    return ok, "a finite number" + lo_txt + (" and" if lo_txt and hi_txt else "") + hi_txt
 
 
 def positive() -> Rule:

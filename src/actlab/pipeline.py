@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actlab.paths import BUILD, CHAPTERS, LOCK, PROFILES, ROOT, SRC
+from actlab.record import load_metrics, metrics_json
 
 PROFILE_NAMES = ("full", "quick")
 BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md")
@@ -95,6 +96,24 @@ def reads_metrics(name: str) -> bool:
     return bool(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("reads_metrics"))
 
 
+def keyed_on_environment(name: str) -> bool:
+    """Chapters that describe the build (``actlab: {keyed_on_environment: true}``) re-run when
+    the git commit, the working tree or the machine changes."""
+    return bool(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("keyed_on_environment"))
+
+
+def environment_key() -> bytes:
+    import platform
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return b""
+    return b"|".join([git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no"),
+                      platform.platform().encode(), platform.processor().encode(), str(os.cpu_count()).encode()])
+
+
 def profile_params(profile: str, name: str) -> dict:
     """The parameter overrides a profile sets for one chapter (``full`` = defaults + these)."""
     if profile not in PROFILE_NAMES:
@@ -128,10 +147,16 @@ def out_dir(profile: str) -> Path:
 
 # ---------------------------------------------------------------- change detection
 
+SOURCE_SUFFIXES = (".py", ".css")  # the package, its Sphinx extension and stylesheet
+
+
 def _hash_tree(h, root: Path):
+    """The package's source files only: an editor's swap file or a cache must not re-execute the book."""
     for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p):
-            h.update(str(p.relative_to(root)).encode())
+        rel = p.relative_to(root)
+        if (p.is_file() and p.suffix in SOURCE_SUFFIXES and "__pycache__" not in rel.parts
+                and not any(part.startswith(".") for part in rel.parts)):
+            h.update(str(rel).encode())
             h.update(p.read_bytes())
 
 
@@ -149,10 +174,17 @@ def chapter_key(name: str, params: dict, extra: bytes = b"") -> str:
 
 @dataclass
 class Job:
+    """Everything a worker needs, passed explicitly (workers are spawned, not forked)."""
     name: str
     params: dict
     executed: Path  # folder for NAME.ipynb, NAME.key, NAME.metrics.json
     key: str
+    source: Path = None  # chapters/NAME.md
+    keep_previous: bool = False  # `make chapter`: a failed run leaves the last good one in place
+
+    def __post_init__(self):
+        if self.source is None:
+            self.source = CHAPTERS / f"{self.name}.md"
 
 
 def _first_line(src: str) -> str:
@@ -184,7 +216,7 @@ def run_job(job: Job) -> tuple[str, float, dict]:
     from actlab.record import metrics_from_notebook
 
     start = time.perf_counter()
-    nb = jupytext.read(CHAPTERS / f"{job.name}.md")
+    nb = jupytext.read(job.source)
     nb.metadata["kernelspec"] = KERNELSPEC
     declared = declared_parameters(nb)
     unknown = sorted(set(job.params) - set(declared))
@@ -194,37 +226,76 @@ def run_job(job: Job) -> tuple[str, float, dict]:
                             f"allowed: {allowed}.")
     job.executed.mkdir(parents=True, exist_ok=True)
     final = job.executed / f"{job.name}.ipynb"
-    # A stale result must never survive a failed re-run.
-    for suffix in (".ipynb", ".key", ".metrics.json"):
-        (job.executed / f"{job.name}{suffix}").unlink(missing_ok=True)
-    src = job.executed / f".{job.name}.input.ipynb"
-    running = job.executed / f".{job.name}.running.ipynb"
+    if not job.keep_previous:  # a stale result must never survive a failed re-run
+        for suffix in (".ipynb", ".key", ".metrics.json"):
+            (job.executed / f"{job.name}{suffix}").unlink(missing_ok=True)
+    tag = f"{os.getpid()}"  # unique per run: two runs never share a temporary file
+    src = job.executed / f".{job.name}.{tag}.input.ipynb"
+    running = job.executed / f".{job.name}.{tag}.running.ipynb"
+    failed = job.executed.parent / "failed" / f"{job.name}.ipynb"
     nbformat.write(nb, src)
     try:
         papermill.execute_notebook(
             str(src), str(running), parameters=job.params, kernel_name="python3",
-            cwd=str(CHAPTERS), progress_bar=False, log_output=False,
+            cwd=str(job.source.parent), progress_bar=False, log_output=False,
             # the kernel's own start-up warnings are noise in the build log
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as e:
-        failed = job.executed.parent / "failed"
-        failed.mkdir(exist_ok=True)
-        shutil.move(running, failed / f"{job.name}.ipynb")
-        k, src_text = _failing_cell(nbformat.read(failed / f"{job.name}.ipynb", as_version=4), e)
+        failed.parent.mkdir(exist_ok=True)
+        os.replace(running, failed)
+        k, src_text = _failing_cell(nbformat.read(failed, as_version=4), e)
         raise PipelineError(
             f"chapter '{job.name}' failed in code cell {k} of chapters/{job.name}.md "
             f"(`{_first_line(src_text)}`): {e.ename}: {e.evalue}\n"
-            f"  the failed notebook: {failed / (job.name + '.ipynb')}") from None
+            f"  the failed notebook: {failed}") from None
+    except Exception as e:  # the kernel died (killed for memory?) or could not start
+        running.unlink(missing_ok=True)
+        raise PipelineError(
+            f"chapter '{job.name}' stopped without finishing ({type(e).__name__}: {str(e)[:200]}); if its "
+            f"kernel was killed, memory may be the cause. Parameters: {json.dumps(job.params)}") from None
     finally:
         src.unlink(missing_ok=True)
-    executed_nb = nbformat.read(running, as_version=4)
-    metrics = metrics_from_notebook(executed_nb)
-    (job.executed / f"{job.name}.metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
-    os.replace(running, final)
-    (job.executed / f"{job.name}.key").write_text(job.key)
-    (job.executed / f"{job.name}.seconds").write_text(f"{time.perf_counter() - start:.1f}")
-    return job.name, time.perf_counter() - start, metrics
+    try:
+        executed_nb = nbformat.read(running, as_version=4)
+        metrics = metrics_from_notebook(executed_nb)
+        write_atomic(job.executed / f"{job.name}.metrics.json", metrics_json(metrics))
+        normalise(executed_nb, job.name)
+        write_atomic(final, nbformat.writes(executed_nb))
+        write_atomic(job.executed / f"{job.name}.key", job.key)
+    finally:
+        running.unlink(missing_ok=True)
+    failed.unlink(missing_ok=True)  # the chapter passes now: its failed notebook is history
+    seconds = time.perf_counter() - start
+    import resource
+
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the kernel (one job per worker)
+    write_atomic(job.executed / f"{job.name}.seconds", f"{seconds:.1f}")
+    write_atomic(job.executed / f"{job.name}.stats.json", json.dumps({"seconds": round(seconds, 1),
+                                                                       "peak_mb": round(peak_mb)}))
+    return job.name, seconds, peak_mb
+
+
+def write_atomic(path: Path, text: str):
+    """Write a temporary file beside ``path``, then replace: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def normalise(nb, name: str):
+    """Stable executed notebooks: papermill's timestamps, durations and temporary paths
+    dropped, cell ids by position, so two runs of a chapter give the same bytes."""
+    pm = nb.metadata.get("papermill", {})
+    for k in ("start_time", "end_time", "duration", "exception"):
+        pm.pop(k, None)
+    if "input_path" in pm:
+        pm["input_path"] = pm["output_path"] = f"{name}.ipynb"
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if "id" in cell:
+            cell["id"] = f"cell-{i}"
 
 
 def _last_seconds(job: Job) -> float:
@@ -237,27 +308,97 @@ def _is_fresh(job: Job) -> bool:
     return (job.executed / f"{job.name}.ipynb").exists() and key.exists() and key.read_text() == job.key
 
 
-def collect_metrics(profile: str) -> dict:
-    """All chapters' metrics keyed ``chapter.metric``; written to <out>/metrics.json."""
+def collect_metrics(profile: str, readers: bool = True) -> dict:
+    """All chapters' metrics keyed ``chapter.metric``; without the chapters that read them
+    when ``readers`` is false (the ledger's key must not hash its own previous output)."""
     executed = out_dir(profile) / "executed"
     out = {}
     for name in chapters():
         f = executed / f"{name}.metrics.json"
-        if f.exists():
-            for k, v in json.loads(f.read_text()).items():
+        if f.exists() and (readers or not reads_metrics(name)):
+            for k, v in load_metrics(f.read_text()).items():
                 out[f"{name}.{k}"] = v
     return out
 
 
+class Interrupted(PipelineError):
+    """Ctrl-C: queued chapters cancelled, running kernels stopped."""
+
+
+def _stop_workers(pool):
+    """Kill the pool's workers and everything they started (papermill's kernels)."""
+    import psutil
+
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        try:
+            parent = psutil.Process(proc.pid)
+            for child in parent.children(recursive=True):
+                child.kill()
+            parent.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _ignore_sigint():
+    """Workers leave Ctrl-C to the main process, which stops them and their kernels itself."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures: list):
+    import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
+
+    # one job per spawned worker: nothing is inherited by fork, and the worker's
+    # RUSAGE_CHILDREN peak is that one chapter's kernel
+    pool = ProcessPoolExecutor(max_workers=max(1, min(width, len(todo))), max_tasks_per_child=1,
+                               mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
+    broken, interrupted = [], False
+    try:
+        futures = [(j, pool.submit(run_job, j)) for j in todo]
+        for job, fut in futures:
+            try:
+                name, secs, peak = fut.result()
+                timings[name] = (secs, peak)
+                print(f"[{profile}] {name}: executed in {secs:.1f} s, peak memory {peak:.0f} MB", flush=True)
+            except PipelineError as e:
+                failures.append(str(e))
+            except BrokenProcessPool:
+                broken.append(job.name)
+            except Exception as e:  # an unreadable chapter: still name it
+                failures.append(f"chapter '{job.name}' could not be executed: {type(e).__name__}: {e}")
+    except KeyboardInterrupt:
+        interrupted = True
+        _stop_workers(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for job in todo:  # what the killed kernels were writing
+            for p in job.executed.glob(f".{job.name}.*"):
+                p.unlink(missing_ok=True)
+        raise Interrupted("interrupted: queued chapters cancelled, running kernels stopped; "
+                          "the previous book and metrics were removed (rebuild with `make book`)") from None
+    finally:
+        if not interrupted:
+            pool.shutdown(wait=True, cancel_futures=True)
+    if broken:  # once, not as a failure of every pending chapter
+        failures.append(f"a worker process died (killed for memory?) while running {broken[0]}; "
+                        f"not run: {', '.join(broken[1:]) or 'nothing else'}")
+
+
 def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2,
-            overrides: dict | None = None, executed: Path | None = None) -> dict:
-    """Execute the chapters whose key changed. Raises PipelineError naming every failure."""
+            overrides: dict | None = None, executed: Path | None = None, keep_previous: bool = False) -> dict:
+    """Execute the chapters whose key changed. Raises PipelineError naming every failure.
+
+    The book's ``metrics.json`` is written only for the book's own folder (not for a
+    ``make chapter`` run, which goes elsewhere)."""
     names = names or chapters()
     unknown = sorted(set(names) - set(chapters()))
     if unknown:
         raise PipelineError(f"unknown chapter '{unknown[0]}'; chapters: {', '.join(chapters())}.")
+    book_run = executed is None
     executed = executed or out_dir(profile) / "executed"
     metrics_path = out_dir(profile) / "metrics.json"
+    _remove_leftovers(executed)
     # three waves: chapters side by side; chapters that time things, one at a time; the chapter
     # that reads everyone's metrics, last
     shared = [n for n in names if not reads_metrics(n) and not runs_alone(n)]
@@ -265,37 +406,37 @@ def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2
              ([n for n in names if reads_metrics(n)], jobs)]
     failures, timings = [], {}
     for wave, width in waves:
-        extra = b""
         todo = []
         for name in wave:
             params = {**profile_params(profile, name), **(overrides or {})}
+            extra = environment_key() if keyed_on_environment(name) else b""
             if reads_metrics(name):
                 params.setdefault("metrics_file", str(metrics_path.relative_to(ROOT)))
-                extra = metrics_path.read_bytes() if metrics_path.exists() else b""
-            job = Job(name, params, executed, chapter_key(name, params, extra))
+                extra += metrics_json(collect_metrics(profile, readers=False)).encode()
+            job = Job(name, params, executed, chapter_key(name, params, extra), keep_previous=keep_previous)
             if not _is_fresh(job):
                 todo.append(job)
         if todo:
             print(f"[{profile}] executing {len(todo)} chapter(s): {', '.join(j.name for j in todo)}", flush=True)
-        # longest first (by the last run's time), so two workers finish close together
-        todo.sort(key=lambda j: -_last_seconds(j))
-        with ProcessPoolExecutor(max_workers=max(1, min(width, len(todo) or 1))) as pool:
-            for job, fut in [(j, pool.submit(run_job, j)) for j in todo]:
-                try:
-                    name, secs, _ = fut.result()
-                    timings[name] = secs
-                    print(f"[{profile}] {name}: executed in {secs:.1f} s", flush=True)
-                except PipelineError as e:
-                    failures.append(str(e))
-                except Exception as e:  # a dead kernel, an unreadable chapter: still name it
-                    failures.append(f"chapter '{job.name}' could not be executed: {type(e).__name__}: {e}")
-        metrics_path.parent.mkdir(parents=True, exist_ok=True)
-        metrics_path.write_text(json.dumps(collect_metrics(profile), indent=1, sort_keys=True))
+            # longest first (by the last run's time), so two workers finish close together
+            todo.sort(key=lambda j: -_last_seconds(j))
+            _run_wave(todo, width, profile, timings, failures)
+        if book_run:
+            metrics_path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(metrics_path, metrics_json(collect_metrics(profile)))
     if failures:
         raise PipelineError("\n".join(failures))
     if not timings:
         print(f"[{profile}] every chapter is up to date; nothing executed", flush=True)
-    return timings
+    return {k: v[0] for k, v in timings.items()}
+
+
+def _remove_leftovers(executed: Path):
+    """Temporary files of a run that was killed (we hold the build lock: no run is live)."""
+    if executed.exists():
+        for p in executed.glob(".*"):
+            if p.is_file() and (p.name.endswith((".running.ipynb", ".input.ipynb", ".tmp"))):
+                p.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- staging and HTML
@@ -307,10 +448,15 @@ def _sync(src: Path, dst: Path):
         shutil.copyfile(src, dst)
 
 
+def rerun_example(name: str) -> dict:
+    """The parameters a chapter's box suggests (``actlab: {example: {...}}`` in its header)."""
+    return dict(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("example", {}) or {})
+
+
 def rerun_markdown(name: str, declared: dict) -> str:
     """The box at the end of every chapter page: downloads and how to rerun it."""
-    example = next(iter(declared.items()), None)
-    args = f' ARGS="-p {example[0]} {example[1]!r}"' if example else ""
+    example = rerun_example(name)
+    args = f' ARGS="{example_args(example)}"' if example else ""
     listing = ", ".join(f"`{k}` (default `{v!r}`)" for k, v in declared.items()) or "none"
     return (f":::{{admonition}} Run this chapter yourself\n:class: tip\n\n"
             f"Download its source, {{download}}`{name}.md <../_static/sources/{name}.md>`, or the executed "
@@ -324,9 +470,13 @@ def _write_with_rerun_box(src: Path, dst: Path, name: str):
 
     nb = nbformat.read(src, as_version=4)
     declared = declared_parameters(nb)
-    nb.cells.append(nbformat.v4.new_markdown_cell(rerun_markdown(name, declared)))
+    box = nbformat.v4.new_markdown_cell(rerun_markdown(name, declared))
+    box["id"] = "rerun-box"
+    nb.cells.append(box)
+    text = nbformat.writes(nb)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, dst)
+    if not dst.exists() or dst.read_text() != text:  # unchanged pages keep their bytes
+        write_atomic(dst, text)
 
 
 def stage(profile: str) -> Path:
@@ -360,16 +510,36 @@ def stage(profile: str) -> Path:
             _sync(extra, dst)
             keep.add(dst)
     for p in st.rglob("*"):  # a chapter removed from the book leaves nothing behind
-        if p.is_file() and p not in keep and "_build" not in p.parts:
+        if p.is_file() and p not in keep and "_build" not in p.relative_to(st).parts:
             p.unlink()
     return st
 
 
-def build_html(profile: str) -> Path:
-    """Render the staged book (no execution) and publish it only if the build succeeded."""
+def site_key(st: Path) -> str:
+    """Hash of every staged file: the HTML depends on nothing else (execution is off)."""
+    h = hashlib.sha256()
+    for p in sorted(st.rglob("*")):
+        rel = p.relative_to(st)
+        if p.is_file() and rel.parts[0] != "_build":
+            h.update(str(rel).encode())
+            h.update(p.read_bytes())
+    _hash_tree(h, SRC)  # the book's Sphinx extension and stylesheet live in the package
+    h.update(sys.version.encode())
+    return h.hexdigest()
+
+
+def build_html(profile: str, force: bool = False) -> Path:
+    """Render the staged book (no execution) and publish it only if the build succeeded.
+    A book whose staged sources are unchanged since the last successful build is not re-rendered."""
     base = out_dir(profile)
     st = stage(profile)
     html = base / "html"
+    key_file = base / "html.key"
+    key = site_key(st)
+    if not force and (html / "index.html").exists() and key_file.exists() and key_file.read_text() == key:
+        print(f"[{profile}] the site is up to date; nothing rendered: {html / 'index.html'}", flush=True)
+        return html
+    key_file.unlink(missing_ok=True)
     # Always a clean Sphinx build: an incremental one does not re-read unchanged pages, so a
     # warning that failed the last build would not be raised again and the build would pass.
     shutil.rmtree(st / "_build", ignore_errors=True)
@@ -389,6 +559,7 @@ def build_html(profile: str) -> Path:
     shutil.copytree(built, tmp)
     shutil.rmtree(html, ignore_errors=True)
     os.replace(tmp, html)
+    write_atomic(key_file, key)
     print(f"[{profile}] HTML built in {time.perf_counter() - start:.1f} s: {html / 'index.html'}", flush=True)
     return html
 
@@ -396,11 +567,67 @@ def build_html(profile: str) -> Path:
 # ---------------------------------------------------------------- command line
 
 def _value(text: str):
-    """A ``-p`` value: a Python literal if it parses as one, else the string."""
+    """A ``-p`` value: a Python literal if it parses as one, a list written ``[relu,tanh]``
+    (bare words, so no quotes inside quotes on a command line), else the string."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        t = text.strip()
+        if t.startswith("[") and t.endswith("]"):
+            return [_value(item.strip()) for item in t[1:-1].split(",") if item.strip()]
         return text
+
+
+def shell_value(v) -> str:
+    """A value as one shell word inside ``ARGS="..."`` that ``_value`` reads back as ``v``."""
+    if isinstance(v, (list, tuple)):
+        return "'[" + ",".join(shell_value(x).strip("'") for x in v) + "]'"
+    if isinstance(v, str):
+        return v if v.replace("_", "").replace("-", "").isalnum() else "'" + v.replace("'", "") + "'"
+    return repr(v)
+
+
+def example_args(overrides: dict) -> str:
+    return " ".join(f"-p {k} {shell_value(v)}" for k, v in overrides.items())
+
+
+def chapter_dir(name: str, overrides: dict) -> Path:
+    """Where ``make chapter`` puts one run: apart from the book, one folder per parameter set."""
+    tag = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+    return BUILD / "chapter" / f"{name}-{tag}"
+
+
+def mark_stale(profile: str):
+    """After a failure or an interrupt nothing may look current: the book and its metrics go."""
+    base = out_dir(profile)
+    shutil.rmtree(base / "html", ignore_errors=True)
+    for f in ("html.key", "metrics.json"):
+        (base / f).unlink(missing_ok=True)
+
+
+_LOCKS: dict = {}
+
+
+def build_lock(path: Path):
+    """One build at a time per checkout: a second waits, saying so."""
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = _LOCKS.setdefault(path, FileLock(str(path)))
+
+    class _Held:
+        def __enter__(self):
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                print(f"another build is running in this checkout ({path} is held); waiting for it to finish",
+                      file=sys.stderr, flush=True)
+                lock.acquire()
+            return lock
+
+        def __exit__(self, *exc):
+            lock.release()
+    return _Held()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,28 +647,39 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     start = time.perf_counter()
     try:
-        if args.cmd == "chapter":
-            overrides = {k: _value(v) for k, v in args.parameter}
-            execute(args.profile, [args.name], jobs=1, overrides=overrides,
-                    executed=BUILD / "chapter")
-            nb = BUILD / "chapter" / f"{args.name}.ipynb"
-            metrics = json.loads((BUILD / "chapter" / f"{args.name}.metrics.json").read_text())
-            print(f"executed notebook: {nb}")
-            shown = ", ".join(f"{k}={v!r}" for k, v in list(metrics.items())[:8])
-            more = f", … ({len(metrics)} in all: {BUILD / 'chapter' / (args.name + '.metrics.json')})" \
-                if len(metrics) > 8 else ""
-            print(f"recorded metrics: {shown}{more}")
-        elif args.cmd == "execute":
-            execute(args.profile, args.names or None, jobs=args.jobs)
-        else:
-            try:
-                execute(args.profile, jobs=args.jobs)
-            except PipelineError:
-                shutil.rmtree(out_dir(args.profile) / "html", ignore_errors=True)
-                raise
-            build_html(args.profile)
+        with build_lock(BUILD / ".lock"):
+            if args.cmd == "chapter":
+                overrides = {k: _value(v) for k, v in args.parameter}
+                where = chapter_dir(args.name, overrides)
+                execute(args.profile, [args.name], jobs=1, overrides=overrides, executed=where,
+                        keep_previous=True)
+                metrics_file = where / f"{args.name}.metrics.json"
+                metrics = load_metrics(metrics_file.read_text())
+                print(f"executed notebook: {where / (args.name + '.ipynb')}")
+                shown = ", ".join(f"{k}={v!r}" for k, v in list(metrics.items())[:8])
+                more = f", … ({len(metrics)} in all: {metrics_file})" if len(metrics) > 8 else ""
+                print(f"recorded metrics: {shown}{more}")
+            elif args.cmd == "execute":
+                execute(args.profile, args.names or None, jobs=args.jobs)
+            else:
+                try:
+                    execute(args.profile, jobs=args.jobs)
+                    build_html(args.profile)
+                except (PipelineError, KeyboardInterrupt):
+                    mark_stale(args.profile)
+                    raise
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopped; nothing from this run was published", file=sys.stderr)
+        return 130
+    except Interrupted as e:
+        print(f"\n{e}", file=sys.stderr)
+        return 130
     except PipelineError as e:
         print(f"\nFAILED: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a read-only or full _build: one sentence, no traceback
+        print(f"\nFAILED: cannot write {e.filename or 'the build folder'} ({e.strerror}); "
+              f"make {BUILD} writable, or remove it with `make clean`.", file=sys.stderr)
         return 1
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0

@@ -6,6 +6,7 @@ NumPy 2's ``np.float64(...)`` repr breaks ``{glue:text}`` format specs.
 from __future__ import annotations
 
 import ast
+import json
 import math
 import numbers
 
@@ -70,3 +71,19 @@ def metrics_from_notebook(nb) -> dict:
                 if text in ("nan", "inf", "-inf"):
                     out[meta["name"]] = float(text)
     return out
+
+
+def metrics_json(metrics: dict) -> str:
+    """Strict JSON (``JSON.parse`` rejects NaN and Infinity): a non-finite float is written
+    ``{"float": "inf"}`` (or "-inf", "nan") and decoded back by :func:`load_metrics`."""
+    def enc(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return {"float": repr(v)}
+        return v
+    return json.dumps({k: enc(v) for k, v in metrics.items()}, indent=1, sort_keys=True, allow_nan=False)
+
+
+def load_metrics(text: str) -> dict:
+    def dec(v):
+        return float(v["float"]) if isinstance(v, dict) and set(v) == {"float"} else v
+    return {k: dec(v) for k, v in json.loads(text).items()}
