@@ -112,8 +112,22 @@ def test_relu(quick_metrics):
     assert m["dead_peak"] > 0.2 and m["dead_low_lr"] < 0.05
     assert m["born_point_vs_bound"] < 0.06  # one-input Monte Carlo matches the formula
     assert m["born_w2_deepest"] > m["born_w2_shallowest"]  # born dead rises with depth at width 2
-    assert m["shift_relu_mean_end"] > 0 and m["shift_elu_mean_end"] < m["shift_relu_mean_end"]
-    assert m["revived_layer1"] == 0  # first-layer units never come back
+    # the decision uses every seed at a learning rate where none diverged, with its interval
+    assert m["dead_share_stable_n"] == m["dead_seeds"]
+    assert m["dead_share_stable_lo"] <= m["dead_share_stable"] <= m["dead_share_stable_hi"]
+    assert m["dead_stable_lr"] < m["diverge_lr"]
+    # counts beside every rate: the Wilson interval is built from them
+    assert m["revived_share_ci"] == f"Wilson 95% ({m['revived_total']:.0f} of {m['ever_dead_total']:.0f})"
+    assert m["revived_share_layer1_n"] == m["ever_dead_layer1"]
+    assert m["revived_upper"] + m["revived_layer1"] == m["revived_total"]
+    # bias shift: ReLU's offset (mean / std) is about 1/sqrt(pi - 1) at a symmetric init, ELU's is smaller,
+    # and the offset inflates the next layer's curvature (1 for zero-mean inputs)
+    assert 0.5 < m["offset_relu_kaiming_init"] < 0.8 and m["offset_elu_kaiming_init"] < m["offset_relu_kaiming_init"]
+    assert m["inflation_relu_kaiming_init"] > 2 * m["inflation_elu_kaiming_init"] >= 2
+    # speed: both comparisons, training and held-out; the slowest decides
+    for k in ("tanh_train", "tanh_test", "sigmoid_train", "sigmoid_test"):
+        assert m["speed_ratio_slowest"] <= m[f"speed_ratio_{k}"]
+    assert "speed_verdict" not in m and "paper_speed_ratio" not in m and "forty_verdict" not in m
 
 
 def test_dead_sweep_counts_diverged_runs_separately(quick_metrics):
@@ -140,14 +154,21 @@ def test_dead_fraction_rises_with_learning_rate(quick_metrics):
 def test_relu_variants(quick_metrics):
     m = metrics_of(quick_metrics, "relu-variants")
     assert m["dead_max_relu"] > 0.2
-    # where relu loses the most units, leaky relu and prelu have none (or diverged, never "dead")
-    for act in ("leaky_relu", "prelu"):
-        v = m[f"dead_at_relu_peak_{act}"]
-        assert v == 0 or (v != v and m[f"diverged_at_relu_peak_{act}"] > 0)
+    # the derivative rule: leaky relu and prelu cannot have a dead unit (by construction)
+    assert m["dead_max_leaky_relu"] == 0 and m["dead_max_prelu"] == 0
+    # variants are compared with relu only where neither diverged, seed by seed
+    for act in ("leaky_relu", "prelu", "elu"):
+        assert m[f"compare_lr_{act}"] > 0  # some learning rate at which neither diverged
+        assert m[f"inactive_diff_{act}_lo"] <= m[f"inactive_diff_{act}"] <= m[f"inactive_diff_{act}_hi"]
+    assert m["elu_saturation_runs_n"] == m["elu_finite_runs"]
     assert m["selu_max_abs_mean"] < 0.1 and m["selu_max_var_dev"] < 0.2  # 30 layers in quick
     assert abs(m["mish_argmin"] + 1.1924) < 1e-3 and abs(m["mish_min"] + 0.30884) < 1e-4
+    assert "paper_mish_min" not in m and "prelu_trend" not in m
     assert m["gelu_tanh_gap"] < 1e-3
     assert m["maxout_weights"] == 2 * m["dense_weights"]
+    # maxout trained: its network has about twice the parameters of ReLU's, and it learned
+    assert m["params_maxout"] == 2 * m["params_relu"] - 10 - 64 * 10
+    assert m["test_error_maxout"] < 0.2
 
 
 def test_properties(quick_metrics):
@@ -174,14 +195,15 @@ def test_saturation(quick_metrics):
 EXPECTED_VERDICTS = {  # claims decided by a rule; the quick profile's verdicts
     "linear_collapse": "holds", "xor": "holds with a qualification", "universal": "holds with a qualification",
     "any_nonlinear": "holds with a qualification", "nonlinearity": "holds", "relu_kink": "holds",
-    "exp_costly": "holds with a qualification", "relu_left_saturated": "holds", "leaky_fix": "holds with a qualification",
+    "exp_costly": "holds with a qualification", "relu_left_saturated": "holds", "leaky_fix": "does not hold",
     "monotone_convex": "does not hold", "mish_nonmonotone": "holds", "prelu_param": "holds",
     "maxout_k": "holds", "sigmoid_derivative": "holds", "sigmoid_range": "holds",
     "sigmoid_vanish": "holds", "sigmoid_not_centred": "holds", "five_layers": "holds with a qualification",
     "remedies": "holds with a qualification", "zigzag": "holds", "natural_gradient": "holds with a qualification",
     "tanh_faster": "holds", "tanh_centred": "holds", "tanh_saturates": "holds",
     "relu_speed": "does not hold", "relu_die": "holds", "relu_irreversible": "does not hold",
-    "relu_40": "holds with a qualification", "relu_offset": "holds", "saturation_defs": "holds",
+    "relu_40": "does not hold", "relu_offset": "holds with a qualification", "saturation_defs": "holds",
+    "elu_saturation_death": "undecided",
 }
 
 

@@ -100,3 +100,27 @@ def test_prelu_slopes_are_learned_per_layer_and_member():
     alone = Ensemble(ms[1:2], 3, 1)
     fit(alone, x, y, steps=30)
     np.testing.assert_allclose(alone.prelu_slopes()[0], slopes[1], rtol=0, atol=1e-12)
+
+
+def test_maxout_member_is_a_max_over_k_pieces_and_trains_alone_as_in_the_batch():
+    """Maxout is a layer: k = 2 pieces per unit, so twice a dense layer's weights; batched with
+    elementwise members it must still train exactly as alone."""
+    from actlab import functions
+
+    ms = [Member("maxout", (6, 5), seed=s, lr=0.05) for s in (0, 1)] + [Member("relu", (6, 5), seed=0, lr=0.05)]
+    x = torch.randn(24, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 2, (24,), generator=torch.Generator().manual_seed(1))
+    ens = Ensemble(ms, 3, 2)
+    counts = ens.parameter_counts()
+    dense = functions.dense_weight_count
+    assert counts[2] == dense(3, 6) + dense(6, 5) + dense(5, 2)
+    assert counts[0] == 2 * dense(3, 6) + 2 * dense(6, 5) + dense(5, 2)
+    blk = next(b for b in ens.blocks if b.pieces == 2)
+    w, b = blk.weights[0][0].detach(), blk.biases[0][0].detach()
+    h = (x @ w + b).unflatten(-1, (6, 2)).amax(-1)  # the first hidden layer by hand
+    torch.testing.assert_close(blk.forward(x, keep=True)[2][0][0], h)
+    fit(ens, x, y, loss="xent", steps=15, batch_size=8, optimizer="sgd", momentum=0.9)
+    for i, m in enumerate(ms):
+        one = Ensemble([m], 3, 2)
+        fit(one, x, y, loss="xent", steps=15, batch_size=8, optimizer="sgd", momentum=0.9)
+        torch.testing.assert_close(ens(x)[i], one(x)[0], rtol=0, atol=1e-12)

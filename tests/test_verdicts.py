@@ -174,3 +174,39 @@ def test_non_finite_parameter_values_are_refused(value):
     with pytest.raises(ParameterError, match="finite"):
         check(x=(value, number(lo=-1)))
     assert check(x=(3.0, positive())) == {"x": 3.0}
+
+
+def test_censored_speed_ratio_uses_bounds_and_drops_seeds_where_neither_reached():
+    from actlab.convergence import censored_ratio, slowest
+
+    inf = np.inf
+    m = censored_ratio([2.0, inf, inf], [1.0, 1.0, inf], budget=5.0)  # ratios 2, >= 5; third dropped
+    assert m.n == 2 and m.value == pytest.approx(3.5) and "1 of 3 censored as lower bounds" in m.method
+    assert "dropped" in m.method
+    assert censored_ratio([inf], [inf], 5.0).n == 0
+    low = censored_ratio([1.0, 1.0], [inf, inf], budget=4.0)  # relu never reached: at most 1/4
+    assert low.value == pytest.approx(0.25) and "upper bounds" in low.method
+    s = slowest(Measure(3, 2, 4, 5, "b"), Measure(1, 0.5, 5, 5, "b"))
+    assert (s.value, s.lo, s.hi) == (1, 0.5, 4)
+
+
+def test_born_dead_bound_is_stable_at_practical_widths():
+    from actlab.deadunits import born_dead_bound
+
+    assert born_dead_bound(2, 2) == pytest.approx(0.25)
+    assert born_dead_bound(64, 50) == pytest.approx(49 * 2.0**-64, rel=1e-9)  # not rounded to 0
+
+
+def test_bias_shift_offset_and_curvature_inflation():
+    import torch
+
+    from actlab.biasshift import layer_stats
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(1, 20000, 8, generator=g, dtype=torch.float64)
+    off, infl = layer_stats([torch.relu(z), z, torch.full_like(z, float("nan"))][:2])
+    assert off[0, 0] == pytest.approx(1 / math.sqrt(math.pi - 1), abs=0.02)  # relu of a standard normal
+    assert abs(off[0, 1]) < 0.02 and infl[0, 1] == pytest.approx(1, abs=0.02)  # zero mean: no inflation
+    assert infl[0, 0] > 2
+    off, infl = layer_stats([torch.full((1, 5, 3), float("nan"), dtype=torch.float64)])
+    assert math.isnan(off[0, 0]) and math.isnan(infl[0, 0])  # a diverged run is not measured

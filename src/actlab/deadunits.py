@@ -6,6 +6,10 @@ Definitions used throughout the book:
   on every example. For ReLU this is exactly the CS231n definition (the unit outputs zero on
   every training example); for functions whose derivative is never exactly zero (leaky ReLU,
   ELU, ...) it means the unit passes back a gradient below 1e-8 of what it receives.
+* A unit is **inactive** on a data set when its input is negative (at most 0) on every
+  example. For ReLU, inactive and dead are the same; for leaky ReLU, PReLU and ELU an inactive
+  unit still passes back a small gradient, so "dead" by the derivative rule is true or false by
+  construction, and inactivity is what compares the variants with ReLU.
 * A run has **diverged** when its training loss is NaN or infinite; its units are then
   neither dead nor alive, and it is counted separately.
 * A network is **born dead** when, at initialisation, its output is the same for every input
@@ -13,6 +17,7 @@ Definitions used throughout the book:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,11 +61,23 @@ class DeadSweep:
     ever_dead: np.ndarray   # (acts, lrs, seeds, layers): units dead at some checkpoint (count)
     revived: np.ndarray     # (acts, lrs, seeds, layers): of those, alive at a later checkpoint
     final_loss: np.ndarray  # (acts, lrs, seeds)
+    inactive: np.ndarray | None = None  # (acts, lrs, seeds, layers): inactive fraction at the end; nan if diverged
 
     def fraction(self) -> np.ndarray:
         """Dead fraction over all hidden units, (acts, lrs, seeds); nan where diverged."""
         w = np.array(self.widths, float)
         return (self.dead * w).sum(-1) / w.sum()
+
+    def inactive_fraction(self) -> np.ndarray:
+        """Inactive fraction over all hidden units, (acts, lrs, seeds); nan where diverged."""
+        w = np.array(self.widths, float)
+        return (self.inactive * w).sum(-1) / w.sum()
+
+    def stable_lr(self, *acts: str) -> int | None:
+        """Index of the largest learning rate at which no seed of any of ``acts`` diverged."""
+        rows = [self.activations.index(a) for a in acts]
+        ok = [j for j in range(len(self.lrs)) if not self.diverged[rows, j].any()]
+        return ok[-1] if ok else None
 
     def first_lr_above(self, act: str, level: float = 0.4) -> float:
         """Smallest learning rate whose median dead fraction (finite runs only) exceeds ``level``,
@@ -89,6 +106,10 @@ def sweep(activations, lrs, seeds: int, X, y, *, widths=(64, 64, 64), epochs: in
                log_every=every, callback=lambda step, e: history.append(dead_mask(e, X)))
     final = hist[-1]
     diverged = ~np.isfinite(final) | _nonfinite_members(ens)  # NaN weights count too
+    with torch.no_grad():
+        _, pre, _ = ens.hidden(X)
+    inactive = np.stack([(z <= 0).all(1).double().mean(1).numpy() for z in pre], -1)
+    inactive[diverged] = np.nan
     shape = (len(activations), len(lrs), seeds)
     n_layers = len(widths)
     dead = np.stack([history[-1][l].mean(1) for l in range(n_layers)], -1).astype(float)
@@ -105,7 +126,7 @@ def sweep(activations, lrs, seeds: int, X, y, *, widths=(64, 64, 64), epochs: in
     rev[diverged] = np.nan
     return DeadSweep(list(activations), list(lrs), seeds, tuple(widths), dead.reshape(*shape, n_layers),
                      diverged.reshape(shape), ever.reshape(*shape, n_layers), rev.reshape(*shape, n_layers),
-                     final.reshape(shape))
+                     final.reshape(shape), inactive.reshape(*shape, len(widths)))
 
 
 def _nonfinite_members(ens: Ensemble) -> np.ndarray:
@@ -156,4 +177,31 @@ def born_dead(widths, depths, samples: int, *, x_range: float = 1.0, grid: int =
 def born_dead_bound(width: int, depth: int) -> float:
     """Dead at one fixed input: some hidden layer has all its units off, each with probability
     2^-N independently given a live input, over depth - 1 hidden layers."""
-    return 1 - (1 - 2.0**-width) ** (depth - 1)
+    return -math.expm1((depth - 1) * math.log1p(-(2.0**-width)))  # stable for wide layers
+
+
+def inactive_figure(sweep: DeadSweep):
+    """Inactive share (input negative on every training example) against the learning rate, one
+    line per activation, median over the seeds that did not diverge; ELU's saturated (dead by
+    the derivative rule) share dashed; grey marks where some seed of an activation diverged."""
+    from actlab import plotting
+
+    fig, axes = plotting.figure(1, 1, width=6.0, height=3.2)
+    ax = axes[0, 0]
+    lrs = np.array(sweep.lrs)
+    ina, dead = sweep.inactive_fraction(), sweep.fraction()
+    for a, act in enumerate(sweep.activations):
+        ok = ~np.all(np.isnan(ina[a]), 1)
+        c = plotting.color(act)
+        ax.plot(lrs[ok], np.nanmedian(ina[a][ok], 1), "o-", markersize=3, color=c, label=f"{plotting.label(act)}: inactive")
+        some = sweep.diverged[a].any(1) & ok
+        ax.plot(lrs[some], np.nanmedian(ina[a][some], 1), "x", color=plotting.NEUTRAL, markersize=6)
+        if act == "elu":
+            ax.plot(lrs[ok], np.nanmedian(dead[a][ok], 1), "--", color=c, label="ELU: saturated (dead)")
+    ax.plot([], [], "x", color=plotting.NEUTRAL, label="some seeds diverged")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (plain SGD)")
+    ax.set_ylabel("share of hidden units")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="upper left", fontsize=7)
+    return plotting.finish(fig)

@@ -91,10 +91,15 @@ class Block:
         self.dims = [n_in, *members[0].widths, n_out]
         self.batch_norm = batch_norm
         self.weights, self.biases = [], []
+        # Maxout (a layer, not an elementwise function) gets its own block: each hidden layer
+        # has k pieces per unit, so its weights are (fan_in, k * width) and the max reduces them.
+        f0 = functions.get(members[0].activation)
+        self.pieces = 1 if f0.elementwise else int(f0.params["k"])
+        outs = [self.pieces * d for d in self.dims[1:-1]] + [n_out]
         per_member = []
         for m in members:
             g = torch.Generator().manual_seed(m.seed)
-            per_member.append([init_layer(g, m.init, a, b, dtype) for a, b in zip(self.dims, self.dims[1:])])
+            per_member.append([init_layer(g, m.init, a, b, dtype) for a, b in zip(self.dims, outs)])
         for layer in range(len(self.dims) - 1):
             self.weights.append(torch.stack([pm[layer][0] for pm in per_member]).requires_grad_(True))
             self.biases.append(torch.stack([pm[layer][1] for pm in per_member])[:, None, :].requires_grad_(True))
@@ -125,6 +130,8 @@ class Block:
     def _act(self, f, a: int, part: torch.Tensor, layer: int) -> torch.Tensor:
         if a in self.slopes:
             return torch.where(part > 0, part, self.slopes[a][layer] * part)
+        if not f.elementwise:
+            return f.forward(part, self.pieces)
         return f(part)
 
     def activate(self, z: torch.Tensor, layer: int = 0) -> torch.Tensor:
@@ -162,11 +169,12 @@ class Ensemble:
         self.members = list(members)
         self.n_in, self.n_out, self.dtype = n_in, n_out, dtype
         act_rank = {n: i for i, n in enumerate(functions.names())}
-        order = sorted(range(len(members)), key=lambda i: (members[i].widths, act_rank[members[i].activation]))
+        shape = lambda i: (members[i].widths, not functions.get(members[i].activation).elementwise)
+        order = sorted(range(len(members)), key=lambda i: (shape(i), act_rank[members[i].activation]))
         self.blocks = []
         start = 0
         for i in range(1, len(order) + 1):
-            if i == len(order) or members[order[i]].widths != members[order[start]].widths:
+            if i == len(order) or shape(order[i]) != shape(order[start]):
                 ids = order[start:i]
                 self.blocks.append(Block([members[j] for j in ids], ids, n_in, n_out, batch_norm, dtype))
                 start = i
@@ -181,6 +189,18 @@ class Ensemble:
 
     def lrs(self) -> list[torch.Tensor]:
         return [lr for blk in self.blocks for lr in blk.param_lrs()]
+
+    def parameter_counts(self) -> np.ndarray:
+        """Trainable parameters of each member (weights, biases, learned slopes), member order."""
+        out = np.zeros(len(self), int)
+        for blk in self.blocks:
+            per = sum(p[0].numel() for p in blk.weights + blk.biases)
+            for j in range(len(blk.members)):
+                out[blk.idx[j]] = per
+            for f, a, b in blk.groups:
+                for j in range(a, b):
+                    out[blk.idx[j]] += len(blk.slopes.get(a, ()))
+        return out
 
     def prelu_slopes(self) -> np.ndarray:
         """Learned PReLU slopes, (members, hidden layers); nan for members without PReLU."""

@@ -399,42 +399,6 @@ def born_dead_curves(widths, depths, domain, point, bound):
     return finish(fig)
 
 
-def bias_shift(acts, steps, means: dict):
-    """Mean activation per hidden layer during training, one panel per activation."""
-    fig, axes = figure(1, len(acts), width=2.6 * len(acts), height=2.8, sharey=True)
-    for ax, act in zip(axes[0], acts):
-        m = means[act]  # (logs, seeds, layers)
-        for layer, c in enumerate(layer_shades(act, m.shape[-1])):
-            ax.plot(steps, np.median(m[:, :, layer], 1), color=c, linewidth=1.2,
-                    label=f"layer {layer + 1}" if layer in (0, m.shape[-1] - 1) else None)
-        ax.axhline(0, color=NEUTRAL, linewidth=0.6)
-        ax.set_title(label(act))
-        ax.set_xlabel("training step")
-        ax.legend(loc="best")
-    axes[0, 0].set_ylabel("mean unit output")
-    return finish(fig)
-
-
-def dead_compare(sweep):
-    """Dead fraction (all hidden units) against learning rate, one line per activation;
-    median over non-diverged seeds with the min-max band."""
-    fig, axes = figure(1, 1, width=6.0, height=3.0)
-    ax = axes[0, 0]
-    lrs = np.array(sweep.lrs)
-    frac = sweep.fraction()
-    for a, act in enumerate(sweep.activations):
-        vals = frac[a]
-        ok = ~np.all(np.isnan(vals), 1)
-        ax.plot(lrs[ok], np.nanmedian(vals[ok], 1), "o-", markersize=3, color=color(act), label=label(act))
-        ax.fill_between(lrs[ok], np.nanmin(vals[ok], 1), np.nanmax(vals[ok], 1), color=color(act),
-                        alpha=0.15, linewidth=0)
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate (plain SGD)")
-    ax.set_ylabel("fraction of hidden units dead")
-    ax.legend(loc="upper left")
-    return finish(fig)
-
-
 def layer_values(names: dict, ylabel: str, reference: float | None = None, ref_label: str = ""):
     """One value per hidden layer for a few settings: {activation: (seeds, layers) array}."""
     fig, axes = figure(1, 1, width=5.0, height=2.8)
