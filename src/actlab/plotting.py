@@ -450,21 +450,39 @@ def layer_values(names: dict, ylabel: str, reference: float | None = None, ref_l
     return finish(fig)
 
 
-def cost_bars(timings: dict, names: list[str]):
-    """Forward and forward+backward time per element relative to ReLU, one bar per function in
-    its colour; the dotted line is a plain memory copy (the floor for an elementwise op)."""
-    fig, axes = figure(1, 2, width=7.5, height=0.24 * len(names) + 1.2, sharey=True)
-    for k, (ax, title) in enumerate(zip(axes[0], ("forward", "forward + backward"))):
-        rel = [timings[n][k] / timings["relu"][k] for n in names]
-        ax.barh(range(len(names)), rel, color=[color(n) for n in names])
-        ax.axvline(timings["copy"][k] / timings["relu"][k], color=NEUTRAL, linestyle=":", label="memory copy")
+def cost_bars(t, names: list[str]):
+    """Forward and backward time per element relative to ReLU's, on one thread: a bar for
+    PyTorch's kernel (solid) and a thin hatched bar for the registry's safe form where the two
+    differ, each with its 95% interval over repeats (black whisker). Dotted: a plain copy; the
+    grey bar at the bottom of the forward panel is a linear layer of the same width."""
+    from actlab import cost
+
+    fig, axes = figure(1, 2, width=7.5, height=0.27 * len(names) + 1.5, sharey=True)
+    ys = np.arange(len(names))
+    for ax, (title, kernel, registry, base) in zip(axes[0], (
+            ("forward", "fwd_torch", "fwd_registry", cost.fwd_key("relu")),
+            ("backward", "bwd_torch", "bwd_registry", cost.bwd_key("relu")))):
+        for y, n in zip(ys, names):
+            for key, off, h, style in ((f"{n}:{kernel}", -0.17, 0.42, {}),
+                                       (f"{n}:{registry}", 0.22, 0.3, {"hatch": "////", "alpha": 0.55})):
+                if not t.has(key):
+                    continue
+                m = t.ratio(key, base)
+                ax.barh(y + off, m.value, height=h, color=color(n), **style)
+                ax.plot([m.lo, m.hi], [y + off] * 2, color="black", linewidth=0.9)
+        ax.axvline(np.median(t.t["copy"] / t.t[base]), color=NEUTRAL, linestyle=":", label="plain copy")
         ax.axvline(1.0, color=color("relu"), linewidth=0.8)
-        ax.set_yticks(range(len(names)), [label(n) for n in names], fontsize=8)
-        ax.set_title(title)
-        ax.set_xlabel("time per element relative to ReLU (ratio)")
-        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_title(f"{title} (solid: torch kernel; hatched: registry form)", fontsize=8)
+        ax.set_xlabel(f"time per element ÷ ReLU's {title} (log scale)")
         ax.grid(axis="y", visible=False)
-    axes[0, 0].legend(loc="lower right")
+    lin = t.ratio("linear", cost.fwd_key("relu"))
+    axes[0, 0].barh(len(names) + 0.2, lin.value, height=0.5, color=NEUTRAL, alpha=0.6)
+    axes[0, 0].plot([lin.lo, lin.hi], [len(names) + 0.2] * 2, color="black", linewidth=0.9)
+    axes[0, 0].set_yticks(list(ys) + [len(names) + 0.2],
+                          [label(n) for n in names] + [f"linear layer {t.width}→{t.width}"], fontsize=8)
+    axes[0, 0].invert_yaxis()
+    axes[0, 0].legend(loc="lower right", fontsize=7)
     return finish(fig)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from actlab import functions
+from actlab.numbers import fmt
 
 
 def cell(text) -> str:
@@ -39,14 +40,31 @@ def properties_table(rows: list[dict]) -> str:
         if "nonlinear" not in r:  # a layer, not an elementwise function
             out.append([a.label, "yes", "(layer)", "yes", "", "", "", f"+{r['extra']}"])
             continue
-        kinks = ", ".join(f"{k:g} (uses {v:.3g})" for k, v in zip(r["kinks"], r["torch_at_kinks"])) or "everywhere"
-        mono = "yes" if r["decrease"] < 1e-9 else f"no (dips {r['decrease']:.3f})"
+        kinks = ", ".join(f"{fmt(k)} (uses {fmt(v)})" for k, v in zip(r["kinks"], r["torch_at_kinks"])) or "nowhere"
+        mono = "yes" if r["decrease"] < 1e-9 else f"no (dips {fmt(r['decrease'])})"
         lo, hi = r["bounded"]
-        out.append([a.label, yes(r["nonlinear"]), kinks if r["kinks"] else "everywhere", mono,
-                    f"{r['f0']:.3g}", f"{r['mean']:.3f}", f"{yes(lo)} / {yes(hi)}", f"+{r['extra']}"])
+        out.append([a.label, yes(r["nonlinear"]), kinks, mono,
+                    fmt(r["f0"], zero=1e-12), fmt(r["mean"], zero=5e-4), f"{yes(lo)} / {yes(hi)}", f"+{r['extra']}"])
     return markdown_table(["function", "nonlinear", "not differentiable at (torch's value)", "monotone",
                            "f(0)", "mean output, N(0,1) input", "bounded below / above",
                            "extra parameters per 64-unit layer"], out)
+
+
+def cost_table(t, names: list[str]) -> str:
+    """Nanoseconds per element (median over repeats, 95% interval) of each function's torch
+    kernel and registry form, forward and backward; "—" where one is not timed."""
+    def cell_ns(key):
+        if not t.has(key):
+            return "—"
+        m = t.ns(key)
+        return f"{fmt(m.value, 2)} ({fmt(m.lo, 2)}–{fmt(m.hi, 2)})"
+
+    rows = [[functions.get(n).label] + [cell_ns(f"{n}:{k}") for k in ("fwd_torch", "fwd_registry", "bwd_torch", "bwd_registry")]
+            for n in names]
+    rows += [["plain copy (memory floor)", cell_ns("copy"), "—", "—", "—"],
+             [f"linear layer, {t.width} → {t.width}", cell_ns("linear"), "—", "—", "—"]]
+    return markdown_table(["function", "forward, torch kernel", "forward, registry form", "backward, autograd of the kernel",
+                           "backward, registry derivative × gradient"], rows)
 
 
 def saturation_table(rows: list[dict]) -> str:
