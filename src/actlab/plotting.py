@@ -486,18 +486,58 @@ def cost_bars(t, names: list[str]):
     return finish(fig)
 
 
-def saturation_curves(names: list[str], x_max: float = 50.0):
-    """|f'(x)| on a log scale for |x| up to x_max, left and right side in two panels."""
-    fig, axes = figure(1, 2, width=8.0, height=3.2, sharey=True)
-    x = torch.linspace(0, x_max, 2001, dtype=torch.float64)
-    for ax, sign, title in ((axes[0, 0], -1, "left side, x = −|x|"), (axes[0, 1], 1, "right side, x = +|x|")):
-        for n in names:
-            d = functions.get(n).derivative(sign * x).abs().numpy()
-            ax.plot(x.numpy(), np.where(d > 0, d, np.nan), color=color(n), label=label(n), linewidth=1.2)
-        ax.set_yscale("log")
-        ax.set_ylim(1e-25, 3)
-        ax.set_xlabel("|x|")
-        ax.set_title(title)
-    axes[0, 0].set_ylabel("|f′(x)| (gaps: exactly 0)")
-    axes[0, 1].legend(loc="lower left", fontsize=6, ncol=2)
+FAMILIES = {
+    "squashing": ("sigmoid", "hardsigmoid", "tanh", "hardtanh", "softsign"),
+    "rectifiers": ("relu", "relu6", "leaky_relu", "prelu"),
+    "exponential-linear, softplus": ("elu", "selu", "celu", "softplus"),
+    "self-gated": ("gelu", "gelu_tanh", "silu", "mish"),
+    "controls": ("identity", "step"),
+}
+SAT_FLOOR = 1e-45  # the lowest |f'| drawn; below the line under it, a row per function marks f' = 0 exactly
+
+
+def families(names: list[str]) -> dict[str, list[str]]:
+    """The registry's elementwise functions by family; any not listed go into "other"."""
+    out = {fam: [n for n in members if n in names] for fam, members in FAMILIES.items()}
+    rest = [n for n in names if not any(n in m for m in FAMILIES.values())]
+    if rest:
+        out["other"] = rest
+    return {k: v for k, v in out.items() if v}
+
+
+def saturation_curves(names: list[str], x_max: float = 50.0, n_points: int = 2001):
+    """log |f'| against |x|, one row per family, left and right side in two columns. Where f'
+    is exactly zero on a hard-saturating side, a bar in the function's colour under the floor
+    line marks it (no line drops to it); a soft side's line leaves the bottom of the axis
+    where |f'| falls under 1e-45, however far it goes on falling."""
+    from actlab import properties
+
+    fams = families(names)
+    hard = {n: properties.saturation(n) for n in names}
+    n_rows = max(sum("hard" in hard[n] for n in m) for m in fams.values())
+    zero_y = lambda k: SAT_FLOOR * 10.0 ** (-4 - 6 * k)  # the k-th hard function's "= 0" row
+    fig, axes = figure(len(fams), 2, width=7.5, height=1.75 * len(fams) + 0.4, sharex=True, sharey=True)
+    x = torch.linspace(0, x_max, n_points, dtype=torch.float64)
+    for row, (fam, members) in zip(axes, fams.items()):
+        rows_of = {n: k for k, n in enumerate(n for n in members if "hard" in hard[n])}
+        for col, (ax, sign, side) in enumerate(zip(row, (-1, 1), ("left, x = −|x|", "right, x = +|x|"))):
+            for j, n in enumerate(members):
+                d = functions.get(n).derivative(sign * x).abs().numpy()
+                ax.plot(x.numpy(), np.where(d > 0, d, np.nan), color=color(n), label=label(n), linewidth=1.3,
+                        linestyle=("-", "--", "-.", ":", (0, (5, 1, 1, 1)))[j % 5])
+                if hard[n][col] == "hard":
+                    ax.plot(x.numpy(), np.where(d == 0, zero_y(rows_of[n]), np.nan), color=color(n),
+                            linewidth=3, solid_capstyle="butt")
+            ax.axhline(SAT_FLOOR / 10, color=NEUTRAL, linewidth=0.6)
+            ax.set_yscale("log")
+            ax.set_ylim(zero_y(max(n_rows - 1, 0)) / 1e3, 20)
+            ax.set_title(f"{fam}: {side}", fontsize=8)
+        row[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
+        row[0].set_ylabel("|f′(x)|")
+    for ax in axes.flat:
+        ax.set_yticks([1, 1e-10, 1e-20, 1e-30, 1e-40, zero_y(max(n_rows - 1, 0) / 2)],
+                      ["1", "10⁻¹⁰", "10⁻²⁰", "10⁻³⁰", "10⁻⁴⁰", "= 0"])
+        ax.minorticks_off()
+    for ax in axes[-1]:
+        ax.set_xlabel("distance from zero, |x|")
     return finish(fig)

@@ -171,3 +171,18 @@ def table_rows(names: list[str]) -> list[dict]:
         row["extra"] = extra_parameters(n)
         rows.append(row)
     return rows
+
+
+def first_zero(deriv, x_max: float = 50.0, n_points: int = 500001, dtype=torch.float64) -> float:
+    """Smallest x >= 0 on a grid from which ``deriv`` (a callable on tensors) is exactly 0 all the
+    way to x_max (inf if it never is): where a careless form claims a hard zero."""
+    x = torch.linspace(0, x_max, n_points, dtype=dtype)
+    nonzero = (deriv(x) != 0).nonzero()
+    last = int(nonzero.max()) if len(nonzero) else -1
+    return float(x[last + 1]) if last + 1 < len(x) else float("inf")
+
+
+TEXTBOOK = {  # the derivative forms the registry does not use, for showing what they get wrong
+    "tanh": lambda x: 1 - torch.tanh(x) ** 2,
+    "sigmoid": lambda x: torch.sigmoid(x) * (1 - torch.sigmoid(x)),
+}
