@@ -198,3 +198,94 @@ def test_textbook_forms_are_what_the_tails_test_catches():
     naive32 = float(1 - torch.tanh(x32) ** 2)
     true = float(functions.get("tanh").derivative(x32.double()))
     assert abs(naive32 / true - 1) > 0.3 and abs(float(functions.get("tanh").derivative(x32)) / true - 1) < 1e-5
+
+
+def test_registry_citations_are_in_the_bibliography():
+    from actlab import paths
+
+    bib = (paths.CHAPTERS / "references.bib").read_text()
+    for n in functions.names():
+        for key in filter(None, (functions.get(n).cite or "").split(",")):
+            assert "{" + key.strip() + "," in bib, (n, key)
+    assert functions.get("relu").cite.split(",")[:2] == ["nair2010", "glorot2011"]
+
+
+def test_hard_sigmoid_formula_matches_its_citation():
+    """The registry uses PyTorch's x/6 + 1/2 and cites MobileNetV3, not Gulcehre's 0.25x + 0.5."""
+    a = functions.get("hardsigmoid")
+    x = torch.tensor([-3.0, 0.0, 1.5, 3.0], dtype=torch.float64)
+    assert a(x).tolist() == [0.0, 0.5, 0.75, 1.0] and a.cite == "howard2019" and "x/6" in a.latex
+
+
+def test_maxout_counts_and_drawing_agree_with_k():
+    from actlab import plotting
+
+    k = functions.get("maxout").params["k"]
+    assert len(plotting.MAXOUT_PIECES) == k
+    assert functions.extra_per_unit("maxout", 64) == (k - 1) * 65
+    assert 64 * functions.extra_per_unit("maxout", 64) == properties.extra_parameters("maxout", 64)
+    assert functions.extra_per_unit("prelu") == 1 and functions.extra_per_unit("relu") == 0
+    x = torch.linspace(-3, 3, 601, dtype=torch.float64)
+    y, _ = plotting.curves("maxout", x)
+    slopes = np.diff(y) / np.diff(x.numpy())
+    assert len(np.unique(np.round(slopes[np.abs(np.diff(slopes, prepend=slopes[0])) < 1e-9], 6))) == k
+
+
+def test_gallery_panels_show_every_kink():
+    from actlab import plotting
+
+    assert plotting.panel_range("relu6", 5.0) > 6 and plotting.panel_range("relu", 5.0) == 5.0
+
+
+# ---------------------------------------------------------------- properties table and cost
+
+
+def test_properties_table_says_nowhere_for_smooth_functions():
+    from actlab import tables
+
+    rows = {r[0]: r for r in (line.split(" | ") for line in
+            tables.properties_table(properties.table_rows(["sigmoid", "relu"])).splitlines()[2:])}
+    assert rows["| sigmoid"][2] == "nowhere" and rows["| ReLU"][2] == "0 (uses 0)"
+
+
+def _fake_timings(a, b):
+    from actlab import cost
+
+    return cost.Timings(n=1000, repeats=len(a), width=10, t={"relu:fwd_torch": np.array(b), "x": np.array(a)})
+
+
+def test_timing_ratios_are_paired_per_repeat_with_an_interval():
+    # a machine slowing down over the rounds slows both alike: the paired ratio stays exactly 2
+    t = _fake_timings([2.0, 4.0, 8.0, 16.0, 32.0], [1.0, 2.0, 4.0, 8.0, 16.0])
+    m = t.ratio("x", "relu:fwd_torch")
+    assert m.value == m.lo == m.hi == 2.0 and m.n == 5
+    noisy = _fake_timings([1.0, 1.3, 0.8, 1.1, 0.9], [1.0] * 5).ratio("x", "relu:fwd_torch")
+    assert noisy.lo < 1 < noisy.hi  # a thin margin is undecided, not a side
+    assert t.ns("relu:fwd_torch").value == pytest.approx(1e9 * 4.0 / 1000)
+
+
+def test_excess_share_separates_recomputing_from_reusing_backward():
+    from actlab import cost
+
+    r = np.ones(6)
+    base = {"relu:fwd_torch": r, "relu:bwd_torch": r}
+    recompute = cost.Timings(1, 6, 1, {**base, "sigmoid:fwd_torch": 3 * r, "sigmoid:bwd_torch": 3 * r})
+    reuse = cost.Timings(1, 6, 1, {**base, "sigmoid:fwd_torch": 3 * r, "sigmoid:bwd_torch": 1.1 * r})
+    assert cost.excess_share(recompute, "sigmoid").value == pytest.approx(1.0)
+    assert cost.excess_share(reuse, "sigmoid").value == pytest.approx(0.05)
+
+
+def test_timing_covers_kernel_and_registry_forward_and_backward_for_every_function():
+    from actlab import cost, tables
+
+    names = ["step", "sigmoid", "gelu", "relu"]
+    t = cost.time_activations(names, 4096, 2, width=64, block_s=1e-4)
+    assert cost.kinds("step") == ["fwd_torch", "fwd_registry", "bwd_registry"]  # heaviside has no backward
+    assert cost.kinds("gelu") == ["fwd_torch", "bwd_torch", "fwd_registry", "bwd_registry"]
+    assert cost.kinds("sigmoid") == ["fwd_torch", "bwd_torch", "bwd_registry"]  # registry form is the kernel
+    for n in names:
+        for k in cost.kinds(n):
+            assert t.t[f"{n}:{k}"].shape == (2,) and (t.t[f"{n}:{k}"] > 0).all()
+    assert t.has("linear") and t.has("copy") and t.n == 4096
+    table = tables.cost_table(t, names)
+    assert "linear layer, 64 → 64" in table and "—" in table

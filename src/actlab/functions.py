@@ -34,9 +34,9 @@ class Activation:
     derivative_fn: Callable[[Tensor], Tensor]
     latex: str
     color: str
-    cite: str | None = None
+    cite: str | None = None  # references.bib key(s), comma-separated
     params: dict = field(default_factory=dict)
-    learnable: int = 0  # learnable parameters per unit (PReLU: its slope)
+    learnable: int = 0  # learnable parameters per unit (PReLU: its slope); maxout: see extra_per_unit
     torch_ref: Callable[[Tensor], Tensor] | None = None  # torch.nn.functional form, if any
     kinks: tuple[float, ...] = ()
     elementwise: bool = True
@@ -90,9 +90,12 @@ def kink_note(name: str) -> str:
     act = get(name)
     if not act.kinks:
         return f"{act.label} is differentiable everywhere."
+    from actlab.numbers import fmt
+
     vals = act.derivative(torch.tensor(act.kinks, dtype=torch.float64)).tolist()
-    parts = [f"at x = {k:g} it uses {v:.4g}" for k, v in zip(act.kinks, vals)]
-    return f"{act.label} is not differentiable at {len(vals)} point(s); " + "; ".join(parts) + "."
+    parts = [f"at x = {fmt(k)} it uses {fmt(v, 4)}" for k, v in zip(act.kinks, vals)]
+    where = "one point" if len(vals) == 1 else f"{len(vals)} points"
+    return f"{act.label} is not differentiable at {where}; " + "; ".join(parts) + "."
 
 
 def _where(cond: Tensor, a, b, like: Tensor) -> Tensor:
@@ -207,9 +210,10 @@ for _act in [
                torch_ref=torch.sigmoid),
     Activation("hardsigmoid", "hard sigmoid", F.hardsigmoid,
                lambda x: _where((x > -3) & (x < 3), 1 / 6, 0.0, x),
-               r"f(x) = \max(0, \min(1, x/6 + 1/2))", "#aec7e8", cite="gulcehre2016",
+               r"f(x) = \max(0, \min(1, x/6 + 1/2))", "#aec7e8", cite="howard2019",
                torch_ref=F.hardsigmoid, kinks=(-3.0, 3.0),
-               note="torch's slope 1/6; Gulcehre et al. use slope 1/4."),
+               note="PyTorch's F.hardsigmoid, ReLU6(x + 3)/6 as in MobileNetV3 (Howard et al. 2019); "
+                    "Gulcehre et al. (2016) define max(min(0.25x + 0.5, 1), 0), slope 1/4."),
     Activation("tanh", "tanh", torch.tanh, _tanh_d,
                r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", "#ff7f0e", cite="lecun1998",
                torch_ref=torch.tanh),
@@ -220,7 +224,7 @@ for _act in [
     Activation("softsign", "softsign", _limits(F.softsign, -1.0, 1.0), lambda x: 1 / (1 + x.abs()) ** 2,
                r"f(x) = \frac{x}{1 + |x|}", "#8c564b", torch_ref=F.softsign, cite="glorot2010"),
     Activation("relu", "ReLU", F.relu, lambda x: _where(x > 0, 1.0, 0.0, x),
-               r"f(x) = \max(0, x)", "#d62728", cite="krizhevsky2012", torch_ref=F.relu,
+               r"f(x) = \max(0, x)", "#d62728", cite="nair2010,glorot2011,krizhevsky2012", torch_ref=F.relu,
                kinks=(0.0,)),
     Activation("relu6", "ReLU6", F.relu6, lambda x: _where((x > 0) & (x < 6), 1.0, 0.0, x),
                r"f(x) = \min(\max(0, x), 6)", "#ff9896", torch_ref=F.relu6, kinks=(0.0, 6.0)),
@@ -271,3 +275,13 @@ def maxout_weight_count(n_in: int, n_out: int, k: int = 2) -> int:
 
 def dense_weight_count(n_in: int, n_out: int) -> int:
     return n_in * n_out + n_out
+
+
+def extra_per_unit(name: str, n_in: int = 64) -> int:
+    """Learnable parameters a unit has beyond a plain affine unit with ``n_in`` inputs: the
+    activation's own (PReLU: 1) or, for maxout, its k - 1 extra pieces of n_in weights and a bias."""
+    act = get(name)
+    if act.elementwise:
+        return act.learnable
+    k = act.params["k"]
+    return maxout_weight_count(n_in, 1, k) - dense_weight_count(n_in, 1)

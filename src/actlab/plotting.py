@@ -69,29 +69,39 @@ def spread(ax, x, values, name: str, *, axis: int = 0, label_text: str | None = 
     ax.fill_between(x, lo, hi, color=c, alpha=0.18, linewidth=0)
 
 
+def panel_range(name: str, x_max: float) -> float:
+    """The half-width a function's panel needs: x_max, widened so every kink shows (ReLU6's cap
+    at 6 is invisible on [-5, 5])."""
+    kinks = [abs(k) for k in functions.get(name).kinks]
+    return max([x_max] + [1.35 * k for k in kinks])
+
+
 def function_panels(names: list[str], x_max: float = 5.0, n_points: int = 801, ncols: int = 4):
-    """Small multiples: each function (solid) and its analytic derivative (dashed)."""
+    """Small multiples: each function (solid) and its analytic derivative (dashed), each on
+    [-x_max, x_max] or wider where a kink lies outside it."""
     n = len(names)
     nrows = -(-n // ncols)
-    fig, axes = figure(nrows, ncols, width=2.0 * ncols, height=1.75 * nrows, sharex=True)
-    x = torch.linspace(-x_max, x_max, n_points, dtype=torch.float64)
+    fig, axes = figure(nrows, ncols, width=2.0 * ncols, height=1.75 * nrows)
     for ax, name in zip(axes.flat, names):
         act = functions.get(name)
+        r = panel_range(name, x_max)
+        x = torch.linspace(-r, r, n_points, dtype=torch.float64)
         y, dy = curves(name, x)
         ax.plot(x, y, color=act.color, label="f(x)")
         ax.plot(x, dy, color=act.color, linestyle="--", linewidth=1.2, label="f′(x)")
-        ax.set_title(act.label)
+        ax.set_title(act.label + (f" (x to ±{r:g})" if r > x_max else ""))
         ax.axhline(0, color=NEUTRAL, linewidth=0.5)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    for ax in axes[-1]:
+    for ax in axes.flat[max(0, n - ncols):n]:
         ax.set_xlabel("input x")
     axes.flat[0].legend(loc="upper left")
     return finish(fig)
 
 
-# Maxout is a layer; in 1-D we draw one unit over three fixed illustrative pieces a*x + b.
-MAXOUT_PIECES = ((-0.5, -0.5), (0.2, 0.0), (1.5, -1.0))
+# Maxout is a layer; in 1-D we draw one unit over k = 2 fixed illustrative pieces a*x + b (the
+# registry's k: the panel is titled "k = 2", so it draws two pieces, meeting at x = -1/3).
+MAXOUT_PIECES = ((-0.5, -0.5), (1.0, 0.0))
 
 
 def curves(name: str, x: torch.Tensor):
@@ -99,7 +109,9 @@ def curves(name: str, x: torch.Tensor):
     act = functions.get(name)
     if act.elementwise:
         return act(x).numpy(), act.derivative(x).numpy()
-    k = len(MAXOUT_PIECES)
+    k = act.params["k"]
+    if len(MAXOUT_PIECES) != k:
+        raise ValueError(f"maxout is registered with k = {k} but MAXOUT_PIECES draws {len(MAXOUT_PIECES)} pieces")
     z = torch.stack([a * x + b for a, b in MAXOUT_PIECES], dim=-1)  # (n, k): one unit
     slopes = torch.tensor([a for a, _ in MAXOUT_PIECES], dtype=x.dtype)
     y = act.forward(z, k).squeeze(-1)

@@ -56,6 +56,14 @@ def autograd_gap(name: str, x_max: float = 10.0, n_points: int = 20001) -> float
     return float((act.derivative(x.detach()) - g).abs().max())
 
 
+def form_gap(name: str, form, x_max: float = 10.0, n_points: int = 20001) -> float:
+    """Largest |form(x) - autograd f'(x)| on a grid: checks a derivative formula other than
+    the registry's (the textbook sigma(1 - sigma), say) against autograd."""
+    x = grid(x_max, n_points).requires_grad_(True)
+    g = torch.autograd.grad(functions.get(name)(x).sum(), x)[0]
+    return float((form(x.detach()) - g).abs().max())
+
+
 def last_below_one(name: str, dtype=torch.float64) -> float:
     """Largest x at which f(x) still rounds to less than 1 in ``dtype`` (a bisection on floats)."""
     f = functions.get(name)

@@ -20,15 +20,19 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def registry_table(names: list[str] | None = None) -> str:
-    """Name, formula, parameters, learnable parameters per unit and reference, one row each."""
+def registry_table(names: list[str] | None = None, n_in: int = 64) -> str:
+    """Name, formula, parameters, extra learnable parameters per unit (with ``n_in`` inputs:
+    maxout's count grows with them) and reference, one row each."""
     rows = []
     for n in names or functions.names():
         a = functions.get(n)
         params = ", ".join(f"{k} = {v:.6g}" for k, v in a.params.items()) or "none"
         cite = f"{{cite:p}}`{a.cite}`" if a.cite else ""
-        rows.append([a.label, f"${a.latex}$", params, str(a.learnable), cite])
-    return markdown_table(["function", "formula", "parameters", "learnable per unit", "reference"], rows)
+        extra = functions.extra_per_unit(n, n_in)
+        extra_text = str(extra) if a.elementwise else f"{extra}: (k − 1)(n_in + 1), k = {a.params['k']}"
+        rows.append([a.label, f"${a.latex}$", params, extra_text, cite])
+    return markdown_table(["function", "formula", "parameters",
+                           f"learnable per unit beyond an affine unit ({n_in} inputs)", "reference"], rows)
 
 
 def properties_table(rows: list[dict]) -> str:
