@@ -3,8 +3,8 @@
 Each function is timed twice where the two differ: PyTorch's own kernel
 (``torch.nn.functional``, what a network runs) and the registry's numerically safe form
 (what the book's figures evaluate). The backward pass is timed on its own: autograd's
-backward of the kernel, and for every function (the step included, which has no autograd
-graph) the registry's analytic derivative applied to an incoming gradient.
+backward of the kernel, and for the step, which has no autograd kernel, the registry's
+analytic derivative applied to an incoming gradient.
 
 All timings use ``torch.utils.benchmark`` with one thread and are taken round-robin, one
 repeat of every operation after another, so a slow moment of a shared machine hits all of
@@ -42,18 +42,20 @@ def machine() -> str:
     return f"{cpu_name()}, one torch thread ({os.cpu_count()} cores present)"
 
 
-def time_ops(ops: dict[str, Callable[[], object]], repeats: int, block_s: float = 0.004) -> dict[str, np.ndarray]:
-    """Seconds per call of each op, one value per repeat, taken round-robin on one thread.
+def time_ops(ops: dict[str, Callable[[], object]], repeats: int, block_s: float = 0.004,
+             inner: int = 2) -> dict[str, np.ndarray]:
+    """Seconds per call of each op, one value per repeat (round), taken round-robin on one thread.
 
-    Each value is the mean over a block of calls lasting about ``block_s`` (the count is fixed
-    per op after a warm-up), so one preemption by another process spoils one block, not a
-    median."""
+    In each round an op runs ``inner`` short blocks of calls (about ``block_s`` in all; the call
+    count is fixed per op after a warm-up) and the fastest block counts: another process
+    taking the core can only add time, so the minimum is the op's own cost, and a preempted
+    block does not become a round's value. The rounds give the spread."""
     timers = {k: benchmark.Timer(stmt="f()", globals={"f": f}, num_threads=1) for k, f in ops.items()}
-    number = {k: max(1, round(block_s / t.timeit(1).median)) for k, t in timers.items()}  # warm-up too
+    number = {k: max(1, round(block_s / inner / t.timeit(1).median)) for k, t in timers.items()}  # warm-up too
     out = {k: np.empty(repeats) for k in ops}
     for r in range(repeats):
         for k, t in timers.items():
-            out[k][r] = t.timeit(number[k]).median
+            out[k][r] = min(t.timeit(number[k]).median for _ in range(inner))
     return out
 
 
@@ -87,7 +89,8 @@ def kinds(name: str) -> list[str]:
             out.append("bwd_torch")
     if act.torch_ref is None or act.forward is not act.torch_ref:
         out.append("fwd_registry")
-    out.append("bwd_registry")
+    if "bwd_torch" not in out:  # the step: no autograd kernel; its backward is the registry's f' = 0
+        out.append("bwd_registry")
     return out
 
 
@@ -124,7 +127,8 @@ def time_activations(names: list[str], n: int, repeats: int, width: int = 256, s
             ops[f"{name}:bwd_torch"] = (lambda y, xr: lambda: torch.autograd.grad(y, xr, grad, retain_graph=True))(y, xr)
         if "fwd_registry" in ks:
             ops[f"{name}:fwd_registry"] = (lambda f: lambda: f(x))(act.forward)
-        ops[f"{name}:bwd_registry"] = (lambda d: lambda: grad * d(x))(act.derivative)
+        if "bwd_registry" in ks:
+            ops[f"{name}:bwd_registry"] = (lambda d: lambda: grad * d(x))(act.derivative)
     return Timings(n, repeats, width, time_ops(ops, repeats, block_s))
 
 

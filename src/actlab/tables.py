@@ -56,19 +56,19 @@ def properties_table(rows: list[dict]) -> str:
 
 def cost_table(t, names: list[str]) -> str:
     """Nanoseconds per element (median over repeats, 95% interval) of each function's torch
-    kernel and registry form, forward and backward; "—" where one is not timed."""
+    kernel and registry form (where it differs) forward, and backward; "—" where not timed."""
     def cell_ns(key):
         if not t.has(key):
             return "—"
         m = t.ns(key)
         return f"{fmt(m.value, 2)} ({fmt(m.lo, 2)}–{fmt(m.hi, 2)})"
 
-    rows = [[functions.get(n).label] + [cell_ns(f"{n}:{k}") for k in ("fwd_torch", "fwd_registry", "bwd_torch", "bwd_registry")]
-            for n in names]
-    rows += [["plain copy (memory floor)", cell_ns("copy"), "—", "—", "—"],
-             [f"linear layer, {t.width} → {t.width}", cell_ns("linear"), "—", "—", "—"]]
-    return markdown_table(["function", "forward, torch kernel", "forward, registry form", "backward, autograd of the kernel",
-                           "backward, registry derivative × gradient"], rows)
+    bwd = lambda n: cell_ns(f"{n}:bwd_torch") if t.has(f"{n}:bwd_torch") else cell_ns(f"{n}:bwd_registry") + " ‡"
+    rows = [[functions.get(n).label, cell_ns(f"{n}:fwd_torch"), cell_ns(f"{n}:fwd_registry"), bwd(n)] for n in names]
+    rows += [["plain copy (memory floor)", cell_ns("copy"), "—", "—"],
+             [f"linear layer, {t.width} → {t.width}", cell_ns("linear"), "—", "—"]]
+    return markdown_table(["function", "forward, torch kernel", "forward, registry form",
+                           "backward, autograd of the kernel (‡ registry derivative × gradient)"], rows)
 
 
 def saturation_table(rows: list[dict]) -> str:
