@@ -482,7 +482,7 @@ def cost_bars(t, names: list[str]):
                 m = t.ratio(key, base)
                 ax.barh(y + off, m.value, height=h, color=color(n), **style)
                 ax.plot([m.lo, m.hi], [y + off] * 2, color="black", linewidth=0.9)
-        ax.axvline(np.median(t.t["copy"] / t.t[base]), color=NEUTRAL, linestyle=":", label="plain copy")
+        ax.axvline(np.median(t.t["copy"] / t.t[base]), color=NEUTRAL, linestyle=":", label="plain copy, x.clone()")
         ax.axvline(1.0, color=color("relu"), linewidth=0.8)
         ax.set_xscale("log")
         ax.set_title(f"{title} (solid: torch kernel; hatched: registry form)", fontsize=8)

@@ -65,7 +65,7 @@ def cost_table(t, names: list[str]) -> str:
 
     bwd = lambda n: cell_ns(f"{n}:bwd_torch") if t.has(f"{n}:bwd_torch") else cell_ns(f"{n}:bwd_registry") + " ‡"
     rows = [[functions.get(n).label, cell_ns(f"{n}:fwd_torch"), cell_ns(f"{n}:fwd_registry"), bwd(n)] for n in names]
-    rows += [["plain copy (memory floor)", cell_ns("copy"), "—", "—"],
+    rows += [["plain copy, x.clone()", cell_ns("copy"), "—", "—"],
              [f"linear layer, {t.width} → {t.width}", cell_ns("linear"), "—", "—"]]
     return markdown_table(["function", "forward, torch kernel", "forward, registry form",
                            "backward, autograd of the kernel (‡ registry derivative × gradient)"], rows)
