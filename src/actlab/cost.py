@@ -106,7 +106,7 @@ def _has_graph(f) -> bool:
 
 def time_activations(names: list[str], n: int, repeats: int, width: int = 256, seed: int = 0,
                      block_s: float = 0.004) -> Timings:
-    """Time every function's forward and backward (see :func:`kinds`), a plain copy (the
+    """Time every function's forward and backward (see :func:`kinds`), a plain copy (for
     reference) and a linear layer of ``width`` units whose output has ``n`` elements."""
     g = torch.Generator().manual_seed(seed)
     rows = max(1, n // width)
