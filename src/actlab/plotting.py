@@ -485,8 +485,8 @@ def cost_bars(t, names: list[str]):
         ax.axvline(np.median(t.t["copy"] / t.t[base]), color=NEUTRAL, linestyle=":", label="plain copy, x.clone()")
         ax.axvline(1.0, color=color("relu"), linewidth=0.8)
         ax.set_xscale("log")
-        ax.set_title(f"{title} (solid: torch kernel; hatched: registry form)", fontsize=8)
-        ax.set_xlabel(f"time per element ÷ ReLU's {title} (log scale)")
+        ax.set_title(title)
+        ax.set_xlabel(f"time ÷ ReLU's {title} time (log)")
         ax.grid(axis="y", visible=False)
     lin = t.ratio("linear", cost.fwd_key("relu"))
     axes[0, 0].barh(len(names) + 0.2, lin.value, height=0.5, color=NEUTRAL, alpha=0.6)
@@ -494,7 +494,7 @@ def cost_bars(t, names: list[str]):
     axes[0, 0].set_yticks(list(ys) + [len(names) + 0.2],
                           [label(n) for n in names] + [f"linear layer {t.width}→{t.width}"], fontsize=8)
     axes[0, 0].invert_yaxis()
-    axes[0, 0].legend(loc="lower right", fontsize=7)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", fontsize=7)
     return finish(fig)
 
 
