@@ -3,6 +3,7 @@ the site served over http://127.0.0.1 by the test, nothing allowed to leave the 
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 import time
@@ -94,6 +95,29 @@ class Visit:
         self.context.close()
 
 
+# The page's prose as a reader sees it: every text node under main except code, scripts and
+# what MathJax typeset (a .math span MathJax failed on keeps its TeX, and is caught). Any TeX left there (a lone $, a \frac or \left that MyST did not turn
+# into math, in a glued table cell or a caption) is shown to the reader raw.
+PROSE_TEXT = """() => {
+  const skip = new Set(["PRE", "CODE", "SCRIPT", "STYLE", "MJX-CONTAINER", "MJX-ASSISTIVE-MML", "MATH"]);
+  const out = [];
+  const walk = (node) => {
+    for (const c of node.childNodes) {
+      if (c.nodeType === Node.TEXT_NODE) out.push(c.textContent);
+      else if (c.nodeType === Node.ELEMENT_NODE && !skip.has(c.tagName.toUpperCase())) walk(c);
+    }
+  };
+  walk(document.querySelector("main") || document.body);
+  return out.join(" ");
+}"""
+RAW_TEX = re.compile(r".{0,25}(?:\$|\\(?:frac|tfrac|dfrac|left|right|mathbb|mathrm|operatorname|sqrt|sigma|tanh|max|min|ln|exp|text|cdot|le|ge|big|Big|alpha|lambda|Phi|vert|begin|end)\b).{0,25}")
+
+
+def test_raw_tex_pattern_catches_what_it_should():
+    assert RAW_TEX.search("costs $x$ here") and RAW_TEX.search(r"f(x) = \frac{1}{2}") and RAW_TEX.search(r"\left(x")
+    assert not RAW_TEX.search("a plain sentence with 3 × 10⁻⁴ and σ(x) = 1/(1 + e^−x)")
+
+
 def test_every_page_loads_clean_offline_with_images_and_math(browser, site_url):
     start = time.perf_counter()
     weights = {}
@@ -114,6 +138,8 @@ def test_every_page_loads_clean_offline_with_images_and_math(browser, site_url):
             text = p.inner_text("main")
             for raw in ("\\(", "\\)", "\\[", "$$"):
                 assert raw not in text, f"{path}: raw TeX delimiter {raw!r} left in the page"
+        leftover = RAW_TEX.findall(p.evaluate(PROSE_TEXT))
+        assert not leftover, f"{path}: raw TeX outside MathJax output: {leftover[:5]}"
         weights[path] = v.bytes
         v.close()
     largest = max(weights, key=weights.get)

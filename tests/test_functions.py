@@ -128,3 +128,167 @@ def test_known_values():
     assert g("gelu", 1.0) == pytest.approx(0.5 * (1 + math.erf(1 / math.sqrt(2))))
     assert g("selu", -50.0) == pytest.approx(-functions.SELU_SCALE * functions.SELU_ALPHA)
     assert g("mish", -1.1924) == pytest.approx(-0.30884, abs=1e-5)
+
+
+# ---------------------------------------------------------------- tails and limits
+
+mp = pytest.importorskip("mpmath")
+mp.mp.dps = 60
+
+_sig = lambda x: 1 / (1 + mp.exp(-x))
+_sp = lambda x: mp.log1p(mp.exp(x)) if x < 0 else x + mp.log1p(mp.exp(-x))
+_u = lambda x: mp.sqrt(2 / mp.pi) * (x + mp.mpf("0.044715") * x**3)
+# Independent high-precision forms of every elementwise function (mpmath), differentiated by
+# mpmath: the reference the registry's float derivatives are checked against in the tails.
+MP_FORMS = {
+    "identity": lambda x: x, "step": lambda x: mp.mpf(1) if x >= 0 else mp.mpf(0),
+    "sigmoid": _sig, "hardsigmoid": lambda x: max(0, min(1, x / 6 + mp.mpf(1) / 2)),
+    "tanh": mp.tanh, "hardtanh": lambda x: max(-1, min(1, x)), "softsign": lambda x: x / (1 + abs(x)),
+    "relu": lambda x: max(0, x), "relu6": lambda x: min(max(0, x), 6),
+    "leaky_relu": lambda x: x if x > 0 else mp.mpf("0.01") * x, "prelu": lambda x: x if x > 0 else x / 4,
+    "elu": lambda x: x if x > 0 else mp.expm1(x),
+    "selu": lambda x: mp.mpf(functions.SELU_SCALE) * (x if x > 0 else mp.mpf(functions.SELU_ALPHA) * mp.expm1(x)),
+    "celu": lambda x: x if x > 0 else mp.expm1(x), "gelu": lambda x: x * mp.ncdf(x),
+    "gelu_tanh": lambda x: x * _sig(2 * _u(x)), "silu": lambda x: x * _sig(x),
+    "mish": lambda x: x * mp.tanh(_sp(x)), "softplus": _sp,
+}
+TAIL = np.concatenate([-np.linspace(5, 40, 141), np.linspace(5, 40, 141)])
+
+
+def test_every_elementwise_function_has_a_reference_form():
+    assert set(MP_FORMS) == set(ELEMENTWISE)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_derivative_relative_error_in_the_tails(name, dtype):
+    """|x| in [5, 40]: relative error against mpmath wherever the true value is a normal
+    number of the dtype, and no more than the smallest normal where it is not (underflow)."""
+    a, f = functions.get(name), MP_FORMS[name]
+    away = [v for v in TAIL if all(abs(v - k) > 1e-9 for k in a.kinks)]  # a kink has no derivative
+    x = torch.tensor(away, dtype=dtype)
+    got = a.derivative(x).double().numpy()
+    ref = np.array([float(mp.diff(f, mp.mpf(float(v)))) for v in x.tolist()])
+    tiny = torch.finfo(dtype).tiny
+    tol = 1e-12 if dtype == torch.float64 else 2e-5
+    normal = np.abs(ref) >= tiny
+    rel = np.abs(got[normal] - ref[normal]) / np.abs(ref[normal])
+    assert rel.max(initial=0) <= tol, f"{name}' rel. error {rel.max():.2e} at x = {x.numpy()[normal][rel.argmax()]}"
+    assert np.all(np.abs(got[~normal]) <= tiny), f"{name}' where the true value underflows"
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_infinite_inputs_give_the_limits(name, dtype):
+    """f(+-inf) and f'(+-inf) are the limits (what f and f' approach at +-1e30), never NaN."""
+    a = functions.get(name)
+    x, far = torch.tensor([-math.inf, math.inf], dtype=dtype), torch.tensor([-1e30, 1e30], dtype=dtype)
+    y, y_far, d, d_far = a(x), a(far), a.derivative(x), a.derivative(far)
+    assert not torch.isnan(y).any() and not torch.isnan(d).any(), (name, y, d)
+    for v, v_far in zip(y.tolist(), y_far.tolist()):
+        assert v == pytest.approx(v_far, rel=1e-6, abs=1e-30) if abs(v_far) < 1e20 else v == math.copysign(math.inf, v_far)
+    torch.testing.assert_close(d, d_far, rtol=1e-6, atol=1e-30)
+
+
+def test_textbook_forms_are_what_the_tails_test_catches():
+    """The forms the registry no longer uses fail exactly where the issue said they do."""
+    x64 = torch.tensor([20.0, 38.0, -38.0], dtype=torch.float64)
+    tanh_naive = 1 - torch.tanh(x64) ** 2
+    s = torch.sigmoid(x64)
+    assert tanh_naive[0] == 0 and functions.get("tanh").derivative(x64)[0] > 0
+    assert (s * (1 - s))[1] == 0 and (s * (1 - s))[2] > 0  # zero on the right only
+    x32 = torch.tensor([9.0])
+    naive32 = float(1 - torch.tanh(x32) ** 2)
+    true = float(functions.get("tanh").derivative(x32.double()))
+    assert abs(naive32 / true - 1) > 0.3 and abs(float(functions.get("tanh").derivative(x32)) / true - 1) < 1e-5
+
+
+def test_registry_citations_are_in_the_bibliography():
+    from actlab import paths
+
+    bib = (paths.CHAPTERS / "references.bib").read_text()
+    for n in functions.names():
+        for key in filter(None, (functions.get(n).cite or "").split(",")):
+            assert "{" + key.strip() + "," in bib, (n, key)
+    assert functions.get("relu").cite.split(",")[:2] == ["nair2010", "glorot2011"]
+
+
+def test_hard_sigmoid_formula_matches_its_citation():
+    """The registry uses PyTorch's x/6 + 1/2 and cites MobileNetV3, not Gulcehre's 0.25x + 0.5."""
+    a = functions.get("hardsigmoid")
+    x = torch.tensor([-3.0, 0.0, 1.5, 3.0], dtype=torch.float64)
+    assert a(x).tolist() == [0.0, 0.5, 0.75, 1.0] and a.cite == "howard2019" and "x/6" in a.latex
+
+
+def test_maxout_counts_and_drawing_agree_with_k():
+    from actlab import plotting
+
+    k = functions.get("maxout").params["k"]
+    assert len(plotting.MAXOUT_PIECES) == k
+    assert functions.extra_per_unit("maxout", 64) == (k - 1) * 65
+    assert 64 * functions.extra_per_unit("maxout", 64) == properties.extra_parameters("maxout", 64)
+    assert functions.extra_per_unit("prelu") == 1 and functions.extra_per_unit("relu") == 0
+    x = torch.linspace(-3, 3, 601, dtype=torch.float64)
+    y, _ = plotting.curves("maxout", x)
+    slopes = np.diff(y) / np.diff(x.numpy())
+    assert len(np.unique(np.round(slopes[np.abs(np.diff(slopes, prepend=slopes[0])) < 1e-9], 6))) == k
+
+
+def test_gallery_panels_show_every_kink():
+    from actlab import plotting
+
+    assert plotting.panel_range("relu6", 5.0) > 6 and plotting.panel_range("relu", 5.0) == 5.0
+
+
+# ---------------------------------------------------------------- properties table and cost
+
+
+def test_properties_table_says_nowhere_for_smooth_functions():
+    from actlab import tables
+
+    rows = {r[0]: r for r in (line.split(" | ") for line in
+            tables.properties_table(properties.table_rows(["sigmoid", "relu"])).splitlines()[2:])}
+    assert rows["| sigmoid"][2] == "nowhere" and rows["| ReLU"][2] == "0 (uses 0)"
+
+
+def _fake_timings(a, b):
+    from actlab import cost
+
+    return cost.Timings(n=1000, repeats=len(a), width=10, t={"relu:fwd_torch": np.array(b), "x": np.array(a)})
+
+
+def test_timing_ratios_are_paired_per_repeat_with_an_interval():
+    # a machine slowing down over the rounds slows both alike: the paired ratio stays exactly 2
+    t = _fake_timings([2.0, 4.0, 8.0, 16.0, 32.0], [1.0, 2.0, 4.0, 8.0, 16.0])
+    m = t.ratio("x", "relu:fwd_torch")
+    assert m.value == m.lo == m.hi == 2.0 and m.n == 5
+    noisy = _fake_timings([1.0, 1.3, 0.8, 1.1, 0.9], [1.0] * 5).ratio("x", "relu:fwd_torch")
+    assert noisy.lo < 1 < noisy.hi  # a thin margin is undecided, not a side
+    assert t.ns("relu:fwd_torch").value == pytest.approx(1e9 * 4.0 / 1000)
+
+
+def test_excess_share_separates_recomputing_from_reusing_backward():
+    from actlab import cost
+
+    r = np.ones(6)
+    base = {"relu:fwd_torch": r, "relu:bwd_torch": r}
+    recompute = cost.Timings(1, 6, 1, {**base, "sigmoid:fwd_torch": 3 * r, "sigmoid:bwd_torch": 3 * r})
+    reuse = cost.Timings(1, 6, 1, {**base, "sigmoid:fwd_torch": 3 * r, "sigmoid:bwd_torch": 1.1 * r})
+    assert cost.excess_share(recompute, "sigmoid").value == pytest.approx(1.0)
+    assert cost.excess_share(reuse, "sigmoid").value == pytest.approx(0.05)
+
+
+def test_timing_covers_kernel_and_registry_forward_and_the_backward_of_every_function():
+    from actlab import cost, tables
+
+    names = ["step", "sigmoid", "gelu", "relu"]
+    t = cost.time_activations(names, 4096, 2, width=64, block_s=1e-4)
+    assert cost.kinds("step") == ["fwd_torch", "fwd_registry", "bwd_registry"]  # heaviside has no backward
+    assert cost.kinds("gelu") == ["fwd_torch", "bwd_torch", "fwd_registry"]
+    assert cost.kinds("sigmoid") == ["fwd_torch", "bwd_torch"]  # the registry's form is the kernel
+    for n in names:
+        for k in cost.kinds(n):
+            assert t.t[f"{n}:{k}"].shape == (2,) and (t.t[f"{n}:{k}"] > 0).all()
+    assert t.has("linear") and t.has("copy") and t.n == 4096
+    table = tables.cost_table(t, names)
+    assert "linear layer, 64 → 64" in table and "—" in table and "‡" in table.split("| step |")[1].split("\n")[0]

@@ -1,14 +1,30 @@
-"""What an activation costs: wall time per element, against ReLU and a plain memory copy."""
+"""What an activation costs: single-thread CPU time per element, with its spread over repeats.
+
+Each function is timed twice where the two differ: PyTorch's own kernel
+(``torch.nn.functional``, what a network runs) and the registry's numerically safe form
+(what the book's figures evaluate). The backward pass is timed on its own: autograd's
+backward of the kernel, and for the step, which has no autograd kernel, the registry's
+analytic derivative applied to an incoming gradient.
+
+All timings use ``torch.utils.benchmark`` with one thread and are taken round-robin, one
+repeat of every operation after another, so a slow moment of a shared machine hits all of
+them alike. A ratio between two operations is formed per repeat (paired), and its interval
+is the bootstrap interval of the median over repeats: a thin margin comes out undecided.
+"""
 from __future__ import annotations
 
 import os
 import platform
-import time
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch.utils import benchmark
 
 from actlab import functions
+from actlab.verdicts import Measure, bootstrap
 
 
 def cpu_name() -> str:
@@ -22,44 +38,137 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up: allocations, lazy initialisation
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+def machine() -> str:
+    return f"{cpu_name()}, one torch thread ({os.cpu_count()} cores present)"
 
 
-def time_elementwise(names: list[str], n: int, repeats: int, seed: int = 0) -> dict:
-    """Median seconds for forward and forward+backward of each function on n float32 values,
-    plus 'copy' (x.clone(), and clone with its backward): the memory-traffic floor."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, generator=g) * 3
-    grad = torch.ones(n)
-    xr = x.clone().requires_grad_(True)
+def time_ops(ops: dict[str, Callable[[], object]], repeats: int, block_s: float = 0.004,
+             inner: int = 2) -> dict[str, np.ndarray]:
+    """Seconds per call of each op, one value per repeat (round), taken round-robin on one thread.
 
-    def fwd(f):
-        return lambda: f(x)
-
-    def fwdbwd(f):
-        def run():
-            xr.grad = None
-            f(xr).backward(grad)
-        return run
-
-    copy = lambda: (_median_time(lambda: x.clone(), repeats), _median_time(fwdbwd(lambda t: t.clone()), repeats))
-    first = copy()
-    out = {}
-    for name in names:
-        f = functions.get(name)
-        fb = fwdbwd(f) if name != "step" else fwd(f)  # the step function has no backward
-        out[name] = (_median_time(fwd(f), repeats), _median_time(fb, repeats))
-    last = copy()  # the floor is measured before and after, and the lower kept: clock ramps and
-    out["copy"] = (min(first[0], last[0]), min(first[1], last[1]))  # noise only ever add time
+    In each round an op runs ``inner`` short blocks of calls (about ``block_s`` in all; the call
+    count is fixed per op after a warm-up) and the fastest block counts: another process
+    taking the core can only add time, so the minimum is the op's own cost, and a preempted
+    block does not become a round's value. The rounds give the spread."""
+    timers = {k: benchmark.Timer(stmt="f()", globals={"f": f}, num_threads=1) for k, f in ops.items()}
+    number = {k: max(1, round(block_s / inner / t.timeit(1).median)) for k, t in timers.items()}  # warm-up too
+    out = {k: np.empty(repeats) for k in ops}
+    for r in range(repeats):
+        for k, t in timers.items():
+            out[k][r] = min(t.timeit(number[k]).median for _ in range(inner))
     return out
 
 
-def machine() -> str:
-    return f"{cpu_name()}, {torch.get_num_threads()} torch thread(s) of {os.cpu_count()} cores"
+@dataclass
+class Timings:
+    """Per-repeat seconds of every timed operation on ``n`` float32 elements."""
+    n: int
+    repeats: int
+    width: int
+    t: dict[str, np.ndarray]
+
+    def has(self, key: str) -> bool:
+        return key in self.t
+
+    def ns(self, key: str) -> Measure:
+        """Nanoseconds per element: median over repeats with its bootstrap interval."""
+        return bootstrap(1e9 * self.t[key] / self.n)
+
+    def ratio(self, a: str, b: str) -> Measure:
+        """Time of ``a`` ÷ time of ``b``, paired per repeat: median and bootstrap interval."""
+        return bootstrap(self.t[a] / self.t[b])
+
+
+def kinds(name: str) -> list[str]:
+    """Which operations are timed for ``name``: fwd/bwd of the torch kernel, fwd/bwd of the registry."""
+    act = functions.get(name)
+    out = []
+    if act.torch_ref is not None:
+        out.append("fwd_torch")
+        if _has_graph(act.torch_ref):
+            out.append("bwd_torch")
+    if act.torch_ref is None or act.forward is not act.torch_ref:
+        out.append("fwd_registry")
+    if "bwd_torch" not in out:  # the step: no autograd kernel; its backward is the registry's f' = 0
+        out.append("bwd_registry")
+    return out
+
+
+def _has_graph(f) -> bool:
+    """Whether autograd can run the kernel's backward (torch.heaviside has none)."""
+    x = torch.zeros(2, requires_grad=True)
+    try:
+        y = f(x)
+        return y.requires_grad and torch.autograd.grad(y.sum(), x)[0] is not None
+    except RuntimeError:
+        return False
+
+
+def time_activations(names: list[str], n: int, repeats: int, width: int = 256, seed: int = 0,
+                     block_s: float = 0.004) -> Timings:
+    """Time every function's forward and backward (see :func:`kinds`), a plain copy (for
+    reference) and a linear layer of ``width`` units whose output has ``n`` elements."""
+    g = torch.Generator().manual_seed(seed)
+    rows = max(1, n // width)
+    n = rows * width
+    x = torch.randn(rows, width, generator=g) * 3
+    grad = torch.randn(rows, width, generator=g)
+    w = torch.randn(width, width, generator=g) / width**0.5
+    b = torch.zeros(width)
+    ops: dict[str, Callable] = {"copy": lambda: x.clone(), "linear": lambda: F.linear(x, w, b)}
+    for name in names:
+        act = functions.get(name)
+        ks = kinds(name)
+        if "fwd_torch" in ks:
+            ops[f"{name}:fwd_torch"] = (lambda f: lambda: f(x))(act.torch_ref)
+        if "bwd_torch" in ks:
+            xr = x.clone().requires_grad_(True)
+            y = act.torch_ref(xr)
+            ops[f"{name}:bwd_torch"] = (lambda y, xr: lambda: torch.autograd.grad(y, xr, grad, retain_graph=True))(y, xr)
+        if "fwd_registry" in ks:
+            ops[f"{name}:fwd_registry"] = (lambda f: lambda: f(x))(act.forward)
+        if "bwd_registry" in ks:
+            ops[f"{name}:bwd_registry"] = (lambda d: lambda: grad * d(x))(act.derivative)
+    return Timings(n, repeats, width, time_ops(ops, repeats, block_s))
+
+
+def fwd_key(name: str) -> str:
+    """The forward a network runs: torch's kernel where there is one."""
+    return f"{name}:fwd_torch" if "fwd_torch" in kinds(name) else f"{name}:fwd_registry"
+
+
+def bwd_key(name: str) -> str:
+    """The backward a network runs: autograd of torch's kernel, else the analytic derivative."""
+    return f"{name}:bwd_torch" if "bwd_torch" in kinds(name) else f"{name}:bwd_registry"
+
+
+def excess_share(t: Timings, name: str, base: str = "relu") -> Measure:
+    """How much of the forward pass's extra time over ``base`` the backward pass pays too:
+    (bwd ratio − 1) ÷ (fwd ratio − 1), per repeat. About 1 if the backward recomputed what
+    makes the forward dear (an exponential), near 0 if it only reuses the saved output."""
+    fwd = t.t[fwd_key(name)] / t.t[fwd_key(base)]
+    bwd = t.t[bwd_key(name)] / t.t[bwd_key(base)]
+    return bootstrap((bwd - 1) / (fwd - 1))
+
+
+def record_all(t: Timings, names: list[str]) -> None:
+    """Record every ratio the chapter and its claims read, each with its interval."""
+    from actlab.record import record
+    from actlab.verdicts import record_measure
+
+    for n in names:
+        record_measure(f"fwd_rel_{n}", t.ratio(fwd_key(n), fwd_key("relu")))
+        record_measure(f"bwd_rel_{n}", t.ratio(bwd_key(n), bwd_key("relu")))
+    record_measure("fwd_ns_relu", t.ns(fwd_key("relu")))
+    record_measure("relu_over_copy", t.ratio(fwd_key("relu"), "copy"))
+    record_measure("linear_over_relu", t.ratio("linear", fwd_key("relu")))
+    record_measure("linear_over_sigmoid", t.ratio("linear", fwd_key("sigmoid")))
+    record_measure("gelu_registry_over_torch", t.ratio("gelu:fwd_registry", "gelu:fwd_torch"))
+    record_measure("bwd_share_sigmoid", excess_share(t, "sigmoid"))
+    slowest = max(names, key=lambda n: np.median(t.t[fwd_key(n)]))
+    record("slowest", functions.get(slowest).label)
+    record_measure("slowest_rel", t.ratio(fwd_key(slowest), fwd_key("relu")))
+    record("machine", machine())
+    record("cost_elements", t.n)
+    record("cost_repeats", t.repeats)
+    record("cost_width", t.width)

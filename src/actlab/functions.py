@@ -23,6 +23,7 @@ Tensor = torch.Tensor
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,9 @@ class Activation:
     derivative_fn: Callable[[Tensor], Tensor]
     latex: str
     color: str
-    cite: str | None = None
+    cite: str | None = None  # references.bib key(s), comma-separated
     params: dict = field(default_factory=dict)
-    learnable: int = 0  # learnable parameters per unit (PReLU: its slope)
+    learnable: int = 0  # learnable parameters per unit (PReLU: its slope); maxout: see extra_per_unit
     torch_ref: Callable[[Tensor], Tensor] | None = None  # torch.nn.functional form, if any
     kinks: tuple[float, ...] = ()
     elementwise: bool = True
@@ -89,18 +90,40 @@ def kink_note(name: str) -> str:
     act = get(name)
     if not act.kinks:
         return f"{act.label} is differentiable everywhere."
+    from actlab.numbers import fmt
+
     vals = act.derivative(torch.tensor(act.kinks, dtype=torch.float64)).tolist()
-    parts = [f"at x = {k:g} it uses {v:.4g}" for k, v in zip(act.kinks, vals)]
-    return f"{act.label} is not differentiable at {len(vals)} point(s); " + "; ".join(parts) + "."
+    parts = [f"at x = {fmt(k)} it uses {fmt(v, 4)}" for k, v in zip(act.kinks, vals)]
+    where = "one point" if len(vals) == 1 else f"{len(vals)} points"
+    return f"{act.label} is not differentiable at {where}; " + "; ".join(parts) + "."
 
 
 def _where(cond: Tensor, a, b, like: Tensor) -> Tensor:
     return torch.where(cond, torch.as_tensor(a, dtype=like.dtype), torch.as_tensor(b, dtype=like.dtype))
 
 
+def _limits(fn: Callable[[Tensor], Tensor], at_minus_inf: float, at_plus_inf: float) -> Callable[[Tensor], Tensor]:
+    """``fn`` with its limits at -inf and +inf: x * sigmoid(x) and friends give inf * 0 = NaN there."""
+    def f(x: Tensor) -> Tensor:
+        y = fn(x)
+        if not x.isinf().any():
+            return y
+        lim = torch.where(x > 0, torch.as_tensor(at_plus_inf, dtype=y.dtype), torch.as_tensor(at_minus_inf, dtype=y.dtype))
+        return torch.where(x.isinf(), lim, y)
+    f.__doc__ = fn.__doc__
+    return f
+
+
 def _sigmoid_d(x: Tensor) -> Tensor:
-    s = torch.sigmoid(x)
-    return s * (1 - s)
+    # sigma(x) sigma(-x), not s (1 - s): 1 - s is exactly 0 beyond x = 37 in float64, so s (1 - s)
+    # claims a hard zero on the right that the function does not have (and is exact on the left).
+    return torch.sigmoid(x) * torch.sigmoid(-x)
+
+
+def _tanh_d(x: Tensor) -> Tensor:
+    # sech^2 x, not 1 - tanh^2 x: the latter is exactly 0 beyond |x| = 19 in float64 and off by
+    # a factor 2 at |x| = 9 in float32. cosh overflowing to inf gives sech^2 = 0, the right limit.
+    return torch.cosh(x).reciprocal().square()
 
 
 def _gelu_tanh_u(x: Tensor) -> Tensor:
@@ -114,34 +137,46 @@ def _gelu_tanh(x: Tensor) -> Tensor:
 
 
 def _gelu_tanh_d(x: Tensor) -> Tensor:
-    s = torch.sigmoid(2 * _gelu_tanh_u(x))
-    # Beyond |x| = 20 the second term is below 1e-100; clamping keeps x**2 finite in float32.
-    xc = x.clamp(-20.0, 20.0)
-    sc = torch.sigmoid(2 * _gelu_tanh_u(xc))
+    # d/dx [x sigma(2u)] = sigma(2u) + 2 x sigma(2u) sigma(-2u) u'. Beyond |x| = 30, 2|u| > 1900 and
+    # the second term is exactly 0 even in float64; clamping there keeps x**3 finite in float32.
+    xc = x.clamp(-30.0, 30.0)
+    u2 = 2 * _gelu_tanh_u(xc)
     du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * xc**2)
-    return s + 2 * xc * sc * (1 - sc) * du
+    return torch.sigmoid(2 * _gelu_tanh_u(x)) + 2 * xc * torch.sigmoid(u2) * torch.sigmoid(-u2) * du
+
+
+def _ndtr(x: Tensor) -> Tensor:
+    """The standard normal CDF from erfc: torch.special.ndtr returns exactly 0 already at
+    x = -8.5 in float64 (true value 9.5e-18); erfc keeps its relative accuracy in the tail."""
+    return 0.5 * torch.special.erfc(-x * _SQRT_HALF)
 
 
 def _gelu(x: Tensor) -> Tensor:
     # torch's F.gelu overflows to inf for float32 x near 3e38 (it forms x * (1 + erf) first).
-    return x * torch.special.ndtr(x)
+    return x * _ndtr(x)
 
 
 def _gelu_d(x: Tensor) -> Tensor:
-    xc = x.clamp(-40.0, 40.0)  # exp(-x^2/2) underflows to 0 well before 40
-    cdf = 0.5 * (1 + torch.erf(xc / math.sqrt(2.0)))
+    # Phi(x) + x phi(x), with Phi from erfc (accurate in the left tail, where 1 + erf cancels);
+    # phi underflows to 0 long before |x| = 40, and the clamp keeps x * phi finite at +-inf.
+    xc = x.clamp(-40.0, 40.0)
     pdf = torch.exp(-0.5 * xc * xc) / math.sqrt(2 * math.pi)
-    return cdf + xc * pdf
+    return _ndtr(x) + xc * pdf
 
 
 def _silu_d(x: Tensor) -> Tensor:
-    s = torch.sigmoid(x)
-    return s * (1 + x * (1 - s))
+    # sigma(x) (1 + x sigma(-x)): with 1 - sigma(x) in place of sigma(-x) it cancels for large x.
+    return torch.sigmoid(x) * (1 + x * torch.sigmoid(-x))
 
 
 def _mish_d(x: Tensor) -> Tensor:
-    t = torch.tanh(F.softplus(x))
-    return t + x * (1 - t * t) * torch.sigmoid(x)
+    # tanh(sp) + x sigma(x) sech^2(sp), sp = softplus(x); sech^2 in place of 1 - tanh^2 (cancels).
+    sp = F.softplus(x)
+    return torch.tanh(sp) + x * torch.sigmoid(x) * torch.cosh(sp).reciprocal().square()
+
+
+def _leaky(x: Tensor) -> Tensor:
+    return F.leaky_relu(x, 0.01)
 
 
 def _prelu(x: Tensor, a: float = 0.25) -> Tensor:
@@ -175,27 +210,28 @@ for _act in [
                torch_ref=torch.sigmoid),
     Activation("hardsigmoid", "hard sigmoid", F.hardsigmoid,
                lambda x: _where((x > -3) & (x < 3), 1 / 6, 0.0, x),
-               r"f(x) = \max(0, \min(1, x/6 + 1/2))", "#aec7e8", cite="gulcehre2016",
+               r"f(x) = \max(0, \min(1, x/6 + 1/2))", "#aec7e8", cite="howard2019",
                torch_ref=F.hardsigmoid, kinks=(-3.0, 3.0),
-               note="torch's slope 1/6; Gulcehre et al. use slope 1/4."),
-    Activation("tanh", "tanh", torch.tanh, lambda x: 1 - torch.tanh(x) ** 2,
+               note="PyTorch's F.hardsigmoid, ReLU6(x + 3)/6 as in MobileNetV3 (Howard et al. 2019); "
+                    "Gulcehre et al. (2016) define max(min(0.25x + 0.5, 1), 0), slope 1/4."),
+    Activation("tanh", "tanh", torch.tanh, _tanh_d,
                r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", "#ff7f0e", cite="lecun1998",
                torch_ref=torch.tanh),
     Activation("hardtanh", "hard tanh", F.hardtanh,
                lambda x: _where((x > -1) & (x < 1), 1.0, 0.0, x),
                r"f(x) = \max(-1, \min(1, x))", "#ffbb78", cite="gulcehre2016",
                torch_ref=F.hardtanh, kinks=(-1.0, 1.0)),
-    Activation("softsign", "softsign", F.softsign, lambda x: 1 / (1 + x.abs()) ** 2,
+    Activation("softsign", "softsign", _limits(F.softsign, -1.0, 1.0), lambda x: 1 / (1 + x.abs()) ** 2,
                r"f(x) = \frac{x}{1 + |x|}", "#8c564b", torch_ref=F.softsign, cite="glorot2010"),
     Activation("relu", "ReLU", F.relu, lambda x: _where(x > 0, 1.0, 0.0, x),
-               r"f(x) = \max(0, x)", "#d62728", cite="krizhevsky2012", torch_ref=F.relu,
+               r"f(x) = \max(0, x)", "#d62728", cite="nair2010,glorot2011,krizhevsky2012", torch_ref=F.relu,
                kinks=(0.0,)),
     Activation("relu6", "ReLU6", F.relu6, lambda x: _where((x > 0) & (x < 6), 1.0, 0.0, x),
                r"f(x) = \min(\max(0, x), 6)", "#ff9896", torch_ref=F.relu6, kinks=(0.0, 6.0)),
-    Activation("leaky_relu", "leaky ReLU", lambda x: F.leaky_relu(x, 0.01),
+    Activation("leaky_relu", "leaky ReLU", _leaky,
                lambda x: _where(x > 0, 1.0, 0.01, x),
                r"f(x) = \max(0.01x, x)", "#e377c2", cite="maas2013", params={"slope": 0.01},
-               torch_ref=lambda x: F.leaky_relu(x, 0.01), kinks=(0.0,)),
+               torch_ref=_leaky, kinks=(0.0,)),
     Activation("prelu", "PReLU", _prelu, lambda x: _where(x > 0, 1.0, 0.25, x),
                r"f(x) = \max(ax, x),\ a \text{ learned (init } 0.25)", "#f7b6d2", cite="he2015",
                params={"a": 0.25}, learnable=1, kinks=(0.0,),
@@ -212,14 +248,15 @@ for _act in [
     Activation("celu", "CELU", F.celu, lambda x: torch.where(x > 0, torch.ones_like(x), torch.exp(x.clamp(max=0))),
                r"f(x) = \max(0, x) + \min(0, \alpha(e^{x/\alpha} - 1))", "#17becf",
                params={"alpha": 1.0}, torch_ref=F.celu),
-    Activation("gelu", "GELU", _gelu, _gelu_d, r"f(x) = x\,\Phi(x)", "#9467bd",
+    Activation("gelu", "GELU", _limits(_gelu, 0.0, math.inf), _gelu_d, r"f(x) = x\,\Phi(x)", "#9467bd",
                cite="hendrycks2016", torch_ref=F.gelu),
-    Activation("gelu_tanh", "GELU (tanh approx.)", _gelu_tanh, _gelu_tanh_d,
+    Activation("gelu_tanh", "GELU (tanh approx.)", _limits(_gelu_tanh, 0.0, math.inf),
+               _limits(_gelu_tanh_d, 0.0, 1.0),
                r"f(x) = \tfrac{x}{2}\left(1 + \tanh\!\big(\sqrt{2/\pi}\,(x + 0.044715x^{3})\big)\right)",
                "#c5b0d5", cite="hendrycks2016", torch_ref=lambda x: F.gelu(x, approximate="tanh")),
-    Activation("silu", "SiLU / swish", F.silu, _silu_d, r"f(x) = x\,\sigma(x)", "#9edae5",
+    Activation("silu", "SiLU / swish", _limits(F.silu, 0.0, math.inf), _limits(_silu_d, 0.0, 1.0), r"f(x) = x\,\sigma(x)", "#9edae5",
                cite="ramachandran2017", torch_ref=F.silu),
-    Activation("mish", "Mish", F.mish, _mish_d, r"f(x) = x \tanh(\ln(1 + e^{x}))", "#393b79",
+    Activation("mish", "Mish", _limits(F.mish, 0.0, math.inf), _limits(_mish_d, 0.0, 1.0), r"f(x) = x \tanh(\ln(1 + e^{x}))", "#393b79",
                cite="misra2019", torch_ref=F.mish),
     Activation("softplus", "softplus", F.softplus, lambda x: torch.sigmoid(x),
                r"f(x) = \ln(1 + e^{x})", "#c49c94", torch_ref=F.softplus),
@@ -238,3 +275,13 @@ def maxout_weight_count(n_in: int, n_out: int, k: int = 2) -> int:
 
 def dense_weight_count(n_in: int, n_out: int) -> int:
     return n_in * n_out + n_out
+
+
+def extra_per_unit(name: str, n_in: int = 64) -> int:
+    """Learnable parameters a unit has beyond a plain affine unit with ``n_in`` inputs: the
+    activation's own (PReLU: 1) or, for maxout, its k - 1 extra pieces of n_in weights and a bias."""
+    act = get(name)
+    if act.elementwise:
+        return act.learnable
+    k = act.params["k"]
+    return maxout_weight_count(n_in, 1, k) - dense_weight_count(n_in, 1)

@@ -69,29 +69,39 @@ def spread(ax, x, values, name: str, *, axis: int = 0, label_text: str | None = 
     ax.fill_between(x, lo, hi, color=c, alpha=0.18, linewidth=0)
 
 
+def panel_range(name: str, x_max: float) -> float:
+    """The half-width a function's panel needs: x_max, widened so every kink shows (ReLU6's cap
+    at 6 is invisible on [-5, 5])."""
+    kinks = [abs(k) for k in functions.get(name).kinks]
+    return max([x_max] + [1.35 * k for k in kinks])
+
+
 def function_panels(names: list[str], x_max: float = 5.0, n_points: int = 801, ncols: int = 4):
-    """Small multiples: each function (solid) and its analytic derivative (dashed)."""
+    """Small multiples: each function (solid) and its analytic derivative (dashed), each on
+    [-x_max, x_max] or wider where a kink lies outside it."""
     n = len(names)
     nrows = -(-n // ncols)
-    fig, axes = figure(nrows, ncols, width=2.0 * ncols, height=1.75 * nrows, sharex=True)
-    x = torch.linspace(-x_max, x_max, n_points, dtype=torch.float64)
+    fig, axes = figure(nrows, ncols, width=2.0 * ncols, height=1.75 * nrows)
     for ax, name in zip(axes.flat, names):
         act = functions.get(name)
+        r = panel_range(name, x_max)
+        x = torch.linspace(-r, r, n_points, dtype=torch.float64)
         y, dy = curves(name, x)
         ax.plot(x, y, color=act.color, label="f(x)")
         ax.plot(x, dy, color=act.color, linestyle="--", linewidth=1.2, label="f′(x)")
-        ax.set_title(act.label)
+        ax.set_title(act.label + (f" (x to ±{r:g})" if r > x_max else ""))
         ax.axhline(0, color=NEUTRAL, linewidth=0.5)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    for ax in axes[-1]:
+    for ax in axes.flat[max(0, n - ncols):n]:
         ax.set_xlabel("input x")
     axes.flat[0].legend(loc="upper left")
     return finish(fig)
 
 
-# Maxout is a layer; in 1-D we draw one unit over three fixed illustrative pieces a*x + b.
-MAXOUT_PIECES = ((-0.5, -0.5), (0.2, 0.0), (1.5, -1.0))
+# Maxout is a layer; in 1-D we draw one unit over k = 2 fixed illustrative pieces a*x + b (the
+# registry's k: the panel is titled "k = 2", so it draws two pieces, meeting at x = -1/3).
+MAXOUT_PIECES = ((-0.5, -0.5), (1.0, 0.0))
 
 
 def curves(name: str, x: torch.Tensor):
@@ -99,7 +109,9 @@ def curves(name: str, x: torch.Tensor):
     act = functions.get(name)
     if act.elementwise:
         return act(x).numpy(), act.derivative(x).numpy()
-    k = len(MAXOUT_PIECES)
+    k = act.params["k"]
+    if len(MAXOUT_PIECES) != k:
+        raise ValueError(f"maxout is registered with k = {k} but MAXOUT_PIECES draws {len(MAXOUT_PIECES)} pieces")
     z = torch.stack([a * x + b for a, b in MAXOUT_PIECES], dim=-1)  # (n, k): one unit
     slopes = torch.tensor([a for a, _ in MAXOUT_PIECES], dtype=x.dtype)
     y = act.forward(z, k).squeeze(-1)
@@ -414,36 +426,94 @@ def layer_values(names: dict, ylabel: str, reference: float | None = None, ref_l
     return finish(fig)
 
 
-def cost_bars(timings: dict, names: list[str]):
-    """Forward and forward+backward time per element relative to ReLU, one bar per function in
-    its colour; the dotted line is a plain memory copy (the floor for an elementwise op)."""
-    fig, axes = figure(1, 2, width=7.5, height=0.24 * len(names) + 1.2, sharey=True)
-    for k, (ax, title) in enumerate(zip(axes[0], ("forward", "forward + backward"))):
-        rel = [timings[n][k] / timings["relu"][k] for n in names]
-        ax.barh(range(len(names)), rel, color=[color(n) for n in names])
-        ax.axvline(timings["copy"][k] / timings["relu"][k], color=NEUTRAL, linestyle=":", label="memory copy")
+def cost_bars(t, names: list[str]):
+    """Forward and backward time per element relative to ReLU's, on one thread: a bar for
+    PyTorch's kernel (solid) and a thin hatched bar for the registry's safe form where the two
+    differ, each with its 95% interval over repeats (black whisker). Dotted: a plain copy; the
+    grey bar at the bottom of the forward panel is a linear layer of the same width."""
+    from actlab import cost
+
+    fig, axes = figure(1, 2, width=7.5, height=0.27 * len(names) + 1.5, sharey=True)
+    ys = np.arange(len(names))
+    for ax, (title, kernel, registry, base) in zip(axes[0], (
+            ("forward", "fwd_torch", "fwd_registry", cost.fwd_key("relu")),
+            ("backward", "bwd_torch", "bwd_registry", cost.bwd_key("relu")))):
+        for y, n in zip(ys, names):
+            for key, off, h, style in ((f"{n}:{kernel}", -0.17, 0.42, {}),
+                                       (f"{n}:{registry}", 0.22, 0.3, {"hatch": "////", "alpha": 0.55})):
+                if not t.has(key):
+                    continue
+                m = t.ratio(key, base)
+                ax.barh(y + off, m.value, height=h, color=color(n), **style)
+                ax.plot([m.lo, m.hi], [y + off] * 2, color="black", linewidth=0.9)
+        ax.axvline(np.median(t.t["copy"] / t.t[base]), color=NEUTRAL, linestyle=":", label="plain copy, x.clone()")
         ax.axvline(1.0, color=color("relu"), linewidth=0.8)
-        ax.set_yticks(range(len(names)), [label(n) for n in names], fontsize=8)
+        ax.set_xscale("log")
         ax.set_title(title)
-        ax.set_xlabel("time per element relative to ReLU (ratio)")
-        ax.invert_yaxis()
+        ax.set_xlabel(f"time ÷ ReLU's {title} time (log)")
         ax.grid(axis="y", visible=False)
-    axes[0, 0].legend(loc="lower right")
+    lin = t.ratio("linear", cost.fwd_key("relu"))
+    axes[0, 0].barh(len(names) + 0.2, lin.value, height=0.5, color=NEUTRAL, alpha=0.6)
+    axes[0, 0].plot([lin.lo, lin.hi], [len(names) + 0.2] * 2, color="black", linewidth=0.9)
+    axes[0, 0].set_yticks(list(ys) + [len(names) + 0.2],
+                          [label(n) for n in names] + [f"linear layer {t.width}→{t.width}"], fontsize=8)
+    axes[0, 0].invert_yaxis()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", fontsize=7)
     return finish(fig)
 
 
-def saturation_curves(names: list[str], x_max: float = 50.0):
-    """|f'(x)| on a log scale for |x| up to x_max, left and right side in two panels."""
-    fig, axes = figure(1, 2, width=8.0, height=3.2, sharey=True)
-    x = torch.linspace(0, x_max, 2001, dtype=torch.float64)
-    for ax, sign, title in ((axes[0, 0], -1, "left side, x = −|x|"), (axes[0, 1], 1, "right side, x = +|x|")):
-        for n in names:
-            d = functions.get(n).derivative(sign * x).abs().numpy()
-            ax.plot(x.numpy(), np.where(d > 0, d, np.nan), color=color(n), label=label(n), linewidth=1.2)
-        ax.set_yscale("log")
-        ax.set_ylim(1e-25, 3)
-        ax.set_xlabel("|x|")
-        ax.set_title(title)
-    axes[0, 0].set_ylabel("|f′(x)| (gaps: exactly 0)")
-    axes[0, 1].legend(loc="lower left", fontsize=6, ncol=2)
+FAMILIES = {
+    "squashing": ("sigmoid", "hardsigmoid", "tanh", "hardtanh", "softsign"),
+    "rectifiers": ("relu", "relu6", "leaky_relu", "prelu"),
+    "exponential-linear, softplus": ("elu", "selu", "celu", "softplus"),
+    "self-gated": ("gelu", "gelu_tanh", "silu", "mish"),
+    "controls": ("identity", "step"),
+}
+SAT_FLOOR = 1e-45  # the lowest |f'| drawn; below the line under it, a row per function marks f' = 0 exactly
+
+
+def families(names: list[str]) -> dict[str, list[str]]:
+    """The registry's elementwise functions by family; any not listed go into "other"."""
+    out = {fam: [n for n in members if n in names] for fam, members in FAMILIES.items()}
+    rest = [n for n in names if not any(n in m for m in FAMILIES.values())]
+    if rest:
+        out["other"] = rest
+    return {k: v for k, v in out.items() if v}
+
+
+def saturation_curves(names: list[str], x_max: float = 50.0, n_points: int = 2001):
+    """log |f'| against |x|, one row per family, left and right side in two columns. Where f'
+    is exactly zero on a hard-saturating side, a bar in the function's colour under the floor
+    line marks it (no line drops to it); a soft side's line leaves the bottom of the axis
+    where |f'| falls under 1e-45, however far it goes on falling."""
+    from actlab import properties
+
+    fams = families(names)
+    hard = {n: properties.saturation(n) for n in names}
+    n_rows = max(sum("hard" in hard[n] for n in m) for m in fams.values())
+    zero_y = lambda k: SAT_FLOOR * 10.0 ** (-4 - 6 * k)  # the k-th hard function's "= 0" row
+    fig, axes = figure(len(fams), 2, width=7.5, height=1.75 * len(fams) + 0.4, sharex=True, sharey=True)
+    x = torch.linspace(0, x_max, n_points, dtype=torch.float64)
+    for row, (fam, members) in zip(axes, fams.items()):
+        rows_of = {n: k for k, n in enumerate(n for n in members if "hard" in hard[n])}
+        for col, (ax, sign, side) in enumerate(zip(row, (-1, 1), ("left, x = −|x|", "right, x = +|x|"))):
+            for j, n in enumerate(members):
+                d = functions.get(n).derivative(sign * x).abs().numpy()
+                ax.plot(x.numpy(), np.where(d > 0, d, np.nan), color=color(n), label=label(n), linewidth=1.3,
+                        linestyle=("-", "--", "-.", ":", (0, (5, 1, 1, 1)))[j % 5])
+                if hard[n][col] == "hard":
+                    ax.plot(x.numpy(), np.where(d == 0, zero_y(rows_of[n]), np.nan), color=color(n),
+                            linewidth=3, solid_capstyle="butt")
+            ax.axhline(SAT_FLOOR / 10, color=NEUTRAL, linewidth=0.6)
+            ax.set_yscale("log")
+            ax.set_ylim(zero_y(max(n_rows - 1, 0)) / 1e3, 20)
+            ax.set_title(f"{fam}: {side}", fontsize=8)
+        row[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
+        row[0].set_ylabel("|f′(x)|")
+    for ax in axes.flat:
+        ax.set_yticks([1, 1e-10, 1e-20, 1e-30, 1e-40, zero_y(max(n_rows - 1, 0) / 2)],
+                      ["1", "10⁻¹⁰", "10⁻²⁰", "10⁻³⁰", "10⁻⁴⁰", "= 0"])
+        ax.minorticks_off()
+    for ax in axes[-1]:
+        ax.set_xlabel("distance from zero, |x|")
     return finish(fig)

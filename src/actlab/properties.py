@@ -56,6 +56,14 @@ def autograd_gap(name: str, x_max: float = 10.0, n_points: int = 20001) -> float
     return float((act.derivative(x.detach()) - g).abs().max())
 
 
+def form_gap(name: str, form, x_max: float = 10.0, n_points: int = 20001) -> float:
+    """Largest |form(x) - autograd f'(x)| on a grid: checks a derivative formula other than
+    the registry's (the textbook sigma(1 - sigma), say) against autograd."""
+    x = grid(x_max, n_points).requires_grad_(True)
+    g = torch.autograd.grad(functions.get(name)(x).sum(), x)[0]
+    return float((form(x.detach()) - g).abs().max())
+
+
 def last_below_one(name: str, dtype=torch.float64) -> float:
     """Largest x at which f(x) still rounds to less than 1 in ``dtype`` (a bisection on floats)."""
     f = functions.get(name)
@@ -171,3 +179,18 @@ def table_rows(names: list[str]) -> list[dict]:
         row["extra"] = extra_parameters(n)
         rows.append(row)
     return rows
+
+
+def first_zero(deriv, x_max: float = 50.0, n_points: int = 500001, dtype=torch.float64) -> float:
+    """Smallest x >= 0 on a grid from which ``deriv`` (a callable on tensors) is exactly 0 all the
+    way to x_max (inf if it never is): where a careless form claims a hard zero."""
+    x = torch.linspace(0, x_max, n_points, dtype=dtype)
+    nonzero = (deriv(x) != 0).nonzero()
+    last = int(nonzero.max()) if len(nonzero) else -1
+    return float(x[last + 1]) if last + 1 < len(x) else float("inf")
+
+
+TEXTBOOK = {  # the derivative forms the registry does not use, for showing what they get wrong
+    "tanh": lambda x: 1 - torch.tanh(x) ** 2,
+    "sigmoid": lambda x: torch.sigmoid(x) * (1 - torch.sigmoid(x)),
+}

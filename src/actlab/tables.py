@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from actlab import functions
+from actlab.numbers import fmt
 
 
 def cell(text) -> str:
@@ -19,15 +20,19 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def registry_table(names: list[str] | None = None) -> str:
-    """Name, formula, parameters, learnable parameters per unit and reference, one row each."""
+def registry_table(names: list[str] | None = None, n_in: int = 64) -> str:
+    """Name, formula, parameters, extra learnable parameters per unit (with ``n_in`` inputs:
+    maxout's count grows with them) and reference, one row each."""
     rows = []
     for n in names or functions.names():
         a = functions.get(n)
         params = ", ".join(f"{k} = {v:.6g}" for k, v in a.params.items()) or "none"
         cite = f"{{cite:p}}`{a.cite}`" if a.cite else ""
-        rows.append([a.label, f"${a.latex}$", params, str(a.learnable), cite])
-    return markdown_table(["function", "formula", "parameters", "learnable per unit", "reference"], rows)
+        extra = functions.extra_per_unit(n, n_in)
+        extra_text = str(extra) if a.elementwise else f"{extra}: (k − 1)(n_in + 1), k = {a.params['k']}"
+        rows.append([a.label, f"${a.latex}$", params, extra_text, cite])
+    return markdown_table(["function", "formula", "parameters",
+                           f"learnable per unit beyond an affine unit ({n_in} inputs)", "reference"], rows)
 
 
 def properties_table(rows: list[dict]) -> str:
@@ -39,14 +44,31 @@ def properties_table(rows: list[dict]) -> str:
         if "nonlinear" not in r:  # a layer, not an elementwise function
             out.append([a.label, "yes", "(layer)", "yes", "", "", "", f"+{r['extra']}"])
             continue
-        kinks = ", ".join(f"{k:g} (uses {v:.3g})" for k, v in zip(r["kinks"], r["torch_at_kinks"])) or "everywhere"
-        mono = "yes" if r["decrease"] < 1e-9 else f"no (dips {r['decrease']:.3f})"
+        kinks = ", ".join(f"{fmt(k)} (uses {fmt(v)})" for k, v in zip(r["kinks"], r["torch_at_kinks"])) or "nowhere"
+        mono = "yes" if r["decrease"] < 1e-9 else f"no (dips {fmt(r['decrease'])})"
         lo, hi = r["bounded"]
-        out.append([a.label, yes(r["nonlinear"]), kinks if r["kinks"] else "everywhere", mono,
-                    f"{r['f0']:.3g}", f"{r['mean']:.3f}", f"{yes(lo)} / {yes(hi)}", f"+{r['extra']}"])
+        out.append([a.label, yes(r["nonlinear"]), kinks, mono,
+                    fmt(r["f0"], zero=1e-12), fmt(r["mean"], zero=5e-4), f"{yes(lo)} / {yes(hi)}", f"+{r['extra']}"])
     return markdown_table(["function", "nonlinear", "not differentiable at (torch's value)", "monotone",
                            "f(0)", "mean output, N(0,1) input", "bounded below / above",
                            "extra parameters per 64-unit layer"], out)
+
+
+def cost_table(t, names: list[str]) -> str:
+    """Nanoseconds per element (median over repeats, 95% interval) of each function's torch
+    kernel and registry form (where it differs) forward, and backward; "—" where not timed."""
+    def cell_ns(key):
+        if not t.has(key):
+            return "—"
+        m = t.ns(key)
+        return f"{fmt(m.value, 2)} ({fmt(m.lo, 2)}–{fmt(m.hi, 2)})"
+
+    bwd = lambda n: cell_ns(f"{n}:bwd_torch") if t.has(f"{n}:bwd_torch") else cell_ns(f"{n}:bwd_registry") + " ‡"
+    rows = [[functions.get(n).label, cell_ns(f"{n}:fwd_torch"), cell_ns(f"{n}:fwd_registry"), bwd(n)] for n in names]
+    rows += [["plain copy, x.clone()", cell_ns("copy"), "—", "—"],
+             [f"linear layer, {t.width} → {t.width}", cell_ns("linear"), "—", "—"]]
+    return markdown_table(["function", "forward, torch kernel", "forward, registry form",
+                           "backward, autograd of the kernel (‡ registry derivative × gradient)"], rows)
 
 
 def saturation_table(rows: list[dict]) -> str:
