@@ -77,15 +77,17 @@ CLAIMS: list[Claim] = [
           qualification="a nonlinearity makes XOR solvable; training does not always find the solution"),
     Claim("universal", "Introduction", "One hidden layer with enough units approximates any continuous function to any precision (Hornik).",
           "universal-approximation",
-          (R("mse_sin_tanh_fall", ">", 10, "factor by which tanh's error on sin(πx) falls over the widths", "1-D regression, Adam"),
+          (R("mse_sin_tanh_fall", ">", 10, "factor by which tanh's held-out error on sin(πx) falls from the "
+             "narrowest to the widest layer (per seed)", "1-D regression, Adam, learning rate picked per width"),
            R("mse_sin_identity_fall", "<", 1.05, "the same factor for the identity (a straight line at every width)",
              "1-D regression, Adam")),
           qualification="needs a non-polynomial activation; says nothing about the width needed or whether training finds it"),
     Claim("any-nonlinear", "Introduction", "Hence a network can approximate any nonlinear function.",
           "universal-approximation",
-          (R("mse_step_relu_fall", ">", 2, "factor by which the mean squared error on a step falls over the widths",
-             "in mean square"),
-           R("sup_step_relu_wide", "<", 0.1, "largest error on a step at the widest layer", "uniformly")),
+          (R("mse_step_relu_fall", ">", 2, "factor by which ReLU's held-out squared error on a step falls over the "
+             "widths (per seed)", "mean square"),
+           R("sup_step_relu_wide", "<", 0.1, "largest error of ReLU on a step over the fine grid, widest layer",
+             "the uniform (sup) norm")),
           mode="settings"),
     # --- Properties --------------------------------------------------------------------------
     Claim("nonlinearity", "Properties", "A good activation is nonlinear: its derivative is not constant.",
