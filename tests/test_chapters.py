@@ -46,6 +46,11 @@ def test_linear_collapse(quick_metrics):
     assert m["xor_rate_tanh_w4"] >= 0.85  # tanh with 4 hidden units: nearly every seed
     assert m["xor_rate_relu_narrow"] < m["xor_rate_relu_wide"]  # narrow relu fails more
     assert m["relu_narrow_failures"] == m["relu_narrow_failures_dead"] + m["relu_narrow_failures_alive"]
+    assert m["relu_narrow_failures"] == sum(m[f"relu_narrow_merged_{k}"] for k in (4, 3, 2, "other"))
+    assert m["plateau_3"] == pytest.approx(0.4774, abs=1e-4)
+    # the intervention: leaky ReLU on the same seeds rescues some dead-unit failures
+    assert m["leaky_rescues_dead"] >= 1 and m["leaky_wins_narrow"] > m["xor_wins_relu_narrow"]
+    assert m["xor_rate_tanh_wide_lo"] < m["xor_rate_tanh_wide"] <= m["xor_rate_tanh_wide_hi"]
 
 
 def test_universal_approximation(quick_metrics):
@@ -61,6 +66,10 @@ def test_universal_approximation(quick_metrics):
     # a discontinuous target keeps a sup error of about one half while the MSE falls
     assert m["sup_step_tanh_wide"] > 0.45 and m["sup_step_relu_wide"] > 0.45
     assert m["mse_step_relu_fall"] > 2
+    # held-out points are the fine grid's points between the training points
+    assert m["n_held"] == m["n_fine"] - m["n_points"]
+    assert m["mse_sin_tanh_wide"] < 10 * m["mse_train_sin_tanh_wide"]  # the fit holds between the points
+    assert 0 < m["lr_interior"] <= m["lr_configs"]
 
 
 def test_vanishing_gradients(quick_metrics):

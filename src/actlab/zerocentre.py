@@ -127,12 +127,15 @@ def gd_iterations(H: torch.Tensor, labels: torch.Tensor, *, ridge: float = 1e-3,
         w = w - torch.linalg.solve(hess, grad)
     best = loss(w)
     L = float(torch.linalg.eigvalsh(0.25 * A.T @ A / n)[-1]) + ridge
+    lossz = lambda z, w: float(torch.nn.functional.softplus(z).mean() - (yv * z).mean() + ridge / 2 * w @ w)
     w = torch.zeros(d, dtype=H.dtype)
-    for it in range(1, max_iter + 1):
-        p = torch.sigmoid(A @ w)
-        w = w - (A.T @ (p - yv) / n + ridge * w) / L
-        if loss(w) - best < tol:
+    for it in range(max_iter + 1):
+        z = A @ w  # one product serves the check of this iterate and the next step
+        if it > 0 and lossz(z, w) - best < tol:
             return it
+        if it == max_iter:
+            break
+        w = w - (A.T @ (torch.sigmoid(z) - yv) / n + ridge * w) / L
     return max_iter
 
 
