@@ -333,7 +333,7 @@ def speed_boxes(sweep, epochs, ylabel: str = "epochs to the target training erro
     n_a, n_d = len(sweep.activations), len(sweep.depths)
     fig, axes = figure(1, 1, width=6.0, height=3.0)
     ax = axes[0, 0]
-    cap = sweep.error.shape[-1]  # plotted position of "never"
+    cap = float(sweep.epochs()[-1]) + 1  # plotted position of "never": one epoch past the budget
     for a, act in enumerate(sweep.activations):
         for d in range(n_d):
             pos = d * (n_a + 1) + a
