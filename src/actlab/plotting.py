@@ -354,7 +354,7 @@ def speed_boxes(sweep, epochs, ylabel: str = "epochs to the target training erro
                for a in sweep.activations]
     ax.axhline(cap, color=NEUTRAL, linewidth=0.6, linestyle=":")
     ax.text(ax.get_xlim()[0], cap, " never", va="bottom", fontsize=7, color=NEUTRAL)
-    ax.legend(handles=handles, loc="upper left")
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=len(handles), frameon=False)
     ax.set_ylabel(ylabel)
     return finish(fig)
 
