@@ -187,7 +187,8 @@ def test_saturation(quick_metrics):
 
 
 EXPECTED_VERDICTS = {  # claims decided by a rule; the quick profile's verdicts
-    "linear_collapse": "holds", "xor": "holds with a qualification", "universal": "holds with a qualification",
+    "linear_collapse": "holds", "xor": "undecided",  # 19 of 20 seeds: Wilson interval reaches under 0.9
+    "universal": "holds with a qualification",
     "any_nonlinear": "holds with a qualification", "nonlinearity": "holds", "relu_kink": "holds",
     "exp_costly": "holds with a qualification", "relu_left_saturated": "holds", "leaky_fix": "holds with a qualification",
     "monotone_convex": "does not hold", "mish_nonmonotone": "holds", "prelu_param": "holds",
