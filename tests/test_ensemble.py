@@ -79,10 +79,14 @@ def test_xor_linear_models():
     assert xor.dichotomies_separable() == 14
 
 
-def test_approximation_member_order_matches_reshape():
-    ms = approximation.members([1, 2], ["tanh", "relu"], ["sin", "step"], 3, lr=0.01)
-    assert [m.tag["target"] for m in ms[:12]] == ["sin"] * 12
-    assert (ms[13].activation, ms[13].widths, ms[13].seed) == ("tanh", (1,), 1)
+def test_approximation_predictions_come_back_in_config_and_seed_order():
+    configs = [("sin", "tanh", 2), ("step", "relu", 3), ("abs", "sigmoid", 1)]
+    train, fine = approximation.train(configs, 2, 0.01, 16, 5, dtype=torch.float64)
+    for k, config in enumerate(configs):  # each config trained on its own gives the same numbers
+        alone_train, alone_fine = approximation.train([config], 2, 0.01, 16, 5, dtype=torch.float64)
+        np.testing.assert_allclose(train[k], alone_train[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(fine[k], alone_fine[0], rtol=0, atol=1e-12)
+    assert not np.allclose(train[0, 0], train[0, 1])  # seeds differ
 
 
 def test_prelu_slopes_are_learned_per_layer_and_member():

@@ -1,4 +1,11 @@
-"""Universal approximation in practice: one hidden layer, growing width, three targets."""
+"""Universal approximation in practice: one hidden layer, growing width, three targets.
+
+Every network trains on ``n_points`` evenly spaced points of [-1, 1] and is measured on a grid
+eight times finer: the points between the training points are held out (never trained on),
+and the sup error is taken over the whole fine grid. Each (target, activation, width) gets its
+own Adam learning rate, picked by training error from a grid that is extended where the best
+sits on an edge.
+"""
 from __future__ import annotations
 
 import math
@@ -8,6 +15,7 @@ import numpy as np
 import torch
 
 from actlab.ensemble import Ensemble, Member, fit
+from actlab.tuning import best_index
 
 # Targets on [-1, 1]: smooth, a kink, and a jump (outside the theorems' continuity condition).
 TARGETS = {
@@ -15,19 +23,29 @@ TARGETS = {
     "abs": lambda x: x.abs(),
     "step": lambda x: (x >= 0).to(x.dtype),
 }
+FINER = 8  # the evaluation grid is this many times finer than the training grid
 
 
-def members(widths, activations, targets, seeds: int, lr: float) -> list[Member]:
-    """The sweep's networks in (target, activation, width, seed) order."""
-    return [Member(a, (w,), seed=s, lr=lr, tag={"target": t})
-            for t in targets for a in activations for w in widths for s in range(seeds)]
-
-
-def data(targets, n_members_per_target: int, n_points: int, dtype=torch.float32):
-    """Training grid x (B, 1) and per-member targets (E, B, 1)."""
+def grids(n_points: int, dtype=torch.float32):
+    """Training grid (n_points, 1), the fine grid (FINER (n_points - 1) + 1, 1), and the mask of
+    fine-grid points that are not training points (the held-out points)."""
     x = torch.linspace(-1, 1, n_points, dtype=dtype)[:, None]
-    y = torch.cat([TARGETS[t](x).expand(n_members_per_target, -1, -1) for t in targets], 0)
-    return x, y
+    xt = torch.linspace(-1, 1, FINER * (n_points - 1) + 1, dtype=dtype)[:, None]
+    held = torch.arange(len(xt)) % FINER != 0
+    return x, xt, held
+
+
+def train(configs, seeds: int, lr: float, n_points: int, steps: int, dtype=torch.float32):
+    """Train ``seeds`` networks per (target, activation, width) config at one learning rate, as
+    one ensemble. Returns predictions on the training grid (C, S, n) and the fine grid (C, S, m)."""
+    ms = [Member(a, (w,), seed=s, lr=lr, tag={"target": t}) for t, a, w in configs for s in range(seeds)]
+    x, xt, _ = grids(n_points, dtype)
+    y = torch.stack([TARGETS[m.tag["target"]](x) for m in ms])
+    ens = Ensemble(ms, 1, 1, dtype=dtype)
+    fit(ens, x, y, loss="mse", steps=steps, y_per_member=True)
+    with torch.no_grad():
+        return (ens(x)[..., 0].view(len(configs), seeds, -1).double().numpy(),
+                ens(xt)[..., 0].view(len(configs), seeds, -1).double().numpy())
 
 
 @dataclass
@@ -36,11 +54,16 @@ class ApproxSweep:
     activations: list[str]
     targets: list[str]
     seeds: int
-    mse: np.ndarray   # (targets, acts, widths, seeds), on a test grid 8x finer than training
-    sup: np.ndarray   # same shape: largest absolute error on the test grid
+    mse: np.ndarray        # (targets, acts, widths, seeds): MSE on the held-out points
+    mse_train: np.ndarray  # same shape: MSE on the training points
+    sup: np.ndarray        # same shape: largest |error| on the whole fine grid
+    lr: np.ndarray         # (targets, acts, widths): the learning rate picked
+    interior: np.ndarray   # (targets, acts, widths) bool: that rate is inside the grid tried
+    lrs_tried: list[float]
+    n_trained: int         # networks trained in all, every rate tried counted
     x_test: np.ndarray
-    y_test: np.ndarray   # (targets, n_test)
-    pred: np.ndarray     # (targets, acts, widths, seeds, n_test)
+    y_test: np.ndarray     # (targets, n_test)
+    pred: np.ndarray       # (targets, acts, widths, seeds, n_test)
 
     def slope(self, what: str = "mse") -> np.ndarray:
         """Least-squares slope of log(median error over seeds) against log(width): (targets, acts)."""
@@ -50,34 +73,70 @@ class ApproxSweep:
                          for t in range(err.shape[0])])
 
 
-def run(widths, activations, targets, seeds: int, n_points: int = 128, steps: int = 1500,
-        lr: float = 0.01, dtype=torch.float32) -> ApproxSweep:
-    ms = members(widths, activations, targets, seeds, lr)
-    per_target = len(ms) // len(targets)
-    x, y = data(targets, per_target, n_points, dtype)
-    ens = Ensemble(ms, 1, 1, dtype=dtype)
-    fit(ens, x, y, loss="mse", steps=steps, y_per_member=True)
-    return evaluate(ens, widths, activations, targets, seeds, n_points, dtype)
+def run(widths, activations, targets, seeds: int, n_points: int = 128, steps: int = 1000,
+        lrs=(0.003, 0.01, 0.03), factor: float = 3.0, max_rounds: int = 2,
+        dtype=torch.float32) -> ApproxSweep:
+    """Every config at every learning rate of ``lrs``; then, for the configs whose best rate
+    (lowest median training MSE) is on an edge, one more rate ``factor`` beyond it, batched,
+    up to ``max_rounds`` times. The identity is a straight line whatever the rate: it is
+    trained on the grid but never extended."""
+    configs = [(t, a, w) for t in targets for a in activations for w in widths]
+    x, xt, held = grids(n_points, dtype)
+    y = {t: TARGETS[t](x)[:, 0].double().numpy() for t in targets}
+    yt = {t: TARGETS[t](xt)[:, 0].double().numpy() for t in targets}
+    tried = {c: {} for c in configs}  # config -> lr -> (train pred (S, n), fine pred (S, m))
+    for lr in lrs:
+        tr, fine = train(configs, seeds, lr, n_points, steps, dtype)
+        for k, c in enumerate(configs):
+            tried[c][lr] = (tr[k], fine[k])
 
+    def score(c, lr):
+        return ((tried[c][lr][0] - y[c[0]]) ** 2).mean(-1)
 
-def evaluate(ens: Ensemble, widths, activations, targets, seeds, n_points, dtype) -> ApproxSweep:
-    xt = torch.linspace(-1, 1, 8 * (n_points - 1) + 1, dtype=dtype)[:, None]
-    with torch.no_grad():
-        pred = ens(xt)[..., 0]
-    shape = (len(targets), len(activations), len(widths), seeds)
-    yt = torch.stack([TARGETS[t](xt)[:, 0] for t in targets])
-    pred = pred.view(*shape, -1)
-    err = pred - yt[:, None, None, None, :]
-    return ApproxSweep(list(widths), list(activations), list(targets), seeds,
-                       (err**2).mean(-1).double().numpy(), err.abs().amax(-1).double().numpy(),
-                       xt[:, 0].numpy(), yt.numpy(), pred.numpy())
+    def best(c):
+        order = sorted(tried[c])
+        b = best_index(np.stack([score(c, lr) for lr in order], 1))
+        return order, b
+
+    for _ in range(max_rounds):
+        todo = {}
+        for c in configs:
+            order, b = best(c)
+            if c[1] == "identity" or b is None or 0 < b < len(order) - 1:
+                continue
+            todo.setdefault(order[0] / factor if b == 0 else order[-1] * factor, []).append(c)
+        if not todo:
+            break
+        for lr, cs in todo.items():
+            tr, fine = train(cs, seeds, lr, n_points, steps, dtype)
+            for k, c in enumerate(cs):
+                tried[c][lr] = (tr[k], fine[k])
+
+    shape = (len(targets), len(activations), len(widths))
+    mse, mse_tr, sup = (np.zeros(shape + (seeds,)) for _ in range(3))
+    pred = np.zeros(shape + (seeds, len(xt)))
+    lr_at, interior = np.zeros(shape), np.zeros(shape, bool)
+    for k, c in enumerate(configs):
+        i = np.unravel_index(k, shape)
+        order, b = best(c)
+        b = 0 if b is None else b
+        lr = order[b]
+        err = tried[c][lr][1] - yt[c[0]]
+        mse[i], mse_tr[i] = (err[:, held.numpy()] ** 2).mean(-1), score(c, lr)
+        sup[i], pred[i] = np.abs(err).max(-1), tried[c][lr][1]
+        lr_at[i], interior[i] = lr, 0 < b < len(order) - 1
+    return ApproxSweep(list(widths), list(activations), list(targets), seeds, mse, mse_tr, sup, lr_at,
+                       interior, sorted({lr for c in configs for lr in tried[c]}),
+                       seeds * sum(len(tried[c]) for c in configs), xt[:, 0].numpy(),
+                       np.stack([yt[t] for t in targets]), pred)
 
 
 def best_line_mse(sweep: ApproxSweep, target: str, n_points: int) -> float:
-    """Test MSE of the least-squares straight line fitted on the training grid: the floor
+    """Held-out MSE of the least-squares straight line fitted on the training grid: the floor
     for any network whose activation is the identity."""
     x = np.linspace(-1, 1, n_points)
     y = TARGETS[target](torch.from_numpy(x)).numpy()
     coef = np.polyfit(x, y, 1)
     t = sweep.targets.index(target)
-    return float(np.mean((np.polyval(coef, sweep.x_test) - sweep.y_test[t]) ** 2))
+    held = np.arange(len(sweep.x_test)) % FINER != 0
+    return float(np.mean((np.polyval(coef, sweep.x_test[held]) - sweep.y_test[t][held]) ** 2))

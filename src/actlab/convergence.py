@@ -1,8 +1,12 @@
-"""Convergence speed on digits: epochs to a target error (training and held-out), learning
-rate tuned per activation, as one ensemble over activations x depths x learning rates x seeds.
+"""Convergence speed on digits: epochs to a target error, learning rate tuned per activation
+and depth, as one ensemble over activations x depths x learning rates x seeds.
 
 Speed here is a number of SGD steps, never wall time: the cost of one step is a separate
-question (the properties chapter times it)."""
+question (the properties chapter times it).
+
+Errors are measured every ``eval_every`` steps, so "epochs to target" has the resolution of a
+fraction of an epoch, on the training set and, when given, on held-out data.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +15,7 @@ import numpy as np
 import torch
 
 from actlab.ensemble import Ensemble, Member, fit
+from actlab.tuning import best_index
 
 
 @dataclass
@@ -19,22 +24,37 @@ class SpeedSweep:
     depths: list[int]
     lrs: list[float]
     seeds: int
-    error: np.ndarray  # (acts, depths, lrs, seeds, epochs + 1): training error after each epoch
+    error: np.ndarray  # (acts, depths, lrs, seeds, evals): training error at each evaluation
     loss: np.ndarray   # (acts, depths, lrs, seeds): final training loss (nan/inf if diverged)
     target: float
     evals_per_epoch: int = 1
-    test_error: np.ndarray | None = None  # like ``error``, on held-out data (if given)
+    error_test: np.ndarray | None = None      # same shape as error, on held-out data
+    eval_epochs: np.ndarray | None = None     # (evals,) the epoch (fractional) of each evaluation
+    trained: np.ndarray | None = None         # (acts, depths, lrs) bool: that rate was run (tuning)
 
-    def epochs_to_target(self, held_out: bool = False) -> np.ndarray:
-        """First epoch with training (or held-out) error <= target; inf if never, or if the run
+    @property
+    def test_error(self):
+        return self.error_test
+
+    def epochs(self) -> np.ndarray:
+        if self.eval_epochs is not None:
+            return self.eval_epochs
+        return np.arange(self.error.shape[-1]) / self.evals_per_epoch
+
+    def epochs_to_target(self, held_out: bool = False, target: float | None = None) -> np.ndarray:
+        """First evaluation (in epochs) with error <= target; inf if never, or if the run
         diverged (non-finite final loss) even after reaching it. (acts, depths, lrs, seeds)."""
-        hit = (self.test_error if held_out else self.error) <= self.target
-        first = np.argmax(hit, axis=-1).astype(float) / self.evals_per_epoch
+        err = self.error_test if held_out else self.error
+        if err is None:
+            raise ValueError("no held-out errors were measured: pass X_test and y_test to run()")
+        hit = err <= (self.target if target is None else target)
+        first = self.epochs()[np.argmax(hit, axis=-1)].astype(float)
         first[~hit.any(-1) | ~np.isfinite(self.loss)] = np.inf
         return first
 
     def diverged(self) -> np.ndarray:
-        return ~np.isfinite(self.loss)
+        bad = ~np.isfinite(self.loss)
+        return bad if self.trained is None else bad & self.trained[..., None]
 
     def best_lr(self) -> np.ndarray:
         """Index of the tuned learning rate per (act, depth): fewest median epochs to target,
@@ -52,41 +72,118 @@ class SpeedSweep:
                                    for a in range(len(self.activations))])
         return pick(ep), pick(loss)
 
+    def interior(self) -> np.ndarray:
+        """(acts, depths) bool: the tuned rate is neither the smallest nor the largest tried."""
+        j = self.best_lr()
+        return (j > 0) & (j < len(self.lrs) - 1)
 
-def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: int = 20,
-        batch_size: int = 64, target: float = 0.05, momentum: float = 0.9,
-        init: str | dict = "default", evals_per_epoch: int = 1, eval_examples: int | None = None,
-        dtype=torch.float32, held_out: tuple | None = None) -> SpeedSweep:
-    """``init``: one scheme for all, or {activation: scheme}. The training error is measured on
-    the first ``eval_examples`` training examples (all if None) ``evals_per_epoch`` times an epoch;
-    with ``held_out`` = (X_test, y_test), the held-out error too, at the same points."""
-    scheme = init if isinstance(init, dict) else {a: init for a in activations}
-    members = [Member(a, (width,) * d, seed=s, lr=lr, init=scheme[a])
-               for a in activations for d in depths for lr in lrs for s in range(seeds)]
-    X, y = X.to(dtype), y
+
+def _train(specs, seeds: int, X, y, *, width, epochs, batch_size, momentum, scheme, eval_every,
+           eval_examples, X_test, y_test, dtype):
+    """Train every (activation, depth, lr) spec x seed; errors (specs, seeds, evals), final
+    losses (specs, seeds), held-out errors or None, and the epoch of each evaluation."""
+    members = [Member(a, (width,) * d, seed=s, lr=lr, init=scheme[a]) for a, d, lr in specs for s in range(seeds)]
+    X = X.to(dtype)
     ens = Ensemble(members, X.shape[1], int(y.max()) + 1, dtype=dtype)
-    errors, test_errors = [], []
-
     Xe, ye = X[:eval_examples], y[:eval_examples]
-    Xt, yt = (held_out[0].to(dtype), held_out[1]) if held_out is not None else (None, None)
+    Xt = None if X_test is None else X_test.to(dtype)
+    errors, tests = [], []
 
     def error(step, e):
         with torch.no_grad():
             errors.append((e(Xe).argmax(-1) != ye).double().mean(1).numpy())
             if Xt is not None:
-                test_errors.append((e(Xt).argmax(-1) != yt).double().mean(1).numpy())
+                tests.append((e(Xt).argmax(-1) != y_test).double().mean(1).numpy())
 
     error(0, ens)
     per_epoch = -(-len(y) // batch_size)
-    if per_epoch % evals_per_epoch:
-        raise ValueError(f"evals_per_epoch must divide the {per_epoch} steps of an epoch")
-    hist = fit(ens, X, y, loss="xent", steps=epochs * per_epoch, optimizer="sgd", momentum=momentum,
-               batch_size=batch_size, log_every=per_epoch // evals_per_epoch, callback=error)
-    shape = (len(activations), len(depths), len(lrs), seeds)
+    steps = epochs * per_epoch
+    hist = fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", momentum=momentum,
+               batch_size=batch_size, log_every=eval_every, callback=error)
+    logged = [0] + [k for k in range(1, steps + 1) if k % eval_every == 0 or k == steps]
+    shape = (len(specs), seeds)
     err = np.stack(errors, -1).reshape(*shape, -1)
-    test = np.stack(test_errors, -1).reshape(*shape, -1) if test_errors else None
-    return SpeedSweep(list(activations), list(depths), list(lrs), seeds, err,
-                      hist[-1].reshape(shape), target, evals_per_epoch, test)
+    test = np.stack(tests, -1).reshape(*shape, -1) if tests else None
+    return err, hist[-1].reshape(shape), test, np.array(logged) / per_epoch
+
+
+def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: int = 20,
+        batch_size: int = 64, target: float = 0.05, momentum: float = 0.9,
+        init: str | dict = "default", evals_per_epoch: int = 1, eval_examples: int | None = None,
+        eval_every: int | None = None, X_test=None, y_test=None, tune_rounds: int = 0,
+        factor: float = 3.0, dtype=torch.float32, held_out: tuple | None = None) -> SpeedSweep:
+    """``init``: one scheme for all, or {activation: scheme}. The training error is measured on
+    the first ``eval_examples`` training examples (all if None), every ``eval_every`` steps (or
+    ``evals_per_epoch`` times an epoch), and on (X_test, y_test) when given.
+
+    ``tune_rounds`` > 0: where an (activation, depth)'s best rate (fewest median epochs to the
+    training target) is the smallest or largest of the grid, train it once more at a rate
+    ``factor`` beyond, batched, up to that many times. The returned grid is the union of the
+    rates tried; an (activation, depth) not trained at a rate reads as never reaching the target
+    there (nan loss), so it cannot win."""
+    if held_out is not None:  # (X_test, y_test), the other spelling
+        X_test, y_test = held_out
+    scheme = init if isinstance(init, dict) else {a: init for a in activations}
+    per_epoch = -(-len(y) // batch_size)
+    if eval_every is None:
+        if per_epoch % evals_per_epoch:
+            raise ValueError(f"evals_per_epoch must divide the {per_epoch} steps of an epoch")
+        eval_every = per_epoch // evals_per_epoch
+    kw = dict(width=width, epochs=epochs, batch_size=batch_size, momentum=momentum, scheme=scheme,
+              eval_every=eval_every, eval_examples=eval_examples, X_test=X_test, y_test=y_test, dtype=dtype)
+    results = {}  # (a, d, lr) -> (err (S, T), loss (S,), test (S, T) | None)
+
+    def train(specs):
+        err, loss, test, when = _train(specs, seeds, X, y, **kw)
+        for k, sp in enumerate(specs):
+            results[sp] = (err[k], loss[k], None if test is None else test[k])
+        return when
+
+    when = train([(a, d, lr) for a in activations for d in depths for lr in lrs])
+    grid = sorted(float(v) for v in lrs)
+
+    def first(err, loss):
+        hit = err <= target
+        ep = when[np.argmax(hit, -1)].astype(float)
+        ep[~hit.any(-1) | ~np.isfinite(loss)] = np.inf
+        return ep
+
+    for _ in range(tune_rounds):
+        todo = {}
+        for a in activations:
+            for d in depths:
+                have = [lr for lr in grid if (a, d, lr) in results]
+                scores = np.stack([first(*results[(a, d, lr)][:2]) for lr in have], 1)
+                b = best_index(scores)
+                if b is None or 0 < b < len(have) - 1:
+                    continue
+                new = have[0] / factor if b == 0 else have[-1] * factor
+                todo.setdefault(new, []).append((a, d, new))
+        if not todo:
+            break
+        for new, specs in todo.items():
+            train(specs)
+            grid = sorted(set(grid) | {new})
+    T = len(when)
+    blank = (np.ones((seeds, T)), np.full(seeds, np.nan), None if X_test is None else np.ones((seeds, T)))
+    get = lambda a, d, lr, i: results.get((a, d, lr), blank)[i]
+    shape = (len(activations), len(depths), len(grid), seeds)
+    err = np.stack([get(a, d, lr, 0) for a in activations for d in depths for lr in grid]).reshape(*shape, T)
+    loss = np.stack([get(a, d, lr, 1) for a in activations for d in depths for lr in grid]).reshape(shape)
+    test = None if X_test is None else np.stack(
+        [get(a, d, lr, 2) for a in activations for d in depths for lr in grid]).reshape(*shape, T)
+    trained = np.array([(a, d, lr) in results for a in activations for d in depths for lr in grid])
+    return SpeedSweep(list(activations), list(depths), grid, seeds, err, loss, target,
+                      evals_per_epoch, test, when, trained.reshape(shape[:3]))
+
+
+def speed_ratio(slow: np.ndarray, fast: np.ndarray, budget: float) -> np.ndarray:
+    """Elementwise slow / fast epochs, pairing seeds, with a run that never reached the target
+    counted as reaching it at the end of the ``budget``. The ratio is then a bound, never an
+    exaggeration: a lower bound when only the slow run never got there, an upper bound when only
+    the fast one did not, and 1 (a tie) when neither did."""
+    slow, fast = (np.where(np.isfinite(v), v, budget).astype(float) for v in (slow, fast))
+    return slow / fast
 
 
 @dataclass

@@ -345,7 +345,7 @@ def speed_boxes(sweep, epochs, ylabel: str = "epochs to the target training erro
     n_a, n_d = len(sweep.activations), len(sweep.depths)
     fig, axes = figure(1, 1, width=6.0, height=3.0)
     ax = axes[0, 0]
-    cap = sweep.error.shape[-1]  # plotted position of "never"
+    cap = float(sweep.epochs()[-1]) + 1  # plotted position of "never": one epoch past the budget
     for a, act in enumerate(sweep.activations):
         for d in range(n_d):
             pos = d * (n_a + 1) + a
@@ -366,7 +366,7 @@ def speed_boxes(sweep, epochs, ylabel: str = "epochs to the target training erro
                for a in sweep.activations]
     ax.axhline(cap, color=NEUTRAL, linewidth=0.6, linestyle=":")
     ax.text(ax.get_xlim()[0], cap, " never", va="bottom", fontsize=7, color=NEUTRAL)
-    ax.legend(handles=handles, loc="upper left")
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=len(handles), frameon=False)
     ax.set_ylabel(ylabel)
     return finish(fig)
 

@@ -150,7 +150,9 @@ class Verdict:
 
     @property
     def n_min(self) -> int:
-        return min((p.measure.n for p in self.parts if p.measure), default=0)
+        """The fewest seeds behind a measured part; exact parts (no seeds) do not count."""
+        ns = [p.measure.n for p in self.parts if p.measure and not p.measure.exact]
+        return min(ns, default=min((p.measure.n for p in self.parts if p.measure), default=0))
 
     def phrase(self) -> str:
         """One sentence, generated from the record."""

@@ -68,6 +68,7 @@ class XorSweep:
     final_loss: np.ndarray   # (acts, widths, seeds)
     dead_units: np.ndarray   # (acts, widths, seeds): hidden units constant zero on all 4 inputs
     ensemble: Ensemble
+    logits: np.ndarray | None = None  # (acts, widths, seeds, 4): final output logits on the four points
 
     def rate(self) -> np.ndarray:
         return self.success.mean(-1)
@@ -95,7 +96,33 @@ def train_sweep(activations, widths, seeds: int, steps: int = 2000, lr: float = 
         for blk in ens.blocks:  # one block per width
             _, _, post = blk.forward(XOR_X, keep=True)
             dead[blk.idx] = (post[0].abs().amax(1) == 0).sum(-1).numpy()
-    return XorSweep(list(activations), list(widths), seeds, success, loss, dead.reshape(shape), ens)
+    return XorSweep(list(activations), list(widths), seeds, success, loss, dead.reshape(shape), ens,
+                    logits.numpy().reshape(*shape, 4))
+
+
+def _entropy(p: float) -> float:
+    return 0.0 if p in (0.0, 1.0) else -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def plateau_losses() -> dict[int, float]:
+    """The loss (mean binary cross-entropy, nats) of the best network whose output is equal on
+    k of the four points ("merged") and fits the others perfectly, for the worst such merge:
+    k = 4: ln 2; k = 3 (two of one class, one of the other): (3/4) H(1/3); k = 2 (one of
+    each class): (1/2) ln 2. The best output on a merged group is its share of 1-labels."""
+    return {4: _entropy(0.5), 3: 0.75 * _entropy(1 / 3), 2: 0.5 * _entropy(0.5)}
+
+
+def merged_points(logits: np.ndarray, tol: float = 1e-2) -> np.ndarray:
+    """The size of the largest group of the four points with (nearly) the same output logit,
+    that mixes both classes (a group of one class alone costs nothing). Shape: logits[..., 0]."""
+    lg = np.asarray(logits)
+    lab = XOR_Y.numpy().astype(bool)
+    out = np.zeros(lg.shape[:-1], int)
+    for i in range(4):
+        same = np.abs(lg - lg[..., i:i + 1]) < tol  # (..., 4): points that share point i's output
+        mixed = (same & lab).any(-1) & (same & ~lab).any(-1)
+        out = np.maximum(out, np.where(mixed, same.sum(-1), 0))
+    return out
 
 
 def decision_grid(sweep: XorSweep, index: int, n: int = 121, pad: float = 0.5):

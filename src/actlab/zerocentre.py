@@ -53,6 +53,42 @@ def two_weight_path(feed: str, *, n: int, lr: float, epochs: int, seed: int = 0)
     return torch.stack(path).numpy(), same / k, reached
 
 
+def path_steps(feed: str, lrs, *, seeds: int, n: int, epochs: int, centre: bool = False,
+               tol: float = 0.05) -> np.ndarray:
+    """Per-example SGD on the two-weight problem of :func:`two_weight_path`, every seed and
+    learning rate at once: the updates after which the weights stay within ``tol`` of (1, -1)
+    to the end of ``epochs`` passes, inf if they are not there at the end (diverged runs never
+    are). "Stay", not "first touch": at a large learning rate a path can pass through the
+    target's neighbourhood by luck. Returns (seeds, len(lrs)).
+
+    Seed s draws the same inputs z for every feed, so feeds compare pairwise. ``centre``
+    subtracts the inputs' mean: the same function's outputs, with the offset removed, which
+    separates the offset from the input's scale (tanh's outputs also vary more)."""
+    xs, perms = [], []
+    for s in range(seeds):
+        g = torch.Generator().manual_seed(s)
+        x = functions.get(feed)(torch.randn(n, 2, generator=g, dtype=torch.float64))
+        xs.append(x - x.mean(0) if centre else x)
+        perms.append(torch.cat([torch.randperm(n, generator=g) for _ in range(epochs)]))
+    x, perm = torch.stack(xs), torch.stack(perms)
+    target = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    t = x @ target
+    lr = torch.tensor(list(lrs), dtype=torch.float64)[None, :, None]
+    w = torch.zeros(seeds, len(lrs), 2, dtype=torch.float64)
+    last_out = torch.zeros(seeds, len(lrs), dtype=torch.float64)
+    rows = torch.arange(seeds)
+    with torch.no_grad():
+        for k in range(perm.shape[1]):
+            xi, ti = x[rows, perm[:, k]], t[rows, perm[:, k]]
+            err = (w * xi[:, None]).sum(-1) - ti[:, None]
+            w = w - lr * err[..., None] * xi[:, None]
+            inside = (w - target).norm(dim=-1) < tol  # False for nan
+            last_out[~inside] = k + 1
+    settled = last_out + 1
+    settled[last_out == perm.shape[1]] = float("inf")
+    return settled.numpy()
+
+
 def features(X: torch.Tensor, act: str, width: int, seed: int, centre: bool = False) -> torch.Tensor:
     """A layer's outputs on X: act(X W) with LeCun-normal W (optionally mean-centred)."""
     g = torch.Generator().manual_seed(seed)
@@ -91,10 +127,28 @@ def gd_iterations(H: torch.Tensor, labels: torch.Tensor, *, ridge: float = 1e-3,
         w = w - torch.linalg.solve(hess, grad)
     best = loss(w)
     L = float(torch.linalg.eigvalsh(0.25 * A.T @ A / n)[-1]) + ridge
+    lossz = lambda z, w: float(torch.nn.functional.softplus(z).mean() - (yv * z).mean() + ridge / 2 * w @ w)
     w = torch.zeros(d, dtype=H.dtype)
-    for it in range(1, max_iter + 1):
-        p = torch.sigmoid(A @ w)
-        w = w - (A.T @ (p - yv) / n + ridge * w) / L
-        if loss(w) - best < tol:
+    for it in range(max_iter + 1):
+        z = A @ w  # one product serves the check of this iterate and the next step
+        if it > 0 and lossz(z, w) - best < tol:
             return it
+        if it == max_iter:
+            break
+        w = w - (A.T @ (torch.sigmoid(z) - yv) / n + ridge * w) / L
     return max_iter
+
+
+def curvature_study(X, labels, settings: dict, *, seeds: int, width: int, ridge: float) -> dict:
+    """For each setting name -> (activation, centre): per seed of the random layer, the
+    condition number, the cosine between the first gradient and the natural gradient, and
+    gradient descent's iterations to the optimum. {name: {"kappa"|"cos"|"iters": (seeds,)}}."""
+    out = {name: {"kappa": [], "cos": [], "iters": []} for name in settings}
+    for s in range(seeds):
+        for name, (act, centre) in settings.items():
+            H = features(X, act, width, seed=s, centre=centre)
+            k, c = logistic_curvature(H, labels, ridge=ridge)
+            out[name]["kappa"].append(k)
+            out[name]["cos"].append(c)
+            out[name]["iters"].append(gd_iterations(H, labels, ridge=ridge))
+    return {name: {k: np.array(v, dtype=float) for k, v in d.items()} for name, d in out.items()}

@@ -1,0 +1,90 @@
+"""Unit tests for the experiment helpers of the zero-centred, universal-approximation, tanh and
+linear-collapse chapters: small, seconds in all."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from actlab import approximation, convergence, xor, zerocentre
+from actlab.verdicts import Measure, Rule, exact, judge
+
+
+def test_speed_ratio_censors_never_at_the_budget():
+    r = convergence.speed_ratio([2.0, np.inf, np.inf, 4.0], [1.0, 5.0, np.inf, np.inf], budget=20)
+    assert r.tolist() == [2.0, 4.0, 1.0, 0.2]  # a bound, never inf or nan
+
+
+def test_xor_plateaus_are_the_merged_losses():
+    p = xor.plateau_losses()
+    assert p[4] == pytest.approx(math.log(2))
+    assert p[3] == pytest.approx(0.4774, abs=1e-4)  # (3/4) H(1/3)
+    assert p[2] == pytest.approx(math.log(2) / 2)
+    # labels (0, 1, 1, 0): three points share one logit and mix both classes; then all four;
+    # then two of different classes; a same-class pair alone does not count
+    logits = np.array([[0.69, 0.69, 0.69, -9.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 9.0, -9.0],
+                       [5.0, -5.0, -5.0, 6.0]])
+    assert xor.merged_points(logits).tolist() == [3, 4, 2, 0]
+
+
+def test_merged_loss_matches_a_network_output():
+    """The loss of outputs 2/3 on three points (labels 0, 1, 1) and a perfect fourth is the plateau."""
+    p = torch.tensor([2 / 3, 2 / 3, 2 / 3, 1e-15], dtype=torch.float64)
+    y = torch.tensor([0.0, 1.0, 1.0, 0.0], dtype=torch.float64)
+    loss = torch.nn.functional.binary_cross_entropy(p, y)
+    assert float(loss) == pytest.approx(xor.plateau_losses()[3], abs=1e-6)
+
+
+def test_path_steps_finite_at_a_stable_rate_and_never_when_diverging():
+    s = zerocentre.path_steps("tanh", [1.0, 100.0], seeds=2, n=50, epochs=10)
+    assert s.shape == (2, 2)
+    assert np.isfinite(s[:, 0]).all() and np.isinf(s[:, 1]).all()
+    # the same seed draws the same inputs for every feed: centred sigmoid equals sigmoid at lr -> 0
+    a = zerocentre.path_steps("sigmoid", [1e-6], seeds=1, n=20, epochs=1)
+    assert np.isinf(a).all()
+
+
+def test_curvature_study_shapes_and_the_offset():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 8, generator=g, dtype=torch.float64)
+    labels = X[:, 0] > 0
+    out = zerocentre.curvature_study(X, labels, {"s": ("sigmoid", False), "c": ("sigmoid", True)},
+                                     seeds=2, width=8, ridge=1e-3)
+    assert out["s"]["kappa"].shape == (2,) and (out["s"]["kappa"] > out["c"]["kappa"]).all()
+    assert (np.abs(out["c"]["cos"]) <= 1 + 1e-12).all()
+
+
+def test_approximation_grids_hold_out_the_points_between():
+    x, xt, held = approximation.grids(5)
+    assert len(xt) == approximation.FINER * 4 + 1 and int((~held).sum()) == 5
+    assert torch.allclose(xt[~held], x)
+
+
+def test_approximation_run_picks_a_rate_per_config_and_says_if_it_is_interior():
+    sw = approximation.run([1, 4], ["relu", "identity"], ["abs"], 1, n_points=9, steps=30,
+                           lrs=[0.01, 0.1], max_rounds=1)
+    assert sw.mse.shape == sw.mse_train.shape == sw.sup.shape == (1, 2, 2, 1)
+    assert set(np.unique(sw.lr)) <= set(sw.lrs_tried)
+    assert not sw.interior[0, 1].any() or len(sw.lrs_tried) > 2  # 2 rates: nothing interior without extension
+    assert (sw.sup >= np.sqrt(sw.mse)).all()  # the largest error bounds the held-out RMS
+    assert sw.n_trained >= 2 * 2 * 2
+
+
+def test_convergence_fractional_epochs_held_out_and_tuning_rounds():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(96, 6, generator=g)
+    y = (X[:, 0] > 0).long()
+    sw = convergence.run(["tanh"], [1], [0.01, 0.03], 2, X, y, width=8, epochs=2, batch_size=16, target=0.6,
+                         eval_every=2, X_test=X[:32], y_test=y[:32], tune_rounds=1)
+    assert sw.eval_epochs[1] == pytest.approx(2 / 6)  # 6 steps an epoch, evaluated every 2
+    assert sw.error_test.shape == sw.error.shape
+    # every rate hits the (easy) target at once, so the best is the smallest: one rate added below
+    assert len(sw.lrs) == 3 and sw.lrs[0] < 0.01 and sw.trained.sum() == 3
+    ep = sw.epochs_to_target(held_out=True)
+    assert ep.shape == (1, 1, 3, 2)
+
+
+def test_undecided_phrase_counts_seeds_not_exact_parts():
+    rules = [Rule("a", "<=", 1, "a"), Rule("b", ">", 0.5, "b")]
+    v = judge("c", rules, {"a": exact(0.5), "b": Measure(0.6, 0.4, 0.8, 20, "Wilson")})
+    assert v.phrase().startswith("undecided at 20 seeds")
