@@ -158,8 +158,8 @@ CLAIMS: list[Claim] = [
           "vanishing-gradients",
           (R("bn_reach_sigmoid", ">", 1e-2, "share of the output error reaching layer 1 of a default-initialised "
              "sigmoid network with batch norm", "batch normalisation, digits, 10-layer sigmoid MLP"),
-           R("pretrain_heldout_gain", ">", 0, "held-out loss from a random start minus after pre-training (same "
-             "total steps, each at its tuned learning rate), per seed", "layer-wise pre-training, digits, sigmoid MLP"),
+           R("pretrain_heldout_gain", ">", 0, "held-out loss from a random start (each seed's best learning rate) "
+             "minus after pre-training (tuned learning rate), same total steps, per seed", "layer-wise pre-training, digits, sigmoid MLP"),
            R("reach_tanh_xavier_deepest", ">", 1e-2, "share of the output error reaching layer 1",
              "Xavier initialisation, tanh, deepest MLP"),
            R("reach_relu_kaiming_deepest", ">", 1e-2, "share of the output error reaching layer 1",
