@@ -111,8 +111,8 @@ def heatmaps(sweep: NormSweep):
     The top row cannot see a shrink common to every layer; the bottom row can."""
     from actlab.plotting import figure, finish, label
 
-    rows = [("first / last hidden layer's ‖∂loss/∂W‖", sweep.ratio),
-            ("‖δ₁‖ / ‖δ_out‖ (error reaching layer 1)", sweep.reach)]
+    rows = [("log₁₀ ratio (first ÷ last ‖∂loss/∂W‖)", sweep.ratio),
+            ("log₁₀ reach (‖δ₁‖ ÷ ‖δ_out‖)", sweep.reach)]
     fig, axes = figure(2, len(sweep.inits), width=2.4 * len(sweep.inits),
                        height=2 * (0.55 * len(sweep.activations) + 1.1), sharey=True)
     for r, (what, f) in enumerate(rows):
@@ -120,14 +120,14 @@ def heatmaps(sweep: NormSweep):
             grid = np.array([[np.log10(np.median(f(a, init, d))) for d in sweep.depths] for a in sweep.activations])
             im = ax.imshow(grid, cmap="RdBu", vmin=-12, vmax=12, aspect="auto")
             for (i, j), v in np.ndenumerate(grid):
-                ax.text(j, i, f"{v:.0f}".replace("-", "−"), ha="center", va="center", fontsize=7,
+                ax.text(j, i, str(int(round(v))).replace("-", "−"), ha="center", va="center", fontsize=7,
                         color="white" if abs(v) > 7 else "black")
             ax.set_xticks(range(len(sweep.depths)), [str(d) for d in sweep.depths])
             ax.set_yticks(range(len(sweep.activations)), [label(a) for a in sweep.activations])
             ax.set_xlabel("hidden layers")
             ax.set_title(f"init: {init}")
             ax.grid(False)
-        fig.colorbar(im, ax=axes[r].tolist(), label="log₁₀ " + what, shrink=0.9)
+        fig.colorbar(im, ax=axes[r].tolist(), label=what, shrink=0.9)
     return finish(fig)
 
 
@@ -523,7 +523,7 @@ def he_sentence(he: dict, ln10: float, steps: int) -> str:
             out.append(f"Under {name} the learning rate with the lowest held-out loss is {fmt(lr)} ({where}; "
                        f"grid {grid}; {k} of {n} rates learned); after {steps} steps its held-out loss is "
                        f"{fmt(test, 4)} and its training loss {fmt(train, 4)}.")
-    return "In training ({numref}`fig-he-curves`): " + " ".join(out)
+    return "In training: " + " ".join(out)
 
 
 def bn_relu_sentence(m: dict, threshold: float = VANISH_RATIO) -> str:
