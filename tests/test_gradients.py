@@ -61,3 +61,43 @@ def test_ratio_hides_a_common_shrink_that_reach_shows(batch):
     assert np.median(sw.reach("relu", "kaiming", 20)) > 0.1
     assert gr.vanishing_depth(sw, "relu", "standard") == 0
     assert gr.vanishing_depth(sw, "relu", "standard", measure="reach") == 20
+
+
+def _fake(finals: dict):
+    """make(grid) -> Trained whose final held-out loss per seed is finals[lr]."""
+    calls = []
+
+    def make(grid):
+        calls.append(list(grid))
+        test = np.array([[finals[lr] for lr in grid]])  # (1 log, lrs, seeds)
+        return gr.Trained(np.array([10]), test, test)
+    return make, calls
+
+
+def test_runs_at_chance_never_win_a_tuning_and_do_not_extend_the_grid():
+    ln10 = float(np.log(10))
+    at_chance = {lr: [ln10 + 1e-4 * k, ln10 - 1e-3, ln10] for k, lr in enumerate([0.01, 0.1, 1.0])}
+    make, calls = _fake(at_chance)
+    tuned, runs = gr.tuned_curves(make, [0.01, 0.1, 1.0], chance=ln10)
+    assert tuned.best is None and len(calls) == 1  # noise at chance picks nothing, extends nothing
+    assert gr.learned_count(tuned, runs, ln10) == (0, 3)
+    lr, _ = gr.chosen(tuned, runs)
+    assert lr == 1.0  # shown: the largest rate whose runs all finished
+
+
+def test_a_diverged_run_is_not_learned_and_an_edge_best_extends():
+    ln10 = float(np.log(10))
+    finals = {0.01: [1.0, 1.1, 1.2], 0.1: [0.5, np.nan, np.nan], 1.0: [np.nan] * 3, 0.1 / 3: [0.9, 0.9, 0.9],
+              0.01 / 3: [1.5, 1.5, 1.5]}
+    make, calls = _fake(finals)
+    tuned, runs = gr.tuned_curves(make, [0.01, 0.1, 1.0], chance=ln10)
+    assert calls == [[0.01, 0.1, 1.0], [0.01 / 3]]  # best on the edge: one rate below it was tried
+    assert tuned.lr == 0.01 and tuned.interior
+    assert gr.learned_count(tuned, runs, ln10)[0] == 2  # 0.01 and 0.01/3; 0.1 diverged on 2 of 3 seeds
+
+
+def test_runs_with_different_step_axes_share_one_axis():
+    a = gr.Trained(np.array([10, 20, 30]), np.zeros((3, 2)), np.ones((3, 2)))
+    b = gr.Trained(np.array([20, 30]), np.zeros((2, 2)), 2 * np.ones((2, 2)))
+    axis, out = gr.on_one_axis({"a": a, "b": b})
+    assert list(axis) == [10, 20, 30] and np.isnan(out["b"][0]).all() and (out["b"][1:] == 2).all()
