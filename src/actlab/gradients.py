@@ -475,10 +475,10 @@ def rescue_sentence(m: dict, threshold: float = VANISH_RATIO) -> str:
     bad = [k for k in names if f"rescue_reach_{k}_hi" in m and m[f"rescue_reach_{k}_hi"] < threshold]
     said = []
     if bad:
-        said.append("Below the vanishing threshold (" + fmt(threshold) + ") on every seed's interval: "
+        said.append("Below the vanishing threshold (" + fmt(threshold) + "), with the whole 95% interval: "
                     + ", ".join(f"{names[k]} (reach {_iv(m, f'rescue_reach_{k}')})" for k in bad) + ".")
     if ok:
-        said.append("Above it: " + ", ".join(f"{names[k]} (reach {_iv(m, f'rescue_reach_{k}')})" for k in ok) + ".")
+        said.append("Above it, with the whole interval: " + ", ".join(f"{names[k]} (reach {_iv(m, f'rescue_reach_{k}')})" for k in ok) + ".")
     said.append("So what holds is narrower than \"no initialisation rescues the sigmoid\": no initialisation "
                 "that only sets the scale or the orthogonality of zero-mean weights does; one that also "
                 "multiplies the weights by four and shifts the biases does" if ok else
