@@ -83,15 +83,31 @@ def test_vanishing_gradients(quick_metrics):
         assert 0.1 < m[f"ratio_relu_kaiming_d{d}"] < 10
     # batch norm lifts the sigmoid ratio by orders of magnitude
     assert m["ratio_bn_sigmoid_default_d10"] / m["ratio_sigmoid_default_d10"] > 1e3
-    assert m["vanish_depth_sigmoid_default"] == 5 and m["five_layer_verdict"].startswith("holds")
+    assert m["vanish_depth_sigmoid_default"] == 5 and m["ratio_sigmoid_default_5_hi"] < 1e-2
+    assert m["ratio_sigmoid_default_5_lo"] <= m["ratio_sigmoid_default_5"] <= m["ratio_sigmoid_default_5_hi"]
     assert m["vanish_depth_tanh_xavier"] == 0 and m["vanish_depth_relu_kaiming"] == 0
+    # the ratio hides a shrink common to every layer; the reach (error at layer 1 / output error) shows it
+    for a in ("tanh", "relu"):
+        assert 0.1 < m[f"ratio_{a}_standard_deepest"] < 10 and m[f"reach_{a}_standard_deepest"] < 1e-3
+    assert m["reach_relu_xavier_deepest"] < 1e-2 < m["reach_relu_kaiming_deepest_lo"]
+    assert m["vanish_depth_reach_relu_xavier"] > 0 and m["vanish_depth_reach_relu_kaiming"] == 0
+    # the sigmoid: scale alone does not rescue it; x4 weights with shifted biases (a tanh network) does
+    assert m["rescue_reach_xavier_hi"] < 1e-6 and m["rescue_reach_orthogonal_hi"] < 1e-6
+    assert m["rescue_reach_tanh_like_lo"] > 1e-2 and m["rescue_reach_orthogonal_tanh_like_lo"] > 1e-2
+    # a square Gaussian matrix: mean singular value 8/(3 pi), mean squared singular value 1
+    assert abs(m["gauss_sv"] - m["quarter_circle_mean"]) < 0.05 and abs(m["gauss_sv2"] - 1) < 0.05
+    assert m["jacobian_sv2_standard"] < m["jacobian_sv2_xavier"] <= 1
     # Glorot & Bengio: standard init shrinks more than normalised (paper: ~0.5 vs ~0.8)
     assert 0.35 < m["jacobian_sv_standard"] < m["jacobian_sv_xavier"] < 0.9
     # He et al.: Xavier's output scale after L relu layers is about (1/sqrt 2)^L of Kaiming's
     assert 0.2 < m["he_output_ratio"] / m["he_output_ratio_predicted"] < 5
-    assert m["he_final_xavier"] > m["he_final_kaiming"]
+    assert m["he_test_xavier"] > m["he_test_kaiming"] and m["he_lr_interior_kaiming"]  # held-out, tuned
     assert m["sat_top_end"] < m["sat_top_start"] - 0.1  # the top sigmoid layer drifts to 0
-    assert m["pretrain_ratio_pretrained"] > 10 * m["pretrain_ratio_random"]
+    # pre-training against a random start with a tuned learning rate and as many steps in all
+    assert m["pretrain_total_steps"] == m["finetune_steps"] + m["pretrain_steps_all"]
+    assert m["pretrain_heldout_gain_lo"] > 0 and m["pretrain_lr_interior_pretrained"]
+    assert m["pretrain_learned_random"] == 0 < m["pretrain_learned_pretrained"]  # no random-start rate learned
+    assert m["bn_reach_sigmoid_lo"] > 1e-2 > m["bn_reach_sigmoid_without"]
 
 
 def test_zero_centred(quick_metrics):
@@ -231,7 +247,7 @@ EXPECTED_VERDICTS = {  # claims decided by a rule; the quick profile's verdicts
     "monotone_convex": "does not hold", "mish_nonmonotone": "holds", "prelu_param": "holds",
     "maxout_k": "holds", "sigmoid_derivative": "holds", "sigmoid_range": "holds",
     "sigmoid_vanish": "holds", "sigmoid_not_centred": "holds", "five_layers": "holds with a qualification",
-    "remedies": "holds with a qualification", "zigzag": "holds", "natural_gradient": "does not hold",
+    "init_repairs": "holds", "remedies": "holds", "zigzag": "holds", "natural_gradient": "does not hold",
     "tanh_faster": "holds", "tanh_centred": "holds", "tanh_saturates": "holds",
     "relu_speed": "does not hold", "relu_die": "holds", "relu_irreversible": "does not hold",
     "relu_40": "does not hold", "relu_offset": "holds with a qualification", "saturation_defs": "holds",

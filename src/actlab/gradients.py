@@ -14,21 +14,42 @@ from actlab.ensemble import Ensemble, Member, fit, init_layer, member_losses
 VANISH_RATIO = 1e-2
 
 
-def weight_gradient_norms(ens: Ensemble, X: torch.Tensor, y: torch.Tensor) -> list[np.ndarray]:
-    """Frobenius norm of d(loss)/d(W_l) for every weight matrix of every member, at the
-    current weights, on the batch (X, y) under cross-entropy. Returns one array per member,
-    in member order (layers input to output)."""
+def layer_gradients(ens: Ensemble, X: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
+    """Per member, at the current weights on the batch (X, y) under cross-entropy:
+    the Frobenius norm of d(loss)/d(W_l) for every weight matrix (input to output), and the
+    back-propagated error ||delta_l|| = ||d loss_i / d z_l|| (root mean square over examples)
+    at every hidden layer's pre-activation and at the output (last entry).
+
+    The output error is fixed by the loss (softmax minus one-hot, about 0.95 per example
+    at initialisation), so ||delta_1|| / ||delta_out|| is an absolute measure of the error
+    that reaches the first layer: a common shrink of every layer cannot hide in it, as it
+    does in a first/last weight-gradient ratio."""
     for p in ens.parameters():
         p.grad = None
-    member_losses(ens(X), y, "xent").sum().backward()
-    out = [None] * len(ens)
+    total, kept = 0, []
     for blk in ens.blocks:
+        out, pre, _ = blk.forward(ens._member_input(X, blk), keep=True)
+        for z in pre + [out]:
+            z.retain_grad()
+        total = total + member_losses(out, y, "xent").sum()
+        kept.append((blk, pre + [out]))
+    total.backward()
+    w_out, d_out = [None] * len(ens), [None] * len(ens)
+    n = X.shape[-2]
+    for blk, zs in kept:
         norms = torch.stack([w.grad.flatten(1).norm(dim=1) for w in blk.weights], 1)  # (E_b, layers)
+        deltas = torch.stack([z.grad.flatten(1).norm(dim=1) * n ** 0.5 for z in zs], 1)
         for k, i in enumerate(blk.idx):
-            out[i] = norms[k].numpy().copy()
+            w_out[i] = norms[k].detach().numpy().copy()
+            d_out[i] = deltas[k].detach().numpy().copy()
     for p in ens.parameters():
         p.grad = None
-    return out
+    return w_out, d_out
+
+
+def weight_gradient_norms(ens: Ensemble, X: torch.Tensor, y: torch.Tensor) -> list[np.ndarray]:
+    """Frobenius norm of d(loss)/d(W_l) for every weight matrix of every member (input to output)."""
+    return layer_gradients(ens, X, y)[0]
 
 
 @dataclass
@@ -37,12 +58,23 @@ class NormSweep:
     inits: list[str]
     depths: list[int]
     seeds: int
-    norms: dict  # (act, init, depth) -> (seeds, depth + 1) array of per-layer gradient norms
+    norms: dict  # (act, init, depth) -> (seeds, depth + 1) array of per-layer weight-gradient norms
+    deltas: dict = None  # (act, init, depth) -> (seeds, depth + 1): ||delta_l|| per hidden layer, then output
 
     def ratio(self, act: str, init: str, depth: int) -> np.ndarray:
         """First hidden layer's weight gradient over the last hidden layer's, per seed."""
         n = self.norms[act, init, depth]
         return n[:, 0] / n[:, depth - 1]
+
+    def reach(self, act: str, init: str, depth: int) -> np.ndarray:
+        """Share of the output error that reaches the first hidden layer, ||delta_1|| / ||delta_out||,
+        per seed: blind to nothing a ratio between two hidden layers could hide."""
+        d = self.deltas[act, init, depth]
+        return d[:, 0] / d[:, -1]
+
+    def first(self, act: str, init: str, depth: int) -> np.ndarray:
+        """The first layer's weight-gradient norm itself, per seed."""
+        return self.norms[act, init, depth][:, 0]
 
 
 def norm_sweep(activations, inits, depths, seeds: int, X, y, width: int = 64,
@@ -51,22 +83,109 @@ def norm_sweep(activations, inits, depths, seeds: int, X, y, width: int = 64,
     members = [Member(a, (width,) * d, seed=s, init=i)
                for a in activations for i in inits for d in depths for s in range(seeds)]
     ens = Ensemble(members, X.shape[1], int(y.max()) + 1, batch_norm=batch_norm, dtype=X.dtype)
-    per_member = weight_gradient_norms(ens, X, y)
-    norms, k = {}, 0
+    per_member, per_delta = layer_gradients(ens, X, y)
+    norms, deltas, k = {}, {}, 0
     for a in activations:
         for i in inits:
             for d in depths:
                 norms[a, i, d] = np.stack(per_member[k:k + seeds])
+                deltas[a, i, d] = np.stack(per_delta[k:k + seeds])
                 k += seeds
-    return NormSweep(list(activations), list(inits), list(depths), seeds, norms)
+    return NormSweep(list(activations), list(inits), list(depths), seeds, norms, deltas)
 
 
-def vanishing_depth(sweep: NormSweep, act: str, init: str, threshold: float = VANISH_RATIO) -> int:
-    """Smallest depth whose median first/last gradient ratio is below ``threshold`` (0 if none)."""
+def vanishing_depth(sweep: NormSweep, act: str, init: str, threshold: float = VANISH_RATIO,
+                    measure: str = "ratio") -> int:
+    """Smallest depth whose median ``measure`` ("ratio": first/last weight gradient; "reach":
+    share of the output error reaching layer 1) is below ``threshold`` (0 if none)."""
+    f = {"ratio": sweep.ratio, "reach": sweep.reach}[measure]
     for d in sweep.depths:
-        if d > 1 and np.median(sweep.ratio(act, init, d)) < threshold:
+        if d > 1 and np.median(f(act, init, d)) < threshold:
             return d
     return 0
+
+
+def heatmaps(sweep: NormSweep):
+    """Two rows of depth x activation maps, one column per init: log10 of the first/last
+    weight-gradient ratio (top) and of the share of the output error reaching layer 1 (bottom).
+    The top row cannot see a shrink common to every layer; the bottom row can."""
+    from actlab.plotting import figure, finish, label
+
+    rows = [("log₁₀ ratio (first ÷ last ‖∂loss/∂W‖)", sweep.ratio),
+            ("log₁₀ reach (‖δ₁‖ ÷ ‖δ_out‖)", sweep.reach)]
+    fig, axes = figure(2, len(sweep.inits), width=2.4 * len(sweep.inits),
+                       height=2 * (0.55 * len(sweep.activations) + 1.1), sharey=True)
+    for r, (what, f) in enumerate(rows):
+        for ax, init in zip(axes[r], sweep.inits):
+            grid = np.array([[np.log10(np.median(f(a, init, d))) for d in sweep.depths] for a in sweep.activations])
+            im = ax.imshow(grid, cmap="RdBu", vmin=-12, vmax=12, aspect="auto")
+            for (i, j), v in np.ndenumerate(grid):
+                ax.text(j, i, str(int(round(v))).replace("-", "−"), ha="center", va="center", fontsize=7,
+                        color="white" if abs(v) > 7 else "black")
+            ax.set_xticks(range(len(sweep.depths)), [str(d) for d in sweep.depths])
+            ax.set_yticks(range(len(sweep.activations)), [label(a) for a in sweep.activations])
+            ax.set_xlabel("hidden layers")
+            ax.set_title(f"init: {init}")
+            ax.grid(False)
+        fig.colorbar(im, ax=axes[r].tolist(), label=what, shrink=0.9)
+    return finish(fig)
+
+
+# --- what an initialisation can do for the sigmoid --------------------------------------------
+
+def sigmoid_as_tanh_(ens: Ensemble) -> Ensemble:
+    """Rewrite, in place, every (sigmoid) member's weights so that it computes exactly the tanh
+    network with the weights it was initialised with. Since sigma(x) = (tanh(x/2) + 1) / 2, a
+    sigmoid layer s = (h + 1) / 2 of a tanh layer h needs weights x4 (x2 on the input) and biases
+    shifted by the weights' column sums: W' = 4W, b' = 2b - 2 * 1'W; on the output W' = 2W,
+    b' = b - 1'W. Returns ens."""
+    with torch.no_grad():
+        for blk in ens.blocks:
+            last = len(blk.weights) - 1
+            for layer, (w, b) in enumerate(zip(blk.weights, blk.biases)):
+                col = w.sum(1, keepdim=True)  # (E, 1, out): 1'W
+                if layer == 0:
+                    w.mul_(2), b.mul_(2)
+                elif layer == last:
+                    b.sub_(col), w.mul_(2)
+                else:
+                    b.mul_(2).sub_(2 * col), w.mul_(4)
+    return ens
+
+
+def orthogonal_(ens: Ensemble, gain: float = 1.0, seed: int = 0) -> Ensemble:
+    """Replace every weight matrix with a (semi-)orthogonal one times ``gain`` (all singular
+    values equal to ``gain``), seeded per member; biases to zero. After Saxe et al. and
+    Pennington, Schoenholz & Ganguli (2017)."""
+    with torch.no_grad():
+        for blk in ens.blocks:
+            for k, m in enumerate(blk.members):
+                g = torch.Generator().manual_seed(10_000 + 97 * seed + m.seed)
+                for w, b in zip(blk.weights, blk.biases):
+                    a, c = w.shape[1:]
+                    q, r = torch.linalg.qr(torch.randn(max(a, c), min(a, c), generator=g, dtype=w.dtype))
+                    q = q * torch.sign(torch.diagonal(r))  # a uniformly distributed orthogonal matrix
+                    w[k] = gain * (q if a >= c else q.T)
+                    b[k].zero_()
+    return ens
+
+
+def sigmoid_rescue(variants: dict, depth: int, width: int, seeds: int, X, y) -> dict:
+    """Weight-gradient norms and back-propagated errors at initialisation for sigmoid networks
+    under each named variant: {name: (init, orthogonal, as_tanh)}. Returns {name: NormSweep}
+    with one (activation, init, depth) entry."""
+    out = {}
+    for name, (init, ortho, as_tanh) in variants.items():
+        ens = Ensemble([Member("sigmoid", (width,) * depth, seed=s, init=init) for s in range(seeds)],
+                       X.shape[1], int(y.max()) + 1, dtype=X.dtype)
+        if ortho:
+            orthogonal_(ens)
+        if as_tanh:
+            sigmoid_as_tanh_(ens)
+        w, d = layer_gradients(ens, X, y)
+        out[name] = NormSweep(["sigmoid"], [init], [depth], seeds,
+                              {("sigmoid", init, depth): np.stack(w)}, {("sigmoid", init, depth): np.stack(d)})
+    return out
 
 
 def jacobian_singular_values(act: str, init: str, width: int, depth: int, n_inputs: int,
@@ -121,15 +240,130 @@ def output_scale(act: str, inits, depth: int, width: int, seeds: int, X) -> dict
     return out
 
 
-def train_curves(act: str, inits, lrs, depth: int, width: int, seeds: int, X, y, *,
-                 steps: int, batch_size: int, every: int) -> tuple[list[Member], np.ndarray]:
-    """Training loss over steps for every init x learning rate x seed, as one ensemble."""
-    members = [Member(act, (width,) * depth, seed=s, lr=lr, init=i)
-               for i in inits for lr in lrs for s in range(seeds)]
+def gaussian_singular_values(width: int, n: int = 20, seed: int = 0) -> np.ndarray:
+    """Singular values of ``n`` square Gaussian matrices with variance 1/width: they preserve a
+    vector's squared norm on average (mean squared singular value 1) although their mean
+    singular value is about 8/(3 pi) = 0.85 (the quarter-circle law)."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(n, width, width, generator=g, dtype=torch.float64) / width ** 0.5
+    return torch.linalg.svdvals(w).flatten().numpy()
+
+
+def heldout_loss(ens: Ensemble, X, y) -> np.ndarray:
+    """(E,) cross-entropy of every member on (X, y), e.g. the held-out split."""
+    with torch.no_grad():
+        return member_losses(ens(X), y, "xent").numpy().copy()
+
+
+@dataclass
+class Trained:
+    """One training sweep over learning rates x seeds: logged steps, training loss and held-out
+    loss at every logged step, each (logs, lrs, seeds)."""
+    steps: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+
+
+def train_heldout(ens: Ensemble, n_lrs: int, X, y, Xt, yt, *, steps: int, batch_size: int, every: int,
+                  momentum: float = 0.9, offset: int = 0) -> Trained:
+    """Train (SGD with momentum) members ordered lr-major, seed-minor; log the training loss
+    and the held-out loss. ``offset`` shifts the step axis (steps spent before, e.g. pre-training)."""
+    test = []
+    hist = fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", momentum=momentum,
+               batch_size=batch_size, log_every=every, callback=lambda s, e: test.append(heldout_loss(e, Xt, yt)))
+    logs = np.arange(1, len(hist) + 1) * every
+    logs[-1] = steps
+    shape = (len(hist), n_lrs, -1)
+    return Trained(logs + offset, hist.reshape(shape), np.array(test).reshape(shape))
+
+
+def on_one_axis(runs: dict) -> tuple[np.ndarray, dict]:
+    """{name: Trained} with different step axes (a pre-trained run starts late) on the union of
+    their steps: (steps, {name: held-out loss (steps, seeds), nan where a run has no log})."""
+    axis = np.unique(np.concatenate([t.steps for t in runs.values()]))
+    out = {}
+    for name, t in runs.items():
+        v = np.full((len(axis), t.test.shape[1]), np.nan)
+        v[np.searchsorted(axis, t.steps)] = t.test
+        out[name] = v
+    return axis, out
+
+
+def final_score(t: Trained) -> np.ndarray:
+    """(seeds, lrs) final held-out loss; a diverged run is nan (never wins a tuning)."""
+    s = t.test[-1].T.copy()
+    s[~np.isfinite(s)] = np.nan
+    return s
+
+
+def train_curves(act: str, inits, lrs, depth: int, width: int, seeds: int, X, y, Xt, yt, *,
+                 steps: int, batch_size: int, every: int) -> dict:
+    """Training and held-out loss over steps for every init x learning rate x seed, as one
+    ensemble (one pass of Python overhead for all). Returns {init: Trained}."""
+    members = [Member(act, (width,) * depth, seed=s, lr=lr, init=i) for i in inits for lr in lrs for s in range(seeds)]
     ens = Ensemble(members, X.shape[1], int(y.max()) + 1, dtype=X.dtype)
-    hist = fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", momentum=0.9,
-               batch_size=batch_size, log_every=every)
-    return members, hist
+    t = train_heldout(ens, len(inits) * len(lrs), X, y, Xt, yt, steps=steps, batch_size=batch_size, every=every)
+    n = len(lrs)
+    return {i: Trained(t.steps, t.train[:, k * n:(k + 1) * n], t.test[:, k * n:(k + 1) * n]) for k, i in enumerate(inits)}
+
+
+def tuned_inits(act: str, inits, lrs, depth: int, width: int, seeds: int, X, y, Xt, yt, *, chance: float,
+                **kw) -> dict:
+    """``tuned_curves`` for each init, with the first grid trained for all inits at once; only
+    the extensions of a grid (when the best sits on its edge) are trained per init.
+    Returns {init: (Tuned, runs)}."""
+    first = train_curves(act, inits, lrs, depth, width, seeds, X, y, Xt, yt, **kw)
+    out = {}
+    for i in inits:
+        make = lambda grid, i=i: (first[i] if list(grid) == sorted(float(v) for v in lrs)
+                                  else train_curves(act, [i], grid, depth, width, seeds, X, y, Xt, yt, **kw)[i])
+        out[i] = tuned_curves(make, lrs, chance)
+    return out
+
+
+# A run "learned" when its final held-out loss is at least this far below chance (ln 10 for ten
+# classes). Runs that end at chance differ only by noise of about 1e-3; letting that noise pick a
+# "best" learning rate would extend the grid towards ever smaller rates for nothing.
+LEARNED_MARGIN = 0.05
+
+
+def tuned_curves(make, lrs, chance: float | None = None, max_rounds: int = 3) -> tuple:
+    """Tune the learning rate on the final held-out loss (``actlab.tuning.tune``, which extends
+    the grid while the best sits on its edge); ``make(lrs)`` trains and returns a Trained. With
+    ``chance``, a run that ends within LEARNED_MARGIN of it never wins (it did not learn).
+    Returns (Tuned, {lr: Trained} for every learning rate tried)."""
+    from actlab.tuning import tune
+
+    runs = {}
+
+    def run(grid):
+        t = make(grid)
+        for k, lr in enumerate(grid):
+            runs[lr] = Trained(t.steps, t.train[:, k], t.test[:, k])
+        s = final_score(t)
+        if chance is not None:
+            s = np.where(s >= chance - LEARNED_MARGIN, np.inf, s)
+        return s
+
+    return tune(run, lrs, max_rounds=max_rounds), runs
+
+
+def chosen(tuned, runs: dict, fallback: float | None = None) -> tuple[float, "Trained"]:
+    """The tuned learning rate and its run; when no rate learned, ``fallback`` (or the grid's
+    largest rate whose runs all finished) so that the curve can still be shown."""
+    if tuned.best is not None:
+        return tuned.lr, runs[tuned.lr]
+    ok = [lr for lr in tuned.lrs if np.isfinite(runs[lr].test[-1]).all()]
+    lr = fallback if fallback in runs else (max(ok) if ok else tuned.lrs[0])
+    return lr, runs[lr]
+
+
+def learned_count(tuned, runs: dict, chance: float) -> tuple[int, int]:
+    """(learning rates whose median final held-out loss is LEARNED_MARGIN below chance, rates tried)."""
+    # a diverged run counts as not learned (inf), never ignored
+    k = sum(np.median(np.where(np.isfinite(runs[lr].test[-1]), runs[lr].test[-1], np.inf)) < chance - LEARNED_MARGIN
+            for lr in tuned.lrs)
+    return int(k), len(tuned.lrs)
 
 
 def pretrain_layerwise(members: list[Member], X: torch.Tensor, *, steps: int, lr: float,
@@ -152,3 +386,193 @@ def pretrain_layerwise(members: list[Member], X: torch.Tensor, *, steps: int, lr
             blk.biases[layer].copy_(enc.biases[0])
             h = blk.activate(torch.baddbmm(blk.biases[layer], h, blk.weights[layer]), layer)
     return deep
+
+
+def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, pretrain_steps: int,
+                     finetune_steps: int, every: int, pretrain_lr: float = 0.01, batch_size: int = 32,
+                     chance: float | None = None) -> dict:
+    """A fair test of layer-wise pre-training for a sigmoid MLP: the random start gets the same
+    total number of steps (pre-training steps + fine-tuning steps), each start has its own
+    learning rate tuned on the held-out loss, and both are scored on held-out data.
+    Returns {"random init": (Tuned, runs), "pre-trained": (Tuned, runs)} (see ``tuned_curves``)."""
+    total = finetune_steps + depth * pretrain_steps
+
+    def members(grid):
+        return [Member("sigmoid", (width,) * depth, seed=s, lr=lr, init="default") for lr in grid for s in range(seeds)]
+
+    def random_start(grid):
+        ens = Ensemble(members(grid), X.shape[1], 10, dtype=X.dtype)
+        return train_heldout(ens, len(grid), X, y, Xt, yt, steps=total, batch_size=batch_size, every=every)
+
+    def pretrained(grid):
+        ens = pretrain_layerwise(members(grid), X, steps=pretrain_steps, lr=pretrain_lr)
+        return train_heldout(ens, len(grid), X, y, Xt, yt, steps=finetune_steps, batch_size=batch_size,
+                             every=every, offset=depth * pretrain_steps)
+
+    return {"random init": tuned_curves(random_start, lrs, chance), "pre-trained": tuned_curves(pretrained, lrs, chance)}
+
+
+def deepest_table(sweep: NormSweep, depth: int, ref: tuple[str, str] = ("relu", "kaiming")) -> str:
+    """Markdown: per activation and init at ``depth``, the first/last ratio beside the two absolute
+    measures (share of the output error reaching layer 1; layer 1's weight gradient, also as a
+    multiple of the ``ref`` network's), medians over seeds."""
+    from actlab.numbers import fmt
+    from actlab.plotting import label
+    from actlab.tables import markdown_table
+
+    base = np.median(sweep.first(*ref, depth)) if ref[0] in sweep.activations and ref[1] in sweep.inits else np.nan
+    rows = [[label(a), i, fmt(np.median(sweep.ratio(a, i, depth))), fmt(np.median(sweep.reach(a, i, depth))),
+             fmt(np.median(sweep.first(a, i, depth))), fmt(np.median(sweep.first(a, i, depth)) / base)]
+            for a in sweep.activations for i in sweep.inits]
+    return markdown_table(["activation", "init", "first ÷ last ‖∂loss/∂W‖", "‖δ₁‖ ÷ ‖δ_out‖", "‖∂loss/∂W₁‖",
+                           f"‖∂loss/∂W₁‖ ÷ {label(ref[0])}-{ref[1]}'s"], rows)
+
+
+def vanishing_table(sweep: NormSweep, threshold: float = VANISH_RATIO) -> str:
+    """Markdown: the smallest depth at which each measure falls below ``threshold``, as
+    "ratio / reach" per activation and init ("—": not up to the deepest network)."""
+    from actlab.plotting import label
+    from actlab.tables import markdown_table
+
+    show = lambda d: str(d) if d else "—"
+    rows = [[label(a)] + [f"{show(vanishing_depth(sweep, a, i, threshold))} / "
+                          f"{show(vanishing_depth(sweep, a, i, threshold, 'reach'))}" for i in sweep.inits]
+            for a in sweep.activations]
+    return markdown_table(["activation"] + list(sweep.inits), rows)
+
+
+# --- prose generated from what the chapter recorded (never from hand-written verdicts) ------------
+
+def _iv(m: dict, name: str) -> str:
+    """"value [lo, hi]" of a recorded measure."""
+    from actlab.numbers import fmt
+
+    return f"{fmt(m[name])} [{fmt(m[name + '_lo'])}, {fmt(m[name + '_hi'])}]"
+
+
+def rescue_table(rescue: dict, depth: int) -> str:
+    """Markdown: each sigmoid variant's first/last ratio and reach (median, min-max over seeds)."""
+    from actlab.numbers import fmt
+    from actlab.tables import markdown_table
+
+    rows = []
+    for name, sw in rescue.items():
+        (k,) = sw.norms
+        r, q = sw.ratio(*k), sw.reach(*k)
+        rows.append([name, f"{fmt(np.median(r))} ({fmt(r.min())} to {fmt(r.max())})",
+                     f"{fmt(np.median(q))} ({fmt(q.min())} to {fmt(q.max())})"])
+    return markdown_table([f"sigmoid network, {depth} hidden layers", "first ÷ last ‖∂loss/∂W‖ (seeds' range)",
+                           "‖δ₁‖ ÷ ‖δ_out‖ (seeds' range)"], rows)
+
+
+def rescue_sentence(m: dict, threshold: float = VANISH_RATIO) -> str:
+    """What holds of "no initialisation rescues the sigmoid", from the recorded reaches."""
+    from actlab.numbers import fmt
+
+    names = {"xavier": "Xavier", "orthogonal": "orthogonal", "tanh_like": "Xavier ×4 with shifted biases",
+             "orthogonal_tanh_like": "orthogonal ×4 with shifted biases"}
+    ok = [k for k in names if f"rescue_reach_{k}_lo" in m and m[f"rescue_reach_{k}_lo"] > threshold]
+    bad = [k for k in names if f"rescue_reach_{k}_hi" in m and m[f"rescue_reach_{k}_hi"] < threshold]
+    said = []
+    if bad:
+        said.append("Below the vanishing threshold (" + fmt(threshold) + "), with the whole 95% interval: "
+                    + ", ".join(f"{names[k]} (reach {_iv(m, f'rescue_reach_{k}')})" for k in bad) + ".")
+    if ok:
+        said.append("Above it, with the whole interval: " + ", ".join(f"{names[k]} (reach {_iv(m, f'rescue_reach_{k}')})" for k in ok) + ".")
+    said.append("So what holds is narrower than \"no initialisation rescues the sigmoid\": no initialisation "
+                "that only sets the scale or the orthogonality of zero-mean weights does; one that also "
+                "multiplies the weights by four and shifts the biases does" if ok else
+                "No initialisation we tried rescues the sigmoid.")
+    return " ".join(said) + (" — because it makes the network a tanh network in disguise, with half of its"
+                             " reach (the sigmoid's layer outputs are half the tanh's)." if ok else "")
+
+
+def five_layer_sentence(v, m5, threshold: float = VANISH_RATIO) -> str:
+    """The five-layer verdict in words, with the thresholds at which it would read otherwise."""
+    from actlab.numbers import fmt
+
+    if m5.n == 0 or not np.isfinite(m5.value):
+        return "Five hidden layers are not among this run's depths, so the claim is not measured."
+    lo, hi = m5.lo, m5.hi
+    return (f"**Within five layers:** at exactly five hidden layers the first layer of a default-initialised "
+            f"sigmoid network gets {fmt(m5.value)} of the last hidden layer's gradient (median over {m5.n} seeds, "
+            f"95% interval {fmt(lo)} to {fmt(hi)}), so against our threshold of {fmt(threshold)} the claim "
+            f"{v.outcome if v.outcome != 'undecided' else f'is undecided at {m5.n} seeds'}. The threshold is our "
+            f"choice: any threshold above {fmt(hi)} gives the same verdict, one below {fmt(lo)} the opposite, "
+            f"and one between the two leaves it undecided at these seeds.")
+
+
+def he_sentence(he: dict, ln10: float, steps: int) -> str:
+    """The He et al. training comparison in words: tuned learning rates, held-out loss, chance.
+    ``he``: {init: (Tuned, runs, chosen lr)}."""
+    from actlab.numbers import fmt
+
+    out = []
+    for init, (tuned, runs, lr) in he.items():
+        name = {"xavier": "Xavier", "kaiming": "Kaiming"}[init]
+        grid = ", ".join(fmt(v) for v in tuned.lrs)
+        k, n = learned_count(tuned, runs, ln10)
+        test, train = np.median(runs[lr].test[-1]), np.median(runs[lr].train[-1])
+        rel = ("above" if test > ln10 else "below") + f" chance (ln 10 = {ln10:.5f})"
+        if tuned.best is None:
+            out.append(f"Under {name}, {k} of {n} learning rates ({grid}) ended {fmt(LEARNED_MARGIN)} or more "
+                       f"below chance on held-out data, so there is nothing to tune: at {fmt(lr)} (shown) the "
+                       f"held-out loss after {steps} steps is {test:.5f}, {rel}.")
+        else:
+            where = "inside the grid" if tuned.interior else tuned.edge_note()
+            out.append(f"Under {name} the learning rate with the lowest held-out loss is {fmt(lr)} ({where}; "
+                       f"grid {grid}; {k} of {n} rates learned); after {steps} steps its held-out loss is "
+                       f"{fmt(test, 4)} and its training loss {fmt(train, 4)}.")
+    return "In training: " + " ".join(out)
+
+
+def bn_relu_sentence(m: dict, threshold: float = VANISH_RATIO) -> str:
+    """Batch norm's own distortion on the deepest ReLU network, in defined words."""
+    from actlab.numbers import fmt
+
+    r, reach = m["bn_relu_deepest"], m["bn_reach_relu_deepest"]
+    kind = ("an exploding gradient by the mirror image of our definition of vanishing (a ratio above "
+            f"{fmt(1 / threshold)})" if r > 1 / threshold else
+            f"a gradient that grows towards the input, though by less than the factor {fmt(1 / threshold)} "
+            "that would mirror our definition of vanishing")
+    return (f"It is not free of its own distortion: with batch norm the first layer of the deepest "
+            f"(Kaiming) ReLU network gets {fmt(r)} times the weight gradient of its last hidden layer, {kind}; "
+            f"the error at its first layer, ‖δ₁‖, is {fmt(reach)} times the output error.")
+
+
+def summary(m: dict, verdicts: dict) -> str:
+    """The chapter's summary, generated from its records and verdicts."""
+    from actlab.numbers import fmt
+
+    v5, vi, vr = verdicts["five-layers"], verdicts["init-repairs"], verdicts["remedies"]
+    g = lambda k: fmt(m[k]) if k in m else "n/a"
+    from actlab import literature
+
+    cited = lambda n: f"{literature.markdown(n)} {{cite:p}}`{literature.get(n).key}`"
+    lines = [
+        f"- Five layers: the default-initialised sigmoid network's first/last ratio at five layers is "
+        f"{_iv(m, 'ratio_sigmoid_default_5')}; the claim {v5.outcome}.",
+        f"- Initialisation matched to the activation repairs tanh (Xavier) and ReLU (Kaiming): the claim "
+        f"{vi.outcome} on both measures. Mismatched, it can keep the ratio near one while the error reaching "
+        f"layer 1 vanishes (ReLU under Xavier at {g('deepest')} layers: ratio {g('ratio_relu_xavier_deepest')}, "
+        f"reach {g('reach_relu_xavier_deepest')}); in training at {g('he_depth')} layers, Xavier learned at "
+        f"{g('he_learned_xavier')} of {g('he_n_lrs_xavier')} learning rates, Kaiming at "
+        f"{g('he_learned_kaiming')} of {g('he_n_lrs_kaiming')}"
+        + (" (He et al.'s failure, reproduced)." if m.get("he_learned_xavier", 1) == 0 < m.get("he_learned_kaiming", 0)
+           else "."),
+        f"- The sigmoid: Xavier or Kaiming alone leave a reach of {g('reach_sigmoid_xavier_deepest')} and "
+        f"{g('reach_sigmoid_kaiming_deepest')}; weights ×4 with shifted biases (a tanh network in disguise) "
+        f"give {g('rescue_reach_tanh_like')}." + (" An initialisation that makes it a tanh network rescues it; "
+        "scale or orthogonality alone do not." if m.get("rescue_reach_tanh_like_lo", 0) > VANISH_RATIO
+        > max(m.get("rescue_reach_xavier_hi", 1), m.get("rescue_reach_orthogonal_hi", 1)) else ""),
+        f"- Reproduced: Jacobian mean singular values {g('jacobian_sv_standard')} and {g('jacobian_sv_xavier')} "
+        f"(reported {cited('glorot_jacobian_sv_standard')} and {cited('glorot_jacobian_sv_xavier')}; mean squared: {g('jacobian_sv2_standard')} and {g('jacobian_sv2_xavier')}); "
+        f"Xavier's output scale at {g('he_depth')} ReLU layers is {g('he_output_ratio')} of Kaiming's (predicted "
+        f"{g('he_output_ratio_predicted')}), and the held-out loss after tuning is {g('he_test_xavier')} "
+        f"(Xavier) against {g('he_test_kaiming')} (Kaiming). The top sigmoid layer drifts towards 0, more "
+        f"slowly than in the paper.",
+        f"- Remedies ({vr.outcome}): batch norm lifts the {g('bn_depth')}-layer sigmoid network's reach to "
+        f"{_iv(m, 'bn_reach_sigmoid')}; pre-training lowers the held-out loss by "
+        f"{_iv(m, 'pretrain_heldout_gain')} against a random start given as many steps in all.",
+    ]
+    return "\n".join(lines)

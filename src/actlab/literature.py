@@ -26,6 +26,10 @@ CITED: dict[str, Cited] = {
                                          "mean singular value of the layer Jacobian, standard initialisation"),
     "glorot_jacobian_sv_xavier": Cited(0.8, "glorot2010", "§4.2.2",
                                        "mean singular value of the layer Jacobian, normalised initialisation"),
+    "glorot_jacobian_width": Cited(1000, "glorot2010", "§4.2.2", "units per layer of the network whose Jacobian "
+                                   "singular values are reported", approx=False),
+    "he_deep_layers": Cited(30, "he2015", "Fig. 3", "layers of the ReLU network that stalls under Xavier's "
+                            "initialisation and trains under theirs", approx=False),
     "krizhevsky_speedup": Cited(6.0, "krizhevsky2012", "Fig. 1",
                                 "epochs for tanh ÷ epochs for ReLU to 25% training error, CIFAR-10"),
     "mish_min": Cited(-0.30884, "misra2019", "§2", "Mish's minimum value", approx=True),

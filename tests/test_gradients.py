@@ -1,0 +1,103 @@
+"""The vanishing-gradients experiment module: measures that cannot hide a common shrink, and
+the sigmoid rewrites the chapter relies on."""
+import numpy as np
+import pytest
+import torch
+
+from actlab import data, gradients as gr
+from actlab.ensemble import Ensemble, Member
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return data.dataset("digits", 64)
+
+
+def test_sigmoid_as_tanh_computes_the_tanh_network(batch):
+    X, _ = batch
+    tanh = Ensemble([Member("tanh", (16, 16, 16), seed=s, init="xavier") for s in range(2)], 64, 10)
+    sig = gr.sigmoid_as_tanh_(Ensemble([Member("sigmoid", (16, 16, 16), seed=s, init="xavier") for s in range(2)], 64, 10))
+    assert torch.allclose(tanh(X), sig(X), atol=1e-12)
+    plain = Ensemble([Member("sigmoid", (16, 16, 16), seed=0, init="xavier")], 64, 10)
+    assert not torch.allclose(tanh(X)[:1], plain(X), atol=1e-3)  # the rewrite is what does it
+
+
+def test_orthogonal_weights_have_unit_singular_values():
+    ens = gr.orthogonal_(Ensemble([Member("tanh", (32, 32), seed=s) for s in range(2)], 64, 10), gain=1.0)
+    for w in ens.blocks[0].weights:
+        sv = torch.linalg.svdvals(w.detach())
+        assert torch.allclose(sv, torch.ones_like(sv), atol=1e-12)
+    a, b = (w.detach() for w in ens.blocks[0].weights[1])
+    assert not torch.allclose(a, b)  # each member its own matrix
+
+
+def test_gaussian_matrix_preserves_squared_norm_not_mean_singular_value():
+    sv = gr.gaussian_singular_values(128, n=10)
+    assert abs(np.mean(sv ** 2) - 1) < 0.02
+    assert abs(np.mean(sv) - 8 / (3 * np.pi)) < 0.02
+
+
+def test_reach_is_the_error_at_layer_one_over_the_output_error(batch):
+    X, y = batch
+    ens = Ensemble([Member("relu", (8, 8), seed=0, init="kaiming")], 64, 10)
+    w, d = gr.layer_gradients(ens, X, y)
+    blk = ens.blocks[0]
+    out, pre, _ = blk.forward(X, keep=True)
+    for z in pre + [out]:
+        z.retain_grad()
+    torch.nn.functional.cross_entropy(out[0], y, reduction="sum").backward()  # per-example losses summed
+    per_example = lambda z: z.grad[0].norm(dim=1).pow(2).mean().sqrt().item()
+    assert d[0][0] == pytest.approx(per_example(pre[0]), rel=1e-10)
+    assert d[0][-1] == pytest.approx(per_example(out), rel=1e-10)
+    assert w[0][0] == pytest.approx(blk.weights[0].grad[0].norm().item() / len(y), rel=1e-10)
+
+
+def test_ratio_hides_a_common_shrink_that_reach_shows(batch):
+    X, y = batch
+    sw = gr.norm_sweep(["relu"], ["standard", "kaiming"], [20], 2, X, y, width=32)
+    # the standard init shrinks every layer alike: the ratio stays near one, the reach does not
+    assert 0.1 < np.median(sw.ratio("relu", "standard", 20)) < 10
+    assert np.median(sw.reach("relu", "standard", 20)) < 1e-4
+    assert np.median(sw.reach("relu", "kaiming", 20)) > 0.1
+    assert gr.vanishing_depth(sw, "relu", "standard") == 0
+    assert gr.vanishing_depth(sw, "relu", "standard", measure="reach") == 20
+
+
+def _fake(finals: dict):
+    """make(grid) -> Trained whose final held-out loss per seed is finals[lr]."""
+    calls = []
+
+    def make(grid):
+        calls.append(list(grid))
+        test = np.array([[finals[lr] for lr in grid]])  # (1 log, lrs, seeds)
+        return gr.Trained(np.array([10]), test, test)
+    return make, calls
+
+
+def test_runs_at_chance_never_win_a_tuning_and_do_not_extend_the_grid():
+    ln10 = float(np.log(10))
+    at_chance = {lr: [ln10 + 1e-4 * k, ln10 - 1e-3, ln10] for k, lr in enumerate([0.01, 0.1, 1.0])}
+    make, calls = _fake(at_chance)
+    tuned, runs = gr.tuned_curves(make, [0.01, 0.1, 1.0], chance=ln10)
+    assert tuned.best is None and len(calls) == 1  # noise at chance picks nothing, extends nothing
+    assert gr.learned_count(tuned, runs, ln10) == (0, 3)
+    lr, _ = gr.chosen(tuned, runs)
+    assert lr == 1.0  # shown: the largest rate whose runs all finished
+
+
+def test_a_diverged_run_is_not_learned_and_an_edge_best_extends():
+    ln10 = float(np.log(10))
+    finals = {0.01: [1.0, 1.1, 1.2], 0.1: [0.5, np.nan, np.nan], 1.0: [np.nan] * 3, 0.1 / 3: [0.9, 0.9, 0.9],
+              0.01 / 3: [1.5, 1.5, 1.5]}
+    make, calls = _fake(finals)
+    tuned, runs = gr.tuned_curves(make, [0.01, 0.1, 1.0], chance=ln10)
+    assert calls == [[0.01, 0.1, 1.0], [0.01 / 3]]  # best on the edge: one rate below it was tried
+    assert tuned.lr == 0.01 and tuned.interior
+    assert gr.learned_count(tuned, runs, ln10)[0] == 2  # 0.01 and 0.01/3; 0.1 diverged on 2 of 3 seeds
+
+
+def test_runs_with_different_step_axes_share_one_axis():
+    a = gr.Trained(np.array([10, 20, 30]), np.zeros((3, 2)), np.ones((3, 2)))
+    b = gr.Trained(np.array([20, 30]), np.zeros((2, 2)), 2 * np.ones((2, 2)))
+    axis, out = gr.on_one_axis({"a": a, "b": b})
+    assert list(axis) == [10, 20, 30] and np.isnan(out["b"][0]).all() and (out["b"][1:] == 2).all()
