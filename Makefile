@@ -43,6 +43,7 @@ browser:
 	  else echo "warning: chromium is missing and cannot be installed here (not root, or no apt-get); the browser tests will skip (with CI=true they fail)"; fi; }
 
 test: $(STAMP) browser
+	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest -q
 
 # NAME is checked against the chapters before any shell sees it, then passed quoted. ARGS is

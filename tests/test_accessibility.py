@@ -1,7 +1,6 @@
 """The axe-core accessibility audit (bundled by axe-playwright-python) on every page of the
 quick-profile book, in light and in dark mode: no critical or serious violation."""
 import pytest
-
 from test_browser import Visit, browser, pages, site_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser

@@ -76,3 +76,13 @@ def test_a_broken_reference_fails_the_build(tmp_path, kind):
         return
     assert proc.returncode != 0, f"a broken {kind} built without error"
     assert ("fig-that-does-not-exist" if kind == "cross-reference" else "nobody2099") in out
+
+
+def test_bibliography_parses_with_unique_keys():
+    from pybtex.database import parse_file
+
+    from actlab.paths import CHAPTERS
+
+    bib = parse_file(str(CHAPTERS / "references.bib"))  # raises on a missing brace
+    text = (CHAPTERS / "references.bib").read_text()
+    assert len(bib.entries) == text.count("\n@") + text.startswith("@")

@@ -1,4 +1,6 @@
 """Every chapter, executed in the quick profile, asserted on its recorded metrics."""
+import itertools
+
 import pytest
 
 pytestmark = pytest.mark.chapters
@@ -167,7 +169,8 @@ def test_dead_sweep_counts_diverged_runs_separately(quick_metrics):
     import numpy as np
     import torch
 
-    from actlab import data, deadunits as du
+    from actlab import data
+    from actlab import deadunits as du
     X, y = data.digits("train", dtype=torch.float32)
     # a linear network at a huge learning rate overflows: its loss becomes inf/nan
     s = du.sweep(["identity"], [1e-3, 1e3], 2, X[:256], y[:256], widths=(16, 16), epochs=2)
@@ -180,7 +183,7 @@ def test_dead_fraction_rises_with_learning_rate(quick_metrics):
     m = metrics_of(quick_metrics, "relu")
     curve = [m[f"dead_median_lr{i}"] for i in range(m["dead_n_lrs"]) if m[f"dead_median_lr{i}"] == m[f"dead_median_lr{i}"]]
     # non-decreasing up to divergence, within a tolerance of 5 points
-    assert all(b >= a - 0.05 for a, b in zip(curve, curve[1:]))
+    assert all(b >= a - 0.05 for a, b in itertools.pairwise(curve))
     assert m["dead_peak_lr"] >= 0.8
 
 

@@ -185,7 +185,7 @@ def test_infinite_inputs_give_the_limits(name, dtype):
     x, far = torch.tensor([-math.inf, math.inf], dtype=dtype), torch.tensor([-1e30, 1e30], dtype=dtype)
     y, y_far, d, d_far = a(x), a(far), a.derivative(x), a.derivative(far)
     assert not torch.isnan(y).any() and not torch.isnan(d).any(), (name, y, d)
-    for v, v_far in zip(y.tolist(), y_far.tolist()):
+    for v, v_far in zip(y.tolist(), y_far.tolist(), strict=True):
         assert v == pytest.approx(v_far, rel=1e-6, abs=1e-30) if abs(v_far) < 1e20 else v == math.copysign(math.inf, v_far)
     torch.testing.assert_close(d, d_far, rtol=1e-6, atol=1e-30)
 

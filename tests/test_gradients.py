@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from actlab import data, gradients as gr
+from actlab import data
+from actlab import gradients as gr
 from actlab.ensemble import Ensemble, Member
 
 

@@ -6,8 +6,20 @@ import pytest
 
 from actlab import claims, literature, tables
 from actlab.numbers import fmt, pct
-from actlab.verdicts import (FAILS, HOLDS, QUALIFIED, UNDECIDED, Measure, Rule, bootstrap, combine, exact, judge,
-                             measure_from, wilson)
+from actlab.verdicts import (
+    FAILS,
+    HOLDS,
+    QUALIFIED,
+    UNDECIDED,
+    Measure,
+    Rule,
+    bootstrap,
+    combine,
+    exact,
+    judge,
+    measure_from,
+    wilson,
+)
 
 
 def test_wilson_matches_known_values():

@@ -87,7 +87,7 @@ def offset_figure(shifts: dict):
     from actlab import plotting
 
     fig, axes = plotting.figure(1, len(shifts), width=3.4 * len(shifts), height=3.2, sharey=True)
-    for ax, (title, shift) in zip(axes[0], shifts.items()):
+    for ax, (title, shift) in zip(axes[0], shifts.items(), strict=True):
         layers = np.arange(1, shift.offset["init"].shape[-1] + 1)
         for a, act in enumerate(shift.activations):
             c = plotting.color(act)

@@ -12,13 +12,26 @@ metric of another chapter (the way one claim combines settings).
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from actlab.verdicts import (DISCUSSED, FAILS, HOLDS, MISSING, OUTCOMES, QUALIFIED, UNDECIDED,  # noqa: F401
-                             UNTESTABLE, Measure, Rule, Verdict, exact, judge, measure_from)
+from actlab.verdicts import (  # noqa: F401
+    DISCUSSED,
+    FAILS,
+    HOLDS,
+    MISSING,
+    OUTCOMES,
+    QUALIFIED,
+    UNDECIDED,
+    UNTESTABLE,
+    Measure,
+    Rule,
+    Verdict,
+    exact,
+    judge,
+    measure_from,
+)
 
 DIGITS_MLP = "digits, MLP, SGD"
 ONE_THREAD = "PyTorch kernels, float32, one CPU thread; median and 95% interval over timing rounds"

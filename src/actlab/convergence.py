@@ -213,7 +213,6 @@ def tuned_speed(activations, lrs, seeds: int, X, y, held_out: tuple, *, depth: i
 
     first = run(activations, [depth], lrs, seeds, X, y, epochs=epochs, target=target, init=init,
                 held_out=held_out, **kw)
-    out = {}
 
     def scores(sweep, a):  # (seeds, lrs) of epochs to the training target, nan if diverged
         ep = sweep.epochs_to_target()[a, 0].T.copy()
@@ -224,7 +223,7 @@ def tuned_speed(activations, lrs, seeds: int, X, y, held_out: tuple, *, depth: i
     for a, act in enumerate(activations):
         runs = {}
 
-        def score(grid, a=a, act=act):
+        def score(grid, a=a, act=act, runs=runs):
             if list(grid) == [float(v) for v in lrs]:
                 sw, i = first, a
             else:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -124,7 +124,7 @@ def time_activations(names: list[str], n: int, repeats: int, width: int = 256, s
         if "bwd_torch" in ks:
             xr = x.clone().requires_grad_(True)
             y = act.torch_ref(xr)
-            ops[f"{name}:bwd_torch"] = (lambda y, xr: lambda: torch.autograd.grad(y, xr, grad, retain_graph=True))(y, xr)
+            ops[f"{name}:bwd_torch"] = (lambda y, xr: lambda: torch.autograd.grad(y, xr, grad, retain_graph=True))(y, xr)  # noqa: B023 (bound by the outer lambda)
         if "fwd_registry" in ks:
             ops[f"{name}:fwd_registry"] = (lambda f: lambda: f(x))(act.forward)
         if "bwd_registry" in ks:

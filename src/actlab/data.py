@@ -5,13 +5,13 @@ nothing is fetched at run time.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 

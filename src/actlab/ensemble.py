@@ -99,7 +99,7 @@ class Block:
         per_member = []
         for m in members:
             g = torch.Generator().manual_seed(m.seed)
-            per_member.append([init_layer(g, m.init, a, b, dtype) for a, b in zip(self.dims, outs)])
+            per_member.append([init_layer(g, m.init, a, b, dtype) for a, b in zip(self.dims[:-1], outs, strict=True)])
         for layer in range(len(self.dims) - 1):
             self.weights.append(torch.stack([pm[layer][0] for pm in per_member]).requires_grad_(True))
             self.biases.append(torch.stack([pm[layer][1] for pm in per_member])[:, None, :].requires_grad_(True))
@@ -122,7 +122,7 @@ class Block:
     def param_lrs(self) -> list[torch.Tensor]:
         """The learning rate of each tensor of ``parameters()``, broadcastable to it."""
         lrs = [self.lr] * (len(self.weights) + len(self.biases))
-        for f, a, b in self.groups:
+        for _f, a, b in self.groups:
             if a in self.slopes:
                 lrs += [self.lr[a:b]] * len(self.slopes[a])
         return lrs
@@ -140,14 +140,14 @@ class Block:
             return self._act(f, a, z, layer)
         # split, not slicing: a slice's backward fills a zero tensor the size of z per group
         parts = z.split([b - a for _, a, b in self.groups], 0)
-        return torch.cat([self._act(f, a, part, layer) for (f, a, _), part in zip(self.groups, parts)], 0)
+        return torch.cat([self._act(f, a, part, layer) for (f, a, _), part in zip(self.groups, parts, strict=True)], 0)
 
     def forward(self, x: torch.Tensor, keep: bool = False):
         """x: (B, n_in) shared by all members, or (E, B, n_in). Returns (E, B, n_out) [, pre, post]."""
         h = x.expand(len(self.members), *x.shape[-2:]) if x.dim() == 2 else x
         pre, post = [], []
         last = len(self.weights) - 1
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = affine(h, w, b)
             if layer == last:
                 return (z, pre, post) if keep else z
@@ -197,7 +197,7 @@ class Ensemble:
             per = sum(p[0].numel() for p in blk.weights + blk.biases)
             for j in range(len(blk.members)):
                 out[blk.idx[j]] = per
-            for f, a, b in blk.groups:
+            for _f, a, b in blk.groups:
                 for j in range(a, b):
                     out[blk.idx[j]] += len(blk.slopes.get(a, ()))
         return out
@@ -206,7 +206,7 @@ class Ensemble:
         """Learned PReLU slopes, (members, hidden layers); nan for members without PReLU."""
         out = np.full((len(self), max(len(b.dims) - 2 for b in self.blocks)), np.nan)
         for blk in self.blocks:
-            for f, a, b in blk.groups:
+            for _f, a, b in blk.groups:
                 if a in blk.slopes:
                     vals = torch.stack([s.detach()[:, 0, 0] for s in blk.slopes[a]], 1).numpy()
                     out[blk.idx[a:b], :vals.shape[1]] = vals
@@ -265,7 +265,7 @@ class Optimizer:
     def step(self):
         self.t += 1
         b1, b2 = self.betas
-        for i, (p, lr) in enumerate(zip(self.params, self.lrs)):
+        for i, (p, lr) in enumerate(zip(self.params, self.lrs, strict=True)):
             g = p.grad
             if self.kind == "sgd":
                 if self.momentum:

@@ -11,8 +11,8 @@ points and :func:`kink_note` states the value.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -93,7 +93,7 @@ def kink_note(name: str) -> str:
     from actlab.numbers import fmt
 
     vals = act.derivative(torch.tensor(act.kinks, dtype=torch.float64)).tolist()
-    parts = [f"at x = {fmt(k)} it uses {fmt(v, 4)}" for k, v in zip(act.kinks, vals)]
+    parts = [f"at x = {fmt(k)} it uses {fmt(v, 4)}" for k, v in zip(act.kinks, vals, strict=True)]
     where = "one point" if len(vals) == 1 else f"{len(vals)} points"
     return f"{act.label} is not differentiable at {where}; " + "; ".join(parts) + "."
 

@@ -116,7 +116,7 @@ def heatmaps(sweep: NormSweep):
     fig, axes = figure(2, len(sweep.inits), width=2.4 * len(sweep.inits),
                        height=2 * (0.55 * len(sweep.activations) + 1.1), sharey=True)
     for r, (what, f) in enumerate(rows):
-        for ax, init in zip(axes[r], sweep.inits):
+        for ax, init in zip(axes[r], sweep.inits, strict=True):
             grid = np.array([[np.log10(np.median(f(a, init, d))) for d in sweep.depths] for a in sweep.activations])
             im = ax.imshow(grid, cmap="RdBu", vmin=-12, vmax=12, aspect="auto")
             for (i, j), v in np.ndenumerate(grid):
@@ -142,7 +142,7 @@ def sigmoid_as_tanh_(ens: Ensemble) -> Ensemble:
     with torch.no_grad():
         for blk in ens.blocks:
             last = len(blk.weights) - 1
-            for layer, (w, b) in enumerate(zip(blk.weights, blk.biases)):
+            for layer, (w, b) in enumerate(zip(blk.weights, blk.biases, strict=True)):
                 col = w.sum(1, keepdim=True)  # (E, 1, out): 1'W
                 if layer == 0:
                     w.mul_(2), b.mul_(2)
@@ -161,7 +161,7 @@ def orthogonal_(ens: Ensemble, gain: float = 1.0, seed: int = 0) -> Ensemble:
         for blk in ens.blocks:
             for k, m in enumerate(blk.members):
                 g = torch.Generator().manual_seed(10_000 + 97 * seed + m.seed)
-                for w, b in zip(blk.weights, blk.biases):
+                for w, b in zip(blk.weights, blk.biases, strict=True):
                     a, c = w.shape[1:]
                     q, r = torch.linalg.qr(torch.randn(max(a, c), min(a, c), generator=g, dtype=w.dtype))
                     q = q * torch.sign(torch.diagonal(r))  # a uniformly distributed orthogonal matrix
@@ -348,7 +348,7 @@ def tuned_curves(make, lrs, chance: float | None = None, max_rounds: int = 3) ->
     return tune(run, lrs, max_rounds=max_rounds), runs
 
 
-def chosen(tuned, runs: dict, fallback: float | None = None) -> tuple[float, "Trained"]:
+def chosen(tuned, runs: dict, fallback: float | None = None) -> tuple[float, Trained]:
     """The tuned learning rate and its run; when no rate learned, ``fallback`` (or the grid's
     largest rate whose runs all finished) so that the curve can still be shown."""
     if tuned.best is not None:

@@ -9,9 +9,10 @@ Unknown parameter *names* are rejected by the pipeline before a chapter starts
 """
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 
 class ParameterError(ValueError):
@@ -61,7 +62,7 @@ def list_of(rule: Rule, *, min_len: int = 1, increasing: bool = False) -> Rule:
     def ok(v):
         if not isinstance(v, (list, tuple)) or len(v) < min_len or not all(ok_item(x) for x in v):
             return False
-        return not increasing or all(a < b for a, b in zip(v, v[1:]))
+        return not increasing or all(a < b for a, b in itertools.pairwise(v))
     order = " in increasing order" if increasing else ""
     return ok, f"a list of at least {min_len} item(s){order}, each {what}"
 

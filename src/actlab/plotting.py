@@ -82,7 +82,7 @@ def function_panels(names: list[str], x_max: float = 5.0, n_points: int = 801, n
     n = len(names)
     nrows = -(-n // ncols)
     fig, axes = figure(nrows, ncols, width=2.0 * ncols, height=1.75 * nrows)
-    for ax, name in zip(axes.flat, names):
+    for ax, name in zip(axes.flat, names, strict=False):  # the grid may have spare cells
         act = functions.get(name)
         r = panel_range(name, x_max)
         x = torch.linspace(-r, r, n_points, dtype=torch.float64)
@@ -159,7 +159,7 @@ def xor_regions(sweep, width: int, seed: int = 0):
     acts = sweep.activations
     fig, axes = figure(1, len(acts), width=2.1 * len(acts), height=2.4, sharey=True)
     pts, lab = xor.XOR_X.numpy(), xor.XOR_Y.numpy().astype(bool)
-    for ax, act in zip(axes[0], acts):
+    for ax, act in zip(axes[0], acts, strict=True):
         i = sweep.member(act, width, seed)
         xs, ys, p = xor.decision_grid(sweep, i)
         ax.contourf(xs, ys, p, levels=[0, 0.5, 1], colors=["white", color(act)], alpha=0.35)
@@ -197,7 +197,7 @@ def approximation_fits(sweep, target: str, act_names: list[str], show_widths: li
     """Fitted curves of one seed at a few widths, one panel per activation, target in grey."""
     t = sweep.targets.index(target)
     fig, axes = figure(1, len(act_names), width=2.2 * len(act_names), height=2.5, sharey=True)
-    for ax, act in zip(axes[0], act_names):
+    for ax, act in zip(axes[0], act_names, strict=True):
         a = sweep.activations.index(act)
         ax.plot(sweep.x_test, sweep.y_test[t], color="#bbbbbb", linewidth=3, label="target")
         for k, w in enumerate(show_widths):
@@ -216,7 +216,7 @@ def error_vs_width(sweep, what: str = "mse"):
     median over seeds with the min-max band."""
     vals = getattr(sweep, what)
     fig, axes = figure(1, len(sweep.targets), width=2.5 * len(sweep.targets), height=2.8, sharey=True)
-    for t, (ax, target) in enumerate(zip(axes[0], sweep.targets)):
+    for t, (ax, target) in enumerate(zip(axes[0], sweep.targets, strict=True)):
         for a, act in enumerate(sweep.activations):
             spread(ax, sweep.widths, vals[t, a], act, axis=-1, marker="o", markersize=3)
         ax.set_xscale("log", base=2)
@@ -236,7 +236,7 @@ def layer_gradient_norms(sweep, depth: int, title: str = ""):
     one line per activation, median over seeds with the min-max band."""
     fig, axes = figure(1, len(sweep.inits), width=2.3 * len(sweep.inits), height=2.8, sharey=True)
     layers = np.arange(1, depth + 2)
-    for ax, init in zip(axes[0], sweep.inits):
+    for ax, init in zip(axes[0], sweep.inits, strict=True):
         for act in sweep.activations:
             spread(ax, layers, sweep.norms[act, init, depth], act, axis=0)
         ax.set_yscale("log")
@@ -255,7 +255,7 @@ def ratio_heatmap(sweep):
                        sharey=True)
     grid = {i: np.array([[np.log10(np.median(sweep.ratio(a, i, d))) for d in sweep.depths]
                          for a in sweep.activations]) for i in sweep.inits}
-    for ax, init in zip(axes[0], sweep.inits):
+    for ax, init in zip(axes[0], sweep.inits, strict=True):
         im = ax.imshow(grid[init], cmap="RdBu", vmin=-12, vmax=12, aspect="auto")
         for (r, c), v in np.ndenumerate(grid[init]):
             ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=7,
@@ -281,7 +281,7 @@ def activation_means(act: str, steps, means):
     fig, axes = figure(1, 1, width=5.5, height=3.0)
     ax = axes[0, 0]
     n_layers = means.shape[-1]
-    for layer, c in zip(range(n_layers), layer_shades(act, n_layers)):
+    for layer, c in zip(range(n_layers), layer_shades(act, n_layers), strict=True):
         vals = means[:, :, layer]
         ax.plot(steps, np.median(vals, 1), color=c, label=f"hidden layer {layer + 1}")
         ax.fill_between(steps, vals.min(1), vals.max(1), color=c, alpha=0.2, linewidth=0)
@@ -297,7 +297,9 @@ def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cro
     fig, axes = figure(1, 1, width=5.5, height=3.0)
     ax = axes[0, 0]
     styles = ["-", "--", "-.", ":"]
-    for (name, vals), ls in zip(curves.items(), styles):
+    if len(curves) > len(styles):  # a fifth curve would otherwise vanish from the figure
+        raise ValueError(f"at most {len(styles)} curves per panel; got {len(curves)}")
+    for (name, vals), ls in zip(curves.items(), styles[:len(curves)], strict=True):
         vals = np.asarray(vals, float)
         ax.plot(steps, np.nanmedian(vals, 1), color=color(act), linestyle=ls, label=name)
         ax.fill_between(steps, np.nanmin(vals, 1), np.nanmax(vals, 1), color=color(act), alpha=0.12, linewidth=0)
@@ -310,7 +312,7 @@ def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cro
 def weight_paths(paths: dict, target=(1.0, -1.0)):
     """Paths of two weights in the plane under per-example SGD, one per input activation."""
     fig, axes = figure(1, len(paths), width=2.9 * len(paths), height=2.9, sharex=True, sharey=True)
-    for ax, (act, path) in zip(axes[0], paths.items()):
+    for ax, (act, path) in zip(axes[0], paths.items(), strict=True):
         ax.plot(path[:, 0], path[:, 1], color=color(act), linewidth=0.8, marker=".", markersize=2)
         ax.plot(*target, "*", color=NEUTRAL, markersize=10, label="target (1, −1)")
         ax.plot(0, 0, "o", color=NEUTRAL, markersize=4, label="start")
@@ -326,7 +328,7 @@ def paired_bars(groups: list[str], series: dict, act_of: dict, ylabel: str, log:
     """Bars for a few settings (``groups``) of several measures (``series``: name -> values),
     one panel per measure; each bar in the colour of its setting's activation."""
     fig, axes = figure(1, len(series), width=2.8 * len(series), height=2.8)
-    for ax, (name, vals) in zip(axes[0], series.items()):
+    for ax, (name, vals) in zip(axes[0], series.items(), strict=True):
         ax.bar(range(len(groups)), vals, color=[color(act_of[g]) for g in groups])
         for k, v in enumerate(vals):
             ax.text(k, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
@@ -437,8 +439,8 @@ def cost_bars(t, names: list[str]):
     ys = np.arange(len(names))
     for ax, (title, kernel, registry, base) in zip(axes[0], (
             ("forward", "fwd_torch", "fwd_registry", cost.fwd_key("relu")),
-            ("backward", "bwd_torch", "bwd_registry", cost.bwd_key("relu")))):
-        for y, n in zip(ys, names):
+            ("backward", "bwd_torch", "bwd_registry", cost.bwd_key("relu"))), strict=True):
+        for y, n in zip(ys, names, strict=True):
             for key, off, h, style in ((f"{n}:{kernel}", -0.17, 0.42, {}),
                                        (f"{n}:{registry}", 0.22, 0.3, {"hatch": "////", "alpha": 0.55})):
                 if not t.has(key):
@@ -494,9 +496,9 @@ def saturation_curves(names: list[str], x_max: float = 50.0, n_points: int = 200
     zero_y = lambda k: SAT_FLOOR * 10.0 ** (-4 - 6 * k)  # the k-th hard function's "= 0" row
     fig, axes = figure(len(fams), 2, width=7.5, height=1.75 * len(fams) + 0.4, sharex=True, sharey=True)
     x = torch.linspace(0, x_max, n_points, dtype=torch.float64)
-    for row, (fam, members) in zip(axes, fams.items()):
+    for row, (fam, members) in zip(axes, fams.items(), strict=True):
         rows_of = {n: k for k, n in enumerate(n for n in members if "hard" in hard[n])}
-        for col, (ax, sign, side) in enumerate(zip(row, (-1, 1), ("left, x = −|x|", "right, x = +|x|"))):
+        for col, (ax, sign, side) in enumerate(zip(row, (-1, 1), ("left, x = −|x|", "right, x = +|x|"), strict=True)):
             for j, n in enumerate(members):
                 d = functions.get(n).derivative(sign * x).abs().numpy()
                 ax.plot(x.numpy(), np.where(d > 0, d, np.nan), color=color(n), label=label(n), linewidth=1.3,

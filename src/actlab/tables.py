@@ -44,7 +44,7 @@ def properties_table(rows: list[dict]) -> str:
         if "nonlinear" not in r:  # a layer, not an elementwise function
             out.append([a.label, "yes", "(layer)", "yes", "", "", "", f"+{r['extra']}"])
             continue
-        kinks = ", ".join(f"{fmt(k)} (uses {fmt(v)})" for k, v in zip(r["kinks"], r["torch_at_kinks"])) or "nowhere"
+        kinks = ", ".join(f"{fmt(k)} (uses {fmt(v)})" for k, v in zip(r["kinks"], r["torch_at_kinks"], strict=True)) or "nowhere"
         mono = "yes" if r["decrease"] < 1e-9 else f"no (dips {fmt(r['decrease'])})"
         lo, hi = r["bounded"]
         out.append([a.label, yes(r["nonlinear"]), kinks, mono,

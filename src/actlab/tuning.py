@@ -7,8 +7,8 @@ can win. The best learning rate is the one with the lowest median score over see
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

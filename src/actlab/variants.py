@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from actlab import functions
-from actlab.properties import grid
 from actlab.ensemble import init_layer
+from actlab.properties import grid
 
 
 def selu_moments(depth: int, width: int, n: int, seed: int = 0, act: str = "selu") -> np.ndarray:
