@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 NAME ?=
 ARGS ?=
+PROFILE ?= full   # make chapter ... PROFILE=quick: the quick profile's values under ARGS
 
 .PHONY: book test chapter quick clean lock bench help browser
 
@@ -63,7 +64,7 @@ endif
 endif
 
 chapter: $(STAMP)
-	$(PY) -m actlab.pipeline chapter '$(NAME)' $(ARGS)
+	$(PY) -m actlab.pipeline chapter '$(NAME)' --profile $(PROFILE) $(ARGS)
 
 quick: $(STAMP)
 	$(PY) -m actlab.pipeline book --profile quick --jobs $(JOBS)

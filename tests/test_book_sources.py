@@ -86,3 +86,12 @@ def test_bibliography_parses_with_unique_keys():
     bib = parse_file(str(CHAPTERS / "references.bib"))  # raises on a missing brace
     text = (CHAPTERS / "references.bib").read_text()
     assert len(bib.entries) == text.count("\n@") + text.startswith("@")
+
+
+@pytest.mark.parametrize("md", chapter_sources(), ids=lambda p: p.stem)
+def test_every_size_parameter_has_an_upper_bound(md):
+    """`make chapter ... -p seeds 10000000` must stop with one sentence, not run for hours."""
+    import re
+
+    unbounded = [m.group(0) for m in re.finditer(r"integer\([^)]*\)", md.read_text()) if "hi=" not in m.group(0)]
+    assert not unbounded, f"{md.name}: integer parameters without an upper bound: {unbounded}"

@@ -295,3 +295,44 @@ def test_make_chapter_refuses_a_name_that_is_not_a_chapter(name, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode != 0 and ("NAME must be" in proc.stderr or "usage" in proc.stderr)
     assert not marker.exists()
+
+
+def _printed_commands():
+    return [(n, pipeline.rerun_command(n)) for n in pipeline.chapters()
+            if pipeline.front_matter(pipeline.CHAPTERS / f"{n}.md").get("actlab", {}).get("rerun", True)]
+
+
+@pytest.mark.parametrize("name, command", _printed_commands(), ids=lambda v: v if "make" not in v else "")
+def test_each_pages_printed_command_reaches_the_chapter_intact(name, command):
+    """The box's command, through bash and make (dry run), gives exactly the suggested
+    parameters, each one the chapter declares, and changes something (not a default)."""
+    import shlex
+    import subprocess
+
+    import jupytext
+
+    from actlab.paths import ROOT
+
+    proc = subprocess.run(["bash", "-c", command.replace("make ", "make -n ", 1)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    line = next(l for l in proc.stdout.splitlines() if "actlab.pipeline chapter" in l)
+    words = shlex.split(line)
+    args = pipeline.parser().parse_args(words[words.index("actlab.pipeline") + 1:])
+    got = {k: pipeline._value(v) for k, v in args.parameter}
+    assert args.name == name and got == pipeline.rerun_example(name) and got
+    declared = pipeline.declared_parameters(jupytext.read(pipeline.CHAPTERS / f"{name}.md"))
+    for k, v in got.items():
+        assert k in declared and declared[k] != v, (k, v)
+
+
+def test_a_printed_command_runs(tmp_path):
+    """One page's command for real, in the quick profile (all of them would take minutes)."""
+    import subprocess
+
+    from actlab.paths import ROOT
+
+    command = pipeline.rerun_command("sigmoid") + " PROFILE=quick"
+    proc = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "executed notebook:" in proc.stdout

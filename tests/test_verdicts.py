@@ -222,3 +222,12 @@ def test_bias_shift_offset_and_curvature_inflation():
     assert infl[0, 0] > 2
     off, infl = layer_stats([torch.full((1, 5, 3), float("nan"), dtype=torch.float64)])
     assert math.isnan(off[0, 0]) and math.isnan(infl[0, 0])  # a diverged run is not measured
+
+
+def test_size_parameters_beyond_their_bound_stop_with_one_sentence():
+    from actlab.params import ParameterError, check, integer, list_of, positive
+
+    with pytest.raises(ParameterError, match=r"parameter 'seeds' must be an integer from 1 to 200; got 10000000\."):
+        check(seeds=(10_000_000, integer(lo=1, hi=200)))
+    with pytest.raises(ParameterError, match="a list of 1 to 50 item"):
+        check(lrs=(list(range(1, 100)), list_of(positive())))

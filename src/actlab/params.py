@@ -57,14 +57,16 @@ def among(*allowed) -> Rule:
     return (lambda v: v in allowed), "one of " + ", ".join(repr(a) for a in allowed)
 
 
-def list_of(rule: Rule, *, min_len: int = 1, increasing: bool = False) -> Rule:
+def list_of(rule: Rule, *, min_len: int = 1, max_len: int = 50, increasing: bool = False) -> Rule:
+    """A list of values each satisfying ``rule``; at most ``max_len`` of them, since every item
+    of a sweep list multiplies the work."""
     ok_item, what = rule
     def ok(v):
-        if not isinstance(v, (list, tuple)) or len(v) < min_len or not all(ok_item(x) for x in v):
+        if not isinstance(v, (list, tuple)) or not min_len <= len(v) <= max_len or not all(ok_item(x) for x in v):
             return False
         return not increasing or all(a < b for a, b in itertools.pairwise(v))
     order = " in increasing order" if increasing else ""
-    return ok, f"a list of at least {min_len} item(s){order}, each {what}"
+    return ok, f"a list of {min_len} to {max_len} item(s){order}, each {what}"
 
 
 def activations(*, elementwise_only: bool = True, min_len: int = 1) -> Rule:

@@ -453,15 +453,19 @@ def rerun_example(name: str) -> dict:
     return dict(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("example", {}) or {})
 
 
-def rerun_markdown(name: str, declared: dict) -> str:
-    """The box at the end of every chapter page: downloads and how to rerun it."""
+def rerun_command(name: str) -> str:
+    """The command the chapter's box prints: its suggested parameters, quoted for the shell."""
     example = rerun_example(name)
-    args = f' ARGS="{example_args(example)}"' if example else ""
+    return f"make chapter NAME={name}" + (f' ARGS="{example_args(example)}"' if example else "")
+
+
+def rerun_markdown(name: str, declared: dict) -> str:
+    """The box at the end of a chapter page: downloads and how to rerun it."""
     listing = ", ".join(f"`{k}` (default `{v!r}`)" for k, v in declared.items()) or "none"
     return (f":::{{admonition}} Run this chapter yourself\n:class: tip\n\n"
             f"Download its source, {{download}}`{name}.md <../_static/sources/{name}.md>`, or the executed "
             f"notebook this page was rendered from, {{download}}`{name}.ipynb <{name}.ipynb>`. From a checkout of "
-            f"the book, rerun it with other parameters:\n\n```bash\nmake chapter NAME={name}{args}\n```\n\n"
+            f"the book, rerun it with other parameters, for example:\n\n```bash\n{rerun_command(name)}\n```\n\n"
             f"Its parameters: {listing}.\n:::")
 
 
@@ -470,9 +474,10 @@ def _write_with_rerun_box(src: Path, dst: Path, name: str):
 
     nb = nbformat.read(src, as_version=4)
     declared = declared_parameters(nb)
-    box = nbformat.v4.new_markdown_cell(rerun_markdown(name, declared))
-    box["id"] = "rerun-box"
-    nb.cells.append(box)
+    if front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("rerun", True):
+        box = nbformat.v4.new_markdown_cell(rerun_markdown(name, declared))
+        box["id"] = "rerun-box"
+        nb.cells.append(box)
     text = nbformat.writes(nb)
     dst.parent.mkdir(parents=True, exist_ok=True)
     if not dst.exists() or dst.read_text() != text:  # unchanged pages keep their bytes
@@ -630,7 +635,7 @@ def build_lock(path: Path):
     return _Held()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m actlab.pipeline", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -644,7 +649,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
     p.add_argument("--profile", default="full", choices=PROFILE_NAMES)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     start = time.perf_counter()
     try:
         with build_lock(BUILD / ".lock"):

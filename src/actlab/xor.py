@@ -130,6 +130,7 @@ def decision_grid(sweep: XorSweep, index: int, n: int = 121, pad: float = 0.5):
     xs = torch.linspace(-pad, 1 + pad, n, dtype=torch.float64)
     gx, gy = torch.meshgrid(xs, xs, indexing="xy")
     pts = torch.stack([gx.flatten(), gy.flatten()], 1)
-    with torch.no_grad():
-        p = torch.sigmoid(sweep.ensemble(pts)[index, :, 0]).view(n, n)
+    with torch.no_grad():  # in chunks: the ensemble evaluates all its members on every point
+        logit = torch.cat([sweep.ensemble(chunk)[index, :, 0] for chunk in pts.split(1024)])
+        p = torch.sigmoid(logit).view(n, n)
     return xs.numpy(), xs.numpy(), p.numpy()
