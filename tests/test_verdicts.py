@@ -174,7 +174,13 @@ def test_tuning_extends_the_grid_until_the_best_is_interior():
     stuck = tune(lambda lrs: np.array([[-lr for lr in lrs]] * 2), [1.0, 2.0], max_rounds=2)
     assert not stuck.interior and "largest" in stuck.edge_note()
     never = tune(lambda lrs: np.full((2, len(lrs)), np.inf), [1.0, 2.0])
-    assert never.best is None and "no learning rate" in never.edge_note()
+    assert never.best is None and "no learning rate from 1 to 54" in never.edge_note() and never.rounds == 3
+    # a rate too small to learn in the budget: the grid grows until one learns
+    late = tune(lambda lrs: np.array([[1.0 / lr if lr >= 5 else np.inf for lr in lrs]] * 2), [0.5, 1.0])
+    assert late.best is not None and late.lr >= 5 and late.rounds >= 2
+    # ...and stops when the largest rate diverges
+    blown = tune(lambda lrs: np.array([[np.inf if lr < 2 else np.nan for lr in lrs]] * 2), [0.5, 1.0])
+    assert blown.best is None and blown.rounds == 1 and "diverged" in blown.edge_note()
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e999])

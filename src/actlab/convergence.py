@@ -118,7 +118,8 @@ def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: 
 
     ``tune_rounds`` > 0: where an (activation, depth)'s best rate (fewest median epochs to the
     training target) is the smallest or largest of the grid, train it once more at a rate
-    ``factor`` beyond, batched, up to that many times. The returned grid is the union of the
+    ``factor`` beyond, batched, up to that many times; where no rate reached the target, a rate
+    ``factor`` above the largest, unless every run at the largest diverged. The returned grid is the union of the
     rates tried; an (activation, depth) not trained at a rate reads as never reaching the target
     there (nan loss), so it cannot win."""
     if held_out is not None:  # (X_test, y_test), the other spelling
@@ -155,9 +156,14 @@ def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: 
                 have = [lr for lr in grid if (a, d, lr) in results]
                 scores = np.stack([first(*results[(a, d, lr)][:2]) for lr in have], 1)
                 b = best_index(scores)
-                if b is None or 0 < b < len(have) - 1:
+                if b is not None and 0 < b < len(have) - 1:
                     continue
-                new = have[0] / factor if b == 0 else have[-1] * factor
+                if b is None:  # no rate reached the target: a larger one, unless the largest diverged
+                    if not np.isfinite(results[(a, d, have[-1])][1]).any():
+                        continue
+                    new = have[-1] * factor
+                else:
+                    new = have[0] / factor if b == 0 else have[-1] * factor
                 todo.setdefault(new, []).append((a, d, new))
         if not todo:
             break

@@ -32,7 +32,9 @@ class Tuned:
     def edge_note(self) -> str:
         """One sentence for the chapter when the grid could not be made interior."""
         if self.best is None:
-            return "no learning rate reached the target"
+            top = "diverged" if np.isnan(self.scores[:, -1]).all() else "did not reach it either"
+            return (f"no learning rate from {self.lrs[0]:g} to {self.lrs[-1]:g} reached the target "
+                    f"(the grid was extended {self.rounds} time(s); the largest {top})")
         if self.interior:
             return ""
         side = "smallest" if self.best == 0 else "largest"
@@ -51,15 +53,22 @@ def best_index(scores: np.ndarray) -> int | None:
 def tune(run: Callable[[list[float]], np.ndarray], lrs: list[float], factor: float = 3.0,
          max_rounds: int = 3) -> Tuned:
     """Score ``lrs`` with ``run`` (one batched sweep per call, returning (seeds, len(lrs))); while
-    the best sits on an edge, add one learning rate ``factor`` beyond it and score that alone."""
+    the best sits on an edge, add one learning rate ``factor`` beyond it and score that alone.
+    When no rate reaches the target, larger rates are tried the same way (a rate too small to
+    learn in the budget is the usual reason), until one does, or the largest diverges."""
     lrs = sorted(float(x) for x in lrs)
     scores = np.asarray(run(lrs), dtype=float)
     rounds = 0
     while True:
         b = best_index(scores)
-        if b is None or 0 < b < len(lrs) - 1 or rounds >= max_rounds:
+        if rounds >= max_rounds or b is not None and 0 < b < len(lrs) - 1:
             break
-        new = lrs[0] / factor if b == 0 else lrs[-1] * factor
+        if b is None:  # nothing reached the target: try a larger rate, unless the largest diverged
+            if np.isnan(scores[:, -1]).all():
+                break
+            new = lrs[-1] * factor
+        else:
+            new = lrs[0] / factor if b == 0 else lrs[-1] * factor
         extra = np.asarray(run([new]), dtype=float)
         if b == 0:
             lrs, scores = [new] + lrs, np.concatenate([extra, scores], axis=1)
