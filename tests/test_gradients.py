@@ -75,15 +75,17 @@ def _fake(finals: dict):
     return make, calls
 
 
-def test_runs_at_chance_never_win_a_tuning_and_do_not_extend_the_grid():
+def test_runs_at_chance_never_win_a_tuning_and_larger_rates_are_tried():
     ln10 = float(np.log(10))
-    at_chance = {lr: [ln10 + 1e-4 * k, ln10 - 1e-3, ln10] for k, lr in enumerate([0.01, 0.1, 1.0])}
+    grid = [0.01, 0.1, 1.0, 3.0, 9.0, 27.0]
+    at_chance = {lr: [ln10 + 1e-4 * k, ln10 - 1e-3, ln10] for k, lr in enumerate(grid)}
     make, calls = _fake(at_chance)
-    tuned, runs = gr.tuned_curves(make, [0.01, 0.1, 1.0], chance=ln10)
-    assert tuned.best is None and len(calls) == 1  # noise at chance picks nothing, extends nothing
-    assert gr.learned_count(tuned, runs, ln10) == (0, 3)
+    tuned, runs = gr.tuned_curves(make, grid[:3], chance=ln10)
+    # noise at chance picks nothing; the grid grows upward (a rate too small to learn) up to max_rounds
+    assert tuned.best is None and calls == [grid[:3], [3.0], [9.0], [27.0]]
+    assert gr.learned_count(tuned, runs, ln10) == (0, 6)
     lr, _ = gr.chosen(tuned, runs)
-    assert lr == 1.0  # shown: the largest rate whose runs all finished
+    assert lr == 27.0  # shown: the largest rate whose runs all finished
 
 
 def test_a_diverged_run_is_not_learned_and_an_edge_best_extends():

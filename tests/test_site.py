@@ -112,3 +112,13 @@ def test_every_internal_link_and_anchor_resolves(quick_site):
             elif anchor and target.suffix == ".html" and anchor not in parse(target).ids:
                 broken.append(f"{page.relative_to(quick_site)} -> {href} (no anchor)")
     assert n > 100 and not broken, "\n".join(broken[:20])
+
+
+def test_no_raw_parameter_cell_and_a_parameters_box_on_chapter_pages(quick_site):
+    for page in (quick_site / "chapters").glob("*.html"):
+        html = page.read_text()
+        assert "# Parameters" not in html, f"{page.name} shows papermill's injected cell"
+        if page.stem in ("claims", "reproducing", "bibliography"):
+            assert "Parameters of this page" not in html, page.name
+        else:
+            assert "Parameters of this page" in html and "This page was built with" in html, page.name

@@ -115,7 +115,10 @@ def time_activations(names: list[str], n: int, repeats: int, width: int = 256, s
     grad = torch.randn(rows, width, generator=g)
     w = torch.randn(width, width, generator=g) / width**0.5
     b = torch.zeros(width)
-    ops: dict[str, Callable] = {"copy": lambda: x.clone(), "linear": lambda: F.linear(x, w, b)}
+    # references: a plain copy (memory traffic alone), a bare exponential (the operation the
+    # claim blames), and the linear layer an activation follows
+    ops: dict[str, Callable] = {"copy": lambda: x.clone(), "exp": lambda: torch.exp(x),
+                                "linear": lambda: F.linear(x, w, b)}
     for name in names:
         act = functions.get(name)
         ks = kinds(name)
@@ -162,6 +165,8 @@ def record_all(t: Timings, names: list[str]) -> None:
     record_measure("fwd_ns_relu", t.ns(fwd_key("relu")))
     record_measure("relu_over_copy", t.ratio(fwd_key("relu"), "copy"))
     record_measure("linear_over_relu", t.ratio("linear", fwd_key("relu")))
+    record_measure("exp_over_relu", t.ratio("exp", fwd_key("relu")))
+    record_measure("exp_over_sigmoid", t.ratio("exp", fwd_key("sigmoid")))
     record_measure("linear_over_sigmoid", t.ratio("linear", fwd_key("sigmoid")))
     record_measure("gelu_registry_over_torch", t.ratio("gelu:fwd_registry", "gelu:fwd_torch"))
     record_measure("bwd_share_sigmoid", excess_share(t, "sigmoid"))

@@ -459,14 +459,28 @@ def rerun_command(name: str) -> str:
     return f"make chapter NAME={name}" + (f' ARGS="{example_args(example)}"' if example else "")
 
 
-def rerun_markdown(name: str, declared: dict) -> str:
-    """The box at the end of a chapter page: downloads and how to rerun it."""
-    listing = ", ".join(f"`{k}` (default `{v!r}`)" for k, v in declared.items()) or "none"
-    return (f":::{{admonition}} Run this chapter yourself\n:class: tip\n\n"
+def injected_parameters(nb) -> dict:
+    """The values papermill injected (the profile's), from its ``injected-parameters`` cell."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "injected-parameters" in cell.metadata.get("tags", []):
+            out = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    out[node.targets[0].id] = ast.literal_eval(node.value)
+            return out
+    return {}
+
+
+def rerun_markdown(name: str, declared: dict, used: dict | None = None) -> str:
+    """The box at the end of a chapter page: the parameters it was built with, downloads, how to rerun it."""
+    used = declared if used is None else used
+    listing = ", ".join(f"`{k} = {used[k]!r}`" + (f" (default `{v!r}`)" if used[k] != v else "")
+                        for k, v in declared.items()) or "none"
+    return (f":::{{admonition}} Parameters of this page, and how to run it yourself\n:class: tip\n\n"
             f"Download its source, {{download}}`{name}.md <../_static/sources/{name}.md>`, or the executed "
             f"notebook this page was rendered from, {{download}}`{name}.ipynb <{name}.ipynb>`. From a checkout of "
             f"the book, rerun it with other parameters, for example:\n\n```bash\n{rerun_command(name)}\n```\n\n"
-            f"Its parameters: {listing}.\n:::")
+            f"This page was built with: {listing}.\n:::")
 
 
 def _write_with_rerun_box(src: Path, dst: Path, name: str):
@@ -474,8 +488,13 @@ def _write_with_rerun_box(src: Path, dst: Path, name: str):
 
     nb = nbformat.read(src, as_version=4)
     declared = declared_parameters(nb)
+    used = {**declared, **injected_parameters(nb)}
+    for cell in nb.cells:  # raw parameter cells are not for readers: the box below lists the values
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and ("parameters" in tags or "injected-parameters" in tags):
+            cell.metadata["tags"] = [*tags, "remove-cell"]
     if front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("rerun", True):
-        box = nbformat.v4.new_markdown_cell(rerun_markdown(name, declared))
+        box = nbformat.v4.new_markdown_cell(rerun_markdown(name, declared, used))
         box["id"] = "rerun-box"
         nb.cells.append(box)
     text = nbformat.writes(nb)

@@ -42,7 +42,9 @@ def properties_table(rows: list[dict]) -> str:
     for r in rows:
         a = functions.get(r["name"])
         if "nonlinear" not in r:  # a layer, not an elementwise function
-            out.append([a.label, "yes", "(layer)", "yes", "", "", "", f"+{r['extra']}"])
+            # a max over k learned pieces: its shape, and so these properties, depend on the weights
+            dep = "depends on the learned pieces"
+            out.append([a.label, "yes", "where two pieces cross", dep, dep, dep, dep, f"+{r['extra']}"])
             continue
         kinks = ", ".join(f"{fmt(k)} (uses {fmt(v)})" for k, v in zip(r["kinks"], r["torch_at_kinks"], strict=True)) or "nowhere"
         mono = "yes" if r["decrease"] < 1e-9 else f"no (dips {fmt(r['decrease'])})"
