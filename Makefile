@@ -10,13 +10,15 @@ NAME ?=
 ARGS ?=
 PROFILE ?= full   # make chapter ... PROFILE=quick: the quick profile's values under ARGS
 
-.PHONY: book test chapter quick clean lock bench help browser
+.PHONY: book test chapter quick clean lock bench help browser baseline notebook
 
 help:
 	@echo "make book                       set up .venv, execute changed chapters, build _build/html"
 	@echo "make test                       set up .venv, run unit tests, every chapter (quick) and site checks"
 	@echo "make chapter NAME=sigmoid ARGS='-p x_max 10'   run one chapter with papermill parameters"
 	@echo "make bench                      run the benchmarks and print their numbers"
+	@echo "make notebook NAME=sigmoid      the chapter as a notebook in _build/notebooks/ (run it with papermill, open it in Jupyter)"
+	@echo "make baseline                   pin the quick profile's metrics (tests/baseline/) after an intended change"
 	@echo "make lock                       re-resolve requirements.in into requirements.lock"
 	@echo "make clean                      remove _build"
 
@@ -51,7 +53,7 @@ test: $(STAMP) browser
 # split into words by the shell on purpose (several -p KEY VALUE pairs): quote a value that
 # holds spaces, e.g. ARGS="-p widths '[1, 2, 4]'".
 CHAPTER_NAMES := $(basename $(notdir $(wildcard chapters/*.md)))
-ifneq ($(filter chapter,$(MAKECMDGOALS)),)
+ifneq ($(filter chapter notebook,$(MAKECMDGOALS)),)
 ifeq ($(strip $(NAME)),)
 $(error usage: make chapter NAME=<chapter> ARGS='-p key value ...'; chapters: $(CHAPTER_NAMES))
 endif
@@ -65,6 +67,20 @@ endif
 
 chapter: $(STAMP)
 	$(PY) -m actlab.pipeline chapter '$(NAME)' --profile $(PROFILE) $(ARGS)
+
+# A chapter as a plain notebook, outside the pipeline: to open in any Jupyter, or to execute
+# with papermill directly (the command is tested in tests/test_pipeline.py).
+notebook: $(STAMP)
+	mkdir -p _build/notebooks
+	$(VENV)/bin/jupytext --to notebook --set-kernel python3 -o _build/notebooks/'$(NAME)'.ipynb chapters/'$(NAME)'.md
+	@echo "run it:  $(VENV)/bin/papermill _build/notebooks/$(NAME).ipynb _build/notebooks/$(NAME).out.ipynb -p KEY VALUE"
+
+# Pin the quick profile's non-timing metrics (tests/baseline/quick_metrics.json) on purpose.
+baseline: $(STAMP)
+	$(PY) -m actlab.pipeline execute --profile quick
+	$(PY) -c "from actlab import baseline, pipeline; from actlab.record import metrics_json; \
+	  baseline.BASELINE.write_text(metrics_json(baseline.pinned(pipeline.collect_metrics('quick'))) + '\n'); \
+	  print('pinned', len(baseline.pinned(pipeline.collect_metrics('quick'))), 'metrics in', baseline.BASELINE)"
 
 quick: $(STAMP)
 	$(PY) -m actlab.pipeline book --profile quick --jobs $(JOBS)

@@ -127,3 +127,37 @@ def test_maxout_member_is_a_max_over_k_pieces_and_trains_alone_as_in_the_batch()
         one = Ensemble([m], 3, 2)
         fit(one, x, y, loss="xent", steps=15, batch_size=8, optimizer="sgd", momentum=0.9)
         torch.testing.assert_close(ens(x)[i], one(x)[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer, momentum", [("sgd", 0.9), ("adam", 0.0)])
+def test_one_member_matches_idiomatic_torch_nn_and_optim(optimizer, momentum):
+    """Independent of the ensemble's own code: the same network written with torch.nn.Linear and
+    trained with torch.optim (SGD with momentum, Adam) ends at the same weights and loss."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 3, dtype=torch.float64, generator=g)
+    y = torch.randint(0, 2, (40,), generator=g)
+    members = [Member("tanh", (5, 4), seed=3, lr=0.05), Member("tanh", (5, 4), seed=4, lr=0.2)]
+    ens = Ensemble(members, 3, 2, dtype=torch.float64)
+    blk = ens.blocks[0]
+    k = list(blk.idx).index(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 4), torch.nn.Tanh(),
+                              torch.nn.Linear(4, 2)).double()
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for lin, w, b in zip(linears, blk.weights, blk.biases, strict=True):
+            lin.weight.copy_(w[k].T)
+            lin.bias.copy_(b[k].reshape(-1))
+    opt = (torch.optim.SGD(net.parameters(), lr=0.05, momentum=momentum) if optimizer == "sgd"
+           else torch.optim.Adam(net.parameters(), lr=0.05))
+    for _ in range(60):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+    hist = fit(ens, x, y, loss="xent", steps=60, optimizer=optimizer, momentum=momentum, log_every=60)
+    with torch.no_grad():
+        final = torch.nn.functional.cross_entropy(net(x), y).item()
+        for lin, w, b in zip(linears, blk.weights, blk.biases, strict=True):
+            torch.testing.assert_close(lin.weight, w[k].T, rtol=0, atol=1e-10)
+            torch.testing.assert_close(lin.bias, b[k].reshape(-1), rtol=0, atol=1e-10)
+    assert hist.shape == (1, 2) and abs(hist[0, 0] - loss.item()) < 1e-10 and final < loss.item()

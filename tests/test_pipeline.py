@@ -336,3 +336,19 @@ def test_a_printed_command_runs(tmp_path):
     proc = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "executed notebook:" in proc.stdout
+
+
+def test_a_chapter_runs_outside_the_pipeline_as_the_readme_says(tmp_path):
+    """`make notebook` then papermill, as a reader would without the book's pipeline."""
+    import subprocess
+
+    from actlab.paths import ROOT
+
+    proc = subprocess.run(["make", "-s", "notebook", "NAME=saturation"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    nb = ROOT / "_build" / "notebooks" / "saturation.ipynb"
+    out = tmp_path / "out.ipynb"
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "papermill"), str(nb), str(out), "-p", "x_max", "20.0",
+                           "--cwd", str(ROOT / "chapters")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.exists() and "x_max = 20.0" in out.read_text()
