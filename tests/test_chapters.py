@@ -123,7 +123,7 @@ def test_zero_centred(quick_metrics):
     assert m["gd_iters_sigmoid"] > 3 * m["gd_iters_tanh"]
     # the offset costs through the learning rate: same inputs, centred, at their tuned rates
     assert m["path_speedup_lo"] > 1 and m["race_lr_sigmoid_centred"] > m["race_lr_sigmoid"]
-    # the direct natural-gradient test: centring does not raise the cosine decisively, tanh lowers it
+    # the direct natural-gradient test: centring does not raise the cosine decisively; tanh (information only) lowers it
     assert m["cos_gain_lo"] < 0.02 and m["cos_gain_tanh_hi"] < 0
 
 
@@ -249,7 +249,7 @@ EXPECTED_VERDICTS = {  # claims decided by a rule; the quick profile's verdicts
     "monotone_convex": "does not hold", "mish_nonmonotone": "holds", "prelu_param": "holds",
     "maxout_k": "holds", "sigmoid_range": "holds with a qualification",
     "sigmoid_vanish": "holds", "sigmoid_not_centred": "holds", "five_layers": "holds with a qualification",
-    "init_repairs": "holds", "remedies": "holds", "zigzag": "holds", "natural_gradient": "does not hold",
+    "init_repairs": "holds", "remedies": "holds", "zigzag": "holds", "natural_gradient": "undecided",  # centring's cosine gain straddles 0
     "tanh_faster": "holds", "tanh_centred": "holds", "tanh_saturates": "holds",
     "relu_speed": "does not hold", "relu_die": "holds", "relu_irreversible": "does not hold",
     "relu_40": "does not hold", "relu_offset": "holds with a qualification",

@@ -192,6 +192,33 @@ def speed_ratio(slow: np.ndarray, fast: np.ndarray, budget: float) -> np.ndarray
     return slow / fast
 
 
+CENSORED = "censored lower bound"
+
+
+def ratio_measure(slow: np.ndarray, fast: np.ndarray, budget: float, slow_name: str = "the slower"):
+    """Seed-by-seed ``slow`` ÷ ``fast`` epochs to a target as a Measure.
+
+    When every ``slow`` run never reached the target and every ``fast`` run did, the ratio is
+    censored: each seed's ratio is at least budget ÷ fast, and nothing bounds it from above. The
+    Measure is then a lower bound, not an estimate: value = the median of those per-seed bounds,
+    lo = the smallest (every seed's ratio is at least that), hi = +inf, and its method starts with
+    :data:`CENSORED` (the verdict prints it as "≥ value"). Otherwise, a bootstrap interval of
+    :func:`speed_ratio` (never-runs counted at the budget), the censored seeds counted in its method."""
+    from actlab.verdicts import Measure, bootstrap
+
+    slow, fast = np.asarray(slow, float), np.asarray(fast, float)
+    n, k = len(slow), int((~np.isfinite(slow)).sum())
+    if k == n and np.isfinite(fast).all():
+        lb = budget / fast
+        return Measure(float(np.median(lb)), float(lb.min()), float("inf"), n,
+                       f"{CENSORED}: {slow_name} never reached the target on {k} of {n} seeds")
+    m = bootstrap(speed_ratio(slow, fast, budget))
+    kf = int((~np.isfinite(fast)).sum())
+    notes = [f"{c} of {n} {w} never reached it, counted at the budget" for c, w in ((k, slow_name), (kf, "the other"))
+             if c]
+    return Measure(m.value, m.lo, m.hi, m.n, m.method + ("; " + "; ".join(notes) if notes else ""))
+
+
 @dataclass
 class TunedSpeed:
     """Per activation: the tuned learning rate (``tuning.Tuned``, scored on epochs to the

@@ -360,14 +360,17 @@ def speed_boxes(sweep, epochs, ylabel: str = "epochs to the target training erro
                         artist.set_color(color(act))
                 bp["boxes"][0].set_facecolor(mpl.colors.to_rgba(color(act), 0.25))
             never = int((~np.isfinite(vals)).sum())
-            if never:
-                ax.plot([pos] * never, [cap] * never, "x", color=color(act))
+            if never:  # one cross for all of them (they would overplot), with their count beside it
+                ax.plot([pos], [cap], "x", color=color(act))
+                ax.annotate(f"{never} of {len(vals)}", (pos, cap), xytext=(0, 4), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=9, color=color(act))
     ax.set_xticks([d * (n_a + 1) + (n_a - 1) / 2 for d in range(n_d)],
                   [f"{d} hidden layer{'s' if d > 1 else ''}" for d in sweep.depths])
     handles = [mpl.lines.Line2D([], [], color=color(a), label=label(a), linewidth=6, alpha=0.6)
                for a in sweep.activations]
     ax.axhline(cap, color=NEUTRAL, linewidth=0.6, linestyle=":")
-    ax.text(ax.get_xlim()[0], cap, " never", va="bottom", fontsize=7, color=NEUTRAL)
+    ax.text(ax.get_xlim()[0], cap, " never", va="bottom", fontsize=9, color=NEUTRAL)
+    ax.set_ylim(top=cap * 1.12)  # room for the counts
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=len(handles), frameon=False)
     ax.set_ylabel(ylabel)
     return finish(fig)

@@ -168,7 +168,10 @@ class Verdict:
             m = p.measure
             iv = "" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi)}]"
             show = (lambda v: v) if isinstance(m.value, str) else fmt
-            bits.append(f"{p.rule.says}: {show(m.value)}{iv} (rule: {p.rule.op} {show(p.rule.threshold)})"
+            value = show(m.value)
+            if not isinstance(m.value, str) and m.hi == math.inf and m.method.startswith("censored"):
+                value, iv = f"≥ {fmt(m.value)}", f" ({m.method})"  # a bound, not an estimate
+            bits.append(f"{p.rule.says}: {value}{iv} (rule: {p.rule.op} {show(p.rule.threshold)})"
                         + (f" ({p.rule.setting})" if p.rule.setting else ""))
         head = self.outcome
         if self.outcome == UNDECIDED:
