@@ -555,9 +555,9 @@ def he_sentence(he: dict, ln10: float, steps: int, first_grid) -> str:
     for init, (tuned, runs, lr) in he.items():
         name = {"xavier": "Xavier", "kaiming": "Kaiming"}[init]
         grid = ", ".join(fmt(v) for v in tuned.lrs)
-        ext = (f" (the given grid up to {fmt(top0)}, extended upward {tuned.rounds} time(s) by ×3)"
+        ext = (f"; the given grid up to {fmt(top0)}, extended upward {tuned.rounds} time(s) by ×3"
                if tuned.rounds and max(tuned.lrs) > top0 else
-               f" (extended {tuned.rounds} time(s))" if tuned.rounds else "")
+               f"; extended {tuned.rounds} time(s)" if tuned.rounds else "")
         k, n = learned_count(tuned, runs, ln10)
         test, train = np.median(runs[lr].test[-1]), np.median(runs[lr].train[-1])
         rel = ("above" if test > ln10 else "below") + f" chance (ln 10 = {fmt(ln10, 6)})"
