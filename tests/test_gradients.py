@@ -14,6 +14,16 @@ def batch():
     return data.dataset("digits", 64)
 
 
+def test_x4_without_the_shift_is_not_the_tanh_network(batch):
+    X, _ = batch
+    tanh = Ensemble([Member("tanh", (16, 16, 16), seed=0, init="xavier")], 64, 10)
+    x4 = gr.sigmoid_as_tanh_(Ensemble([Member("sigmoid", (16, 16, 16), seed=0, init="xavier")], 64, 10), shift=False)
+    shifted = gr.sigmoid_as_tanh_(Ensemble([Member("sigmoid", (16, 16, 16), seed=0, init="xavier")], 64, 10))
+    assert not torch.allclose(tanh(X), x4(X), atol=1e-3)
+    for a, b in zip(x4.blocks[0].weights, shifted.blocks[0].weights, strict=True):
+        assert torch.equal(a, b)  # the same weights; only the biases differ
+
+
 def test_sigmoid_as_tanh_computes_the_tanh_network(batch):
     X, _ = batch
     tanh = Ensemble([Member("tanh", (16, 16, 16), seed=s, init="xavier") for s in range(2)], 64, 10)
@@ -47,7 +57,8 @@ def test_reach_is_the_error_at_layer_one_over_the_output_error(batch):
     for z in pre + [out]:
         z.retain_grad()
     torch.nn.functional.cross_entropy(out[0], y, reduction="sum").backward()  # per-example losses summed
-    per_example = lambda z: z.grad[0].norm(dim=1).pow(2).mean().sqrt().item()
+    # root mean square over examples and units: per unit, so layers of different widths compare
+    per_example = lambda z: z.grad[0].pow(2).mean().sqrt().item()
     assert d[0][0] == pytest.approx(per_example(pre[0]), rel=1e-10)
     assert d[0][-1] == pytest.approx(per_example(out), rel=1e-10)
     assert w[0][0] == pytest.approx(blk.weights[0].grad[0].norm().item() / len(y), rel=1e-10)
@@ -75,17 +86,27 @@ def _fake(finals: dict):
     return make, calls
 
 
-def test_runs_at_chance_never_win_a_tuning_and_larger_rates_are_tried():
+def test_runs_at_chance_never_win_a_tuning_and_extend_the_grid_upward():
     ln10 = float(np.log(10))
-    grid = [0.01, 0.1, 1.0, 3.0, 9.0, 27.0]
-    at_chance = {lr: [ln10 + 1e-4 * k, ln10 - 1e-3, ln10] for k, lr in enumerate(grid)}
+    at_chance = {lr: [ln10 + 1e-4 * k, ln10 - 1e-3, ln10] for k, lr in enumerate([0.01, 0.1, 1.0, 3.0, 9.0, 27.0])}
     make, calls = _fake(at_chance)
-    tuned, runs = gr.tuned_curves(make, grid[:3], chance=ln10)
-    # noise at chance picks nothing; the grid grows upward (a rate too small to learn) up to max_rounds
-    assert tuned.best is None and calls == [grid[:3], [3.0], [9.0], [27.0]]
+    tuned, runs = gr.tuned_curves(make, [0.01, 0.1, 1.0], chance=ln10)
+    # noise at chance picks nothing; larger rates are tried (never smaller), up to max_rounds
+    assert tuned.best is None and calls == [[0.01, 0.1, 1.0], [3.0], [9.0], [27.0]]
     assert gr.learned_count(tuned, runs, ln10) == (0, 6)
     lr, _ = gr.chosen(tuned, runs)
     assert lr == 27.0  # shown: the largest rate whose runs all finished
+    assert "neither learned nor diverged" in gr.grid_outcome(tuned, runs, ln10)
+
+
+def test_no_rate_learns_until_the_largest_diverges():
+    ln10 = float(np.log(10))
+    finals = {0.01: [ln10] * 2, 0.1: [ln10] * 2, 0.1 * 3: [np.nan] * 2}
+    make, calls = _fake(finals)
+    tuned, runs = gr.tuned_curves(make, [0.01, 0.1], chance=ln10, max_rounds=6)
+    assert calls == [[0.01, 0.1], [0.1 * 3]] and tuned.best is None
+    assert gr.diverged(runs, tuned.lrs[-1]) == (2, 2)
+    assert "diverged on all 2 seeds" in gr.grid_outcome(tuned, runs, ln10)
 
 
 def test_a_diverged_run_is_not_learned_and_an_edge_best_extends():

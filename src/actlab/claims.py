@@ -184,30 +184,30 @@ CLAIMS: list[Claim] = [
              "(median over seeds)", "digits, MLP, PyTorch's default init"),),
           qualification="depends on the initialisation, which the source does not name"),
     # "Repairs" is judged on both sides of what a gradient can hide: the first/last ratio (no
-    # layer learns far more slowly than another) and the share of the output error that reaches
-    # the first layer (no common shrink of every layer). 1e-2 is the chapter's VANISH_RATIO.
+    # layer gets a far smaller weight gradient than another) and the reach, the error per unit at the
+    # first layer over the output's (no common shrink of every layer). 1e-2 is the chapter's VANISH_RATIO.
     Claim("init-repairs", "Vanishing gradients",
           "Xavier initialisation repairs the vanishing gradient of tanh networks, MSRA (Kaiming) that of ReLU networks.",
           "vanishing-gradients",
           (R("ratio_tanh_xavier_deepest", ">", 0.1, "tanh, Xavier: first ÷ last hidden layer's gradient norm",
              "digits, deepest MLP"),
-           R("reach_tanh_xavier_deepest", ">", 1e-2, "tanh, Xavier: share of the output error reaching layer 1",
+           R("reach_tanh_xavier_deepest", ">", 1e-2, "tanh, Xavier: reach (error per unit at layer 1 ÷ at the output)",
              "digits, deepest MLP"),
            R("ratio_relu_kaiming_deepest", ">", 0.1, "ReLU, Kaiming: first ÷ last hidden layer's gradient norm",
              "digits, deepest MLP"),
-           R("reach_relu_kaiming_deepest", ">", 1e-2, "ReLU, Kaiming: share of the output error reaching layer 1",
+           R("reach_relu_kaiming_deepest", ">", 1e-2, "ReLU, Kaiming: reach (error per unit at layer 1 ÷ at the output)",
              "digits, deepest MLP"))),
-    # Each remedy on what the claim is about: the error that reaches the first layer (an absolute
-    # share of the output error) or, for pre-training, learning itself on held-out data.
+    # Each remedy on what the claim is about: the error that reaches the first layer (per unit, as a
+    # fraction of the output's) or, for pre-training, learning itself on held-out data.
     Claim("remedies", "Vanishing gradients", "Pre-training, batch normalisation and Xavier/MSRA initialisation alleviate it.",
           "vanishing-gradients",
-          (R("bn_reach_sigmoid", ">", 1e-2, "share of the output error reaching layer 1 of a default-initialised "
-             "sigmoid network with batch norm", "batch normalisation, digits, 10-layer sigmoid MLP"),
+          (R("bn_reach_sigmoid", ">", 1e-2, "reach (error per unit at layer 1 ÷ at the output) of a default-initialised "
+             "sigmoid network with batch norm", "batch normalisation, digits, deepest sigmoid MLP (as in the other rules)"),
            R("pretrain_heldout_gain", ">", 0, "held-out loss from a random start (each seed's best learning rate) "
              "minus after pre-training (tuned learning rate), same total steps, per seed", "layer-wise pre-training, digits, sigmoid MLP"),
-           R("reach_tanh_xavier_deepest", ">", 1e-2, "share of the output error reaching layer 1",
+           R("reach_tanh_xavier_deepest", ">", 1e-2, "reach (error per unit at layer 1 ÷ at the output)",
              "Xavier initialisation, tanh, deepest MLP"),
-           R("reach_relu_kaiming_deepest", ">", 1e-2, "share of the output error reaching layer 1",
+           R("reach_relu_kaiming_deepest", ">", 1e-2, "reach (error per unit at layer 1 ÷ at the output)",
              "MSRA initialisation, ReLU, deepest MLP")),
           mode="settings"),
     # --- Zero-centred ------------------------------------------------------------------------

@@ -301,8 +301,12 @@ def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cro
         raise ValueError(f"at most {len(styles)} curves per panel; got {len(curves)}")
     for (name, vals), ls in zip(curves.items(), styles[:len(curves)], strict=True):
         vals = np.asarray(vals, float)
-        ax.plot(steps, np.nanmedian(vals, 1), color=color(act), linestyle=ls, label=name)
-        ax.fill_between(steps, np.nanmin(vals, 1), np.nanmax(vals, 1), color=color(act), alpha=0.12, linewidth=0)
+        # a run that starts late (pre-training) has no value at the first steps: draw only where
+        # some seed has one (and never ask numpy for the median of an all-NaN row)
+        has = np.isfinite(vals).any(1)
+        x, v = np.asarray(steps)[has], vals[has]
+        ax.plot(x, np.nanmedian(v, 1), color=color(act), linestyle=ls, label=name)
+        ax.fill_between(x, np.nanmin(v, 1), np.nanmax(v, 1), color=color(act), alpha=0.12, linewidth=0)
     ax.set_xlabel("training step")
     ax.set_ylabel(ylabel)
     ax.legend(loc="best")
