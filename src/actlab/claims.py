@@ -253,11 +253,13 @@ CLAIMS: list[Claim] = [
           # judged on the smaller of its training and held-out ratios (a comparison holds only if
           # ReLU is twice as fast on both), so the verdict names the comparison it holds in.
           (R("speed_ratio_vs_tanh", ">", 2,
-             "smaller of tanh ÷ ReLU epochs to 25% training error and to 25% held-out error (per-seed medians)",
-             "vs tanh (digits, 4-layer MLP, SGD with momentum, tuned learning rates)"),
+             "tanh ÷ ReLU epochs to 25% error, the smaller of the training and held-out ratios (4-layer MLP, "
+             "SGD with momentum, tuned learning rates)",
+             "vs tanh (digits MLP)"),
            R("speed_ratio_vs_sigmoid", ">", 2,
-             "smaller of sigmoid ÷ ReLU epochs to 25% training error and to 25% held-out error (per-seed medians)",
-             "vs sigmoid (digits, 4-layer MLP, SGD with momentum, tuned learning rates)")),
+             "sigmoid ÷ ReLU epochs to 25% error, the smaller of the training and held-out ratios (4-layer MLP, "
+             "SGD with momentum, tuned learning rates)",
+             "vs sigmoid (digits MLP)")),
           mode="settings"),
     Claim("relu-die", "ReLU", "ReLU units can die during training.",
           "relu", (R("dying_runs", ">", 0,

@@ -166,7 +166,7 @@ class Verdict:
                 bits.append(f"{p.rule.metric} not recorded")
                 continue
             m = p.measure
-            iv = "" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi)}]"
+            iv = "" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi, never='∞')}]"
             show = (lambda v: v) if isinstance(m.value, str) else fmt
             bits.append(f"{p.rule.says}: {show(m.value)}{iv} (rule: {p.rule.op} {show(p.rule.threshold)})"
                         + (f" ({p.rule.setting})" if p.rule.setting else ""))
