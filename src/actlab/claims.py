@@ -149,7 +149,7 @@ CLAIMS: list[Claim] = [
           derive=_ratio("maxout_weight_factor", "maxout_weights", "dense_weights")),
     Claim("elu-saturation-death", "Properties",
           "(Ours, not the source's.) ELU units can still die, by saturation: driven so far negative that "
-          "their gradient is below 1e-8 on every example.",
+          "their gradient is below 10⁻⁸ on every example.",
           "relu-variants",
           (R("elu_saturation_runs", ">", 0, "share of finite ELU runs with at least one unit dead by saturation (Wilson)",
              DIGITS_MLP + ", plain SGD, learning-rate grid"),)),
