@@ -200,10 +200,11 @@ def test_censored_speed_ratio_uses_bounds_and_drops_seeds_where_neither_reached(
     inf = np.inf
     m = censored_ratio([2.0, inf, inf], [1.0, 1.0, inf], budget=5.0)  # ratios 2, >= 5; third dropped
     assert m.n == 2 and m.value == pytest.approx(3.5) and "1 of 3 censored as lower bounds" in m.method
+    assert m.hi == np.inf  # a lower bound never shows that a ratio is small
     assert "dropped" in m.method
     assert censored_ratio([inf], [inf], 5.0).n == 0
     low = censored_ratio([1.0, 1.0], [inf, inf], budget=4.0)  # relu never reached: at most 1/4
-    assert low.value == pytest.approx(0.25) and "upper bounds" in low.method
+    assert low.value == pytest.approx(0.25) and "upper bounds" in low.method and low.lo == 0
     s = slowest(Measure(3, 2, 4, 5, "b"), Measure(1, 0.5, 5, 5, "b"))
     assert (s.value, s.lo, s.hi) == (1, 0.5, 4)
 

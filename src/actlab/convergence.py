@@ -282,7 +282,9 @@ def censored_ratio(slow: np.ndarray, fast: np.ndarray, budget: float):
     A run that never reached the target within ``budget`` epochs is censored: if only ``slow``
     missed, the ratio is at least budget ÷ fast and that lower bound is used (so the median is a
     lower bound too); if only ``fast`` missed, the ratio is at most slow ÷ budget; a seed on which
-    both missed says nothing and is dropped (it never decides a tie)."""
+    both missed says nothing and is dropped (it never decides a tie). The interval is then open on
+    the bound's side (upper end infinite for lower bounds, lower end 0 for upper bounds), so a rule
+    can be decided by a bound only in the direction the bound supports."""
     from actlab.verdicts import Measure, bootstrap
 
     slow, fast = np.asarray(slow, float), np.asarray(fast, float)
@@ -296,7 +298,10 @@ def censored_ratio(slow: np.ndarray, fast: np.ndarray, budget: float):
     notes = [f"{k} of {len(slow)} {w}" for k, w in ((n_slow, "censored as lower bounds"),
                                                    (n_fast, "censored as upper bounds"),
                                                    (n_drop, "dropped (neither reached it)")) if k]
-    return Measure(m.value, m.lo, m.hi, m.n, m.method + ("; " + ", ".join(notes) if notes else ""))
+    # a censored seed's true ratio lies beyond its bound, so the interval is open on that side:
+    # a lower bound can show that a ratio is large, never that it is small (and the reverse)
+    lo, hi = (0.0 if n_fast else m.lo), (float("inf") if n_slow else m.hi)
+    return Measure(m.value, lo, hi, m.n, m.method + ("; " + ", ".join(notes) if notes else ""))
 
 
 def slowest(*measures):
@@ -307,8 +312,11 @@ def slowest(*measures):
     ms = [m for m in measures]
     if any(m.n == 0 for m in ms):
         return Measure(float("nan"), float("nan"), float("nan"), 0, "a ratio has no data")
+    # a ratio whose runs never reached the target is a bound: the smallest of lower bounds is one too
+    bounds = [kind for kind in ("lower bounds", "upper bounds") if any(f"censored as {kind}" in m.method for m in ms)]
+    note = "; " + " and ".join(bounds) + " among them (runs that never reached the target)" if bounds else ""
     return Measure(min(m.value for m in ms), min(m.lo for m in ms), min(m.hi for m in ms),
-                   min(m.n for m in ms), "smallest of " + str(len(ms)) + " ratios (each bootstrap 95%)")
+                   min(m.n for m in ms), "smallest of " + str(len(ms)) + " ratios (each bootstrap 95%)" + note)
 
 
 def parameter_count(act: str, widths, n_in: int = 64, n_out: int = 10) -> int:

@@ -182,23 +182,36 @@ def born_dead_bound(width: int, depth: int) -> float:
 
 def inactive_figure(sweep: DeadSweep):
     """Inactive share (input negative on every training example) against the learning rate, one
-    line per activation, median over the seeds that did not diverge; ELU's saturated (dead by
-    the derivative rule) share dashed; grey marks where some seed of an activation diverged."""
+    line per activation, median over the seeds that did not diverge; the line breaks where every
+    seed diverged, marked by a triangle at the top in the activation's colour; ELU's saturated
+    (dead by the derivative rule) share dashed with open markers, drawn on top; grey crosses where
+    some seed of an activation diverged."""
     from actlab import plotting
 
     fig, axes = plotting.figure(1, 1, width=6.0, height=3.2)
     ax = axes[0, 0]
     lrs = np.array(sweep.lrs)
     ina, dead = sweep.inactive_fraction(), sweep.fraction()
+    any_all = False
     for a, act in enumerate(sweep.activations):
-        ok = ~np.all(np.isnan(ina[a]), 1)
+        all_div = sweep.diverged[a].all(1)
         c = plotting.color(act)
-        ax.plot(lrs[ok], np.nanmedian(ina[a][ok], 1), "o-", markersize=3, color=c, label=f"{plotting.label(act)}: inactive")
-        some = sweep.diverged[a].any(1) & ok
-        ax.plot(lrs[some], np.nanmedian(ina[a][some], 1), "x", color=plotting.NEUTRAL, markersize=6)
+        med = np.full(len(lrs), np.nan)  # nan where every seed diverged: matplotlib breaks the line there
+        med[~all_div] = [np.nanmedian(ina[a, j]) for j in np.flatnonzero(~all_div)]
+        ax.plot(lrs, med, "o-", markersize=3, color=c, label=f"{plotting.label(act)}: inactive")
+        some = sweep.diverged[a].any(1) & ~all_div
+        ax.plot(lrs[some], med[some], "x", color=plotting.NEUTRAL, markersize=6)
+        if all_div.any():
+            any_all = True
+            ax.plot(lrs[all_div], np.full(all_div.sum(), 1.0), "v", color=c, markersize=6, clip_on=False)
         if act == "elu":
-            ax.plot(lrs[ok], np.nanmedian(dead[a][ok], 1), "--", color=c, label="ELU: saturated (dead)")
+            sat = np.full(len(lrs), np.nan)
+            sat[~all_div] = [np.nanmedian(dead[a, j]) for j in np.flatnonzero(~all_div)]
+            ax.plot(lrs, sat, "--", marker="o", markerfacecolor="white", markersize=4, color=c, zorder=3,
+                    label="ELU: saturated (dead)")
     ax.plot([], [], "x", color=plotting.NEUTRAL, label="some seeds diverged")
+    if any_all:
+        ax.plot([], [], "v", color=plotting.NEUTRAL, label="all seeds diverged (no value)")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (plain SGD)")
     ax.set_ylabel("share of hidden units")

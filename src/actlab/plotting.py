@@ -427,6 +427,7 @@ def layer_values(names: dict, ylabel: str, reference: float | None = None, ref_l
     for act, vals in names.items():
         layers = np.arange(1, vals.shape[1] + 1)
         spread(ax, layers, vals, act, axis=0, marker="o", markersize=3)
+        ax.set_xticks(layers, [str(int(v)) for v in layers])  # layers are whole numbers
     if reference is not None:
         ax.axhline(reference, color=NEUTRAL, linestyle=":", linewidth=0.8, label=ref_label)
     ax.set_xlabel("layer")

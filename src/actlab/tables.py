@@ -110,7 +110,7 @@ def rule_text(v) -> str:
             if m.hi == float("inf") and m.method.startswith("censored"):  # a bound, not an estimate
                 got = f"≥ {fmt(m.value)} ({m.method})"
             else:
-                got = fmt(m.value) + ("" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi)}], {m.method}")
+                got = fmt(m.value) + ("" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi, never='∞')}], {m.method}")
         setting = f" ({p.rule.setting})" if p.rule.setting else ""
         out.append(f"{p.rule.says}{setting}: rule {p.rule.op} {thr}; measured {got}")
     text = "; ".join(out)

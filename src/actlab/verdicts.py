@@ -166,7 +166,7 @@ class Verdict:
                 bits.append(f"{p.rule.metric} not recorded")
                 continue
             m = p.measure
-            iv = "" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi)}]"
+            iv = "" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi, never='∞')}]"
             show = (lambda v: v) if isinstance(m.value, str) else fmt
             value = show(m.value)
             if not isinstance(m.value, str) and m.hi == math.inf and m.method.startswith("censored"):
