@@ -41,6 +41,8 @@ def record(name: str, value, *, display: bool = False):
 
     if not name.isidentifier():
         raise ValueError(f"metric name {name!r} must be an identifier (letters, digits, _)")
+    if name in _RECORDED:  # myst-nb refuses a duplicate glue key when the book is built: say so now
+        raise ValueError(f"metric {name!r} is recorded twice in this chapter; give the second one another name")
     value = as_plain(value)
     if isinstance(value, float) and not math.isfinite(value):
         # Recorded as-is (a diverged run is a result), but say so loudly.
@@ -48,6 +50,17 @@ def record(name: str, value, *, display: bool = False):
     glue(name, value, display=display)
     _RECORDED[name] = value
     return value
+
+
+def record_texts(names) -> None:
+    """Glue each already recorded number ``n`` of ``names`` once more as ``n_text``, formatted by
+    the book's one formatter (``actlab.numbers.fmt``), for prose. Safe to call again later in
+    a chapter: a name glued as text before is not glued twice (myst-nb refuses duplicates)."""
+    from actlab.numbers import fmt
+
+    for n in names:
+        if n in _RECORDED and f"{n}_text" not in _RECORDED:
+            record(f"{n}_text", fmt(_RECORDED[n]))
 
 
 GLUE_MIME = "application/papermill.record/text/plain"
