@@ -352,3 +352,12 @@ def test_a_chapter_runs_outside_the_pipeline_as_the_readme_says(tmp_path):
                            "--cwd", str(ROOT / "chapters")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.exists() and "x_max = 20.0" in out.read_text()
+
+
+def test_importing_the_pipeline_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, actlab.pipeline; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -130,13 +130,16 @@ def declared_parameters(nb) -> dict:
             # here would keep its default: only literal assignments are allowed.
             out = {}
             for node in ast.parse(cell.source).body:
+                simple = (isinstance(node, ast.Assign) and len(node.targets) == 1
+                          and isinstance(node.targets[0], ast.Name))
                 try:
-                    assert isinstance(node, ast.Assign) and len(node.targets) == 1
-                    assert isinstance(node.targets[0], ast.Name)
-                    out[node.targets[0].id] = ast.literal_eval(node.value)
-                except (AssertionError, ValueError):
+                    value = ast.literal_eval(node.value) if simple else None
+                except ValueError:
+                    simple = False
+                if not simple:
                     raise PipelineError("a parameters cell holds only literal assignments "
-                                        f"`name = value`; line {node.lineno} is not one.") from None
+                                        f"`name = value`; line {node.lineno} is not one.")
+                out[node.targets[0].id] = value
             return out
     return {}
 

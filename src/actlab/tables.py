@@ -114,4 +114,4 @@ def rule_text(v) -> str:
         setting = f" ({p.rule.setting})" if p.rule.setting else ""
         out.append(f"{p.rule.says}{setting}: rule {p.rule.op} {thr}; measured {got}")
     text = "; ".join(out)
-    return text + (f". *{v.qualification}*" if v.qualification else "")
+    return text + (f". *{v.qualification}*" if v.qualification else "") + (f". {v.note}" if v.note else "")

@@ -72,8 +72,9 @@ def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int =
     boots = f(x[rng.integers(0, x.size, (n_boot, x.size))], axis=1)
     a = (1 - level) / 2
     lo, hi = np.quantile(boots, [a, 1 - a], method="inverted_cdf")
+    few = "; with so few seeds, close to their range" if x.size <= 5 else ""
     return Measure(value, float(min(lo, value)), float(max(hi, value)), int(x.size),
-                   f"bootstrap {round(100 * level)}% ({stat} of {x.size})")
+                   f"bootstrap {round(100 * level)}% ({stat} of {x.size}){few}")
 
 
 def wilson(k: int, n: int, level: float = LEVEL) -> Measure:
