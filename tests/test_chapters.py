@@ -289,7 +289,7 @@ def test_two_runs_of_a_chapter_give_the_same_bytes(tmp_path):
     """Executed notebooks (figures included) and metrics are reproducible byte for byte."""
     from actlab import pipeline
 
-    for name in ("sigmoid", "saturation"):
+    for name in ("sigmoid",):  # figures, Monte Carlo and glued text: enough to catch a stray timestamp
         outs = []
         for run in ("a", "b"):
             pipeline.execute("quick", [name], jobs=1, executed=tmp_path / run)
