@@ -118,9 +118,39 @@ def test_raw_tex_pattern_catches_what_it_should():
     assert not RAW_TEX.search("a plain sentence with 3 × 10⁻⁴ and σ(x) = 1/(1 + e^−x)")
 
 
-def test_every_page_loads_clean_offline_with_images_and_math(browser, site_url):
+BLOCKING = ("critical", "serious")
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+        "resultTypes": ["violations"]}
+CONTRAST = {"runOnly": {"type": "rule", "values": ["color-contrast"]}, "resultTypes": ["violations"]}
+
+
+def _set_mode(page, mode: str):
+    # no fade: the theme animates colours, and an audit mid-transition measures neither mode
+    page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+    page.evaluate(f"() => {{ document.documentElement.dataset.theme = '{mode}';"
+                  f" document.documentElement.dataset.mode = '{mode}'; }}")
+
+
+def _accessibility(axe, page, path) -> list[str]:
+    """axe-core (bundled by axe-playwright-python): the WCAG 2.1 A/AA audit in light mode, then
+    in dark mode the rule the mode changes (colour contrast); critical or serious only."""
+    found = []
+    for mode, options in (("light", WCAG), ("dark", CONTRAST)):
+        _set_mode(page, mode)
+        for violation in axe.run(page, options=options).response["violations"]:
+            if violation["impact"] in BLOCKING:
+                targets = [n["target"] for n in violation["nodes"]][:3]
+                found.append(f"{path} ({mode}): {violation['impact']} {violation['id']}: "
+                             f"{violation['help']} at {targets}")
+    return found
+
+
+def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_violation(browser, site_url):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
     start = time.perf_counter()
-    weights = {}
+    weights, violations = {}, []
     for path in pages():
         v = Visit(browser, f"{site_url}/{path}")
         p = v.page
@@ -141,7 +171,9 @@ def test_every_page_loads_clean_offline_with_images_and_math(browser, site_url):
         leftover = RAW_TEX.findall(p.evaluate(PROSE_TEXT))
         assert not leftover, f"{path}: raw TeX outside MathJax output: {leftover[:5]}"
         weights[path] = v.bytes
+        violations += _accessibility(axe, p, path)
         v.close()
+    assert not violations, "\n".join(violations)
     largest = max(weights, key=weights.get)
     print(f"\n{len(weights)} pages; largest {largest} at {weights[largest] / 1e6:.2f} MB; "
           f"{time.perf_counter() - start:.1f} s")

@@ -267,7 +267,7 @@ def test_second_build_waits_for_the_lock(book, capsys):
     with lock:
         t = threading.Thread(target=pipeline.main, args=(["execute", "--profile", "quick", "demo"],))
         t.start()
-        t.join(timeout=3)
+        t.join(timeout=1.5)
         assert t.is_alive(), "the second build must wait while the first holds the lock"
     t.join(timeout=120)
     assert not t.is_alive()

@@ -93,8 +93,21 @@ class DeadSweep:
 
 def sweep(activations, lrs, seeds: int, X, y, *, widths=(64, 64, 64), epochs: int = 10,
           batch_size: int = 64, checkpoints: int = 10, init: str = "default") -> DeadSweep:
-    """Train every activation x learning rate x seed (plain SGD) as one ensemble on (X, y),
-    checking every unit on the whole of X at ``checkpoints`` evenly spaced points."""
+    """Train every activation x learning rate x seed (plain SGD) on (X, y), checking every unit
+    on the whole of X at ``checkpoints`` evenly spaced points.
+
+    One batched ensemble per activation (learning rates x seeds): every member is its own
+    network, so the results are those of one big ensemble, while the peak memory (every unit
+    on every example, for every member, at each check) is a quarter of it for four activations."""
+    parts = [_sweep(a, lrs, seeds, X, y, widths=widths, epochs=epochs, batch_size=batch_size,
+                    checkpoints=checkpoints, init=init) for a in activations]
+    cat = lambda field: np.concatenate([getattr(p, field) for p in parts])
+    return DeadSweep(list(activations), list(lrs), seeds, tuple(widths), cat("dead"), cat("diverged"),
+                     cat("ever_dead"), cat("revived"), cat("final_loss"), cat("inactive"))
+
+
+def _sweep(activation, lrs, seeds: int, X, y, *, widths, epochs, batch_size, checkpoints, init) -> DeadSweep:
+    activations = [activation]
     members = [Member(a, tuple(widths), seed=s, lr=lr, init=init)
                for a in activations for lr in lrs for s in range(seeds)]
     ens = Ensemble(members, X.shape[1], int(y.max()) + 1, dtype=X.dtype)

@@ -249,26 +249,6 @@ def layer_gradient_norms(sweep, depth: int, title: str = ""):
     return finish(fig)
 
 
-def ratio_heatmap(sweep):
-    """log10 of the first/last hidden-layer gradient ratio: depth x activation, one panel per init."""
-    fig, axes = figure(1, len(sweep.inits), width=2.4 * len(sweep.inits), height=0.55 * len(sweep.activations) + 1.4,
-                       sharey=True)
-    grid = {i: np.array([[np.log10(np.median(sweep.ratio(a, i, d))) for d in sweep.depths]
-                         for a in sweep.activations]) for i in sweep.inits}
-    for ax, init in zip(axes[0], sweep.inits, strict=True):
-        im = ax.imshow(grid[init], cmap="RdBu", vmin=-12, vmax=12, aspect="auto")
-        for (r, c), v in np.ndenumerate(grid[init]):
-            ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=7,
-                    color="white" if abs(v) > 7 else "black")
-        ax.set_xticks(range(len(sweep.depths)), [str(d) for d in sweep.depths])
-        ax.set_yticks(range(len(sweep.activations)), [label(a) for a in sweep.activations])
-        ax.set_xlabel("hidden layers")
-        ax.set_title(f"init: {init}")
-        ax.grid(False)
-    fig.colorbar(im, ax=axes[0].tolist(), label="log₁₀(first / last layer gradient)", shrink=0.9)
-    return finish(fig)
-
-
 def layer_shades(act: str, n: int) -> list:
     """n shades of the activation's colour, light (input side) to dark (top layer)."""
     base = np.array(mpl.colors.to_rgb(color(act)))
