@@ -361,3 +361,14 @@ def test_importing_the_pipeline_does_not_import_torch():
     code = "import sys, actlab.pipeline; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_dead_worker_is_reported_once_not_as_every_pending_chapter(book):
+    # the kernel kills the worker process that runs it (what the kernel OOM killer may do)
+    (book / "chapters" / "demo.md").write_text(chapter("import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)"))
+    (book / "chapters" / "broken.md").write_text(chapter(OK_BODY))
+    with pytest.raises(pipeline.PipelineError) as e:
+        pipeline.execute("quick", ["demo", "broken"], jobs=1)
+    msg = str(e.value)
+    assert msg.count("worker process died") == 1 and "demo" in msg, msg
+    assert len(msg.strip().splitlines()) == 1, msg
