@@ -374,21 +374,18 @@ def box(*claim_ids: str, metrics: dict | None = None) -> str:
     generated from the verdict record. ``metrics``: the chapter's own (default: what this
     kernel recorded)."""
     from actlab.record import recorded
-    from actlab.tables import verdict_label
 
     own = recorded() if metrics is None else metrics
     lines = []
     for cid in claim_ids:
         c = get(cid)
         v = decide_local(cid, own) if c.chapter else decide(c, {})
-        lines.append(f"- *{c.text}* — **{verdict_label(v)}**. {_sentence(v)}")
+        lines.append(f"- *{c.text}* — **{v.label}**. {_sentence(v)}")
     return ":::{admonition} What the source claims, and our verdict\n:class: claim\n\n" + "\n".join(lines) + "\n:::"
 
 
 def _sentence(v: Verdict) -> str:
-    from actlab.tables import rule_text
-
-    return rule_text(v).rstrip(".") + "."
+    return v.details().rstrip(".") + "."
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -273,7 +273,6 @@ def run_job(job: Job) -> tuple[str, float, dict]:
     import resource
 
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the kernel (one job per worker)
-    write_atomic(job.executed / f"{job.name}.seconds", f"{seconds:.1f}")
     write_atomic(job.executed / f"{job.name}.stats.json", json.dumps({"seconds": round(seconds, 1),
                                                                        "peak_mb": round(peak_mb)}))
     return job.name, seconds, peak_mb
@@ -302,8 +301,8 @@ def normalise(nb, name: str):
 
 
 def _last_seconds(job: Job) -> float:
-    f = job.executed / f"{job.name}.seconds"
-    return float(f.read_text()) if f.exists() else 0.0
+    f = job.executed / f"{job.name}.stats.json"
+    return float(json.loads(f.read_text())["seconds"]) if f.exists() else 0.0
 
 
 def _is_fresh(job: Job) -> bool:

@@ -82,36 +82,5 @@ def claims_table(rows: list[dict]) -> str:
     """The ledger: claim, verdict, the rule and what was measured against it, where."""
     link = lambda c: f"{{doc}}`{c}`" if c else "—"
     return markdown_table(["#", "the claim (our words)", "verdict", "rule and measured value", "tested in"],
-                          [[str(i + 1), r["text"], f"**{verdict_label(r['record'])}**", rule_text(r["record"]),
+                          [[str(i + 1), r["text"], f"**{r['record'].label}**", r["record"].details(),
                             link(r["chapter"])] for i, r in enumerate(rows)])
-
-
-def verdict_label(v) -> str:
-    from actlab.verdicts import UNDECIDED
-
-    return f"undecided at {v.n_min} seeds" if v.outcome == UNDECIDED else v.outcome
-
-
-def rule_text(v) -> str:
-    """Each rule of a verdict, then the measured value with its interval and setting."""
-    from actlab.numbers import fmt
-
-    if not v.parts:
-        return v.note
-    out = []
-    for p in v.parts:
-        thr = p.rule.threshold if isinstance(p.rule.threshold, str) else fmt(p.rule.threshold)
-        if p.measure is None:
-            got = "not recorded"
-        elif isinstance(p.measure.value, str):
-            got = p.measure.value
-        else:
-            m = p.measure
-            if m.hi == float("inf") and m.method.startswith("censored"):  # a bound, not an estimate
-                got = f"≥ {fmt(m.value)} ({m.method})"
-            else:
-                got = fmt(m.value) + ("" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi, never='∞')}], {m.method}")
-        setting = f" ({p.rule.setting})" if p.rule.setting else ""
-        out.append(f"{p.rule.says}{setting}: rule {p.rule.op} {thr}; measured {got}")
-    text = "; ".join(out)
-    return text + (f". *{v.qualification}*" if v.qualification else "") + (f". {v.note}" if v.note else "")

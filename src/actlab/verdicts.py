@@ -155,33 +155,41 @@ class Verdict:
         ns = [p.measure.n for p in self.parts if p.measure and not p.measure.exact]
         return min(ns, default=min((p.measure.n for p in self.parts if p.measure), default=0))
 
-    def phrase(self) -> str:
-        """One sentence, generated from the record."""
+    @property
+    def label(self) -> str:
+        """The outcome as shown beside a claim; an undecided one says how many seeds stand behind it."""
+        if self.outcome == UNDECIDED:
+            return f"undecided at {self.n_min} seed{'s' if self.n_min != 1 else ''}"
+        return self.outcome
+
+    def details(self) -> str:
+        """Each rule, then the measured value with its interval and setting; the qualification and
+        note after them (for a claim no rule decides, its note)."""
         from actlab.numbers import fmt
 
-        if self.outcome in (UNTESTABLE, DISCUSSED, MISSING):
-            return f"{self.outcome}" + (f": {self.note}" if self.note else "")
-        bits = []
+        if not self.parts:
+            return self.note
+        out = []
         for p in self.parts:
-            if p.measure is None:
-                bits.append(f"{p.rule.metric} not recorded")
-                continue
+            thr = p.rule.threshold if isinstance(p.rule.threshold, str) else fmt(p.rule.threshold)
             m = p.measure
-            iv = "" if m.exact or m.lo == m.hi else f" [{fmt(m.lo)}, {fmt(m.hi, never='∞')}]"
-            show = (lambda v: v) if isinstance(m.value, str) else fmt
-            value = show(m.value)
-            if not isinstance(m.value, str) and m.hi == math.inf and m.method.startswith("censored"):
-                value, iv = f"≥ {fmt(m.value)}", f" ({m.method})"  # a bound, not an estimate
-            bits.append(f"{p.rule.says}: {value}{iv} (rule: {p.rule.op} {show(p.rule.threshold)})"
-                        + (f" ({p.rule.setting})" if p.rule.setting else ""))
-        head = self.outcome
-        if self.outcome == UNDECIDED:
-            head = f"undecided at {self.n_min} seed{'s' if self.n_min != 1 else ''}"
-        text = head + ": " + "; ".join(bits)
-        if self.outcome == QUALIFIED and self.qualification:
-            text += f". Qualification: {self.qualification}"
-        return text
+            if m is None:
+                got = "not recorded"
+            elif isinstance(m.value, str):
+                got = m.value
+            elif m.hi == math.inf and m.method.startswith("censored"):  # a bound, not an estimate
+                got = f"≥ {fmt(m.value)} ({m.method})"
+            else:
+                got = fmt(m.value) + ("" if m.exact or m.lo == m.hi
+                                      else f" [{fmt(m.lo)}, {fmt(m.hi, never='∞')}], {m.method}")
+            setting = f" ({p.rule.setting})" if p.rule.setting else ""
+            out.append(f"{p.rule.says}{setting}: rule {p.rule.op} {thr}; measured {got}")
+        return ("; ".join(out) + (f". *{self.qualification}*" if self.qualification else "")
+                + (f". {self.note}" if self.note else ""))
 
+    def phrase(self) -> str:
+        """One sentence, generated from the record."""
+        return f"{self.label}: {self.details()}"
 
 def combine(claim: str, parts: list[Part], qualification: str = "", note: str = "", mode: str = "all") -> Verdict:
     """Combine the parts of a claim.
@@ -220,11 +228,6 @@ def judge(claim: str, rules: list[Rule], measures: dict[str, Measure], qualifica
     parts = [Part(r, measures.get(r.metric), r.outcome(measures[r.metric]) if r.metric in measures else MISSING)
              for r in rules]
     return combine(claim, parts, qualification, note, mode)
-
-
-def flip_threshold(m: Measure) -> tuple[float, float]:
-    """The thresholds between which the verdict is undecided: outside [lo, hi] it is decided."""
-    return m.lo, m.hi
 
 
 # --- recording measures as flat metrics -------------------------------------------------------
