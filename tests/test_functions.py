@@ -301,3 +301,35 @@ def test_timing_covers_kernel_and_registry_forward_and_the_backward_of_every_fun
     assert t.has("linear") and t.has("copy") and t.n == 4096
     table = tables.cost_table(t, names)
     assert "linear layer, 64 → 64" in table and "—" in table and "‡" in table.split("| step |")[1].split("\n")[0]
+
+
+def _luminance(hex_colour: str) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_contrast_formula_matches_wcag_reference_values():
+    assert contrast("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)  # WCAG's classic borderline grey
+
+
+@pytest.mark.parametrize("name", functions.names())
+def test_every_activation_colour_has_3_to_1_contrast_on_the_figure_background(name):
+    c = functions.get(name).color
+    assert contrast(c, "#ffffff") >= 3.0, f"{name}: {c} has {contrast(c, '#ffffff'):.2f}:1 on white"
+
+
+def test_no_two_activations_share_colour_and_line_style():
+    seen = {}
+    for name in functions.names():
+        act = functions.get(name)
+        key = (act.color.lower(), str(act.linestyle))
+        assert key not in seen, f"{name} and {seen.get(key)} are drawn identically"
+        seen[key] = name

@@ -184,6 +184,11 @@ class Job:
     key: str
     source: Path = None  # chapters/NAME.md
     keep_previous: bool = False  # `make chapter`: a failed run leaves the last good one in place
+    exercise: str = ""  # the exercise whose run this is, if any
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} (exercise run '{self.exercise}')" if self.exercise else self.name
 
     def __post_init__(self):
         if self.source is None:
@@ -249,13 +254,13 @@ def run_job(job: Job) -> tuple[str, float, dict]:
         os.replace(running, failed)
         k, src_text = _failing_cell(nbformat.read(failed, as_version=4), e)
         raise PipelineError(
-            f"chapter '{job.name}' failed in code cell {k} of chapters/{job.name}.md "
+            f"chapter '{job.title}' failed in code cell {k} of chapters/{job.name}.md "
             f"(`{_first_line(src_text)}`): {e.ename}: {e.evalue}\n"
             f"  the failed notebook: {failed}") from None
     except Exception as e:  # the kernel died (killed for memory?) or could not start
         running.unlink(missing_ok=True)
         raise PipelineError(
-            f"chapter '{job.name}' stopped without finishing ({type(e).__name__}: {str(e)[:200]}); if its "
+            f"chapter '{job.title}' stopped without finishing ({type(e).__name__}: {str(e)[:200]}); if its "
             f"kernel was killed, memory may be the cause. Parameters: {json.dumps(job.params)}") from None
     finally:
         src.unlink(missing_ok=True)
@@ -361,13 +366,13 @@ def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures
         futures = [(j, pool.submit(run_job, j)) for j in todo]
         for job, fut in futures:
             try:
-                name, secs, peak = fut.result()
-                timings[name] = (secs, peak)
-                print(f"[{profile}] {name}: executed in {secs:.1f} s, peak memory {peak:.0f} MB", flush=True)
+                _, secs, peak = fut.result()
+                timings[job.title] = (secs, peak)
+                print(f"[{profile}] {job.title}: executed in {secs:.1f} s, peak memory {peak:.0f} MB", flush=True)
             except PipelineError as e:
                 failures.append(str(e))
             except BrokenProcessPool:
-                broken.append(job.name)
+                broken.append(job.title)
             except Exception as e:  # an unreadable chapter: still name it
                 failures.append(f"chapter '{job.name}' could not be executed: {type(e).__name__}: {e}")
     except KeyboardInterrupt:
@@ -385,6 +390,50 @@ def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures
     if broken:  # once, not as a failure of every pending chapter
         failures.append(f"a worker process died (killed for memory?) while running {broken[0]}; "
                         f"not run: {', '.join(broken[1:]) or 'nothing else'}")
+
+
+# ---------------------------------------------------------------- "predict, then run" exercises
+
+EXERCISE_PROFILE = "quick"  # an exercise's run is small, and the same run in the book and the tests
+
+
+def exercise_runs(name: str) -> dict[str, dict]:
+    """A chapter's "predict, then run" exercises (``actlab: {exercises: {id: {param: value}}}``):
+    each is a ``make chapter`` run the build performs, so its solution quotes a real run."""
+    runs = front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("exercises", {}) or {}
+    if runs and reads_metrics(name):
+        raise PipelineError(f"chapter '{name}' reads the other chapters' metrics; it cannot declare exercise runs.")
+    return {k: dict(v or {}) for k, v in runs.items()}
+
+
+def exercise_command(name: str, ex_id: str) -> str:
+    """The command an exercise asks the reader to run, quoted for the shell."""
+    args = exercise_runs(name)[ex_id]
+    return (f"make chapter NAME={name} PROFILE={EXERCISE_PROFILE}"
+            + (f' ARGS="{example_args(args)}"' if args else ""))
+
+
+def _exercise_jobs(name: str) -> list:
+    jobs = []
+    for ex_id, args in exercise_runs(name).items():
+        params = {**profile_params(EXERCISE_PROFILE, name), **args}
+        extra = environment_key() if keyed_on_environment(name) else b""
+        jobs.append(Job(name, params, chapter_dir(name, args, EXERCISE_PROFILE),
+                        chapter_key(name, params, extra), keep_previous=True, exercise=ex_id))
+    return jobs
+
+
+def exercise_results(names: list[str] | None = None) -> dict:
+    """{chapter: {exercise: {"command": ..., "metrics": {...}}}} from the runs the build performed."""
+    out = {}
+    for name in names or chapters():
+        for ex_id, args in exercise_runs(name).items():
+            f = chapter_dir(name, args, EXERCISE_PROFILE) / f"{name}.metrics.json"
+            if not f.exists():
+                raise PipelineError(f"chapter '{name}': exercise '{ex_id}' has not been run ({f} is missing).")
+            out.setdefault(name, {})[ex_id] = {"command": exercise_command(name, ex_id),
+                                               "metrics": json.loads(f.read_text())}  # strict JSON as stored
+    return out
 
 
 def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2,
@@ -418,8 +467,10 @@ def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2
             job = Job(name, params, executed, chapter_key(name, params, extra), keep_previous=keep_previous)
             if not _is_fresh(job):
                 todo.append(job)
+            if book_run:  # the exercises' runs, cached across profiles (they always run `quick`)
+                todo += [j for j in _exercise_jobs(name) if not _is_fresh(j)]
         if todo:
-            print(f"[{profile}] executing {len(todo)} chapter(s): {', '.join(j.name for j in todo)}", flush=True)
+            print(f"[{profile}] executing {len(todo)} chapter(s): {', '.join(j.title for j in todo)}", flush=True)
             # longest first (by the last run's time), so two workers finish close together
             todo.sort(key=lambda j: -_last_seconds(j))
             _run_wave(todo, width, profile, timings, failures)
@@ -530,6 +581,11 @@ def stage(profile: str) -> Path:
                 raise PipelineError(f"'{f}' is in _toc.yml but {src} does not exist.")
             _sync(src, dst)
         keep.add(dst)
+    runs = st / "exercise_runs.json"  # read by the book's {run} role (actlab.sphinxext)
+    text = json.dumps(exercise_results(), indent=1, sort_keys=True, allow_nan=False)
+    if not runs.exists() or runs.read_text() != text:
+        write_atomic(runs, text)
+    keep.add(runs)
     for extra in [CHAPTERS / "references.bib", *sorted((ROOT / "_static").glob("*"))]:
         if extra.is_file():
             dst = st / extra.relative_to(ROOT)
@@ -617,9 +673,11 @@ def example_args(overrides: dict) -> str:
     return " ".join(f"-p {k} {shell_value(v)}" for k, v in overrides.items())
 
 
-def chapter_dir(name: str, overrides: dict) -> Path:
-    """Where ``make chapter`` puts one run: apart from the book, one folder per parameter set."""
-    tag = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+def chapter_dir(name: str, overrides: dict, profile: str = "full") -> Path:
+    """Where ``make chapter`` puts one run: apart from the book, one folder per parameter set
+    (and profile, other than the full one)."""
+    what = json.dumps(overrides, sort_keys=True) + ("" if profile == "full" else f" profile={profile}")
+    tag = hashlib.sha256(what.encode()).hexdigest()[:8]
     return BUILD / "chapter" / f"{name}-{tag}"
 
 
@@ -680,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
         with build_lock(BUILD / ".lock"):
             if args.cmd == "chapter":
                 overrides = {k: _value(v) for k, v in args.parameter}
-                where = chapter_dir(args.name, overrides)
+                where = chapter_dir(args.name, overrides, args.profile)
                 execute(args.profile, [args.name], jobs=1, overrides=overrides, executed=where,
                         keep_previous=True)
                 metrics_file = where / f"{args.name}.metrics.json"

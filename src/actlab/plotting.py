@@ -14,16 +14,27 @@ import torch
 
 from actlab import functions
 
+# Sizes are in points at the size a figure is shown: figures are drawn at 96 dpi, the CSS
+# pixel's, so a figure shown at its natural width shows 9 pt text as 9 pt. No text below
+# FONT_FLOOR_PT (``finish`` refuses it); PNGs are written at 2x for high-density screens.
+FONT_FLOOR_PT = 9.0
+DISPLAY_DPI = 96
+MAX_WIDTH_IN = 7.0  # the content column is 688 CSS px on a 1280 px desktop: never shrunk there
+
 STYLE = {
     "figure.facecolor": "white",
     "axes.facecolor": "white",
     "savefig.facecolor": "white",
     "savefig.transparent": False,
-    "figure.dpi": 110,
+    "figure.dpi": DISPLAY_DPI,
     "font.size": 10,
     "axes.titlesize": 10,
     "axes.labelsize": 10,
-    "legend.fontsize": 8,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.title_fontsize": 9,
+    "figure.titlesize": 10,
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -41,22 +52,64 @@ def color(name: str) -> str:
     return functions.get(name).color
 
 
+def linestyle(name: str):
+    """The activation's line style: members of one family share a hue and differ by style."""
+    return functions.get(name).linestyle
+
+
+def style(name: str) -> dict:
+    """Colour, line style and label of an activation's line, for ``ax.plot(..., **style(name))``."""
+    act = functions.get(name)
+    return {"color": act.color, "linestyle": act.linestyle, "label": act.label}
+
+
 def label(name: str) -> str:
     return functions.get(name).label
 
 
 def figure(nrows: int = 1, ncols: int = 1, *, width: float = 7.0, height: float = 3.2, **kw):
     """A styled figure; axes always come back as a 2-D array."""
+    if width > MAX_WIDTH_IN:
+        raise ValueError(f"a figure {width} in wide would be shrunk in the book's column; at most {MAX_WIDTH_IN} in")
     with mpl.rc_context(STYLE):
         fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False,
                                  layout="constrained", **kw)
     return fig, axes
 
 
+def text_sizes(fig) -> list[tuple[float, str]]:
+    """(size in pt, text) of every visible piece of text the figure draws."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # tick labels exist only once drawn
+    out = []
+    for t in fig.findobj(Text):
+        ax = t.axes
+        if t.get_visible() and t.get_text().strip() and (ax is None or ax.get_visible()):
+            out.append((float(t.get_fontsize()), t.get_text()))
+    return out
+
+
 def finish(fig):
-    """Close (so the notebook shows it once, from the cell's return value) and return."""
+    """The figure as the page shows it: a PNG at twice the display resolution (crisp on
+    high-density screens, shown at its natural size), its smallest font written into the
+    PNG's metadata for the browser tests; refused if any text is below the floor."""
+    import io
+
+    from IPython.display import Image
+
+    sizes = text_sizes(fig)
+    small = [(s, t) for s, t in sizes if s < FONT_FLOOR_PT]
+    if small:
+        plt.close(fig)
+        s, t = min(small)
+        raise ValueError(f"figure text {t!r} is {s:g} pt; the book's floor is {FONT_FLOOR_PT:g} pt")
+    smallest = min((s for s, _ in sizes), default=FONT_FLOOR_PT)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=2 * DISPLAY_DPI, bbox_inches="tight", pad_inches=0.05,
+                metadata={"Software": None, "Comment": f"actlab min-font-pt={smallest:g}"})
     plt.close(fig)
-    return fig
+    return Image(data=buf.getvalue(), format="png", retina=True)
 
 
 def spread(ax, x, values, name: str, *, axis: int = 0, label_text: str | None = None, **kw):
@@ -65,6 +118,7 @@ def spread(ax, x, values, name: str, *, axis: int = 0, label_text: str | None = 
     med = np.nanmedian(values, axis=axis)
     lo, hi = np.nanmin(values, axis=axis), np.nanmax(values, axis=axis)
     c = color(name)
+    kw.setdefault("linestyle", linestyle(name))
     ax.plot(x, med, color=c, label=label_text or label(name), **kw)
     ax.fill_between(x, lo, hi, color=c, alpha=0.18, linewidth=0)
 

@@ -1,16 +1,44 @@
-"""A small Sphinx extension for the book: accessibility fixes the themes do not make.
+"""A small Sphinx extension for the book.
 
+- ``{run}`EXERCISE:METRIC``` and ``{run-command}`EXERCISE``` : a "predict, then run"
+  exercise's number and command, read from the runs the pipeline performed
+  (``exercise_runs.json`` in the staged book), never typed.
+- Figures open full size when tapped (phones), and scroll sideways in a narrow column instead
+  of shrinking their text (``static/actlab.css``).
 - sphinxcontrib-bibtex's citation list is ``role="list"`` with children that are not list
   items (axe-core: aria-required-children, critical): each entry becomes ``role="listitem"``.
-- A stylesheet (``static/actlab.css``) for contrast fixes and the claim boxes.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+from docutils import nodes
+
 STATIC = Path(__file__).parent / "static"
 _CITATION = re.compile(r'(<div class="citation" [^>]*?)role="doc-biblioentry"')
+# a notebook output image not already inside a link: tapped, it opens at full size
+_OUTPUT_IMG = re.compile(r'(<div class="cell_output docutils container">\s*(?:<figure[^>]*>\s*)?)'
+                         r'(<img src="([^"]+)"[^>]*>)')
+
+
+_IMG = re.compile(r'<img src="((?:\.\./)?_images/[^"]+\.png)"([^>]*)>')
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's header."""
+    head = path.read_bytes()[:24]
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _link_image(m, page: Path) -> str:
+    """A figure image as a link to itself, with its natural (1x) width for the stylesheet:
+    the book's PNGs are drawn at 2x (actlab.plotting.finish)."""
+    src, rest = m.group(1), m.group(2)
+    w, _ = png_size(page.parent / src)
+    return (f'<a class="actlab-full-size" href="{src}" title="open the figure at full size">'
+            f'<img src="{src}" style="--natural-width: {w // 2}px"{rest}></a>')
 
 
 def _fix_html(app, exception):
@@ -19,6 +47,7 @@ def _fix_html(app, exception):
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         fixed = _CITATION.sub(r'\1role="listitem"', text)
+        fixed = _IMG.sub(lambda m: _link_image(m, page), fixed)
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
 
@@ -27,8 +56,55 @@ def _static(app):
     app.config.html_static_path.append(str(STATIC))
 
 
+def _runs(env) -> dict:
+    if not hasattr(env, "_actlab_runs"):
+        f = Path(env.srcdir) / "exercise_runs.json"
+        env._actlab_runs = json.loads(f.read_text()) if f.exists() else {}
+    return env._actlab_runs
+
+
+def _chapter(inliner) -> str:
+    return Path(inliner.document.settings.env.docname).name
+
+
+def _run_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{run}`ex-id:metric``` or ``{run}`ex-id:metric:sig``` (significant figures, default 3)."""
+    from actlab.numbers import fmt
+    from actlab.record import load_metrics
+
+    env = inliner.document.settings.env
+    chapter = _chapter(inliner)
+    parts = text.split(":")
+    ex_id, metric = parts[0], parts[1] if len(parts) > 1 else ""
+    sig = int(parts[2]) if len(parts) > 2 else 3
+    run = _runs(env).get(chapter, {}).get(ex_id)
+    if run is None or metric not in run["metrics"]:
+        known = ", ".join(sorted(_runs(env).get(chapter, {}))) or "none"
+        msg = inliner.reporter.error(
+            f"{{run}}`{text}`: chapter '{chapter}' has no exercise run '{ex_id}' recording '{metric}' "
+            f"(its exercise runs: {known}; declare them under actlab: exercises: in the chapter's header)",
+            line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    value = load_metrics(json.dumps({"v": run["metrics"][metric]}))["v"]  # {"float": "inf"} and the like
+    node = nodes.inline(rawtext, fmt(value, sig=sig), classes=["actlab-run"])
+    return [node], []
+
+
+def _run_command_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    env = inliner.document.settings.env
+    chapter = _chapter(inliner)
+    run = _runs(env).get(chapter, {}).get(text)
+    if run is None:
+        msg = inliner.reporter.error(f"{{run-command}}`{text}`: chapter '{chapter}' has no exercise run '{text}'",
+                                     line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.literal(rawtext, run["command"], classes=["actlab-run-command"])], []
+
+
 def setup(app):
     app.connect("builder-inited", _static)
     app.add_css_file("actlab.css")
+    app.add_role("run", _run_role)
+    app.add_role("run-command", _run_command_role)
     app.connect("build-finished", _fix_html)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
