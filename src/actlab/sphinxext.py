@@ -47,7 +47,7 @@ def _fix_html(app, exception):
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         fixed = _CITATION.sub(r'\1role="listitem"', text)
-        fixed = _IMG.sub(lambda m: _link_image(m, page), fixed)
+        fixed = _IMG.sub(lambda m, page=page: _link_image(m, page), fixed)
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
 
