@@ -207,9 +207,83 @@ def test_dark_mode_toggle_keeps_figures_readable(browser, site_url):
     assert corner == [255, 255, 255, 255], f"figure corner pixel {corner}: not opaque white"
 
 
-def test_screenshots_at_desktop_and_phone_width(browser, site_url):
+# Figure text, in points as the reader sees it: at least the figure's own floor (9 pt,
+# actlab.plotting.FONT_FLOOR_PT) on a desktop, where figures are never shrunk; on a 390 px phone
+# at least 7 pt, the upper end of the smallest sizes journals allow in printed figures (5-7 pt),
+# read from a phone held closer than a laptop; every figure also opens at full size when tapped.
+DESKTOP_FLOOR_PT, PHONE_FLOOR_PT = 9.0, 7.0
+LESSONS = [n for n in pipeline.chapters() if n != "reproducing"]
+
+FIGURES = """() => Array.from(document.querySelectorAll('main .cell_output img')).map(img => ({
+    src: img.getAttribute('src'), shown: img.getBoundingClientRect().width,
+    natural: img.naturalWidth / 2, linked: img.parentElement.tagName === 'A' }))"""
+
+
+def smallest_font_pt(png: Path) -> float:
+    from PIL import Image
+
+    comment = Image.open(png).info.get("Comment", "")
+    m = re.search(r"min-font-pt=([0-9.]+)", comment)
+    assert m, f"{png.name}: no font size in its metadata (drawn without actlab.plotting.finish?)"
+    return float(m.group(1))
+
+
+def _check_figures(page, path: str, site: Path, floor: float) -> list[str]:
+    bad = []
+    for fig in page.evaluate(FIGURES):
+        if not fig["src"].endswith(".png"):
+            continue
+        font = smallest_font_pt((site / path).parent / fig["src"])
+        shown_pt = font * fig["shown"] / fig["natural"]
+        if shown_pt < floor - 0.05 or not fig["linked"]:
+            bad.append(f"{path}: {fig['src'][-20:]} text {shown_pt:.1f} pt "
+                       f"({fig['shown']:.0f} of {fig['natural']:.0f} px), linked={fig['linked']}")
+    return bad
+
+
+def _check_anatomy(page, name: str) -> list[str]:
+    bad = []
+    if page.query_selector("main div.admonition.question") is None:
+        bad.append(f"{name}: no question box")
+    if page.query_selector("main section#takeaways") is None:
+        bad.append(f"{name}: no takeaways section")
+    exercises = page.query_selector_all("main section#exercises div.exercise")
+    if not 2 <= len(exercises) <= 4:
+        bad.append(f"{name}: {len(exercises)} exercises")
+    solution = page.query_selector("main section#exercises div.solution")
+    if solution is None:
+        bad.append(f"{name}: no solution")
+    else:  # folded until the reader asks
+        body = solution.query_selector("section, .solution-content, p:not(.admonition-title)")
+        if body is not None and body.is_visible():
+            bad.append(f"{name}: a solution is open before it is asked for")
+        solution.query_selector(".admonition-title, button.toggle-button").click()
+        page.wait_for_timeout(300)
+        if body is not None and not body.is_visible():
+            bad.append(f"{name}: a solution does not open")
+    toggle = page.query_selector("main details.hide.above-input summary")
+    if toggle is None:
+        bad.append(f"{name}: no folded code cell")
+    else:
+        code = toggle.evaluate_handle("s => s.parentElement.querySelector('pre')").as_element()
+        if code is None or code.is_visible():
+            bad.append(f"{name}: code not folded")
+        toggle.click()
+        if code is not None and not code.is_visible():
+            bad.append(f"{name}: code does not open")
+    for text in page.eval_on_selector_all("main pre", "els => els.map(e => e.innerText)"):
+        if re.search(r"^(# Parameters|.*injected)", text, re.M):
+            bad.append(f"{name}: a raw parameters cell is shown")
+    return bad
+
+
+def test_every_chapter_at_desktop_and_phone_width(browser, site_url, quick_site):
+    """Screenshots (for a human), no sideways scroll of the page, figure text above the floor at
+    both widths, and on the desktop: each lesson's question, takeaways and exercises, with folded
+    solutions and folded code that open when clicked."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for label, width in (("desktop", 1280), ("phone", 390)):
+    bad = []
+    for label, width, floor in (("desktop", 1280, DESKTOP_FLOOR_PT), ("phone", 390, PHONE_FLOOR_PT)):
         v = Visit(browser, width=width, height=844)
         for path in pages():
             if not path.startswith("chapters/"):
@@ -217,7 +291,12 @@ def test_screenshots_at_desktop_and_phone_width(browser, site_url):
             v.goto(f"{site_url}/{path}", wait_until="load")
             overflow = v.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
             v.page.screenshot(path=str(SHOTS / f"{Path(path).stem}-{label}.png"), full_page=False)
-            assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at {width}px wide"
+            if overflow > 1:
+                bad.append(f"{path} scrolls sideways by {overflow}px at {width}px wide")
+            bad += _check_figures(v.page, path, quick_site, floor)
+            if label == "desktop" and Path(path).stem in LESSONS:
+                bad += _check_anatomy(v.page, Path(path).stem)
         assert not v.outside and not v.failed and not v.errors, (v.outside, v.failed, v.errors)
         v.close()
+    assert not bad, "\n".join(bad)
     assert len(list(SHOTS.glob("*-phone.png"))) == len([p for p in pages() if p.startswith("chapters/")])

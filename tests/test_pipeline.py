@@ -53,6 +53,25 @@ def book(tmp_path, monkeypatch):
     return tmp_path
 
 
+def test_exercise_runs_are_performed_by_the_build_and_shared_with_make_chapter(book, capsys):
+    """A "predict, then run" exercise: the book build runs it (quick profile + its parameters),
+    in the folder `make chapter ... PROFILE=quick` uses, so the reader's command finds the same run."""
+    md = book / "chapters" / "demo.md"
+    md.write_text(md.read_text().replace("kernelspec:", "actlab:\n  exercises:\n    bigger: {n: 7}\nkernelspec:", 1))
+    ran = pipeline.execute("full", ["demo"], jobs=1)
+    assert set(ran) == {"demo", "demo (exercise run 'bigger')"}
+    runs = pipeline.exercise_results(["demo"])
+    assert runs["demo"]["bigger"]["metrics"] == {"twice": 14}
+    assert runs["demo"]["bigger"]["command"] == 'make chapter NAME=demo PROFILE=quick ARGS="-p n 7"'
+    assert set(pipeline.execute("quick", ["demo"], jobs=1)) == {"demo"}  # the exercise's run is shared
+    capsys.readouterr()
+    assert pipeline.main(["chapter", "demo", "--profile", "quick", "-p", "n", "7"]) == 0
+    assert "nothing executed" in capsys.readouterr().out  # the reader's command: the build's run
+    (book / "chapters" / "demo.md").write_text(md.read_text().replace("bigger: {n: 7}", "bigger: {nope: 7}"))
+    with pytest.raises(pipeline.PipelineError, match="unknown parameter 'nope'"):
+        pipeline.execute("full", ["demo"], jobs=1)
+
+
 def test_reexecutes_only_on_change(book):
     assert pipeline.chapters() == ["demo", "broken"]
     ran = pipeline.execute("quick", ["demo"], jobs=1)
@@ -324,6 +343,46 @@ def test_each_pages_printed_command_reaches_the_chapter_intact(name, command):
     declared = pipeline.declared_parameters(jupytext.read(pipeline.CHAPTERS / f"{name}.md"))
     for k, v in got.items():
         assert k in declared and declared[k] != v, (k, v)
+
+
+def _exercise_commands():
+    return [(n, ex, pipeline.exercise_command(n, ex)) for n in pipeline.chapters() for ex in pipeline.exercise_runs(n)]
+
+
+@pytest.mark.parametrize("name, ex, command", _exercise_commands(), ids=lambda v: v if "make" not in v else "")
+def test_each_exercise_command_reaches_the_chapter_intact(name, ex, command):
+    """An exercise's printed command, through bash and make (dry run), asks for exactly the run
+    whose numbers its solution quotes."""
+    import shlex
+    import subprocess
+
+    from actlab.paths import ROOT
+
+    proc = subprocess.run(["bash", "-c", command.replace("make ", "make -n ", 1)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    line = next(l for l in proc.stdout.splitlines() if "actlab.pipeline chapter" in l)
+    words = shlex.split(line)
+    args = pipeline.parser().parse_args(words[words.index("actlab.pipeline") + 1:])
+    assert args.name == name and args.profile == pipeline.EXERCISE_PROFILE
+    assert {k: pipeline._value(v) for k, v in args.parameter} == pipeline.exercise_runs(name)[ex]
+
+
+def test_an_exercise_answer_is_what_a_fresh_run_of_its_command_records(tmp_path, quick_metrics):
+    """The solution quotes the build's run; a fresh execution of the same command, in a
+    folder of its own, records the same numbers (the cheapest exercise, to keep the suite short)."""
+    from actlab import baseline
+    from actlab.record import load_metrics
+
+    runs = [(pipeline._last_seconds(j), j) for n in pipeline.chapters() for j in pipeline._exercise_jobs(n)]
+    assert runs, "no chapter declares an exercise run"
+    _, job = min(runs, key=lambda r: r[0])
+    cached = load_metrics((job.executed / f"{job.name}.metrics.json").read_text())
+    fresh_job = pipeline.Job(job.name, job.params, tmp_path, job.key)
+    pipeline.run_job(fresh_job)
+    fresh = load_metrics((tmp_path / f"{job.name}.metrics.json").read_text())
+    keep = lambda m: {k: v for k, v in m.items() if not baseline.is_timing(f"{job.name}.{k}")}
+    assert keep(fresh) == keep(cached)
 
 
 def test_a_printed_command_runs(tmp_path):

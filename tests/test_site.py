@@ -122,3 +122,32 @@ def test_no_raw_parameter_cell_and_a_parameters_box_on_chapter_pages(quick_site)
             assert "Parameters of this page" not in html, page.name
         else:
             assert "Parameters of this page" in html and "This page was built with" in html, page.name
+
+
+def test_exercise_solutions_quote_the_runs_the_build_performed(quick_site):
+    """Every {run} number on a page is the metric its exercise's run recorded (formatted by the
+    book's one formatter), and the page prints the command that produced it."""
+    import html as htmllib
+
+    from actlab.numbers import fmt
+    from actlab.paths import CHAPTERS
+    from actlab.record import load_metrics
+
+    checked = 0
+    for name in pipeline.chapters():
+        runs = pipeline.exercise_runs(name)
+        if not runs:
+            continue
+        page = htmllib.unescape((quick_site / "chapters" / f"{name}.html").read_text())
+        shown = re.findall(r'<span class="actlab-run">([^<]*)</span>', page)
+        expected = []
+        for ref in re.findall(r"\{run\}`([^`]+)`", (CHAPTERS / f"{name}.md").read_text()):
+            ex, metric, *sig = ref.split(":")
+            run_dir = pipeline.chapter_dir(name, runs[ex], pipeline.EXERCISE_PROFILE)
+            metrics = load_metrics((run_dir / f"{name}.metrics.json").read_text())
+            expected.append(fmt(metrics[metric], sig=int(sig[0]) if sig else 3))
+        assert shown == expected, f"{name}: the page shows {shown}, the runs recorded {expected}"
+        for ex in runs:
+            assert pipeline.exercise_command(name, ex) in page, f"{name}: exercise '{ex}' command not shown"
+        checked += 1
+    assert checked >= 1

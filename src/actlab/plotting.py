@@ -113,7 +113,12 @@ def finish(fig):
     fig.savefig(buf, format="png", dpi=2 * DISPLAY_DPI, bbox_inches="tight", pad_inches=0.05,
                 metadata={"Software": None, "Comment": f"actlab min-font-pt={smallest:g}"})
     plt.close(fig)
-    return Image(data=buf.getvalue(), format="png", retina=True)
+    png = buf.getvalue()
+    width_in = int.from_bytes(png[16:20], "big") / (2 * DISPLAY_DPI)
+    if width_in > MAX_WIDTH_IN + 0.01 and not TEMPORARY_CLAMP:
+        raise ValueError(f"the figure is {width_in:.2f} in wide with its labels and legends; at most {MAX_WIDTH_IN:g} in "
+                         "fits the book's column unshrunk")
+    return Image(data=png, format="png", retina=True)
 
 
 def spread(ax, x, values, name: str, *, axis: int = 0, label_text: str | None = None, **kw):
