@@ -238,3 +238,15 @@ def test_size_parameters_beyond_their_bound_stop_with_one_sentence():
         check(seeds=(10_000_000, integer(lo=1, hi=200)))
     with pytest.raises(ParameterError, match="a list of 1 to 50 item"):
         check(lrs=(list(range(1, 100)), list_of(positive())))
+
+
+@pytest.mark.parametrize("value, format_spec, text", [
+    (0.5591, ".3f", "0.559"), (-0.0001, ".2f", "−1×10⁻⁴"), (-0.001, ".2f", "−0.001"), (-0.0, ".2f", "0.00"),
+    (-0.004, ".0%", "0%"), (0.583, ".0%", "58%"), (4140.0, ".2e", "4140"), (2.5e-5, ".1e", "2.5×10⁻⁵"),
+    (float("inf"), ".2f", "never"), (12345, "s", "12 345"), (0.1 + 0.2, "s", "0.3"), (23456.7, ".0f", "23 457"),
+    ("relu", "s", "relu"), (-1.5, ".1f", "−1.5")])
+def test_prose_numbers_go_through_the_one_formatter(value, format_spec, text):
+    """What a glued number prints in prose ({glue:text}`name:spec`, via actlab.sphinxext)."""
+    from actlab.numbers import spec
+
+    assert spec(value, format_spec) == text

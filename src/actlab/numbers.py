@@ -49,3 +49,45 @@ def pct(p, sig: int = 2) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "n/a"
     return fmt(100 * float(p), sig=sig) + "%"
+
+
+def spec(value, format_spec: str = "") -> str:
+    """A glued number in prose (``{glue:text}`name:.2f```), through the book's one formatter.
+
+    The format spec says how precise the author wants it: ``.Nf`` N decimals, ``.Ne``/``.Ng``
+    N (+1 for e) significant figures, ``.N%`` a percentage with N decimals, none or ``s`` three
+    significant figures. Whatever the spec, a number never prints as "-0", as Python's
+    "1.7e-16" or "4.14e+03", or as "inf"; a minus sign is a true minus.
+    """
+    if isinstance(value, str) or format_spec[-1:] in ("s", "") and not isinstance(value, (int, float)):
+        return str(value)
+    kind = format_spec[-1:] if format_spec else "s"
+    digits = format_spec[1:-1] if format_spec.startswith(".") else ""
+    n = int(digits) if digits.isdigit() else None
+    if isinstance(value, bool) or kind in ("d", "s") and isinstance(value, int):
+        return fmt(value)
+    x = float(value)
+    if not math.isfinite(x):
+        return fmt(x)
+    if kind == "%":
+        s = f"{100 * x:.{n if n is not None else 0}f}"
+        return _clean(s) + "%"
+    if kind in ("e", "E"):
+        return fmt(x, sig=(n if n is not None else 2) + 1)
+    if kind in ("g", "G"):
+        return fmt(x, sig=n or 3)
+    if kind in ("f", "F"):
+        d = n if n is not None else 2
+        if x != 0 and abs(x) < 0.5 * 10 ** -d:  # would print as zero: show its size instead
+            return fmt(x, sig=2)
+        if abs(x) >= 1e4 and d == 0:
+            return fmt(round(x))  # digits grouped: 12 345
+        return _clean(f"{x:.{d}f}")
+    return fmt(x)
+
+
+def _clean(s: str) -> str:
+    """No negative zero ("-0.00" is 0), and a typographic minus."""
+    if s.startswith("-") and not any(c in "123456789" for c in s):
+        s = s[1:]
+    return s.replace("-", "−")

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -99,7 +100,28 @@ def _run_command_role(name, rawtext, text, lineno, inliner, options=None, conten
     return [nodes.literal(rawtext, run["command"], classes=["actlab-run-command"])], []
 
 
+def _one_number_formatter():
+    """myst-nb formats ``{glue:text}`name:spec``` with Python's ``format``; the book's numbers
+    go through ``actlab.numbers.spec`` instead (no "-0", "1.7e-16" or "inf" in prose)."""
+    from ast import literal_eval
+
+    import myst_nb.ext.glue.crossref as crossref
+    import myst_nb.ext.glue.roles as roles
+
+    from actlab.numbers import spec
+
+    def format_plain_text(text: str, fmt_spec: str) -> str:
+        try:
+            value = literal_eval(text)
+        except (SyntaxError, ValueError):
+            value = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}.get(text, text)
+        return spec(value, fmt_spec)
+
+    roles.format_plain_text = crossref.format_plain_text = format_plain_text
+
+
 def setup(app):
+    _one_number_formatter()
     app.connect("builder-inited", _static)
     app.add_css_file("actlab.css")
     app.add_role("run", _run_role)
