@@ -88,3 +88,56 @@ def test_undecided_phrase_counts_seeds_not_exact_parts():
     rules = [Rule("a", "<=", 1, "a"), Rule("b", ">", 0.5, "b")]
     v = judge("c", rules, {"a": exact(0.5), "b": Measure(0.6, 0.4, 0.8, 20, "Wilson")})
     assert v.phrase().startswith("undecided at 20 seeds")
+
+
+# ---------------------------------------------------------------- figures beside their experiments
+
+
+def _png_ok(img):
+    """A figure as the page shows it: a PNG no wider than the column (drawn at 2x), whose
+    smallest text (written into the PNG by plotting.finish) is at least the floor."""
+    import re
+    import struct
+
+    from IPython.display import Image
+
+    from actlab import plotting
+
+    assert isinstance(img, Image)
+    width_px = struct.unpack(">I", img.data[16:20])[0]
+    assert width_px <= 2 * plotting.DISPLAY_DPI * plotting.MAX_WIDTH_IN + 2
+    smallest = float(re.search(rb"min-font-pt=([0-9.]+)", img.data).group(1))
+    assert smallest >= plotting.FONT_FLOOR_PT
+
+
+def test_xor_figures():
+    sw = xor.train_sweep(["identity", "relu", "tanh"], [2, 4], 3, steps=20)
+    _png_ok(xor.xor_regions(sw, 4, seed=0))
+    _png_ok(xor.rate_vs_width(sw))
+
+
+def test_approximation_figures():
+    sw = approximation.run([1, 4], ["relu", "identity", "tanh"], ["sin", "abs", "step"], 2, n_points=9,
+                           steps=10, lrs=[0.01, 0.1], max_rounds=0)
+    _png_ok(approximation.approximation_fits(sw, "sin", ["relu", "identity", "tanh"], [1, 4]))
+    _png_ok(approximation.error_vs_width(sw, "mse"))
+    _png_ok(approximation.error_vs_width(sw, "sup"))
+
+
+def test_speed_dots_show_every_seed_and_the_never_band():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(96, 6, generator=g)
+    y = (X[:, 0] > 0).long()
+    sw = convergence.run(["sigmoid", "tanh"], [1, 2], [0.01, 0.1], 3, X, y, width=8, epochs=2, batch_size=16,
+                         target=0.3, eval_every=2)
+    ep, _ = sw.tuned()
+    ep[0, 1, :2] = np.inf  # two seeds that never got there, one that did
+    _png_ok(convergence.speed_dots(sw, ep))
+
+
+def test_gallery_figures():
+    from actlab import functions, gallery
+
+    _png_ok(gallery.function_panels(functions.names(), n_points=51))
+    _png_ok(gallery.function_and_derivative("sigmoid", 8.0, saturation_at=4.6))
+    _png_ok(gallery.function_and_derivative("tanh", 6.0, saturation_at=3.0, compare="sigmoid"))

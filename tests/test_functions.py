@@ -227,23 +227,23 @@ def test_hard_sigmoid_formula_matches_its_citation():
 
 
 def test_maxout_counts_and_drawing_agree_with_k():
-    from actlab import plotting
+    from actlab import gallery
 
     k = functions.get("maxout").params["k"]
-    assert len(plotting.MAXOUT_PIECES) == k
+    assert len(gallery.MAXOUT_PIECES) == k
     assert functions.extra_per_unit("maxout", 64) == (k - 1) * 65
     assert 64 * functions.extra_per_unit("maxout", 64) == properties.extra_parameters("maxout", 64)
     assert functions.extra_per_unit("prelu") == 1 and functions.extra_per_unit("relu") == 0
     x = torch.linspace(-3, 3, 601, dtype=torch.float64)
-    y, _ = plotting.curves("maxout", x)
+    y, _ = gallery.curves("maxout", x)
     slopes = np.diff(y) / np.diff(x.numpy())
     assert len(np.unique(np.round(slopes[np.abs(np.diff(slopes, prepend=slopes[0])) < 1e-9], 6))) == k
 
 
 def test_gallery_panels_show_every_kink():
-    from actlab import plotting
+    from actlab import gallery
 
-    assert plotting.panel_range("relu6", 5.0) > 6 and plotting.panel_range("relu", 5.0) == 5.0
+    assert gallery.panel_range("relu6", 5.0) > 6 and gallery.panel_range("relu", 5.0) == 5.0
 
 
 # ---------------------------------------------------------------- properties table and cost

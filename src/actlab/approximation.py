@@ -23,6 +23,7 @@ TARGETS = {
     "abs": lambda x: x.abs(),
     "step": lambda x: (x >= 0).to(x.dtype),
 }
+TITLES = {"sin": "sin(πx)", "abs": "|x|", "step": "step at 0"}  # how a figure names each target
 FINER = 8  # the evaluation grid is this many times finer than the training grid
 
 
@@ -140,3 +141,76 @@ def best_line_mse(sweep: ApproxSweep, target: str, n_points: int) -> float:
     t = sweep.targets.index(target)
     held = np.arange(len(sweep.x_test)) % FINER != 0
     return float(np.mean((np.polyval(coef, sweep.x_test[held]) - sweep.y_test[t][held]) ** 2))
+
+
+# ---------------------------------------------------------------- figures
+
+
+def approximation_fits(sweep: ApproxSweep, target: str, act_names: list[str], show_widths: list[int],
+                       seed: int = 0):
+    """Fitted curves of one seed at a few widths (darker is wider), one panel per activation,
+    two panels a row, the target in grey; one key below the panels."""
+    from matplotlib.lines import Line2D
+
+    from actlab.plotting import NEUTRAL, color, figure, finish, label
+
+    t = sweep.targets.index(target)
+    ncols = min(2, len(act_names))
+    nrows = -(-len(act_names) // ncols)
+    fig, axes = figure(nrows, ncols, width=3.2 * ncols, height=2.3 * nrows + 0.45, sharex=True, sharey=True)
+    alphas = [0.3 + 0.7 * (k + 1) / len(show_widths) for k in range(len(show_widths))]
+    for ax, act in zip(axes.flat, act_names, strict=False):
+        a = sweep.activations.index(act)
+        ax.plot(sweep.x_test, sweep.y_test[t], color="#bbbbbb", linewidth=3)
+        for w, alpha in zip(show_widths, alphas, strict=True):
+            ax.plot(sweep.x_test, sweep.pred[t, a, sweep.widths.index(w), seed], color=color(act),
+                    alpha=alpha, linewidth=1.3)
+        ax.set_title(label(act))
+    for ax in axes.flat[len(act_names):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("input x")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("network output")
+    key = [Line2D([], [], color="#bbbbbb", linewidth=3, label="target")] + [
+        Line2D([], [], color=NEUTRAL, alpha=alpha, linewidth=1.3, label=f"width {w}")
+        for w, alpha in zip(show_widths, alphas, strict=True)]
+    fig.legend(handles=key, loc="outside lower center", ncol=min(len(key), 5))
+    return finish(fig)
+
+
+def error_vs_width(sweep: ApproxSweep, what: str = "mse"):
+    """Error against width on log-log axes: one panel per target (two a row), one line per
+    activation, median over seeds with the min-max band; the key fills a spare cell or sits below."""
+    from actlab.plotting import figure, finish, spread
+
+    vals = getattr(sweep, what)
+    n = len(sweep.targets)
+    ncols = min(2, n)
+    nrows = -(-n // ncols)
+    fig, axes = figure(nrows, ncols, width=3.2 * ncols, height=2.5 * nrows + (0 if n % 2 else 0.4),
+                       sharex=True, sharey=True)
+    for t, (ax, target) in enumerate(zip(axes.flat, sweep.targets, strict=False)):
+        for a, act in enumerate(sweep.activations):
+            spread(ax, sweep.widths, vals[t, a], act, axis=-1, marker="o", markersize=3)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(sweep.widths, [str(w) for w in sweep.widths])
+        ax.minorticks_off()
+        ax.set_title(f"target: {TITLES.get(target, target)}")
+    for ax in axes.flat[:n]:
+        ax.xaxis.set_tick_params(labelbottom=True)
+        ax.set_xlabel("hidden units")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("held-out MSE" if what == "mse" else "largest error")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    spare = axes.flat[n:]
+    for ax in spare:
+        ax.set_visible(False)
+    if len(spare):
+        spare[0].set_visible(True)
+        spare[0].axis("off")
+        spare[0].legend(handles, labels, loc="center")
+    else:
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
+    return finish(fig)

@@ -322,3 +322,67 @@ def slowest(*measures):
 def parameter_count(act: str, widths, n_in: int = 64, n_out: int = 10) -> int:
     """Trainable parameters of one MLP (weights, biases, learned slopes; maxout's k pieces)."""
     return int(Ensemble([Member(act, tuple(widths))], n_in, n_out).parameter_counts()[0])
+
+
+# ---------------------------------------------------------------- figure
+
+MARKERS = "osD^v<>ph"  # one per activation, so the dots differ by shape as well as colour
+
+
+def speed_dots(sweep: SpeedSweep, epochs: np.ndarray, ylabel: str = "epochs to the\ntarget training error"):
+    """Epochs to target at each activation's tuned learning rate: every seed a dot (jittered
+    sideways, deterministically), one group per depth, a short bar at the median where the
+    median seed got there. Seeds that never got there sit in their own band above the axis
+    break, with their count ("3 of 5 never")."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
+    from actlab.numbers import fmt
+    from actlab.plotting import NEUTRAL, color, figure, finish, label
+
+    epochs = np.asarray(epochs, float)
+    n_a, n_d = len(sweep.activations), len(sweep.depths)
+    budget = float(sweep.epochs()[-1])
+    fig, axes = figure(2, 1, width=6.4, height=3.6, sharex=True, gridspec_kw={"height_ratios": [1, 3.2]})
+    top, ax = axes[0, 0], axes[1, 0]
+    rng = np.random.default_rng(0)
+    for a, act in enumerate(sweep.activations):
+        c, m = color(act), MARKERS[a % len(MARKERS)]
+        for d in range(n_d):
+            pos = d * (n_a + 1) + a
+            vals = epochs[a, d]
+            ok = np.isfinite(vals)
+            jitter = rng.uniform(-0.22, 0.22, len(vals))
+            ax.scatter(pos + jitter[ok], vals[ok], s=22, marker=m, facecolor=c, edgecolor="white",
+                       linewidth=0.5, alpha=0.85, zorder=3)
+            med = np.median(vals)
+            if np.isfinite(med):
+                ax.plot([pos - 0.35, pos + 0.35], [med, med], color=c, linewidth=2.2, zorder=4)
+            never = int((~ok).sum())
+            if never:
+                top.scatter(pos + jitter[~ok], rng.uniform(0.12, 0.38, never), s=22, marker=m, facecolor=c,
+                            edgecolor="white", linewidth=0.5, alpha=0.85, zorder=3)
+                top.text(pos, 0.5, f"{never} of {len(vals)}\nnever", ha="center", va="bottom", fontsize=9, color=c)
+    top.set_ylim(0, 1.25)
+    top.set_yticks([])
+    top.set_ylabel("never\nreached", rotation=0, ha="right", va="center")
+    top.spines["bottom"].set_visible(False)
+    top.spines["left"].set_visible(False)
+    top.tick_params(bottom=False)
+    top.grid(False)
+    ax.set_ylim(0, budget * 1.04)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(float(v), zero=1e-9)))
+    ax.set_ylabel(ylabel)
+    # the break between the band and the axis: two short diagonal strokes on the left
+    for axis, y in ((top, 0.0), (ax, 1.0)):
+        axis.plot([-0.012, 0.012], [y - 0.03, y + 0.03], transform=axis.transAxes, color=NEUTRAL,
+                  linewidth=1, clip_on=False)
+    ax.set_xticks([d * (n_a + 1) + (n_a - 1) / 2 for d in range(n_d)],
+                  [f"{d} hidden layer{'s' if d > 1 else ''}" for d in sweep.depths])
+    ax.set_xlim(-0.8, n_d * (n_a + 1) - 1.2)
+    ax.grid(axis="x", visible=False)
+    handles = [Line2D([], [], linestyle="none", marker=MARKERS[a % len(MARKERS)], color=color(act),
+                      markersize=6, label=label(act)) for a, act in enumerate(sweep.activations)]
+    handles.append(Line2D([], [], color=NEUTRAL, linewidth=2.2, label="median seed"))
+    fig.legend(handles=handles, loc="outside right center")
+    return finish(fig)

@@ -134,3 +134,96 @@ def decision_grid(sweep: XorSweep, index: int, n: int = 121, pad: float = 0.5):
         logit = torch.cat([sweep.ensemble(chunk)[index, :, 0] for chunk in pts.split(1024)])
         p = torch.sigmoid(logit).view(n, n)
     return xs.numpy(), xs.numpy(), p.numpy()
+
+
+# ---------------------------------------------------------------- figures
+
+
+def xor_regions(sweep: XorSweep, width: int, seed: int = 0):
+    """Decision regions of one network per activation on the four XOR points, two panels a row;
+    the key to the markers sits below the panels."""
+    from actlab.plotting import NEUTRAL, color, figure, finish, label
+
+    acts = sweep.activations
+    ncols = min(2, len(acts))
+    nrows = -(-len(acts) // ncols)
+    fig, axes = figure(nrows, ncols, width=2.7 * ncols, height=2.6 * nrows + 0.3, sharex=True, sharey=True)
+    pts, lab = XOR_X.numpy(), XOR_Y.numpy().astype(bool)
+    for ax, act in zip(axes.flat, acts, strict=False):
+        i = sweep.member(act, width, seed)
+        xs, ys, p = decision_grid(sweep, i)
+        ax.contourf(xs, ys, p, levels=[0, 0.5, 1], colors=["white", color(act)], alpha=0.35)
+        ax.contour(xs, ys, p, levels=[0.5], colors=[color(act)], linewidths=1.5)
+        ax.scatter(pts[lab, 0], pts[lab, 1], marker="o", s=40, color=NEUTRAL, label="XOR = 1", zorder=3)
+        ax.scatter(pts[~lab, 0], pts[~lab, 1], marker="x", s=40, color=NEUTRAL, label="XOR = 0", zorder=3)
+        ok = "solved" if sweep.success[acts.index(act), sweep.widths.index(width), seed] else "failed"
+        ax.set_title(f"{label(act)} ({ok})")
+        ax.set_aspect("equal", adjustable="box")
+        ax.grid(False)
+    for ax in axes.flat[len(acts):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("input x₁")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("input x₂")
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncol=2)
+    return finish(fig)
+
+
+def rate_vs_width(sweep: XorSweep):
+    """XOR success rate against hidden width, with its 95% Wilson interval over seeds. The
+    activations' points are nudged sideways a little so that equal rates stay visible."""
+    from actlab.plotting import color, figure, finish, label, linestyle
+    from actlab.verdicts import wilson
+
+    fig, axes = figure(1, 1, width=6.0, height=3.0)
+    ax = axes[0, 0]
+    n = len(sweep.activations)
+    widths = np.array(sweep.widths, float)
+    for a, act in enumerate(sweep.activations):
+        wins = sweep.success[a].sum(-1)
+        iv = [wilson(int(k), sweep.seeds) for k in wins]
+        x = widths * 2 ** (0.06 * (a - (n - 1) / 2))  # a dodge on the log axis
+        ax.plot(x, wins / sweep.seeds, "o", color=color(act), linestyle=linestyle(act), label=label(act))
+        ax.vlines(x, [m.lo for m in iv], [m.hi for m in iv], color=color(act), linewidth=1.2, alpha=0.6)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sweep.widths, [str(w) for w in sweep.widths])
+    ax.minorticks_off()
+    ax.set_xlabel("hidden units")
+    ax.set_ylabel(f"share of {sweep.seeds} seeds\nsolving XOR")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return finish(fig)
+
+
+def failure_analysis(sweep: XorSweep, act: str = "relu", steps: int = 2000, lr: float = 0.05) -> dict:
+    """Why the narrowest layer of ``act`` fails on some seeds: its failed runs counted by dead
+    units and by how many points share one output, and the intervention that swaps in leaky
+    ReLU on the same seeds (the same initial weights). Counts, for the chapter to record."""
+    from actlab.verdicts import wilson
+
+    r = sweep.activations.index(act)
+    failed, dead = ~sweep.success[r, 0], sweep.dead_units[r, 0]
+    merged = merged_points(sweep.logits[r, 0])
+    leaky = train_sweep(["leaky_relu"], [sweep.widths[0]], sweep.seeds, steps=steps, lr=lr)
+    lwin = leaky.success[0, 0]
+    dead_fail = failed & (dead > 0)
+    out = {
+        "relu_narrow_failures": int(failed.sum()),
+        "relu_narrow_failures_dead": int(dead_fail.sum()),
+        "relu_narrow_failures_alive": int((failed & (dead == 0)).sum()),
+        "relu_narrow_dead_in_successes": int((~failed & (dead > 0)).sum()),
+        **{f"relu_narrow_merged_{k}": int((failed & (merged == k)).sum()) for k in (4, 3, 2)},
+        "relu_narrow_merged_other": int((failed & ~np.isin(merged, (2, 3, 4))).sum()),
+        "relu_wide_mean_dead": float(sweep.dead_units[r, -1].mean()),
+        "relu_wide_width": sweep.widths[-1],
+        "leaky_wins_narrow": int(lwin.sum()),
+        "leaky_rescues_dead": int((dead_fail & lwin).sum()),
+        "leaky_rescues_alive": int((failed & (dead == 0) & lwin).sum()),
+        "leaky_breaks": int((~failed & ~lwin).sum()),
+        "leaky_failures_merged_4": int((~lwin & (merged_points(leaky.logits[0, 0]) == 4)).sum()),
+        "leaky_failures": int((~lwin).sum()),
+    }
+    measures = {"leaky_rate_narrow": wilson(int(lwin.sum()), sweep.seeds),
+                "leaky_rescue_rate": wilson(int((dead_fail & lwin).sum()), int(dead_fail.sum()))}
+    return out, measures

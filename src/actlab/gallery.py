@@ -1,0 +1,118 @@
+"""A function drawn beside its derivative: the gallery's small multiples and the single-function
+figures of the sigmoid and tanh chapters.
+
+Each function is drawn solid and its analytic derivative (the registry's, not autograd's) dashed,
+in the function's own colour; maxout, a layer, is drawn as one 1-D unit over fixed pieces.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from actlab import functions
+from actlab.numbers import fmt
+
+# Maxout is a layer; in 1-D we draw one unit over k = 2 fixed illustrative pieces a*x + b (the
+# registry's k: the panel is titled "k = 2", so it draws two pieces, meeting at x = -1/3).
+MAXOUT_PIECES = ((-0.5, -0.5), (1.0, 0.0))
+
+
+def curves(name: str, x: torch.Tensor):
+    """(f(x), f'(x)) as numpy arrays; maxout through its illustrative 1-D pieces."""
+    act = functions.get(name)
+    if act.elementwise:
+        return act(x).numpy(), act.derivative(x).numpy()
+    k = act.params["k"]
+    if len(MAXOUT_PIECES) != k:
+        raise ValueError(f"maxout is registered with k = {k} but MAXOUT_PIECES draws {len(MAXOUT_PIECES)} pieces")
+    z = torch.stack([a * x + b for a, b in MAXOUT_PIECES], dim=-1)  # (n, k): one unit
+    slopes = torch.tensor([a for a, _ in MAXOUT_PIECES], dtype=x.dtype)
+    y = act.forward(z, k).squeeze(-1)
+    dy = (act.derivative_fn(z, k) * slopes).sum(-1)  # chain rule through the winning piece
+    return y.numpy(), dy.numpy()
+
+
+def panel_range(name: str, x_max: float) -> float:
+    """The half-width a function's panel needs: x_max, widened so every kink shows (ReLU6's cap
+    at 6 is invisible on [-5, 5])."""
+    kinks = [abs(k) for k in functions.get(name).kinks]
+    return max([x_max] + [1.35 * k for k in kinks])
+
+
+def function_panels(names: list[str], x_max: float = 5.0, n_points: int = 801, ncols: int = 3):
+    """Small multiples, at most three to a row: each function (solid) and its analytic
+    derivative (dashed), each on [-x_max, x_max] or wider where a kink lies outside it.
+    One key above the panels says which line is which."""
+    from matplotlib.lines import Line2D
+
+    from actlab.plotting import NEUTRAL, figure, finish
+
+    ncols = max(1, min(ncols, 3, len(names)))
+    n = len(names)
+    nrows = -(-n // ncols)
+    fig, axes = figure(nrows, ncols, width=2.3 * ncols, height=1.85 * nrows + 0.35)
+    for ax, name in zip(axes.flat, names, strict=False):  # the grid may have spare cells
+        act = functions.get(name)
+        r = panel_range(name, x_max)
+        x = torch.linspace(-r, r, n_points, dtype=torch.float64)
+        y, dy = curves(name, x)
+        ax.plot(x, y, color=act.color)
+        ax.plot(x, dy, color=act.color, linestyle="--", linewidth=1.3)
+        ax.set_title(act.label + (f" (x to ±{fmt(r, sig=2)})" if r > x_max else ""))
+        ax.axhline(0, color=NEUTRAL, linewidth=0.5)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes.flat[max(0, n - ncols):n]:
+        ax.set_xlabel("input x")
+    key = [Line2D([], [], color=NEUTRAL, label="function f(x)"),
+           Line2D([], [], color=NEUTRAL, linestyle="--", linewidth=1.3, label="derivative f′(x)")]
+    fig.legend(handles=key, loc="outside upper center", ncol=2)
+    return finish(fig)
+
+
+def function_and_derivative(name: str, x_max: float, n_points: int = 801,
+                            saturation_at: float | None = None, compare: str | None = None):
+    """One function (solid) and its derivative (dashed) on one axis, the derivative's peak
+    marked; optionally shade |x| > saturation_at and draw another function's derivative
+    (dotted, in its colour) for comparison."""
+    from actlab.plotting import NEUTRAL, figure, finish
+
+    act = functions.get(name)
+    x = torch.linspace(-x_max, x_max, n_points, dtype=torch.float64)
+    y, dy = curves(name, x)
+    fig, axes = figure(1, 1, width=6.0, height=3.2)
+    ax = axes[0, 0]
+    ax.plot(x, y, color=act.color, label=f"{act.label}(x)")
+    ax.plot(x, dy, color=act.color, linestyle="--", label=f"derivative of {act.label}")
+    if compare is not None:
+        other = functions.get(compare)
+        ax.plot(x, curves(compare, x)[1], color=other.color, linestyle=":", label=f"derivative of {other.label}")
+    i = int(np.argmax(dy))
+    ax.plot([x[i]], [dy[i]], "o", color=NEUTRAL, markersize=4)
+    ax.annotate(f"peak {fmt(float(dy[i]))} at x = {fmt(float(x[i]), zero=1e-9)}", (float(x[i]), dy[i]),
+                textcoords="offset points", xytext=(8, 6), fontsize=9)
+    if saturation_at is not None and saturation_at < x_max:
+        for lo, hi in ((-x_max, -saturation_at), (saturation_at, x_max)):
+            ax.axvspan(lo, hi, color=NEUTRAL, alpha=0.08, linewidth=0)
+        ax.text(saturation_at, 0.5 * max(y), "  saturated", fontsize=9, color=NEUTRAL)
+        ax.text(-saturation_at, 0.5 * max(y), "saturated  ", fontsize=9, color=NEUTRAL, ha="right")
+    ax.set_xlabel("input x (pre-activation)")
+    ax.set_ylabel("output / derivative")
+    ax.legend(loc="upper left")
+    return finish(fig)
+
+
+def saturated_at(name: str, x_max: float, fraction: float = 0.01, n_points: int = 2001) -> bool:
+    """Whether |f'| at both -x_max and +x_max is below ``fraction`` of its peak on [-x_max, x_max]
+    (the course's measure of saturation, read at the edge of a panel); False for a function
+    whose derivative is zero everywhere there (nothing to saturate from)."""
+    x = torch.linspace(-x_max, x_max, n_points, dtype=torch.float64)
+    d = np.abs(curves(name, x)[1])
+    peak = d.max()
+    return bool(peak > 0 and d[0] < fraction * peak and d[-1] < fraction * peak)
+
+
+def peak_slope(name: str, x_max: float, n_points: int = 2001) -> float:
+    """The largest |f'| on [-x_max, x_max]."""
+    x = torch.linspace(-x_max, x_max, n_points, dtype=torch.float64)
+    return float(np.abs(curves(name, x)[1]).max())
