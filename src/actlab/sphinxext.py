@@ -85,7 +85,8 @@ def _run_role(name, rawtext, text, lineno, inliner, options=None, content=None):
             line=lineno)
         return [inliner.problematic(rawtext, rawtext, msg)], [msg]
     value = load_metrics(json.dumps({"v": run["metrics"][metric]}))["v"]  # {"float": "inf"} and the like
-    node = nodes.inline(rawtext, fmt(value, sig=sig), classes=["actlab-run"])
+    text_out = value if isinstance(value, str) else fmt(value, sig=sig)
+    node = nodes.inline(rawtext, text_out, classes=["actlab-run"])
     return [node], []
 
 
