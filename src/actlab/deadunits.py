@@ -211,7 +211,8 @@ def inactive_figure(sweep: DeadSweep):
         c = plotting.color(act)
         med = np.full(len(lrs), np.nan)  # nan where every seed diverged: matplotlib breaks the line there
         med[~all_div] = [np.nanmedian(ina[a, j]) for j in np.flatnonzero(~all_div)]
-        ax.plot(lrs, med, "o-", markersize=3, color=c, label=f"{plotting.label(act)}: inactive")
+        ax.plot(lrs, med, marker="o", markersize=3, color=c, linestyle=plotting.linestyle(act),
+                label=f"{plotting.label(act)}: inactive")
         some = sweep.diverged[a].any(1) & ~all_div
         ax.plot(lrs[some], med[some], "x", color=plotting.NEUTRAL, markersize=6)
         if all_div.any():
