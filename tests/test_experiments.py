@@ -141,3 +141,49 @@ def test_gallery_figures():
     _png_ok(gallery.function_panels(functions.names(), n_points=51))
     _png_ok(gallery.function_and_derivative("sigmoid", 8.0, saturation_at=4.6))
     _png_ok(gallery.function_and_derivative("tanh", 6.0, saturation_at=3.0, compare="sigmoid"))
+
+
+# ---------------------------------------------------------------- figures of the ReLU chapters
+
+
+def _fake_sweep(acts=("relu", "elu"), lrs=(0.01, 0.1, 1.0), seeds=3, widths=(4, 4)):
+    from actlab import deadunits
+
+    rng = np.random.default_rng(0)
+    shape = (len(acts), len(lrs), seeds, len(widths))
+    dead = rng.uniform(0, 1, shape)
+    div = np.zeros(shape[:3], bool)
+    div[:, -1, 0] = True
+    dead[div] = np.nan
+    return deadunits.DeadSweep(list(acts), list(lrs), seeds, widths, dead, div, np.ones(shape), np.zeros(shape),
+                               rng.uniform(0, 1, shape[:3]), dead.copy())
+
+
+def test_dead_unit_figures_draw_at_the_books_sizes():
+    from actlab import deadunits
+
+    _png_ok(deadunits.dead_vs_lr(_fake_sweep()))
+    _png_ok(deadunits.inactive_figure(_fake_sweep()))
+    domain, point = deadunits.born_dead([2, 3], [2, 4], 20)
+    bound = np.array([[deadunits.born_dead_bound(n, L) for L in (2, 4)] for n in (2, 3)])
+    _png_ok(deadunits.born_dead_curves([2, 3], [2, 4], domain, point, bound))
+
+
+def test_layer_values_and_offset_figures_draw():
+    from actlab import biasshift, variants
+
+    _png_ok(variants.layer_values({"prelu": np.random.default_rng(0).uniform(0, 1, (3, 4))}, "slope",
+                                   reference=0.25, ref_label="initial 0.25"))
+    rng = np.random.default_rng(1)
+    acts = ["relu", "elu"]
+    sh = biasshift.BiasShift(acts, 2, {w: rng.uniform(0, 1, (2, 2, 3)) for w in ("init", "trained")},
+                             {w: rng.uniform(1, 2, (2, 2, 3)) for w in ("init", "trained")},
+                             np.ones((2, 2)), np.zeros((2, 2)), 10)
+    _png_ok(biasshift.offset_figure({"default init": sh, "Kaiming init": sh}))
+
+
+def test_cost_bars_draw_from_a_small_timing():
+    from actlab import cost
+
+    t = cost.time_activations(["relu", "sigmoid"], 1000, 2, width=16, block_s=1e-4)
+    _png_ok(cost.cost_bars(t, ["relu", "sigmoid"]))

@@ -81,24 +81,43 @@ def measure(activations, widths, seeds: int, X, y, held_out: tuple, *, lr: float
 
 
 def offset_figure(shifts: dict):
-    """Mean ÷ std of each hidden layer's output against the layer, dashed at initialisation,
-    solid after training; one panel per setting ({title: BiasShift}), one colour per activation,
-    median over seeds with the min-max band."""
+    """Mean output of each hidden layer (in units of its standard deviation) against the layer,
+    before and after training: one row per setting (``{title: BiasShift}``), one column per
+    activation. Every seed is a dot (open: at initialisation, filled: after training, set a
+    little apart so they do not hide each other); the lines join the medians over seeds
+    (dashed: initialisation, solid: trained). Dotted, 1/√(π − 1), a ReLU layer's offset for a
+    zero-mean Gaussian input. The legend sits under the panels, off the data."""
+    import matplotlib as mpl
+
     from actlab import plotting
 
-    fig, axes = plotting.figure(1, len(shifts), width=3.4 * len(shifts), height=3.2, sharey=True)
-    for ax, (title, shift) in zip(axes[0], shifts.items(), strict=True):
+    acts = next(iter(shifts.values())).activations
+    fig, axes = plotting.figure(len(shifts), len(acts), width=min(7.0, 2.3 * len(acts) + 0.4),
+                                height=2.1 * len(shifts) + 0.7, sharex=True, sharey=True)
+    theory = 1 / np.sqrt(np.pi - 1)
+    for row, (title, shift) in zip(axes, shifts.items(), strict=True):
         layers = np.arange(1, shift.offset["init"].shape[-1] + 1)
-        for a, act in enumerate(shift.activations):
+        for ax, act in zip(row, acts, strict=True):
+            a = shift.activations.index(act)
             c = plotting.color(act)
-            for when, style in (("init", "--"), ("trained", "-")):
+            for when, ls, dx, face in (("init", "--", -0.12, "white"), ("trained", "-", 0.12, c)):
                 v = shift.offset[when][a]  # (seeds, layers)
-                ax.plot(layers, np.nanmedian(v, 0), style, marker="o", markersize=3, color=c,
-                        label=f"{plotting.label(act)}, {'initial' if when == 'init' else 'trained'}")
-                ax.fill_between(layers, np.nanmin(v, 0), np.nanmax(v, 0), color=c, alpha=0.12, linewidth=0)
-        ax.axhline(0, color=plotting.NEUTRAL, linewidth=0.6)
-        ax.set_title(title, fontsize=9)
+                for s in range(v.shape[0]):
+                    ax.plot(layers + dx, v[s], "o", markersize=3.5, markerfacecolor=face, markeredgecolor=c,
+                            markeredgewidth=0.8, linestyle="none")
+                ax.plot(layers + dx, np.nanmedian(v, 0), ls, color=c, linewidth=1.4)
+            ax.axhline(0, color=plotting.NEUTRAL, linewidth=0.6)
+            ax.axhline(theory, color=plotting.NEUTRAL, linewidth=0.8, linestyle=":")
+            ax.set_title(f"{plotting.label(act)}, {title}" if len(shifts) == 1 else plotting.label(act))
+            ax.set_xticks(layers, [str(int(v)) for v in layers])
+        row[0].set_ylabel(f"{title}\nmean ÷ std")
+    for ax in axes[-1]:
         ax.set_xlabel("hidden layer")
-    axes[0, 0].set_ylabel("mean output ÷ its std")
-    axes[0, -1].legend(loc="lower right", fontsize=9, ncol=2)
+    n = plotting.NEUTRAL
+    handles = [mpl.lines.Line2D([], [], color=n, linestyle="--", marker="o", markerfacecolor="white",
+                                markersize=4, label="at initialisation"),
+               mpl.lines.Line2D([], [], color=n, linestyle="-", marker="o", markerfacecolor=n, markersize=4,
+                                label="after training"),
+               mpl.lines.Line2D([], [], color=n, linestyle=":", label="1/√(π − 1), ReLU of a Gaussian")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
     return plotting.finish(fig)

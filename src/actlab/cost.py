@@ -177,3 +177,45 @@ def record_all(t: Timings, names: list[str]) -> None:
     record("cost_elements", t.n)
     record("cost_repeats", t.repeats)
     record("cost_width", t.width)
+
+
+def cost_bars(t: Timings, names: list[str]):
+    """Forward and backward time per element relative to ReLU's, on one thread: a bar for
+    PyTorch's kernel (solid) and a thin hatched bar for the registry's safe form where the two
+    differ, each with its 95% interval over repeats (black whisker). Dotted: a plain copy; the
+    grey bar at the bottom of the forward panel is a linear layer of the same width."""
+    import matplotlib as mpl
+
+    from actlab import plotting
+
+    fig, axes = plotting.figure(1, 2, width=7.0, height=0.27 * len(names) + 1.6, sharey=True)
+    ys = np.arange(len(names))
+    for ax, (title, kernel, registry, base) in zip(axes[0], (
+            ("forward", "fwd_torch", "fwd_registry", fwd_key("relu")),
+            ("backward", "bwd_torch", "bwd_registry", bwd_key("relu"))), strict=True):
+        for y, n in zip(ys, names, strict=True):
+            for key, off, h, style in ((f"{n}:{kernel}", -0.17, 0.42, {}),
+                                       (f"{n}:{registry}", 0.22, 0.3, {"hatch": "////", "alpha": 0.55})):
+                if not t.has(key):
+                    continue
+                m = t.ratio(key, base)
+                ax.barh(y + off, m.value, height=h, color=plotting.color(n), **style)
+                ax.plot([m.lo, m.hi], [y + off] * 2, color="black", linewidth=0.9)
+        ax.axvline(np.median(t.t["copy"] / t.t[base]), color=plotting.NEUTRAL, linestyle=":",
+                   label="plain copy, x.clone()")
+        ax.axvline(1.0, color=plotting.color("relu"), linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_title(title)
+        ax.set_xlabel(f"time ÷ ReLU's {title} time")
+        ax.grid(axis="y", visible=False)
+    lin = t.ratio("linear", fwd_key("relu"))
+    axes[0, 0].barh(len(names) + 0.2, lin.value, height=0.5, color=plotting.NEUTRAL, alpha=0.6)
+    axes[0, 0].plot([lin.lo, lin.hi], [len(names) + 0.2] * 2, color="black", linewidth=0.9)
+    axes[0, 0].set_yticks(list(ys) + [len(names) + 0.2],
+                          [plotting.label(n) for n in names] + [f"linear layer {t.width}→{t.width}"])
+    axes[0, 0].invert_yaxis()
+    handles = axes[0, 0].get_legend_handles_labels()[0] + [
+        mpl.patches.Patch(color=plotting.NEUTRAL, label="PyTorch kernel"),
+        mpl.patches.Patch(facecolor="white", edgecolor=plotting.NEUTRAL, hatch="////", label="registry's safe form")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
+    return plotting.finish(fig)

@@ -198,10 +198,10 @@ def inactive_figure(sweep: DeadSweep):
     line per activation, median over the seeds that did not diverge; the line breaks where every
     seed diverged, marked by a triangle at the top in the activation's colour; ELU's saturated
     (dead by the derivative rule) share dashed with open markers, drawn on top; grey crosses where
-    some seed of an activation diverged."""
+    some seed of an activation diverged. The legend sits under the axes, off the data."""
     from actlab import plotting
 
-    fig, axes = plotting.figure(1, 1, width=6.0, height=3.2)
+    fig, axes = plotting.figure(1, 1, width=6.0, height=3.6)
     ax = axes[0, 0]
     lrs = np.array(sweep.lrs)
     ina, dead = sweep.inactive_fraction(), sweep.fraction()
@@ -211,7 +211,8 @@ def inactive_figure(sweep: DeadSweep):
         c = plotting.color(act)
         med = np.full(len(lrs), np.nan)  # nan where every seed diverged: matplotlib breaks the line there
         med[~all_div] = [np.nanmedian(ina[a, j]) for j in np.flatnonzero(~all_div)]
-        ax.plot(lrs, med, "o-", markersize=3, color=c, label=f"{plotting.label(act)}: inactive")
+        ax.plot(lrs, med, marker="o", markersize=3, color=c, linestyle=plotting.linestyle(act),
+                label=f"{plotting.label(act)}: inactive")
         some = sweep.diverged[a].any(1) & ~all_div
         ax.plot(lrs[some], med[some], "x", color=plotting.NEUTRAL, markersize=6)
         if all_div.any():
@@ -229,5 +230,58 @@ def inactive_figure(sweep: DeadSweep):
     ax.set_xlabel("learning rate (plain SGD)")
     ax.set_ylabel("share of hidden units")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(loc="upper left", fontsize=9)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3)
+    return plotting.finish(fig)
+
+
+def dead_vs_lr(sweep: DeadSweep, act: str = "relu"):
+    """Dead fraction against learning rate, one line per hidden layer (light: input side, dark:
+    top), median over the seeds that did not diverge with the min-max band; grey bars, the share
+    of seeds that diverged. The legend sits under the axes, off the data."""
+    from actlab import plotting
+
+    a = sweep.activations.index(act)
+    fig, axes = plotting.figure(1, 1, width=6.0, height=3.4)
+    ax = axes[0, 0]
+    lrs = np.array(sweep.lrs)
+    for layer, c in enumerate(plotting.layer_shades(act, len(sweep.widths))):
+        vals = sweep.dead[a, :, :, layer]  # (lrs, seeds), nan where diverged
+        ok = ~np.all(np.isnan(vals), 1)
+        ax.plot(lrs[ok], np.nanmedian(vals[ok], 1), "o-", markersize=3, color=c, label=f"hidden layer {layer + 1}")
+        ax.fill_between(lrs[ok], np.nanmin(vals[ok], 1), np.nanmax(vals[ok], 1), color=c, alpha=0.15, linewidth=0)
+    ax.bar(lrs, sweep.diverged[a].mean(1), width=lrs * 0.15, color=plotting.NEUTRAL, alpha=0.25,
+           label="share of seeds diverged")
+    ax.axhline(0.4, color=plotting.NEUTRAL, linestyle=":", linewidth=0.8)
+    ax.annotate("40%", (0, 0.4), xycoords=("axes fraction", "data"), xytext=(2, 2), textcoords="offset points",
+                fontsize=9, color=plotting.NEUTRAL)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate η (plain SGD)")
+    ax.set_ylabel("fraction of units dead")
+    ax.set_ylim(-0.02, 1.02)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
+    return plotting.finish(fig)
+
+
+def born_dead_curves(widths, depths, domain, point, bound):
+    """Born-dead probability against depth: one colour per width (light: narrow), solid with dots
+    the Monte Carlo share born dead on the whole domain, dashed the one-input formula. ``point``
+    (the Monte Carlo one-input share) is not drawn: it matches the formula, as the chapter says.
+    Legend outside the axes, on the right."""
+    import matplotlib as mpl
+
+    from actlab import plotting
+
+    fig, axes = plotting.figure(1, 1, width=6.5, height=3.2)
+    ax = axes[0, 0]
+    cmap = mpl.colormaps["Reds"]
+    for i, n in enumerate(widths):
+        c = cmap(0.45 + 0.55 * i / max(1, len(widths) - 1))
+        ax.plot(depths, domain[i], "o-", color=c, markersize=3, label=f"width {n}")
+        ax.plot(depths, bound[i], "--", color=c, linewidth=1)
+    ax.plot([], [], "o-", color=plotting.NEUTRAL, markersize=3, label="born dead on [−1, 1]\n(Monte Carlo)")
+    ax.plot([], [], "--", color=plotting.NEUTRAL, linewidth=1, label="dead at one input\n(formula)")
+    ax.set_xlabel("layers L (hidden + output)")
+    ax.set_ylabel("probability")
+    ax.set_ylim(-0.02, 1.02)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right center")
     return plotting.finish(fig)

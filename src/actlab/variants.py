@@ -55,3 +55,24 @@ def minimum(name: str, lo: float = -5.0, hi: float = 0.0) -> tuple[float, float]
 def most_negative_derivative(name: str, x_max: float = 10.0, n: int = 200001) -> float:
     """The most negative value of f' on a grid: 0 for a monotone non-decreasing function."""
     return float(functions.get(name).derivative(grid(x_max, n)).min())
+
+
+def layer_values(values: dict, ylabel: str, reference: float | None = None, ref_label: str = ""):
+    """One value per hidden layer for a few activations, ``{activation: (seeds, layers) array}``:
+    median over seeds with the min-max band; optionally a dotted reference line. Legend under
+    the axes, off the data."""
+    from actlab import plotting
+
+    fig, axes = plotting.figure(1, 1, width=5.0, height=3.0)
+    ax = axes[0, 0]
+    for act, vals in values.items():
+        layers = np.arange(1, vals.shape[1] + 1)
+        plotting.spread(ax, layers, vals, act, axis=0, marker="o", markersize=3,
+                        label_text=f"{plotting.label(act)}: median over seeds (band: min to max)")
+        ax.set_xticks(layers, [str(int(v)) for v in layers])  # layers are whole numbers
+    if reference is not None:
+        ax.axhline(reference, color=plotting.NEUTRAL, linestyle=":", linewidth=0.8, label=ref_label)
+    ax.set_xlabel("hidden layer")
+    ax.set_ylabel(ylabel)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
+    return plotting.finish(fig)
