@@ -43,10 +43,7 @@ def record(name: str, value, *, display: bool = False):
         raise ValueError(f"metric name {name!r} must be an identifier (letters, digits, _)")
     if name in _RECORDED:  # myst-nb refuses a duplicate glue key when the book is built: say so now
         raise ValueError(f"metric {name!r} is recorded twice in this chapter; give the second one another name")
-    value = as_plain(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        # Recorded as-is (a diverged run is a result), but say so loudly.
-        print(f"note: metric {name} is {value}")
+    value = as_plain(value)  # a non-finite value is kept as it is: a diverged run is a result
     glue(name, value, display=display)
     _RECORDED[name] = value
     return value
