@@ -613,54 +613,6 @@ def bn_relu_sentence(m: dict, threshold: float = VANISH_RATIO) -> str:
             f"the error per unit at its first layer is {fmt(reach)} times the output's (its reach).")
 
 
-def summary(m: dict, verdicts: dict) -> str:
-    """The chapter's summary, generated from its records and verdicts."""
-    from actlab.numbers import fmt
-
-    v5, vi, vr = verdicts["five-layers"], verdicts["init-repairs"], verdicts["remedies"]
-    g = lambda k: fmt(m[k]) if k in m else "n/a"
-    from actlab import literature
-
-    cited = lambda n: f"{literature.markdown(n)} {{cite:p}}`{literature.get(n).key}`"
-    lines = [
-        f"- Five layers: the default-initialised sigmoid network's first/last ratio at five layers is "
-        f"{_iv(m, 'ratio_sigmoid_default_5')}; the claim {v5.outcome}.",
-        f"- Initialisation matched to the activation repairs tanh (Xavier) and ReLU (Kaiming): the claim "
-        f"{vi.outcome} on both measures. Mismatched, it can keep the ratio near one while the error reaching "
-        f"layer 1 vanishes (ReLU under Xavier at {g('deepest')} layers: ratio {g('ratio_relu_xavier_deepest')}, "
-        f"reach {g('reach_relu_xavier_deepest')}); in training at {g('he_depth')} layers for {g('he_steps')} steps, "
-        f"Xavier learned at {g('he_learned_xavier')} of {g('he_n_lrs_xavier')} learning rates (up to "
-        f"{g('he_lr_max_xavier')}; {m.get('he_top_outcome_xavier', 'n/a')}), Kaiming at "
-        f"{g('he_learned_kaiming')} of {g('he_n_lrs_kaiming')}"
-        + (f" (He et al.'s stall under Xavier, reproduced within {g('he_steps')} steps)."
-           if m.get("he_learned_xavier", 1) == 0 < m.get("he_learned_kaiming", 0) else "."),
-        f"- The sigmoid: Xavier or Kaiming alone leave a reach of {g('reach_sigmoid_xavier_deepest')} and "
-        f"{g('reach_sigmoid_kaiming_deepest')}, Xavier ×4 without the bias shift {g('rescue_reach_x4_no_shift')}; "
-        f"weights ×4 with shifted biases (a tanh network in disguise) give {g('rescue_reach_tanh_like')}."
-        + (" Of the initialisations we tried, those that make it a tanh network rescue it; scale, orthogonality "
-           "or ×4 alone do not." if m.get("rescue_reach_tanh_like_lo", 0) > VANISH_RATIO
-           > max(m.get("rescue_reach_xavier_hi", 1), m.get("rescue_reach_orthogonal_hi", 1),
-                 m.get("rescue_reach_x4_no_shift_hi", 1)) else ""),
-        f"- Reproduced: Jacobian mean singular values {g('jacobian_sv_standard')} and {g('jacobian_sv_xavier')} "
-        f"(reported {cited('glorot_jacobian_sv_standard')} and {cited('glorot_jacobian_sv_xavier')}; mean squared: {g('jacobian_sv2_standard')} and {g('jacobian_sv2_xavier')}); "
-        f"Xavier's output scale at {g('he_depth')} ReLU layers is {g('he_output_ratio')} of Kaiming's (predicted "
-        f"{g('he_output_ratio_predicted')}); after {g('he_steps')} steps the held-out loss is "
-        + (f"{g('he_test_xavier')} under Xavier at learning rate {g('he_lr_xavier')} (shown; no rate learned) "
-           if m.get("he_learned_xavier", 1) == 0 else
-           f"{g('he_test_xavier')} under Xavier at its tuned learning rate {g('he_lr_xavier')} ")
-        + f"against {g('he_test_kaiming')} under Kaiming at its tuned rate {g('he_lr_kaiming')}. The top sigmoid "
-        f"layer drifts towards 0, more slowly than in the paper.",
-        f"- Remedies ({vr.outcome}): batch norm lifts the {g('bn_depth')}-layer sigmoid network's reach to "
-        f"{_iv(m, 'bn_reach_sigmoid')}; pre-training lowers the held-out loss by "
-        f"{_iv(m, 'pretrain_heldout_gain')} against a random start given as many steps in all"
-        + (f", which learned at none of its {g('pretrain_n_lrs_random')} learning rates (up to "
-           f"{g('pretrain_lr_max_random')}): the gain is over a network still at chance "
-           f"({g('pretrain_test_random')}), not over one that learned more slowly."
-           if m.get("pretrain_learned_random", 1) == 0 else "."),
-    ]
-    return "\n".join(lines)
-
-
 # --- figures of the chapter's measurements -----------------------------------------------------
 
 def layer_gradient_norms(sweep: NormSweep, depth: int):

@@ -159,3 +159,19 @@ def variance_figure(profile: VarianceProfile):
     fig.legend(handles=handles, loc="outside lower center", ncol=3,
                title="dots: measured (median of seeds); lines: linear theory")
     return finish(fig)
+
+
+def factor_table(profile: VarianceProfile) -> str:
+    """Markdown: per config, v = n Var(W), the linear theory's per-layer factor v c and the
+    measured per-layer factors forward and backward (medians over seeds)."""
+    from actlab.numbers import fmt
+    from actlab.tables import markdown_table
+
+    rows = [[name, fmt(v), fmt(profile.factor(name)), fmt(profile.measured_factor(name, "forward")),
+             fmt(profile.measured_factor(name, "backward"))] for name, (_, v) in profile.configs.items()]
+    return markdown_table(["activation, initialisation", "n Var W", "predicted factor per layer",
+                           "measured, forward", "measured, backward"], rows)
+
+
+KEYS = {"tanh, Xavier": "tanh_xavier", "tanh, standard": "tanh_standard", "ReLU, He": "relu_he",
+        "ReLU, Xavier": "relu_xavier", "ReLU, 2 × He": "relu_2he"}
