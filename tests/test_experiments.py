@@ -187,3 +187,31 @@ def test_cost_bars_draw_from_a_small_timing():
 
     t = cost.time_activations(["relu", "sigmoid"], 1000, 2, width=16, block_s=1e-4)
     _png_ok(cost.cost_bars(t, ["relu", "sigmoid"]))
+
+
+def test_zero_centred_and_saturation_figures_render_at_the_floor():
+    """The figure functions that moved next to their experiments still draw, legibly, and the
+    saturation figure marks exactly-zero derivatives only on sides classified hard."""
+    import re
+
+    import torch
+    from IPython.display import Image
+
+    from actlab import functions, saturation, zerocentre
+    from actlab.plotting import FONT_FLOOR_PT
+
+    paths = {"sigmoid": np.cumsum(np.ones((5, 2)), 0) * 0.1, "tanh": np.cumsum(np.ones((5, 2)), 0) * 0.2}
+    imgs = [zerocentre.weight_paths(paths),
+            zerocentre.paired_bars(["sigmoid", "sigmoid, centred"], {"κ": [1234.5, 1.0], "iterations": [10, 2]},
+                                   {"sigmoid": "sigmoid", "sigmoid, centred": "sigmoid"}, "value"),
+            saturation.saturation_curves(functions.names(elementwise_only=True), 50.0, n_points=201)]
+    for img in imgs:
+        assert isinstance(img, Image)
+        smallest = re.search(rb"min-font-pt=([0-9.]*[0-9])", img.data)
+        assert smallest and float(smallest.group(1)) >= FONT_FLOOR_PT
+    x = torch.linspace(-50, 50, 1001, dtype=torch.float64)
+    assert saturation.exact_zeros("relu", x)[x.numpy() < 0].all()
+    assert not saturation.exact_zeros("relu", x)[x.numpy() > 0].any()
+    assert not saturation.exact_zeros("gelu", x).any()  # its left tail underflows, but the side is soft
+    fams = saturation.families(functions.names(elementwise_only=True))
+    assert sorted(n for m in fams.values() for n in m) == sorted(functions.names(elementwise_only=True))

@@ -1,5 +1,7 @@
 """The vanishing-gradients experiment module: measures that cannot hide a common shrink, and
 the sigmoid rewrites the chapter relies on."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -125,3 +127,51 @@ def test_runs_with_different_step_axes_share_one_axis():
     b = gr.Trained(np.array([20, 30]), np.zeros((2, 2)), 2 * np.ones((2, 2)))
     axis, out = gr.on_one_axis({"a": a, "b": b})
     assert list(axis) == [10, 20, 30] and np.isnan(out["b"][0]).all() and (out["b"][1:] == 2).all()
+
+
+# --- initialisation theory: the measured per-layer variances against the closed form ----------
+
+def test_relu_variances_follow_the_closed_form_forward_and_backward():
+    """ReLU's E[f(z)^2] = Var z / 2 and E[f'(z)^2] = 1/2 are exact, so He's scale keeps both
+    variances, Xavier's halves them per layer and twice He's doubles them, within sampling noise."""
+    from actlab import initialisation as ini
+
+    configs = {k: ini.CONFIGS[k] for k in ("ReLU, He", "ReLU, Xavier", "ReLU, 2 × He")}
+    p = ini.measure(configs, width=128, depth=8, n_inputs=256, seeds=2)
+    for name in configs:
+        for direction in ("forward", "backward"):
+            assert p.measured_factor(name, direction) == pytest.approx(p.factor(name), rel=0.1), (name, direction)
+        assert np.median(p.forward[name], 0) == pytest.approx(p.predicted_forward(name), rel=0.3)
+
+
+def test_tanh_variances_follow_the_mean_field_and_the_linear_theory_when_small():
+    from actlab import initialisation as ini
+
+    configs = {k: ini.CONFIGS[k] for k in ("tanh, Xavier", "tanh, standard")}
+    p = ini.measure(configs, width=128, depth=8, n_inputs=256, seeds=2)
+    for name in configs:
+        assert np.median(p.forward[name], 0) == pytest.approx(p.mean_field_forward(name), rel=0.15)
+        assert np.median(p.backward[name], 0) == pytest.approx(p.mean_field_backward(name), rel=0.25)
+    # where the pre-activations are small (standard: variance 1/3 per layer) tanh is linear
+    assert p.measured_factor("tanh, standard", "backward") == pytest.approx(1 / 3, rel=0.1)
+    # Xavier's forward variance decays (tanh compresses), which the linear theory misses
+    assert p.measured_factor("tanh, Xavier", "forward") < 0.9
+
+
+def test_figures_of_the_moved_gradient_and_initialisation_functions_are_legible(batch):
+    from IPython.display import Image
+
+    from actlab import initialisation as ini
+    from actlab.plotting import FONT_FLOOR_PT
+
+    X, y = batch
+    sweep = gr.norm_sweep(["sigmoid", "relu"], ["default", "kaiming", "xavier"], [3], 2, X, y, width=8)
+    steps = np.arange(4)
+    means = np.random.default_rng(0).random((4, 2, 3))
+    curves = {"a": np.ones((4, 2)), "b": np.full((4, 2), np.nan)}
+    p = ini.measure(ini.CONFIGS, width=16, depth=3, n_inputs=32, seeds=2)
+    for img in (gr.layer_gradient_norms(sweep, 3), gr.heatmaps(sweep), gr.activation_means("sigmoid", steps, means),
+                gr.loss_curves(steps, curves, "relu"), ini.variance_figure(p)):
+        assert isinstance(img, Image)
+        smallest = re.search(rb"min-font-pt=([0-9.]*[0-9])", img.data)  # finish() writes it, refuses < floor
+        assert smallest and float(smallest.group(1)) >= FONT_FLOOR_PT

@@ -112,28 +112,29 @@ def vanishing_depth(sweep: NormSweep, act: str, init: str, threshold: float = VA
 
 
 def heatmaps(sweep: NormSweep):
-    """Two rows of depth x activation maps, one column per init: log10 of the first/last
-    weight-gradient ratio (top) and of the reach, error per unit at layer 1 over the output's (bottom).
-    The top row cannot see a shrink common to every layer; the bottom row can."""
+    """Depth x activation maps, one row per init: log10 of the first/last weight-gradient ratio
+    (left) and of the reach, error per unit at layer 1 over the output's (right). The left
+    column cannot see a shrink common to every layer; the right column can."""
     from actlab.plotting import figure, finish, label
 
-    rows = [("log₁₀ ratio (first ÷ last ‖∂loss/∂W‖)", sweep.ratio),
-            ("log₁₀ reach (rms δ₁ ÷ rms δ_out)", sweep.reach)]
-    fig, axes = figure(2, len(sweep.inits), width=2.4 * len(sweep.inits),
-                       height=2 * (0.55 * len(sweep.activations) + 1.1), sharey=True)
-    for r, (what, f) in enumerate(rows):
-        for ax, init in zip(axes[r], sweep.inits, strict=True):
+    cols = [("log₁₀ ratio\n(first ÷ last ‖∂ℒ/∂W‖)", sweep.ratio),
+            ("log₁₀ reach\n(rms δ⁽¹⁾ ÷ rms δ_out)", sweep.reach)]
+    n_i, n_a = len(sweep.inits), len(sweep.activations)
+    fig, axes = figure(n_i, 2, width=7.0, height=n_i * (0.42 * n_a + 0.75) + 0.9, sharex=True, sharey=True)
+    for c, (what, f) in enumerate(cols):
+        for r, init in enumerate(sweep.inits):
+            ax = axes[r, c]
             grid = np.array([[np.log10(np.median(f(a, init, d))) for d in sweep.depths] for a in sweep.activations])
             im = ax.imshow(grid, cmap="RdBu", vmin=-12, vmax=12, aspect="auto")
             for (i, j), v in np.ndenumerate(grid):
                 ax.text(j, i, str(int(round(v))).replace("-", "−"), ha="center", va="center", fontsize=9,
                         color="white" if abs(v) > 7 else "black")
             ax.set_xticks(range(len(sweep.depths)), [str(d) for d in sweep.depths])
-            ax.set_yticks(range(len(sweep.activations)), [label(a) for a in sweep.activations])
-            ax.set_xlabel("hidden layers")
-            ax.set_title(f"init: {init}")
+            ax.set_yticks(range(n_a), [label(a) for a in sweep.activations])
+            ax.set_title(f"init: {init}", fontsize=9, loc="left")
             ax.grid(False)
-        fig.colorbar(im, ax=axes[r].tolist(), label=what, shrink=0.9)
+        axes[-1, c].set_xlabel("hidden layers")
+        fig.colorbar(im, ax=axes[:, c].tolist(), label=what, location="bottom", shrink=0.9, aspect=30)
     return finish(fig)
 
 
@@ -612,49 +613,69 @@ def bn_relu_sentence(m: dict, threshold: float = VANISH_RATIO) -> str:
             f"the error per unit at its first layer is {fmt(reach)} times the output's (its reach).")
 
 
-def summary(m: dict, verdicts: dict) -> str:
-    """The chapter's summary, generated from its records and verdicts."""
-    from actlab.numbers import fmt
+# --- figures of the chapter's measurements -----------------------------------------------------
 
-    v5, vi, vr = verdicts["five-layers"], verdicts["init-repairs"], verdicts["remedies"]
-    g = lambda k: fmt(m[k]) if k in m else "n/a"
-    from actlab import literature
+def layer_gradient_norms(sweep: NormSweep, depth: int):
+    """Weight-gradient norm against layer index (log scale): one panel per initialisation (two a
+    row), one line per activation, median over seeds with the min-max band; legend under the panels."""
+    from actlab.plotting import figure, finish, spread
 
-    cited = lambda n: f"{literature.markdown(n)} {{cite:p}}`{literature.get(n).key}`"
-    lines = [
-        f"- Five layers: the default-initialised sigmoid network's first/last ratio at five layers is "
-        f"{_iv(m, 'ratio_sigmoid_default_5')}; the claim {v5.outcome}.",
-        f"- Initialisation matched to the activation repairs tanh (Xavier) and ReLU (Kaiming): the claim "
-        f"{vi.outcome} on both measures. Mismatched, it can keep the ratio near one while the error reaching "
-        f"layer 1 vanishes (ReLU under Xavier at {g('deepest')} layers: ratio {g('ratio_relu_xavier_deepest')}, "
-        f"reach {g('reach_relu_xavier_deepest')}); in training at {g('he_depth')} layers for {g('he_steps')} steps, "
-        f"Xavier learned at {g('he_learned_xavier')} of {g('he_n_lrs_xavier')} learning rates (up to "
-        f"{g('he_lr_max_xavier')}; {m.get('he_top_outcome_xavier', 'n/a')}), Kaiming at "
-        f"{g('he_learned_kaiming')} of {g('he_n_lrs_kaiming')}"
-        + (f" (He et al.'s stall under Xavier, reproduced within {g('he_steps')} steps)."
-           if m.get("he_learned_xavier", 1) == 0 < m.get("he_learned_kaiming", 0) else "."),
-        f"- The sigmoid: Xavier or Kaiming alone leave a reach of {g('reach_sigmoid_xavier_deepest')} and "
-        f"{g('reach_sigmoid_kaiming_deepest')}, Xavier ×4 without the bias shift {g('rescue_reach_x4_no_shift')}; "
-        f"weights ×4 with shifted biases (a tanh network in disguise) give {g('rescue_reach_tanh_like')}."
-        + (" Of the initialisations we tried, those that make it a tanh network rescue it; scale, orthogonality "
-           "or ×4 alone do not." if m.get("rescue_reach_tanh_like_lo", 0) > VANISH_RATIO
-           > max(m.get("rescue_reach_xavier_hi", 1), m.get("rescue_reach_orthogonal_hi", 1),
-                 m.get("rescue_reach_x4_no_shift_hi", 1)) else ""),
-        f"- Reproduced: Jacobian mean singular values {g('jacobian_sv_standard')} and {g('jacobian_sv_xavier')} "
-        f"(reported {cited('glorot_jacobian_sv_standard')} and {cited('glorot_jacobian_sv_xavier')}; mean squared: {g('jacobian_sv2_standard')} and {g('jacobian_sv2_xavier')}); "
-        f"Xavier's output scale at {g('he_depth')} ReLU layers is {g('he_output_ratio')} of Kaiming's (predicted "
-        f"{g('he_output_ratio_predicted')}); after {g('he_steps')} steps the held-out loss is "
-        + (f"{g('he_test_xavier')} under Xavier at learning rate {g('he_lr_xavier')} (shown; no rate learned) "
-           if m.get("he_learned_xavier", 1) == 0 else
-           f"{g('he_test_xavier')} under Xavier at its tuned learning rate {g('he_lr_xavier')} ")
-        + f"against {g('he_test_kaiming')} under Kaiming at its tuned rate {g('he_lr_kaiming')}. The top sigmoid "
-        f"layer drifts towards 0, more slowly than in the paper.",
-        f"- Remedies ({vr.outcome}): batch norm lifts the {g('bn_depth')}-layer sigmoid network's reach to "
-        f"{_iv(m, 'bn_reach_sigmoid')}; pre-training lowers the held-out loss by "
-        f"{_iv(m, 'pretrain_heldout_gain')} against a random start given as many steps in all"
-        + (f", which learned at none of its {g('pretrain_n_lrs_random')} learning rates (up to "
-           f"{g('pretrain_lr_max_random')}): the gain is over a network still at chance "
-           f"({g('pretrain_test_random')}), not over one that learned more slowly."
-           if m.get("pretrain_learned_random", 1) == 0 else "."),
-    ]
-    return "\n".join(lines)
+    ncols = min(2, len(sweep.inits))
+    nrows = -(-len(sweep.inits) // ncols)
+    fig, axes = figure(nrows, ncols, width=7.0, height=2.4 * nrows + 0.5, sharex=True, sharey=True)
+    layers = np.arange(1, depth + 2)
+    for ax, init in zip(axes.flat, sweep.inits, strict=False):
+        for act in sweep.activations:
+            spread(ax, layers, sweep.norms[act, init, depth], act, axis=0)
+        ax.set_yscale("log")
+        ax.set_title(f"init: {init}")
+    for ax in axes.flat[len(sweep.inits):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("weight layer (1 = input side)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("‖∂ℒ/∂W⁽ˡ⁾‖")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=len(sweep.activations))
+    return finish(fig)
+
+
+def activation_means(act: str, steps, means):
+    """Mean activation of each hidden layer during training: median over seeds with the
+    min-max band; legend beside the axes."""
+    from actlab.plotting import figure, finish, label, layer_shades
+
+    fig, axes = figure(1, 1, width=6.5, height=3.0)
+    ax = axes[0, 0]
+    n_layers = means.shape[-1]
+    for layer, c in zip(range(n_layers), layer_shades(act, n_layers), strict=True):
+        vals = means[:, :, layer]
+        ax.plot(steps, np.median(vals, 1), color=c, label=f"hidden layer {layer + 1}")
+        ax.fill_between(steps, vals.min(1), vals.max(1), color=c, alpha=0.2, linewidth=0)
+    ax.set_xlabel("training step (minibatch SGD)")
+    ax.set_ylabel(f"mean {label(act)} output")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return finish(fig)
+
+
+def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cross-entropy)"):
+    """Loss against step for a few settings of one activation: {name: (logs, seeds) array};
+    line style tells the settings apart, colour stays the activation's; legend under the axes."""
+    from actlab.plotting import color, figure, finish
+
+    fig, axes = figure(1, 1, width=6.5, height=3.4)
+    ax = axes[0, 0]
+    styles = ["-", "--", "-.", ":"]
+    if len(curves) > len(styles):  # a fifth curve would otherwise vanish from the figure
+        raise ValueError(f"at most {len(styles)} curves per panel; got {len(curves)}")
+    for (name, vals), ls in zip(curves.items(), styles[:len(curves)], strict=True):
+        vals = np.asarray(vals, float)
+        # a run that starts late (pre-training) has no value at the first steps: draw only where
+        # some seed has one (and never ask numpy for the median of an all-NaN row)
+        has = np.isfinite(vals).any(1)
+        x, v = np.asarray(steps)[has], vals[has]
+        ax.plot(x, np.nanmedian(v, 1), color=color(act), linestyle=ls, label=name)
+        ax.fill_between(x, np.nanmin(v, 1), np.nanmax(v, 1), color=color(act), alpha=0.12, linewidth=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    fig.legend(loc="outside lower center", ncol=1)
+    return finish(fig)

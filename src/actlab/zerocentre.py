@@ -152,3 +152,48 @@ def curvature_study(X, labels, settings: dict, *, seeds: int, width: int, ridge:
             out[name]["cos"].append(c)
             out[name]["iters"].append(gd_iterations(H, labels, ridge=ridge))
     return {name: {k: np.array(v, dtype=float) for k, v in d.items()} for name, d in out.items()}
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+def weight_paths(paths: dict, target=(1.0, -1.0)):
+    """Paths of two weights in the plane under per-example SGD, one panel per input activation."""
+    from actlab.plotting import NEUTRAL, color, figure, finish, label
+
+    fig, axes = figure(1, len(paths), width=min(7.0, 3.0 * len(paths)), height=3.0, sharex=True, sharey=True)
+    for ax, (act, path) in zip(axes[0], paths.items(), strict=True):
+        ax.plot(path[:, 0], path[:, 1], color=color(act), linewidth=0.8, marker=".", markersize=2)
+        ax.plot(*target, "*", color=NEUTRAL, markersize=10, label="target (1, −1)")
+        ax.plot(0, 0, "o", color=NEUTRAL, markersize=4, label="start (0, 0)")
+        ax.set_title(f"inputs are {label(act)} outputs")
+        ax.set_xlabel("weight w₁")
+        ax.set_aspect("equal", adjustable="box")
+    axes[0, 0].set_ylabel("weight w₂")
+    axes[0, 0].legend(loc="lower left")
+    return finish(fig)
+
+
+def paired_bars(groups: list[str], series: dict, act_of: dict, ylabel: str, log: bool = True):
+    """Bars for a few settings (``groups``) of several measures (``series``: name -> values),
+    one panel per measure (two a row); each bar in its setting's activation colour, its value
+    printed on it by the book's formatter."""
+    from actlab.numbers import fmt
+    from actlab.plotting import color, figure, finish
+
+    ncols = min(2, len(series))
+    nrows = -(-len(series) // ncols)
+    fig, axes = figure(nrows, ncols, width=3.4 * ncols, height=2.9 * nrows)
+    for ax, (name, vals) in zip(axes.flat, series.items(), strict=False):
+        ax.bar(range(len(groups)), vals, color=[color(act_of[g]) for g in groups])
+        for k, v in enumerate(vals):
+            ax.text(k, v, fmt(v), ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(range(len(groups)), [g.replace(", ", ",\n") for g in groups], fontsize=9)
+        if log:
+            ax.set_yscale("log")
+            ax.set_ylim(top=ax.get_ylim()[1] * 3)  # room for the printed values
+        ax.set_title(name)
+        ax.grid(axis="x", visible=False)
+    for ax in axes.flat[len(series):]:
+        ax.set_visible(False)
+    axes[0, 0].set_ylabel(ylabel)
+    return finish(fig)
