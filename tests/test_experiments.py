@@ -105,7 +105,7 @@ def _png_ok(img):
 
     assert isinstance(img, Image)
     width_px = struct.unpack(">I", img.data[16:20])[0]
-    assert width_px <= 2 * plotting.DISPLAY_DPI * plotting.MAX_WIDTH_IN + 2
+    assert width_px <= 2 * plotting.DISPLAY_DPI * (plotting.MAX_WIDTH_IN + 2 * plotting.PAD_IN) + 2
     smallest = float(re.search(rb"min-font-pt=([0-9.]+)", img.data).group(1))
     assert smallest >= plotting.FONT_FLOOR_PT
 

@@ -19,8 +19,7 @@ from actlab import functions
 FONT_FLOOR_PT = 9.0
 DISPLAY_DPI = 96
 MAX_WIDTH_IN = 7.0  # the content column is 688 CSS px on a 1280 px desktop: never shrunk there
-
-TEMPORARY_CLAMP = True
+PAD_IN = 0.05  # white margin around the drawn area (7.1 in = 682 px with it)
 
 STYLE = {
     "figure.facecolor": "white",
@@ -70,8 +69,6 @@ def label(name: str) -> str:
 
 def figure(nrows: int = 1, ncols: int = 1, *, width: float = 7.0, height: float = 3.2, **kw):
     """A styled figure; axes always come back as a 2-D array."""
-    if width > MAX_WIDTH_IN and TEMPORARY_CLAMP:  # TODO(integration): remove once every figure fits
-        width = MAX_WIDTH_IN
     if width > MAX_WIDTH_IN:
         raise ValueError(f"a figure {width} in wide would be shrunk in the book's column; at most {MAX_WIDTH_IN} in")
     with mpl.rc_context(STYLE):
@@ -109,12 +106,12 @@ def finish(fig):
         raise ValueError(f"figure text {t!r} is {s:g} pt; the book's floor is {FONT_FLOOR_PT:g} pt")
     smallest = min((s for s, _ in sizes), default=FONT_FLOOR_PT)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=2 * DISPLAY_DPI, bbox_inches="tight", pad_inches=0.05,
+    fig.savefig(buf, format="png", dpi=2 * DISPLAY_DPI, bbox_inches="tight", pad_inches=PAD_IN,
                 metadata={"Software": None, "Comment": f"actlab min-font-pt={smallest:g}"})
     plt.close(fig)
     png = buf.getvalue()
     width_in = int.from_bytes(png[16:20], "big") / (2 * DISPLAY_DPI)
-    if width_in > MAX_WIDTH_IN + 0.01 and not TEMPORARY_CLAMP:
+    if width_in > MAX_WIDTH_IN + 2 * PAD_IN + 0.01:
         raise ValueError(f"the figure is {width_in:.2f} in wide with its labels and legends; at most {MAX_WIDTH_IN:g} in "
                          "fits the book's column unshrunk")
     return Image(data=png, format="png", retina=True)
