@@ -20,7 +20,10 @@ from docutils import nodes
 STATIC = Path(__file__).parent / "static"
 _CITATION = re.compile(r'(<div class="citation" [^>]*?)role="doc-biblioentry"')
 # a figure image (the book's PNGs): wrapped in a link to itself, tapped it opens at full size
-_IMG = re.compile(r'<img ([^>]*?)src="((?:\.\./)?_images/[^"]+\.png)"([^>]*?)/?>')
+_LINKED_IMG = re.compile(r'<a class="reference internal image-reference" href="[^"]*">\s*'
+                         r'<img ([^>]*?)src="((?:\.\./)?_images/[^"]+\.png)"([^>]*?)/?>\s*</a>')
+_BARE_IMG = re.compile(r'<img (?![^>]*data-actlab)([^>]*?)src="((?:\.\./)?_images/[^"]+\.png)"([^>]*?)/?>')
+_TABLE = re.compile(r'<table class="table')
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -30,14 +33,15 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def _link_image(m, page: Path) -> str:
-    """A figure image as a link to itself ("open at full size"), its display size left to the
-    stylesheet: natural width (the PNG is drawn at 2x, actlab.plotting.finish) on a desktop,
-    at least 80% of it on a phone."""
+    """A figure image as a link to itself ("open at full size"; it replaces the link Sphinx puts
+    on a sized image, never nests in it), its display size left to the stylesheet: natural
+    width (the PNG is drawn at 2x, actlab.plotting.finish) on a desktop, at least 80% of it on
+    a phone."""
     attrs = re.sub(r'\s*style="[^"]*"', "", m.group(1) + m.group(3)).strip()
     src = m.group(2)
     w, _ = png_size(page.parent / src)
     return (f'<a class="actlab-full-size" href="{src}" title="open the figure at full size">'
-            f'<img src="{src}" {attrs} style="--natural-width: {w // 2}px" /></a>')
+            f'<img data-actlab src="{src}" {attrs} style="--natural-width: {w // 2}px" /></a>')
 
 
 def _fix_html(app, exception):
@@ -46,7 +50,9 @@ def _fix_html(app, exception):
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         fixed = _CITATION.sub(r'\1role="listitem"', text)
-        fixed = _IMG.sub(lambda m, page=page: _link_image(m, page), fixed)
+        fixed = _LINKED_IMG.sub(lambda m, page=page: _link_image(m, page), fixed)
+        fixed = _BARE_IMG.sub(lambda m, page=page: _link_image(m, page), fixed)
+        fixed = _TABLE.sub('<table tabindex="0" class="table', fixed)  # a table that scrolls is reachable by keyboard
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
 
