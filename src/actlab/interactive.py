@@ -47,7 +47,10 @@ def bundle(cache_dir) -> str:
     path = Path(cache_dir) / bundle_name()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = vl_convert.javascript_bundle(vl_version=vega_lite_version())
+        # its top-level names (`_` among them) would clash with the theme's globals: one function
+        # scope, strict as the ES modules it was bundled from; it sets window.vegaEmbed and vega
+        text = ('(function () {\n"use strict";\n' + vl_convert.javascript_bundle(vl_version=vega_lite_version())
+                + "\n})();\n")
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text)
         tmp.replace(path)
