@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -77,7 +77,11 @@ def names(*, elementwise_only: bool = False) -> list[str]:
     return [n for n, a in _REGISTRY.items() if a.elementwise or not elementwise_only]
 
 
-def get(name: str) -> Activation:
+def get(name: str | Activation) -> Activation:
+    """The registered activation ``name`` (an :class:`Activation` is returned as it is, so the
+    measurements in ``actlab.properties`` also take a :func:`parametrised` form)."""
+    if isinstance(name, Activation):
+        return name
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -269,6 +273,54 @@ for _act in [
                note="A layer: max over k linear pieces, so k times the weights of a plain layer."),
 ]:
     register(_act)
+
+
+# Parametrised forms, for exploring a parameter away from its default (the interactive functions
+# explorer of the gallery): (parameter, symbol, forward(x, p), derivative(x, p), torch.nn.functional form).
+# The derivative at a kink is the value torch's backward uses there, as in the registry.
+_PARAMETRISED = {
+    "leaky_relu": ("slope", "slope", lambda x, s: torch.where(x > 0, x, s * x),
+                   lambda x, s: _where(x > 0, 1.0, s, x), lambda x, s: F.leaky_relu(x, s)),
+    "prelu": ("a", "a", _prelu, lambda x, a: _where(x > 0, 1.0, a, x),
+              lambda x, a: F.prelu(x, torch.full((1,), a, dtype=x.dtype))),
+    "elu": ("alpha", "α", lambda x, a: F.elu(x, a),
+            lambda x, a: torch.where(x > 0, torch.ones_like(x), a * torch.exp(x.clamp(max=0))),
+            lambda x, a: F.elu(x, a)),
+    "celu": ("alpha", "α", lambda x, a: F.celu(x, a),
+             lambda x, a: torch.where(x > 0, torch.ones_like(x), torch.exp(x.clamp(max=0) / a)),
+             lambda x, a: F.celu(x, a)),
+    "softplus": ("beta", "β", lambda x, b: F.softplus(x, b), lambda x, b: torch.sigmoid(b * x),
+                 lambda x, b: F.softplus(x, b)),
+}
+# the values the explorer offers (each includes the registry's default)
+PARAMETER_CHOICES = {"leaky_relu": (0.01, 0.1, 0.3), "prelu": (0.05, 0.25, 0.5), "elu": (0.5, 1.0, 2.0),
+                     "celu": (0.5, 1.0, 2.0), "softplus": (0.5, 1.0, 2.0, 5.0)}
+
+
+def parameter_of(name: str) -> tuple[str, str] | None:
+    """(parameter name, its symbol) of an activation that :func:`parametrised` can vary, else None."""
+    entry = _PARAMETRISED.get(name)
+    return (entry[0], entry[1]) if entry else None
+
+
+def parametrised(name: str, **params) -> Activation:
+    """The registered activation ``name`` with its parameter set (``parametrised("elu", alpha=2.0)``),
+    as an :class:`Activation` with the registry's colour and style; no parameter: the registry's own.
+    Kinks are those of the new form (ELU with alpha != 1 has one at 0, CELU never)."""
+    base = get(name)
+    if not params:
+        return base
+    if name not in _PARAMETRISED or set(params) != {_PARAMETRISED[name][0]}:
+        allowed = f"'{_PARAMETRISED[name][0]}'" if name in _PARAMETRISED else "none"
+        raise ValueError(f"{name}: parametrised takes one parameter, {allowed}; got {sorted(params)}")
+    key, symbol, fwd, der, ref = _PARAMETRISED[name]
+    p = float(params[key])
+    if not math.isfinite(p) or (key != "slope" and key != "a" and p <= 0):
+        raise ValueError(f"{name}: {key} must be finite{'' if key in ('slope', 'a') else ' and positive'}; got {p}")
+    kinks = (0.0,) if name in ("leaky_relu", "prelu") and p != 1.0 else ((0.0,) if name == "elu" and p != 1.0 else ())
+    return replace(base, label=f"{base.label} ({symbol} = {p:g})", forward=lambda x: fwd(x, p),
+                   derivative_fn=lambda x: der(x, p), torch_ref=lambda x: ref(x, p),
+                   params={**base.params, key: p}, kinks=kinks)
 
 
 def maxout_weight_count(n_in: int, n_out: int, k: int = 2) -> int:

@@ -29,6 +29,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from actlab.interactive import DATA_DIR, VEGA_DIR
+from actlab.interactive import MIME as DATA_MIME
 from actlab.paths import BUILD, CHAPTERS, LOCK, PROFILES, ROOT, SRC
 from actlab.record import load_metrics, metrics_json
 
@@ -150,7 +152,7 @@ def out_dir(profile: str) -> Path:
 
 # ---------------------------------------------------------------- change detection
 
-SOURCE_SUFFIXES = (".py", ".css")  # the package, its Sphinx extension and stylesheet
+SOURCE_SUFFIXES = (".py", ".css", ".js")  # the package, its Sphinx extension, stylesheet and script
 
 
 # what only the HTML depends on (site_key hashes it); a chapter's execution does not
@@ -551,6 +553,8 @@ def _write_with_rerun_box(src: Path, dst: Path, name: str):
         tags = cell.metadata.get("tags", [])
         if cell.cell_type == "code" and ("parameters" in tags or "injected-parameters" in tags):
             cell.metadata["tags"] = [*tags, "remove-cell"]
+        for o in cell.get("outputs", []):  # an interactive figure's rows: written beside the page instead
+            o.get("data", {}).pop(DATA_MIME, None)
     if front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("rerun", True):
         box = nbformat.v4.new_markdown_cell(rerun_markdown(name, declared, used))
         box["id"] = "rerun-box"
@@ -559,6 +563,23 @@ def _write_with_rerun_box(src: Path, dst: Path, name: str):
     dst.parent.mkdir(parents=True, exist_ok=True)
     if not dst.exists() or dst.read_text() != text:  # unchanged pages keep their bytes
         write_atomic(dst, text)
+
+
+def _write_interactive_data(executed: Path, st: Path) -> set[Path]:
+    """The data of each interactive figure of an executed chapter, one strict-JSON file per figure
+    in the staged book (``_static/data/CHAPTER/NAME.json``), read by the figure's chart by URL."""
+    import nbformat
+
+    from actlab.interactive import data_files
+
+    written = set()
+    for rel, text in data_files(nbformat.read(executed, as_version=4)).items():
+        dst = st / DATA_DIR / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.exists() or dst.read_text() != text:
+            write_atomic(dst, text)
+        written.add(dst)
+    return written
 
 
 def stage(profile: str) -> Path:
@@ -580,6 +601,7 @@ def stage(profile: str) -> Path:
             _sync(CHAPTERS / f"{name}.md", st / "_static" / "sources" / f"{name}.md")
             keep.add(st / "_static" / "sources" / f"{name}.md")
             _write_with_rerun_box(src, dst, name)
+            keep.update(_write_interactive_data(src, st))
         else:
             src, dst = ROOT / f"{f}.md", st / f"{f}.md"
             if not src.exists():
@@ -591,6 +613,14 @@ def stage(profile: str) -> Path:
     if not runs.exists() or runs.read_text() != text:
         write_atomic(runs, text)
     keep.add(runs)
+    if any(p.parent.parent == st / DATA_DIR for p in keep):  # a page holds an interactive figure
+        from actlab.interactive import bundle
+
+        # generated once per vl-convert version, offline; staged outside _static, whose scripts
+        # Jupyter Book would load on every page (the extension serves this folder as static files)
+        js = Path(bundle(BUILD / "vega"))
+        _sync(js, st / VEGA_DIR / js.name)
+        keep.add(st / VEGA_DIR / js.name)
     for extra in [CHAPTERS / "references.bib", *sorted((ROOT / "_static").glob("*"))]:
         if extra.is_file():
             dst = st / extra.relative_to(ROOT)

@@ -5,6 +5,8 @@
   (``exercise_runs.json`` in the staged book), never typed.
 - Figures open full size when tapped (phones), and scroll sideways in a narrow column instead
   of shrinking their text (``static/actlab.css``).
+- Interactive figures (``actlab.interactive``): their pages, and only theirs, load the Vega
+  bundle the pipeline staged in ``_static`` and ``static/actlab-interactive.js``.
 - sphinxcontrib-bibtex's citation list is ``role="list"`` with children that are not list
   items (axe-core: aria-required-children, critical): each entry becomes ``role="listitem"``.
 """
@@ -58,7 +60,12 @@ def _fix_html(app, exception):
 
 
 def _static(app):
+    from actlab.interactive import VEGA_DIR
+
     app.config.html_static_path.append(str(STATIC))
+    vega = Path(app.srcdir) / VEGA_DIR  # the Vega bundle the pipeline staged, if a page needs it
+    if vega.is_dir():
+        app.config.html_static_path.append(str(vega))
 
 
 def _runs(env) -> dict:
@@ -127,6 +134,18 @@ def _one_number_formatter():
     roles.format_plain_text = crossref.format_plain_text = format_plain_text
 
 
+def _interactive_scripts(app, pagename, templatename, context, doctree):
+    """The Vega bundle and the embedding script, on the pages with an interactive figure only
+    (one URL for every page, so the browser fetches the bundle once)."""
+    if 'class="actlab-interactive"' in context.get("body", ""):
+        from actlab.interactive import bundle_name
+
+        # the builder's list alone: Sphinx restores it before each page (app.add_js_file would also
+        # register the file for every page written after this one)
+        app.builder.add_js_file(bundle_name(), priority=900, defer="defer")
+        app.builder.add_js_file("actlab-interactive.js", priority=901, defer="defer")
+
+
 def setup(app):
     _one_number_formatter()
     app.connect("builder-inited", _static)
@@ -134,4 +153,5 @@ def setup(app):
     app.add_role("run", _run_role)
     app.add_role("run-command", _run_command_role)
     app.connect("build-finished", _fix_html)
+    app.connect("html-page-context", _interactive_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,372 @@
+"""Interactive figures in the offline book: the data a chapter measured, explored in the page.
+
+A chapter's code cell builds the data of a figure (rows, from its own sweep) and a Vega-Lite
+chart (through Altair) that reads them by URL, and displays both with :func:`show`: one output
+carrying the rows under :data:`MIME` (for the pipeline) and the chart as HTML (for the page).
+The pipeline (``actlab.pipeline.stage``) writes the rows of every such output to
+``_static/data/CHAPTER/NAME.json`` in the staged book (:func:`data_files`), and copies the
+Vega + Vega-Lite + vega-embed bundle, built once per vl-convert version by :func:`bundle`, to
+``_static``; the book's Sphinx extension loads it, with ``static/actlab-interactive.js``, only on
+the pages that hold an interactive figure. Nothing is computed in the browser but what
+Vega-Lite's transforms do to those rows (filter, flatten, fold), and nothing is fetched from
+outside the book.
+
+Each interactive figure extends a static figure placed just above it, which stays the figure
+for print (the stylesheet hides the interactive block there) and for readers without JavaScript.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+
+import numpy as np
+
+MIME = "application/vnd.actlab.data+json"
+DATA_DIR = "_static/data"  # in the staged book: _static/data/CHAPTER/NAME.json
+VEGA_DIR = "_vega"  # in the staged book: the bundle, served from _static/ by actlab.sphinxext
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+SIG = 6  # significant digits of an exported number: enough for any figure, a third of repr's bytes
+
+
+def bundle_name() -> str:
+    """The bundle's file name in ``_static``: one URL for every page (cached), new per version."""
+    import vl_convert
+
+    return f"vega-bundle-{vl_convert.__version__}.js"
+
+
+def bundle(cache_dir) -> str:
+    """Path of the JavaScript bundle (Vega, Vega-Lite and vega-embed, about 0.9 MB), generated
+    offline by vl-convert into ``cache_dir`` once per vl-convert version (about 1 to 3 s)."""
+    from pathlib import Path
+
+    import vl_convert
+
+    path = Path(cache_dir) / bundle_name()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # its top-level names (`_` among them) would clash with the theme's globals: one function
+        # scope, strict as the ES modules it was bundled from; it sets window.vegaEmbed and vega
+        text = ('(function () {\n"use strict";\n' + vl_convert.javascript_bundle(vl_version=vega_lite_version())
+                + "\n})();\n")
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return str(path)
+
+
+def vega_lite_version() -> str:
+    """The Vega-Lite version Altair writes specs for, as vl-convert names it ('v6.4')."""
+    import altair as alt
+
+    return ".".join(alt.SCHEMA_VERSION.split(".")[:2])
+
+
+def plain(v):
+    """A JSON-safe value: numpy scalars to Python, floats to SIG significant digits, non-finite
+    floats to null (a diverged run is a missing value in a chart, counted beside it)."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return float(f"{v:.{SIG - 1}e}") if math.isfinite(v) else None
+    return v
+
+
+def data_url(chapter: str, name: str) -> str:
+    """The data file's URL relative to the chapter's page (chapters/CHAPTER.html)."""
+    return f"../{DATA_DIR}/{chapter}/{name}.json"
+
+
+def show(chapter: str, name: str, rows: list[dict], chart, *, note: str):
+    """Display an interactive figure: ``rows`` for the pipeline to write beside the page, and
+    ``chart`` (an Altair chart whose data is ``alt.UrlData(data_url(chapter, name))``) as HTML.
+    ``note`` says what the reader can choose and which static figure shows the same data."""
+    from IPython.display import display
+
+    if not (_NAME.match(chapter) and _NAME.match(name)):
+        raise ValueError(f"chapter and figure names are lower-case words with hyphens; got {chapter!r}, {name!r}")
+    rows = plain(rows)
+    json.dumps(rows, allow_nan=False)  # strict JSON, or fail in the chapter
+    spec = chart.to_dict()
+    fig_id = f"interactive-{name}"
+    spec_json = json.dumps(spec, allow_nan=False).replace("</", "<\\/")
+    body = (f'<div class="actlab-interactive" id="{fig_id}">'
+            f'<p class="actlab-interactive-note">{html.escape(note)}</p>'
+            f'<noscript><p>This interactive version needs JavaScript; the figure above shows the same '
+            f'data.</p></noscript>'
+            f'<div class="actlab-chart" aria-live="polite"></div>'
+            f'<script type="application/json" class="actlab-spec">{spec_json}</script></div>')
+    display({MIME: {"chapter": chapter, "name": name, "rows": rows}, "text/html": body}, raw=True)
+
+
+def data_files(nb) -> dict[str, str]:
+    """``{"CHAPTER/NAME.json": strict JSON text}`` for every interactive figure of an executed notebook."""
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            payload = o.get("data", {}).get(MIME)
+            if payload is None:
+                continue
+            if isinstance(payload, str):
+                payload = json.loads(payload)
+            key = f"{payload['chapter']}/{payload['name']}.json"
+            if key in out:
+                raise ValueError(f"two interactive figures write {key}")
+            out[key] = json.dumps(payload["rows"], separators=(",", ":"), allow_nan=False)
+    return out
+
+
+# ---------------------------------------------------------------- shared chart pieces
+
+def base_config(chart):
+    """The book's look: white background (readable in dark mode, like the PNGs), 9 pt+ text."""
+    return (chart.configure(background="white", font="sans-serif")
+            .configure_axis(labelFontSize=12, titleFontSize=12)
+            .configure_legend(labelFontSize=12, titleFontSize=12)
+            .configure_title(fontSize=13)
+            .configure_view(stroke=None))
+
+
+def select(name: str, options, label: str, value=None, labels=None):
+    """A Vega-Lite parameter bound to a labelled <select> (keyboard-operable)."""
+    import altair as alt
+
+    options = list(options)
+    bind = alt.binding_select(options=options, name=label + " ",
+                              **({"labels": list(labels)} if labels is not None else {}))
+    return alt.param(name=name, value=options[0] if value is None else value, bind=bind)
+
+
+# ---------------------------------------------------------------- (1) the functions explorer
+
+def function_curves(x_max: float = 5.0, n_points: int = 101) -> list[dict]:
+    """One row per elementwise activation and parameter value: the registry's f and f' sampled at
+    ``n_points`` inputs on [-x_max, x_max], and the properties measured by ``actlab.properties``
+    for that form (saturation class, kinks on the plotted range, range)."""
+    import torch
+
+    from actlab import functions, properties
+
+    x = properties.grid(x_max, n_points)
+    rows = []
+    for name in functions.names(elementwise_only=True):
+        param = functions.parameter_of(name)
+        values = functions.PARAMETER_CHOICES.get(name, (None,)) if param else (None,)
+        for v in values:
+            act = functions.parametrised(name, **({param[0]: v} if v is not None else {}))
+            left, right = properties.saturation(act)
+            lo_ok, hi_ok = properties.bounds(act)
+            big = torch.tensor([-1e8, 1e8], dtype=torch.float64)
+            ends = act(big).tolist()
+            ks = properties.kinks(act, x_max=x_max)
+            rows.append({
+                "id": f"{name}" + (f"|{v:g}" if v is not None else ""), "name": name, "label": act.label,
+                "param": param[0] if (param and v is not None) else None, "value": v,
+                "color": act.color, "x": x.tolist(), "f": act(x).tolist(), "d": act.derivative(x).tolist(),
+                "saturation": f"saturation: {left} on the left, {right} on the right",
+                "kinks": "kinks on the plotted range: " + (", ".join(f"{k:g}" for k in ks) if ks else "none"),
+                "range": "range: (" + (f"{ends[0]:.4g}" if lo_ok else "−∞") + ", "
+                         + (f"{ends[1]:.4g}" if hi_ok else "∞") + ")",
+            })
+    return rows
+
+
+def functions_chart(chapter: str, name: str, rows: list[dict]):
+    """f and f' of the chosen form side by side, its measured properties beneath."""
+    import altair as alt
+
+    ids = [r["id"] for r in rows]
+    pick = select("form", ids, "activation (and parameter)", labels=[r["label"] for r in rows],
+                  value=ids[0])
+    data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
+    base = alt.Chart(data).transform_filter(alt.datum.id == pick)
+    line = lambda field, title: (base.transform_flatten(["x", "f", "d"]).mark_line(strokeWidth=2.5).encode(
+        x=alt.X("x:Q", title="input x"), y=alt.Y(f"{field}:Q", title=title),
+        color=alt.Color("color:N", scale=None), tooltip=[alt.Tooltip("x:Q"), alt.Tooltip(f"{field}:Q", format=".4g")])
+        .properties(width=280, height=220, title=title))
+    props = base.transform_fold(["saturation", "kinks", "range"], as_=["property", "text"]).mark_text(
+        align="left", fontSize=13, color="#222222").encode(
+        y=alt.Y("property:N", axis=None, sort=["saturation", "kinks", "range"]), text="text:N",
+        x=alt.value(0)).properties(width=580, height=70)
+    chart = alt.vconcat(alt.hconcat(line("f", "f(x)"), line("d", "derivative f′(x)")), props).add_params(pick)
+    return base_config(chart.properties(
+        description="The chosen activation function f and its derivative on the plotted range, "
+                    "with its measured saturation class, kinks and range"))
+
+
+def _color_scale(names):
+    import altair as alt
+
+    from actlab import functions
+
+    return alt.Scale(domain=[functions.get(n).label for n in names], range=[functions.get(n).color for n in names])
+
+
+def _log_domain(values) -> list[float]:
+    v = np.asarray([x for x in values if x is not None and x > 0], float)
+    return [float(10 ** np.floor(np.log10(v.min()))), float(10 ** np.ceil(np.log10(v.max())))]
+
+
+# ---------------------------------------------------------------- (2) gradients through depth
+
+def gradient_rows(sweep, bn=None) -> list[dict]:
+    """Per activation x initialisation x depth (x batch norm, if ``bn`` is given): every weight
+    layer's gradient norm at initialisation as the chapter measured it (``NormSweep.norms``),
+    median over seeds with the min and max."""
+    from actlab import functions
+
+    rows = []
+    for with_bn, sw in [(False, sweep)] + ([(True, bn)] if bn is not None else []):
+        for a in sw.activations:
+            for i in sw.inits:
+                for d in sw.depths:
+                    n = np.asarray(sw.norms[a, i, d], float)  # (seeds, d + 1)
+                    rows.append({"activation": a, "label": functions.get(a).label, "init": i, "depth": d,
+                                 "bn": with_bn, "layer": list(range(1, d + 2)), "median": np.median(n, 0),
+                                 "lo": n.min(0), "hi": n.max(0), "seeds": n.shape[0]})
+    return rows
+
+
+def gradients_chart(chapter: str, name: str, rows: list[dict]):
+    """Gradient norm against layer for the chosen activation, initialisation, depth and batch norm."""
+    import altair as alt
+
+    acts = list(dict.fromkeys(r["activation"] for r in rows))
+    params = [select("act", acts, "activation", labels=[next(r["label"] for r in rows if r["activation"] == a)
+                                                        for a in acts]),
+              select("init", list(dict.fromkeys(r["init"] for r in rows)), "initialisation"),
+              select("depth", sorted({r["depth"] for r in rows}), "hidden layers", value=max(r["depth"] for r in rows))]
+    cond = ((alt.datum.activation == params[0]) & (alt.datum.init == params[1]) & (alt.datum.depth == params[2]))
+    if any(r["bn"] for r in rows):
+        params.append(select("bn", [False, True], "batch normalisation", labels=["off", "on"]))
+        cond = cond & (alt.datum.bn == params[3])
+    domain = _log_domain([v for r in rows for v in r["lo"]] + [v for r in rows for v in r["hi"]])
+    data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
+    base = (alt.Chart(data).transform_filter(cond).transform_flatten(["layer", "median", "lo", "hi"])
+            .encode(x=alt.X("layer:Q", title="weight layer (1 = input side)", axis=alt.Axis(tickMinStep=1)),
+                    color=alt.Color("label:N", scale=_color_scale(acts), title="activation")))
+    y = alt.Y("median:Q", title="‖∂loss/∂W‖ (Frobenius)", scale=alt.Scale(type="log", domain=domain))
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=alt.Scale(type="log", domain=domain),
+                                                      title="‖∂loss/∂W‖ (Frobenius)"), y2="hi:Q")
+    line = base.mark_line(point=True, strokeWidth=2.5).encode(
+        y=y, tooltip=[alt.Tooltip("layer:Q"), alt.Tooltip("median:Q", format=".3g", title="median"),
+                      alt.Tooltip("lo:Q", format=".3g", title="min"), alt.Tooltip("hi:Q", format=".3g", title="max")])
+    chart = alt.layer(band, line).add_params(*params).properties(width=560, height=280)
+    return base_config(chart.properties(
+        description="Weight-gradient norm of every layer at initialisation, median over seeds with the "
+                    "min-max band, for the chosen activation, initialisation, depth and batch normalisation"))
+
+
+# ---------------------------------------------------------------- (4) vanishing by depth
+
+def depth_rows(sweep) -> list[dict]:
+    """Per activation x initialisation x depth: the first/last ratio and the reach per seed, as
+    the chapter computes them (``NormSweep.ratio``, ``NormSweep.reach``), median, min and max."""
+    from actlab import functions
+
+    rows = []
+    for a in sweep.activations:
+        for i in sweep.inits:
+            for d in sweep.depths:
+                for measure, f in (("ratio", sweep.ratio), ("reach", sweep.reach)):
+                    v = np.asarray(f(a, i, d), float)
+                    rows.append({"activation": a, "label": functions.get(a).label, "init": i, "depth": d,
+                                 "measure": measure, "median": np.median(v), "lo": v.min(), "hi": v.max()})
+    return rows
+
+
+def depth_chart(chapter: str, name: str, rows: list[dict], threshold: float):
+    import altair as alt
+
+    acts = list(dict.fromkeys(r["activation"] for r in rows))
+    init = select("init", list(dict.fromkeys(r["init"] for r in rows)), "initialisation")
+    measure = select("measure", ["reach", "ratio"], "measure",
+                     labels=["reach: rms δ₁ ÷ rms δ_out", "ratio: first ÷ last hidden layer's ‖∂loss/∂W‖"])
+    domain = _log_domain([r["lo"] for r in rows] + [r["hi"] for r in rows] + [threshold])
+    data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
+    base = (alt.Chart(data).transform_filter((alt.datum.init == init) & (alt.datum.measure == measure))
+            .encode(x=alt.X("depth:Q", title="hidden layers", scale=alt.Scale(type="log")),
+                    color=alt.Color("label:N", scale=_color_scale(acts), title="activation")))
+    scale = alt.Scale(type="log", domain=domain)
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title="median over seeds"), y2="hi:Q")
+    line = base.mark_line(point=True, strokeWidth=2.5).encode(
+        y=alt.Y("median:Q", scale=scale), tooltip=[alt.Tooltip("label:N", title="activation"), "depth:Q",
+                                                   alt.Tooltip("median:Q", format=".3g")])
+    rule = alt.Chart(alt.Data(values=[{"t": threshold}])).mark_rule(strokeDash=[4, 3], color="#444444").encode(
+        y=alt.Y("t:Q", scale=scale))
+    chart = alt.layer(band, line, rule).add_params(init, measure).properties(width=560, height=280)
+    return base_config(chart.properties(
+        description="First/last gradient ratio or reach against depth, one line per activation, for the "
+                    "chosen initialisation; the dashed line is the vanishing threshold"))
+
+
+# ---------------------------------------------------------------- (3) dead units
+
+def dead_rows(sweep) -> list[dict]:
+    """Per activation x learning rate x hidden layer (and all hidden units together, "all"): the
+    dead and inactive shares at the end of training, median over the seeds that did not diverge,
+    with min and max, and how many seeds diverged (``DeadSweep``: nan where diverged)."""
+    from actlab import functions
+
+    frac, ina = sweep.fraction(), sweep.inactive_fraction()
+    rows = []
+    for a, act in enumerate(sweep.activations):
+        for j, lr in enumerate(sweep.lrs):
+            fin = ~np.asarray(sweep.diverged[a, j], bool)
+            layers = [(str(k + 1), sweep.dead[a, j, :, k], sweep.inactive[a, j, :, k]) for k in range(len(sweep.widths))]
+            for layer, dead, inactive in layers + [("all", frac[a, j], ina[a, j])]:
+                row = {"activation": act, "label": functions.get(act).label, "color": functions.get(act).color,
+                       "lr": lr, "layer": layer, "diverged": int((~fin).sum()), "seeds": int(sweep.seeds)}
+                for key, v in (("dead", dead), ("inactive", inactive)):
+                    v = np.asarray(v, float)[fin]
+                    row.update({key: np.median(v) if fin.any() else None, f"{key}_lo": v.min() if fin.any() else None,
+                                f"{key}_hi": v.max() if fin.any() else None})
+                rows.append(row)
+    return rows
+
+
+def dead_chart(chapter: str, name: str, rows: list[dict]):
+    import altair as alt
+
+    from actlab.numbers import fmt
+
+    acts = list(dict.fromkeys(r["activation"] for r in rows))
+    lrs = sorted({r["lr"] for r in rows})
+    act = select("act", acts, "activation", labels=[next(r["label"] for r in rows if r["activation"] == a) for a in acts])
+    lr = select("lr", lrs, "learning rate", labels=[fmt(v) for v in lrs])
+    data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
+    base = alt.Chart(data).transform_filter((alt.datum.activation == act) & (alt.datum.lr == lr))
+    folded = base.transform_fold(
+        ["inactive", "dead"], as_=["measure", "share"]).transform_calculate(
+        lo="datum.measure == 'dead' ? datum.dead_lo : datum.inactive_lo",
+        hi="datum.measure == 'dead' ? datum.dead_hi : datum.inactive_hi")
+    x = alt.X("layer:N", title="hidden layer (all: every hidden unit)", sort=["1", "2", "3", "all"], axis=alt.Axis(labelAngle=0))
+    bars = folded.mark_bar().encode(
+        x=x, xOffset=alt.XOffset("measure:N", sort=["inactive", "dead"]),
+        y=alt.Y("share:Q", title="share of units (median over finite seeds)", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("color:N", scale=None),
+        opacity=alt.Opacity("measure:N", sort=["inactive", "dead"],
+                            scale=alt.Scale(domain=["inactive", "dead"], range=[0.45, 1.0]),
+                            title="inactive: input ≤ 0 on every example; dead: f′ ≤ 1e-8 on every example",
+                            legend=alt.Legend(orient="bottom", titleLimit=560)),
+        tooltip=["layer:N", "measure:N", alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("lo:Q", format=".1%", title="min"),
+                 alt.Tooltip("hi:Q", format=".1%", title="max")])
+    whiskers = folded.mark_rule(color="#222222").encode(x=x, xOffset=alt.XOffset("measure:N", sort=["inactive", "dead"]),
+                                                         y="lo:Q", y2="hi:Q")
+    note = base.transform_filter(alt.datum.layer == "all").transform_calculate(
+        text="datum.diverged + ' of ' + datum.seeds + ' seeds diverged' + "
+             "(datum.diverged == datum.seeds ? ': no share to show' : ' (not counted in the shares)')").mark_text(
+        align="left", fontSize=13, color="#222222").encode(text="text:N", x=alt.value(0), y=alt.value(-12))
+    chart = alt.layer(bars, whiskers, note).add_params(act, lr).properties(width=560, height=260)
+    return base_config(chart.properties(
+        description="Shares of inactive and dead hidden units per layer after training, median over the seeds "
+                    "that did not diverge, with min-max whiskers, for the chosen activation and learning rate"))
