@@ -266,3 +266,27 @@ def test_interactive_figures_are_hidden_in_print_and_explained_without_javascrip
     note = page.locator("div.actlab-interactive").first.inner_text()
     assert "figure above" in note and "JavaScript" in note
     ctx.close()
+
+
+@pytest.mark.browser
+def test_interactive_figures_draw_from_a_book_opened_from_disk(browser, quick_site):  # noqa: F811
+    """Opened as file://, the browser will not fetch the data files; each chart falls back to the
+    page's copy of the same rows and plots exactly what it plots when served."""
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    errors, requests = [], []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    for page_name in dict.fromkeys(f[0] for f in FIGURES):
+        page.goto((quick_site / "chapters" / f"{page_name}.html").as_uri(), wait_until="load")
+        page.wait_for_function("() => document.querySelectorAll('div.actlab-interactive').length === "
+                               "document.querySelectorAll('div.actlab-interactive.actlab-ready').length", timeout=20000)
+        for chapter, name, controls, expected, plotted in (f for f in FIGURES if f[0] == page_name):
+            rows = data(quick_site, chapter, name)
+            block = f"interactive-{name}"
+            assert plotted(page.evaluate(PLOTTED, block)) == expected(rows, _state(page, block, controls)), \
+                f"{page_name} {block}: opened from disk, it plots other data than the file's rows"
+    ctx.close()
+    assert not [u for u in requests if not u.startswith("file:")], "a book opened from disk requested the network"
+    assert not errors, errors

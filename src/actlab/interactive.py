@@ -99,12 +99,16 @@ def show(chapter: str, name: str, rows: list[dict], chart, *, note: str):
     spec = chart.to_dict()
     fig_id = f"interactive-{name}"
     spec_json = json.dumps(spec, allow_nan=False).replace("</", "<\\/")
-    body = (f'<div class="actlab-interactive" id="{fig_id}">'
+    # a copy of the rows for a book opened from disk (file://), where the browser refuses to
+    # fetch the data file; served over http the chart reads the file itself
+    rows_json = json.dumps(rows, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    body = (f'<div class="actlab-interactive" id="{fig_id}" data-url="{html.escape(data_url(chapter, name))}">'
             f'<p class="actlab-interactive-note">{html.escape(note)}</p>'
             f'<noscript><p>This interactive version needs JavaScript; the figure above shows the same '
             f'data.</p></noscript>'
             f'<div class="actlab-chart" aria-live="polite"></div>'
-            f'<script type="application/json" class="actlab-spec">{spec_json}</script></div>')
+            f'<script type="application/json" class="actlab-spec">{spec_json}</script>'
+            f'<script type="application/json" class="actlab-data">{rows_json}</script></div>')
     display({MIME: {"chapter": chapter, "name": name, "rows": rows}, "text/html": body}, raw=True)
 
 
