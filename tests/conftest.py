@@ -12,12 +12,15 @@ settings.load_profile("deterministic")
 
 @pytest.fixture(scope="session")
 def quick_metrics() -> dict:
-    """Every chapter executed in the quick profile (only what changed), its metrics by key."""
-    pipeline.execute("quick", jobs=2)
+    """Every chapter executed in the quick profile (only what changed), its metrics by key.
+    Under the build lock: with pytest-xdist the other worker waits, then finds it all done."""
+    with pipeline.build_lock(pipeline.BUILD / ".lock"):
+        pipeline.execute("quick", jobs=2)
     return load_metrics((pipeline.out_dir("quick") / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="session")
 def quick_site(quick_metrics):
     """The quick-profile book, built the way `make book` builds the full one."""
-    return pipeline.build_html("quick")
+    with pipeline.build_lock(pipeline.BUILD / ".lock"):
+        return pipeline.build_html("quick")

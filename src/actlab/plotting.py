@@ -77,11 +77,13 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = 7.0, height: float 
     return fig, axes
 
 
-def text_sizes(fig) -> list[tuple[float, str]]:
-    """(size in pt, text) of every visible piece of text the figure draws."""
+def text_sizes(fig, draw: bool = True) -> list[tuple[float, str]]:
+    """(size in pt, text) of every visible piece of text the figure draws (tick labels exist only
+    once it has been drawn: ``draw=False`` when it just was)."""
     from matplotlib.text import Text
 
-    fig.canvas.draw()  # tick labels exist only once drawn
+    if draw:
+        fig.canvas.draw()
     out = []
     for t in fig.findobj(Text):
         ax = t.axes
@@ -93,28 +95,40 @@ def text_sizes(fig) -> list[tuple[float, str]]:
 def finish(fig):
     """The figure as the page shows it: a PNG at twice the display resolution (crisp on
     high-density screens, shown at its natural size), its smallest font written into the
-    PNG's metadata for the browser tests; refused if any text is below the floor."""
+    PNG's metadata for the browser tests; refused if any text is below the floor, or if it is
+    wider than the column."""
     import io
 
     from IPython.display import Image
 
-    sizes = text_sizes(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=2 * DISPLAY_DPI, bbox_inches="tight", pad_inches=PAD_IN,
+                metadata={"Software": None})
+    sizes = text_sizes(fig, draw=False)  # savefig drew it: no third draw
+    plt.close(fig)
     small = [(s, t) for s, t in sizes if s < FONT_FLOOR_PT]
     if small:
-        plt.close(fig)
         s, t = min(small)
         raise ValueError(f"figure text {t!r} is {s:g} pt; the book's floor is {FONT_FLOOR_PT:g} pt")
     smallest = min((s for s, _ in sizes), default=FONT_FLOOR_PT)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=2 * DISPLAY_DPI, bbox_inches="tight", pad_inches=PAD_IN,
-                metadata={"Software": None, "Comment": f"actlab min-font-pt={smallest:g}"})
-    plt.close(fig)
-    png = buf.getvalue()
+    png = _with_comment(buf.getvalue(), f"actlab min-font-pt={smallest:g}")
     width_in = int.from_bytes(png[16:20], "big") / (2 * DISPLAY_DPI)
     if width_in > MAX_WIDTH_IN + 2 * PAD_IN + 0.01:
         raise ValueError(f"the figure is {width_in:.2f} in wide with its labels and legends; at most {MAX_WIDTH_IN:g} in "
                          "fits the book's column unshrunk")
     return Image(data=png, format="png", retina=True)
+
+
+def _with_comment(png: bytes, text: str) -> bytes:
+    """The PNG with a tEXt "Comment" chunk after its header (the font size is known only once
+    the figure is drawn, so it cannot go through savefig's metadata)."""
+    import struct
+    import zlib
+
+    body = b"tEXt" + b"Comment\0" + text.encode("latin-1")
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    end_of_header = 8 + 25  # signature, then the IHDR chunk (4 length + 4 type + 13 data + 4 CRC)
+    return png[:end_of_header] + chunk + png[end_of_header:]
 
 
 def spread(ax, x, values, name: str, *, axis: int = 0, label_text: str | None = None, **kw):
