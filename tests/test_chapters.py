@@ -303,3 +303,28 @@ def test_the_verdict_pins_cover_exactly_the_claims_a_rule_decides():
 
     ruled = {c.id.replace("-", "_") for c in claims.CLAIMS if c.rules}
     assert set(EXPECTED_VERDICTS) | set(EXPECTED_TIMED) == ruled
+
+
+def test_no_chapter_cell_prints_text(quick_metrics):
+    """With the code on the page, a cell's stray output (a bare expression's value, a print,
+    a warning) would show as raw text under it: only figures, Markdown, the interactive
+    figures' HTML and glued values (which render where the prose cites them) may come out."""
+    import nbformat
+
+    from actlab import pipeline
+
+    bad = []
+    for name in pipeline.chapters():
+        nb = nbformat.read(pipeline.out_dir("quick") / "executed" / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code" or {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
+                continue
+            for out in cell.get("outputs", []):
+                if out.get("metadata", {}).get("scrapbook"):
+                    continue  # a glued value: shown where the prose cites it, not under the cell
+                if out["output_type"] == "stream":
+                    if "remove-stdout" not in cell.metadata.get("tags", []) or out.get("name") != "stdout":
+                        bad.append(f"{name}: `{cell.source.splitlines()[0][:60]}` prints {out['text'][:60]!r}")
+                elif set(out.get("data", {})) <= {"text/plain"}:
+                    bad.append(f"{name}: `{cell.source.splitlines()[0][:60]}` shows {out['data'].get('text/plain', '')[:60]!r}")
+    assert not bad, "\n".join(bad)

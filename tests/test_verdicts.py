@@ -130,7 +130,8 @@ def test_cited_keys_exist_in_the_bibliography():
 
 @pytest.mark.parametrize("value, text", [
     (0.0, "0"), (-1.67e-16, "−1.67×10⁻¹⁶"), (4140.0, "4140"), (1.3e7, "1.3×10⁷"), (9.3e-4, "9.3×10⁻⁴"),
-    (float("inf"), "never"), (float("nan"), "n/a"), (-0.096, "−0.096"), (0.99999, "1"), (2, "2")])
+    (float("inf"), "never"), (float("nan"), "n/a"), (-0.096, "−0.096"), (0.99999, "1"), (2, "2"),
+    (17599.3, "17 600"), (1098.0, "1100"), (-17599.0, "−17 600"), (-12000, "−12 000")])
 def test_one_number_formatter(value, text):
     assert fmt(value) == text
     assert fmt(-1e-17, zero=1e-12) == "0" and "-" not in fmt(-0.0)

@@ -17,7 +17,7 @@ def fmt(x, sig: int = 3, zero: float = 0.0, never: str = "never") -> str:
     if isinstance(x, bool):
         return "yes" if x else "no"
     if isinstance(x, int):
-        return f"{x:,}".replace(",", " ") if abs(x) >= 10000 else str(x)
+        return (f"{x:,}".replace(",", " ") if abs(x) >= 10000 else str(x)).replace("-", "−")
     x = float(x)
     if math.isnan(x):
         return "n/a"
@@ -31,6 +31,8 @@ def fmt(x, sig: int = 3, zero: float = 0.0, never: str = "never") -> str:
         if mant in ("10", "-10"):  # rounding carried over
             mant, mag = mant[:-1] or "1", mag + 1
         return f"{mant}×10{_sup(mag)}".replace("-", "−")
+    if mag >= sig:  # 17599.3 → "17 600": digits beyond the significant ones are not printed
+        return fmt(int(round(x, sig - 1 - mag)))
     decimals = max(sig - 1 - mag, 0)
     s = f"{x:.{decimals}f}"
     if "." in s:

@@ -150,6 +150,7 @@ def setup(app):
     _one_number_formatter()
     app.connect("builder-inited", _static)
     app.add_css_file("actlab.css")
+    app.add_js_file("actlab.js", loading_method="defer")
     app.add_role("run", _run_role)
     app.add_role("run-command", _run_command_role)
     app.connect("build-finished", _fix_html)
