@@ -5,7 +5,8 @@
     document.querySelectorAll("a.actlab-full-size").forEach(function (link) {
       var box = link.closest("figure") || link.parentElement;
       var scroller = link.parentElement;
-      var wide = link.getBoundingClientRect().width > scroller.clientWidth + 1;
+      var img = link.querySelector("img");
+      var wide = img && img.getBoundingClientRect().width > scroller.clientWidth + 1;
       var note = box.querySelector(":scope > p.actlab-swipe-hint");
       if (wide && !note) {
         note = document.createElement("p");
