@@ -285,11 +285,11 @@ CLAIMS: list[Claim] = [
           (R("speed_ratio_vs_tanh", ">", 2,
              "tanh ÷ ReLU epochs to 25% error, the smaller of the training and held-out ratios (4-layer MLP, "
              "SGD with momentum, tuned learning rates)",
-             "vs tanh (digits MLP)"),
+             "digits MLP, compared with tanh"),
            R("speed_ratio_vs_sigmoid", ">", 2,
              "sigmoid ÷ ReLU epochs to 25% error, the smaller of the training and held-out ratios (4-layer MLP, "
              "SGD with momentum, tuned learning rates)",
-             "vs sigmoid (digits MLP)"))),  # "than sigmoid or tanh": faster than both, so every part must hold
+             "digits MLP, compared with sigmoid"))),  # "than sigmoid or tanh": faster than both, so every part must hold
     Claim("relu-die", "ReLU", "ReLU units can die during training.",
           "relu", (R("dying_runs", ">", 0,
                      "share of finite runs (all learning rates) ending with at least 10% of units dead (Wilson)",
