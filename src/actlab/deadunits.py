@@ -193,10 +193,14 @@ def born_dead_bound(width: int, depth: int) -> float:
     return -math.expm1((depth - 1) * math.log1p(-(2.0**-width)))  # stable for wide layers
 
 
+TRIANGLE_DODGE = 0.04  # decades between the "all seeds diverged" triangles of neighbouring activations
+
+
 def inactive_figure(sweep: DeadSweep):
     """Inactive share (input negative on every training example) against the learning rate, one
     line per activation, median over the seeds that did not diverge; the line breaks where every
-    seed diverged, marked by a triangle at the top in the activation's colour; ELU's saturated
+    seed diverged, marked by a triangle at the top in the activation's colour, dodged sideways per
+    activation so that none hides another; ELU's saturated
     (dead by the derivative rule) share dashed with open markers, drawn on top; grey crosses where
     some seed of an activation diverged. The legend sits under the axes, off the data."""
     from actlab import plotting
@@ -217,7 +221,10 @@ def inactive_figure(sweep: DeadSweep):
         ax.plot(lrs[some], med[some], "x", color=plotting.NEUTRAL, markersize=6)
         if all_div.any():
             any_all = True
-            ax.plot(lrs[all_div], np.full(all_div.sum(), 1.0), "v", color=c, markersize=6, clip_on=False)
+            # dodged sideways, one slot per activation, so that triangles at one learning rate never hide each other
+            dodge = 10 ** (TRIANGLE_DODGE * (a - (len(sweep.activations) - 1) / 2))
+            ax.plot(lrs[all_div] * dodge, np.full(all_div.sum(), 1.0), "v", color=c, markersize=6, clip_on=False,
+                    markeredgecolor="white", markeredgewidth=0.5)
         if act == "elu":
             sat = np.full(len(lrs), np.nan)
             sat[~all_div] = [np.nanmedian(dead[a, j]) for j in np.flatnonzero(~all_div)]

@@ -360,8 +360,8 @@ def dead_chart(chapter: str, name: str, rows: list[dict]):
         color=alt.Color("color:N", scale=None),
         opacity=alt.Opacity("measure:N", sort=["inactive", "dead"],
                             scale=alt.Scale(domain=["inactive", "dead"], range=[0.45, 1.0]),
-                            title="inactive: input ≤ 0 on every example; dead: f′ ≤ 1e-8 on every example",
-                            legend=alt.Legend(orient="bottom", titleLimit=560)),
+                            title=["inactive: input ≤ 0 on every example;", "dead: f′ ≤ 1e-8 on every example"],
+                            legend=alt.Legend(orient="bottom", direction="horizontal", titleLimit=320)),
         tooltip=["layer:N", "measure:N", alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("lo:Q", format=".1%", title="min"),
                  alt.Tooltip("hi:Q", format=".1%", title="max")])
     whiskers = folded.mark_rule(color="#222222").encode(x=x, xOffset=alt.XOffset("measure:N", sort=["inactive", "dead"]),
@@ -370,7 +370,9 @@ def dead_chart(chapter: str, name: str, rows: list[dict]):
         text="datum.diverged + ' of ' + datum.seeds + ' seeds diverged' + "
              "(datum.diverged == datum.seeds ? ': no share to show' : ' (not counted in the shares)')").mark_text(
         align="left", fontSize=13, color="#222222").encode(text="text:N", x=alt.value(0), y=alt.value(-12))
-    chart = alt.layer(bars, whiskers, note).add_params(act, lr).properties(width=560, height=260)
+    # the width follows the page's column (a phone's 358 px included); the legend sits under the axes
+    chart = alt.layer(bars, whiskers, note).add_params(act, lr).properties(
+        width="container", height=260, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
     return base_config(chart.properties(
         description="Shares of inactive and dead hidden units per layer after training, median over the seeds "
                     "that did not diverge, with min-max whiskers, for the chosen activation and learning rate"))

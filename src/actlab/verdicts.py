@@ -162,13 +162,12 @@ class Verdict:
             return f"undecided at {self.n_min} seed{'s' if self.n_min != 1 else ''}"
         return self.outcome
 
-    def details(self) -> str:
-        """Each rule, then the measured value with its interval and setting; the qualification and
-        note after them (for a claim no rule decides, its note)."""
+    def part_texts(self) -> list[str]:
+        """One line per rule: what it says, its setting, the threshold and the measured value;
+        where a claim has several parts, each says its own outcome (a verdict that fails in one
+        comparison and holds in another shows both)."""
         from actlab.numbers import fmt
 
-        if not self.parts:
-            return self.note
         out = []
         for p in self.parts:
             thr = p.rule.threshold if isinstance(p.rule.threshold, str) else fmt(p.rule.threshold)
@@ -183,8 +182,16 @@ class Verdict:
                 got = fmt(m.value) + ("" if m.exact or m.lo == m.hi
                                       else f" [{fmt(m.lo)}, {fmt(m.hi, never='∞')}], {m.method}")
             setting = f" ({p.rule.setting})" if p.rule.setting else ""
-            out.append(f"{p.rule.says}{setting}: rule {p.rule.op} {thr}; measured {got}")
-        return ("; ".join(out) + (f". *{self.qualification}*" if self.qualification else "")
+            own = f" — {p.outcome} in this part" if len(self.parts) > 1 else ""
+            out.append(f"{p.rule.says}{setting}: rule {p.rule.op} {thr}; measured {got}{own}")
+        return out
+
+    def details(self) -> str:
+        """Each rule, then the measured value with its interval and setting; the qualification and
+        note after them (for a claim no rule decides, its note)."""
+        if not self.parts:
+            return self.note
+        return ("; ".join(self.part_texts()) + (f". *{self.qualification}*" if self.qualification else "")
                 + (f". {self.note}" if self.note else ""))
 
     def phrase(self) -> str:
