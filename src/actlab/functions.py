@@ -268,7 +268,7 @@ for _act in [
     Activation("softplus", "softplus", F.softplus, lambda x: torch.sigmoid(x),
                r"f(x) = \ln(1 + e^{x})", "#8c564b", torch_ref=F.softplus),
     Activation("maxout", "maxout (k = 2)", _maxout, _maxout_d,
-               r"h_i(x) = \max_{j \le k} \left(x^{\top} W_{ij} + b_{ij}\right)", "#000000",
+               r"h_i(x) = \max_{j \le k} \left(w_{ij}^{\top} x + b_{ij}\right)", "#000000",
                cite="goodfellow2013", params={"k": 2}, elementwise=False,
                note="A layer: max over k linear pieces, so k times the weights of a plain layer."),
 ]:

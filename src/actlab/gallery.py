@@ -32,11 +32,23 @@ def curves(name: str, x: torch.Tensor):
     return y.numpy(), dy.numpy()
 
 
+def _nice_up(v: float) -> float:
+    """The smallest of 1, 2, 2.5, 3, 4, 5, 6, 8 (times a power of ten) that is at least ``v``."""
+    import math
+
+    if v <= 0:
+        return 0.0
+    p = 10.0 ** math.floor(math.log10(v))
+    return next(m * p for m in (1, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * p >= v * (1 - 1e-12))
+
+
 def panel_range(name: str, x_max: float) -> float:
-    """The half-width a function's panel needs: x_max, widened so every kink shows (ReLU6's cap
-    at 6 is invisible on [-5, 5])."""
+    """The half-width a function's panel needs: x_max, widened so every kink shows with a margin
+    of a quarter of its distance (ReLU6's cap at 6 is invisible on [-5, 5]), rounded up to a round
+    number (ReLU6: 8)."""
     kinks = [abs(k) for k in functions.get(name).kinks]
-    return max([x_max] + [1.35 * k for k in kinks])
+    need = max([0.0] + [1.25 * k for k in kinks])
+    return x_max if need <= x_max else max(x_max, _nice_up(need))
 
 
 def function_panels(names: list[str], x_max: float = 5.0, n_points: int = 801, ncols: int = 3):

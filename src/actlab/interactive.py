@@ -153,56 +153,112 @@ def select(name: str, options, label: str, value=None, labels=None):
 # ---------------------------------------------------------------- (1) the functions explorer
 
 def function_curves(x_max: float = 5.0, n_points: int = 101) -> list[dict]:
-    """One row per elementwise activation and parameter value: the registry's f and f' sampled at
-    ``n_points`` inputs on [-x_max, x_max], and the properties measured by ``actlab.properties``
-    for that form (saturation class, kinks on the plotted range, range)."""
-    import torch
+    """One row per elementwise activation and parameter value: the registry's f and f' sampled on
+    [-r, r] (r = x_max, widened where a kink lies outside it, as the static figure's
+    ``gallery.panel_range``; the spacing of ``n_points`` on [-x_max, x_max] kept), and the
+    properties measured for that form (saturation class by ``actlab.properties``, the kinks and
+    jumps on the plotted range, the range from attained values and limits)."""
+    from actlab import functions, gallery, properties
 
-    from actlab import functions, properties
-
-    x = properties.grid(x_max, n_points)
+    step = 2 * x_max / (n_points - 1)
     rows = []
     for name in functions.names(elementwise_only=True):
         param = functions.parameter_of(name)
         values = functions.PARAMETER_CHOICES.get(name, (None,)) if param else (None,)
+        r = gallery.panel_range(name, x_max)
+        x = properties.grid(r, 2 * round(r / step) + 1)
         for v in values:
             act = functions.parametrised(name, **({param[0]: v} if v is not None else {}))
             left, right = properties.saturation(act)
-            lo_ok, hi_ok = properties.bounds(act)
-            big = torch.tensor([-1e8, 1e8], dtype=torch.float64)
-            ends = act(big).tolist()
-            ks = properties.kinks(act, x_max=x_max)
             rows.append({
                 "id": f"{name}" + (f"|{v:g}" if v is not None else ""), "name": name, "label": act.label,
                 "param": param[0] if (param and v is not None) else None, "value": v,
                 "color": act.color, "x": x.tolist(), "f": act(x).tolist(), "d": act.derivative(x).tolist(),
                 "saturation": f"saturation: {left} on the left, {right} on the right",
-                "kinks": "kinks on the plotted range: " + (", ".join(f"{k:g}" for k in ks) if ks else "none"),
-                "range": "range: (" + (f"{ends[0]:.4g}" if lo_ok else "−∞") + ", "
-                         + (f"{ends[1]:.4g}" if hi_ok else "∞") + ")",
+                "kinks": _kinks_text(act, r),
+                "range": "range: " + _range_text(act),
             })
     return rows
 
 
+def _kinks_text(act, x_max: float, h: float = 1e-6) -> str:
+    """Where f is not differentiable on [-x_max, x_max], as a reader says it: "kinks on the
+    plotted range: at x = 0 and 6", and a jump apart (a discontinuity, not a kink: the step's)."""
+    import torch
+
+    from actlab import properties
+    from actlab.numbers import fmt
+
+    points = properties.kinks(act, x_max=x_max)
+    x = torch.tensor(points, dtype=torch.float64)
+    gap = (act(x + h) - act(x - h)).abs().tolist() if points else []
+    jumps = [p for p, g in zip(points, gap, strict=True) if g > 1e-3]
+    kinks = [p for p in points if p not in jumps]
+    at = lambda ps: "at x = " + " and ".join(fmt(p, zero=1e-9) for p in ps)
+    if jumps and not kinks:  # short enough for a phone's column
+        return f"no kink; a jump {at(jumps)} (a discontinuity)"
+    return "kinks on the plotted range: " + (at(kinks) if kinks else "none") + (
+        f"; a jump {at(jumps)}" if jumps else "")
+
+
+def _range_text(act, x_max: float = 10.0, n_points: int = 20001, big: float = 1e8) -> str:
+    """f's range, from the values f attains on a fine grid and its limits at ±infinity: an end
+    that f reaches is closed ([0, ...), the minimum of a dip is attained: GELU's), an end that is
+    only a limit is open ((0, 1) for the sigmoid), an end beyond ±1e3 at x = ±1e8 is infinite;
+    a function with at most three values lists them ({0, 1} for the step).
+
+    The grid stops at |x| = 10 so that float64 rounding cannot fake an attained limit (tanh is
+    exactly 1 beyond x = 19.1 in float64)."""
+    import torch
+
+    from actlab import properties
+    from actlab.numbers import fmt
+
+    x = properties.grid(x_max, n_points)
+    y = act(x)
+    values = torch.unique(y)
+    num = lambda v: fmt(float(v), zero=1e-12)
+    if len(values) <= 3:
+        return "the values {" + ", ".join(num(v) for v in values.tolist()) + "}"
+    lim = act(torch.tensor([-big, big], dtype=torch.float64)).tolist()
+    lo_lim, hi_lim = min(lim), max(lim)
+    y_lo, y_hi = float(y.min()), float(y.max())
+    if lo_lim < -1e3:
+        lo = "(−∞"
+    elif y_lo <= lo_lim:  # attained (a flat side at the limit, or a dip below it)
+        lo = "[" + num(y_lo)
+    else:
+        lo = "(" + num(lo_lim)
+    if hi_lim > 1e3:
+        hi = "∞)"
+    elif y_hi >= hi_lim:
+        hi = num(y_hi) + "]"
+    else:
+        hi = num(hi_lim) + ")"
+    return f"{lo}, {hi}"
+
+
 def functions_chart(chapter: str, name: str, rows: list[dict]):
-    """f and f' of the chosen form side by side, its measured properties beneath."""
+    """f above f', each as wide as the page's column (a phone's included), the chosen form's
+    measured properties beneath. The default form is ReLU."""
     import altair as alt
 
     ids = [r["id"] for r in rows]
     pick = select("form", ids, "activation (and parameter)", labels=[r["label"] for r in rows],
-                  value=ids[0])
+                  value="relu" if "relu" in ids else ids[0])
     data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
     base = alt.Chart(data).transform_filter(alt.datum.id == pick)
     line = lambda field, title: (base.transform_flatten(["x", "f", "d"]).mark_line(strokeWidth=2.5).encode(
         x=alt.X("x:Q", title="input x"), y=alt.Y(f"{field}:Q", title=title),
         color=alt.Color("color:N", scale=None), tooltip=[alt.Tooltip("x:Q"), alt.Tooltip(f"{field}:Q", format=".4g")])
-        .properties(width=280, height=220, title=title))
+        .properties(width="container", height=200, title=title))
     props = base.transform_fold(["saturation", "kinks", "range"], as_=["property", "text"]).mark_text(
         align="left", fontSize=13, color="#222222").encode(
         y=alt.Y("property:N", axis=None, sort=["saturation", "kinks", "range"]), text="text:N",
-        x=alt.value(0)).properties(width=580, height=70)
-    chart = alt.vconcat(alt.hconcat(line("f", "f(x)"), line("d", "derivative f′(x)")), props).add_params(pick)
+        x=alt.value(0)).properties(width="container", height=70)
+    chart = alt.vconcat(line("f", "f(x)"), line("d", "derivative f′(x)"), props).add_params(pick)
     return base_config(chart.properties(
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
         description="The chosen activation function f and its derivative on the plotted range, "
                     "with its measured saturation class, kinks and range"))
 
