@@ -373,6 +373,21 @@ def chosen(tuned, runs: dict, fallback: float | None = None) -> tuple[float, Tra
     return lr, runs[lr]
 
 
+def per_seed_best(tuned, runs: dict) -> tuple[Trained, list[float]]:
+    """The run of each seed at its own learning rate, the one (of every rate tried) with that seed's
+    lowest finite final held-out loss: the curves behind a baseline "each seed's best rate".
+    Returns (Trained with one column per seed, the rate of each seed)."""
+    lrs = list(tuned.lrs)
+    finals = np.stack([runs[v].test[-1] for v in lrs])  # (rates, seeds)
+    finals = np.where(np.isfinite(finals), finals, np.inf)
+    pick = finals.argmin(0)
+    cols = range(finals.shape[1])
+    first = runs[lrs[0]]
+    train = np.stack([runs[lrs[k]].train[:, j] for j, k in zip(cols, pick, strict=True)], 1)
+    test = np.stack([runs[lrs[k]].test[:, j] for j, k in zip(cols, pick, strict=True)], 1)
+    return Trained(first.steps, train, test), [lrs[k] for k in pick]
+
+
 def learned_count(tuned, runs: dict, chance: float) -> tuple[int, int]:
     """(learning rates whose median final held-out loss is LEARNED_MARGIN below chance, rates tried)."""
     # a diverged run counts as not learned (inf), never ignored
@@ -439,8 +454,8 @@ def deepest_table(sweep: NormSweep, depth: int, ref: tuple[str, str] = ("relu", 
     rows = [[label(a), i, fmt(np.median(sweep.ratio(a, i, depth))), fmt(np.median(sweep.reach(a, i, depth))),
              fmt(np.median(sweep.first(a, i, depth))), fmt(np.median(sweep.first(a, i, depth)) / base)]
             for a in sweep.activations for i in sweep.inits]
-    return markdown_table(["activation", "init", "first ÷ last ‖∂loss/∂W‖", "reach (rms δ₁ ÷ rms δ_out)", "‖∂loss/∂W₁‖",
-                           f"‖∂loss/∂W₁‖ ÷ {label(ref[0])}-{ref[1]}'s"], rows)
+    return markdown_table(["activation", "init", "first ÷ last ‖∂ℒ/∂W‖", "reach (rms δ₁ ÷ rms δ_out)", "‖∂ℒ/∂W₁‖",
+                           f"‖∂ℒ/∂W₁‖ ÷ {label(ref[0])}-{ref[1]}'s"], rows)
 
 
 def vanishing_table(sweep: NormSweep, threshold: float = VANISH_RATIO) -> str:
@@ -479,7 +494,7 @@ def rescue_table(rescue: dict, depth: int) -> str:
         n = r.n
         rows.append([name, f"{fmt(r.value)} [{fmt(r.lo)}, {fmt(r.hi)}]", f"{fmt(q.value)} [{fmt(q.lo)}, {fmt(q.hi)}]"])
     return markdown_table([f"sigmoid network, {depth} hidden layers",
-                           f"first ÷ last ‖∂loss/∂W‖, median of {n} seeds [bootstrap 95% interval]",
+                           f"first ÷ last ‖∂ℒ/∂W‖, median of {n} seeds [bootstrap 95% interval]",
                            f"reach (rms δ₁ ÷ rms δ_out), median of {n} seeds [bootstrap 95% interval]"], rows)
 
 
@@ -550,23 +565,26 @@ def he_sentence(he: dict, ln10: float, steps: int, first_grid) -> str:
     """The He et al. training comparison in words: tuned learning rates, held-out loss, chance.
     ``he``: {init: (Tuned, runs, chosen lr)}; ``first_grid``: the rates given before any extension."""
     from actlab.numbers import fmt
+    from actlab.tuning import times
 
     out = []
     top0 = max(first_grid)
     for init, (tuned, runs, lr) in he.items():
         name = {"xavier": "Xavier", "kaiming": "Kaiming"}[init]
         grid = ", ".join(fmt(v) for v in tuned.lrs)
-        ext = (f"; the given grid up to {fmt(top0)}, extended upward {tuned.rounds} time(s) by ×3"
+        ext = (f"; the given grid up to {fmt(top0)}, extended upward {times(tuned.rounds)} by ×3"
                if tuned.rounds and max(tuned.lrs) > top0 else
-               f"; extended {tuned.rounds} time(s)" if tuned.rounds else "")
+               f"; extended {times(tuned.rounds)}" if tuned.rounds else "")
         k, n = learned_count(tuned, runs, ln10)
         test, train = np.median(runs[lr].test[-1]), np.median(runs[lr].train[-1])
-        rel = ("above" if test > ln10 else "below") + f" chance (ln 10 = {fmt(ln10, 6)})"
+        # the gap itself, so that a loss a few thousandths from chance reads as that, not as two long numbers
+        rel = (f"{fmt(abs(test - ln10), 2)} {'above' if test > ln10 else 'below'} chance "
+               f"(ln 10 ≈ {fmt(ln10, 5)})")
         if tuned.best is None:
             out.append(f"Under {name}, {k} of {n} learning rates ({grid}{ext}) ended {fmt(LEARNED_MARGIN)} or more "
                        f"below chance on held-out data within {steps} steps; {grid_outcome(tuned, runs, ln10)}, "
                        f"so no rate in reach learns in this budget. At {fmt(lr)} (shown) the held-out loss after "
-                       f"{steps} steps is {fmt(test, 6)}, {rel}.")
+                       f"{steps} steps is {fmt(test, 5)}, {rel}.")
         else:
             where = "inside the grid" if tuned.interior else tuned.edge_note()
             out.append(f"Under {name} the learning rate with the lowest held-out loss is {fmt(lr)} ({where}; "
@@ -586,11 +604,12 @@ def pretrain_sentence(m: dict) -> str:
     if m["pretrain_learned_random"] == 0:
         base += (f" The baseline is therefore a network that did not learn in this budget: each seed's lowest final "
                  f"held-out loss over all those rates (in its favour), median {g('pretrain_test_random')}, at "
-                 f"chance ({fmt(m['ln10'], 4)}); the curve shows the rate {g('pretrain_lr_random')}. The gain below "
-                 f"is over that network, not over a random start that learned more slowly.")
+                 f"chance ({fmt(m['ln10'], 4)}), and the figure draws those runs. The random start never "
+                 f"learned at any rate tried, so the gain below is over a network that did not learn, not over a "
+                 f"random start that learned more slowly.")
     else:
-        base += (" The baseline is each seed's lowest final held-out loss over all those rates (in its favour); "
-                 f"the curve shows the tuned rate {g('pretrain_lr_random')}.")
+        base += (" The baseline is each seed's lowest final held-out loss over all those rates (in its favour), "
+                 "and the figure draws those runs.")
     return (base + f" After pre-training the tuned rate is {g('pretrain_lr_pretrained')} "
             f"({g('pretrain_learned_pretrained')} of {g('pretrain_n_lrs_pretrained')} rates learn). For a "
             f"{g('pretrain_depth')}-layer sigmoid network the held-out loss ends at {g('pretrain_test_pretrained')} "
@@ -657,9 +676,11 @@ def activation_means(act: str, steps, means):
     return finish(fig)
 
 
-def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cross-entropy)"):
+def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cross-entropy)",
+                chance: float | None = None, log: bool = False):
     """Loss against step for a few settings of one activation: {name: (logs, seeds) array};
-    line style tells the settings apart, colour stays the activation's; legend under the axes."""
+    line style tells the settings apart, colour stays the activation's; legend under the axes.
+    ``chance``: a dotted grey line at that loss; ``log``: a log y-axis."""
     from actlab.plotting import color, figure, finish
 
     fig, axes = figure(1, 1, width=6.5, height=3.4)
@@ -675,7 +696,12 @@ def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cro
         x, v = np.asarray(steps)[has], vals[has]
         ax.plot(x, np.nanmedian(v, 1), color=color(act), linestyle=ls, label=name)
         ax.fill_between(x, np.nanmin(v, 1), np.nanmax(v, 1), color=color(act), alpha=0.12, linewidth=0)
+    if chance is not None:
+        ax.axhline(chance, color="#666666", linestyle=(0, (1, 2)), linewidth=1.2,
+                   label=f"chance (ln 10 ≈ {chance:.2f})")
+    if log:
+        ax.set_yscale("log")
     ax.set_xlabel("training step")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
     fig.legend(loc="outside lower center", ncol=1)
     return finish(fig)

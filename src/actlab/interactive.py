@@ -278,6 +278,12 @@ def _log_domain(values) -> list[float]:
 
 # ---------------------------------------------------------------- (2) gradients through depth
 
+# The plot's width in px for the vanishing-gradients charts: with the y-axis and the legend under
+# the plot, the whole chart stays inside the book's 688 px text column. (Vega-Lite's
+# width="container" would follow the column, but vega-embed's wrapper is an inline-block that
+# shrinks to its content, so it needs `.actlab-chart { width: 100% }` in the book's stylesheet.)
+WIDTH = 540
+
 def gradient_rows(sweep, bn=None) -> list[dict]:
     """Per activation x initialisation x depth (x batch norm, if ``bn`` is given): every weight
     layer's gradient norm at initialisation as the chapter measured it (``NormSweep.norms``),
@@ -309,18 +315,22 @@ def gradients_chart(chapter: str, name: str, rows: list[dict]):
     if any(r["bn"] for r in rows):
         params.append(select("bn", [False, True], "batch normalisation", labels=["off", "on"]))
         cond = cond & (alt.datum.bn == params[3])
-    domain = _log_domain([v for r in rows for v in r["lo"]] + [v for r in rows for v in r["hi"]])
+    # no fixed y-domain: the log axis follows the selected curve (batch norm's nearly flat lines
+    # would be flattened further by a domain spanning every setting's 30 decades)
     data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
+    legend = alt.Legend(orient="bottom", direction="horizontal")
     base = (alt.Chart(data).transform_filter(cond).transform_flatten(["layer", "median", "lo", "hi"])
             .encode(x=alt.X("layer:Q", title="weight layer (1 = input side)", axis=alt.Axis(tickMinStep=1)),
-                    color=alt.Color("label:N", scale=_color_scale(acts), title="activation")))
-    y = alt.Y("median:Q", title="‖∂loss/∂W‖ (Frobenius)", scale=alt.Scale(type="log", domain=domain))
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=alt.Scale(type="log", domain=domain),
-                                                      title="‖∂loss/∂W‖ (Frobenius)"), y2="hi:Q")
+                    color=alt.Color("label:N", scale=_color_scale(acts), title="activation", legend=legend)))
+    title = "‖∂ℒ/∂W‖ (Frobenius)"
+    scale = alt.Scale(type="log", zero=False, nice=True)
+    y = alt.Y("median:Q", title=title, scale=scale)
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title=title), y2="hi:Q")
     line = base.mark_line(point=True, strokeWidth=2.5).encode(
         y=y, tooltip=[alt.Tooltip("layer:Q"), alt.Tooltip("median:Q", format=".3g", title="median"),
                       alt.Tooltip("lo:Q", format=".3g", title="min"), alt.Tooltip("hi:Q", format=".3g", title="max")])
-    chart = alt.layer(band, line).add_params(*params).properties(width=560, height=280)
+    # the legend sits under the plot, so nothing is clipped in the text column
+    chart = alt.layer(band, line).add_params(*params).properties(width=WIDTH, height=280)
     return base_config(chart.properties(
         description="Weight-gradient norm of every layer at initialisation, median over seeds with the "
                     "min-max band, for the chosen activation, initialisation, depth and batch normalisation"))
@@ -350,12 +360,18 @@ def depth_chart(chapter: str, name: str, rows: list[dict], threshold: float):
     acts = list(dict.fromkeys(r["activation"] for r in rows))
     init = select("init", list(dict.fromkeys(r["init"] for r in rows)), "initialisation")
     measure = select("measure", ["reach", "ratio"], "measure",
-                     labels=["reach: rms δ₁ ÷ rms δ_out", "ratio: first ÷ last hidden layer's ‖∂loss/∂W‖"])
+                     labels=["reach: rms δ₁ ÷ rms δ_out", "ratio: first ÷ last hidden layer's ‖∂ℒ/∂W‖"])
+    # the y-axis stays fixed over the selections (levels compare across initialisations); the
+    # x-axis spans exactly the measured depths
     domain = _log_domain([r["lo"] for r in rows] + [r["hi"] for r in rows] + [threshold])
+    depths = sorted({r["depth"] for r in rows})
     data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
     base = (alt.Chart(data).transform_filter((alt.datum.init == init) & (alt.datum.measure == measure))
-            .encode(x=alt.X("depth:Q", title="hidden layers", scale=alt.Scale(type="log")),
-                    color=alt.Color("label:N", scale=_color_scale(acts), title="activation")))
+            .encode(x=alt.X("depth:Q", title="hidden layers (log scale)",
+                            scale=alt.Scale(type="log", domain=[min(depths), max(depths)], nice=False),
+                            axis=alt.Axis(values=depths, format="d")),
+                    color=alt.Color("label:N", scale=_color_scale(acts), title="activation",
+                                    legend=alt.Legend(orient="bottom", direction="horizontal"))))
     scale = alt.Scale(type="log", domain=domain)
     band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title="median over seeds"), y2="hi:Q")
     line = base.mark_line(point=True, strokeWidth=2.5).encode(
@@ -363,7 +379,7 @@ def depth_chart(chapter: str, name: str, rows: list[dict], threshold: float):
                                                    alt.Tooltip("median:Q", format=".3g")])
     rule = alt.Chart(alt.Data(values=[{"t": threshold}])).mark_rule(strokeDash=[4, 3], color="#444444").encode(
         y=alt.Y("t:Q", scale=scale))
-    chart = alt.layer(band, line, rule).add_params(init, measure).properties(width=560, height=280)
+    chart = alt.layer(band, line, rule).add_params(init, measure).properties(width=WIDTH, height=280)
     return base_config(chart.properties(
         description="First/last gradient ratio or reach against depth, one line per activation, for the "
                     "chosen initialisation; the dashed line is the vanishing threshold"))

@@ -34,11 +34,18 @@ class Tuned:
         if self.best is None:
             top = "diverged" if np.isnan(self.scores[:, -1]).all() else "did not reach it either"
             return (f"no learning rate from {self.lrs[0]:g} to {self.lrs[-1]:g} reached the target "
-                    f"(the grid was extended {self.rounds} time(s); the largest {top})")
+                    f"(the grid was {'extended ' + times(self.rounds) if self.rounds else 'not extended'}; "
+                    f"the largest {top})")
         if self.interior:
             return ""
         side = "smallest" if self.best == 0 else "largest"
-        return f"the best learning rate is the {side} of the grid even after {self.rounds} extension(s)"
+        n = self.rounds
+        return f"the best learning rate is the {side} of the grid even after {n} extension{'' if n == 1 else 's'}"
+
+
+def times(n: int) -> str:
+    """"once", "twice", "3 times": how often a grid was extended, in words."""
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
 def best_index(scores: np.ndarray) -> int | None:
