@@ -278,11 +278,10 @@ def _log_domain(values) -> list[float]:
 
 # ---------------------------------------------------------------- (2) gradients through depth
 
-# The plot's width in px for the vanishing-gradients charts: with the y-axis and the legend under
-# the plot, the whole chart stays inside the book's 688 px text column. (Vega-Lite's
-# width="container" would follow the column, but vega-embed's wrapper is an inline-block that
-# shrinks to its content, so it needs `.actlab-chart { width: 100% }` in the book's stylesheet.)
-WIDTH = 540
+# The vanishing-gradients charts follow the column's width, a desktop's or a phone's (the
+# stylesheet makes vega-embed's target span the column), axes and legend included.
+WIDTH = "container"
+AUTOSIZE = {"type": "fit-x", "contains": "padding"}
 
 def gradient_rows(sweep, bn=None) -> list[dict]:
     """Per activation x initialisation x depth (x batch norm, if ``bn`` is given): every weight
@@ -330,7 +329,7 @@ def gradients_chart(chapter: str, name: str, rows: list[dict]):
         y=y, tooltip=[alt.Tooltip("layer:Q"), alt.Tooltip("median:Q", format=".3g", title="median"),
                       alt.Tooltip("lo:Q", format=".3g", title="min"), alt.Tooltip("hi:Q", format=".3g", title="max")])
     # the legend sits under the plot, so nothing is clipped in the text column
-    chart = alt.layer(band, line).add_params(*params).properties(width=WIDTH, height=280)
+    chart = alt.layer(band, line).add_params(*params).properties(width=WIDTH, height=280, autosize=AUTOSIZE)
     return base_config(chart.properties(
         description="Weight-gradient norm of every layer at initialisation, median over seeds with the "
                     "min-max band, for the chosen activation, initialisation, depth and batch normalisation"))
@@ -379,7 +378,7 @@ def depth_chart(chapter: str, name: str, rows: list[dict], threshold: float):
                                                    alt.Tooltip("median:Q", format=".3g")])
     rule = alt.Chart(alt.Data(values=[{"t": threshold}])).mark_rule(strokeDash=[4, 3], color="#444444").encode(
         y=alt.Y("t:Q", scale=scale))
-    chart = alt.layer(band, line, rule).add_params(init, measure).properties(width=WIDTH, height=280)
+    chart = alt.layer(band, line, rule).add_params(init, measure).properties(width=WIDTH, height=280, autosize=AUTOSIZE)
     return base_config(chart.properties(
         description="First/last gradient ratio or reach against depth, one line per activation, for the "
                     "chosen initialisation; the dashed line is the vanishing threshold"))
