@@ -282,6 +282,8 @@ def _log_domain(values) -> list[float]:
 # stylesheet makes vega-embed's target span the column), axes and legend included.
 WIDTH = "container"
 AUTOSIZE = {"type": "fit-x", "contains": "padding"}
+# one way to write a log axis's labels: powers of ten as 1e-6, never 0.000001 beside 1e-8
+LOG_AXIS = {"format": "~e"}
 
 def gradient_rows(sweep, bn=None) -> list[dict]:
     """Per activation x initialisation x depth (x batch norm, if ``bn`` is given): every weight
@@ -323,8 +325,8 @@ def gradients_chart(chapter: str, name: str, rows: list[dict]):
                     color=alt.Color("label:N", scale=_color_scale(acts), title="activation", legend=legend)))
     title = "‖∂ℒ/∂W‖ (Frobenius)"
     scale = alt.Scale(type="log", zero=False, nice=True)
-    y = alt.Y("median:Q", title=title, scale=scale)
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title=title), y2="hi:Q")
+    y = alt.Y("median:Q", title=title, scale=scale, axis=LOG_AXIS)
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title=title, axis=LOG_AXIS), y2="hi:Q")
     line = base.mark_line(point=True, strokeWidth=2.5).encode(
         y=y, tooltip=[alt.Tooltip("layer:Q"), alt.Tooltip("median:Q", format=".3g", title="median"),
                       alt.Tooltip("lo:Q", format=".3g", title="min"), alt.Tooltip("hi:Q", format=".3g", title="max")])
@@ -372,7 +374,8 @@ def depth_chart(chapter: str, name: str, rows: list[dict], threshold: float):
                     color=alt.Color("label:N", scale=_color_scale(acts), title="activation",
                                     legend=alt.Legend(orient="bottom", direction="horizontal"))))
     scale = alt.Scale(type="log", domain=domain)
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title="median over seeds"), y2="hi:Q")
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title="median over seeds", axis=LOG_AXIS),
+                                              y2="hi:Q")
     line = base.mark_line(point=True, strokeWidth=2.5).encode(
         y=alt.Y("median:Q", scale=scale), tooltip=[alt.Tooltip("label:N", title="activation"), "depth:Q",
                                                    alt.Tooltip("median:Q", format=".3g")])
