@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -153,38 +152,32 @@ def _accessibility(axe, page, path) -> list[str]:
     return found
 
 
-def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_violation(browser, site_url):
+# One test per page: pytest-xdist spreads the pages over both workers.
+@pytest.mark.parametrize("path", pages())
+def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_violation(browser, site_url, path):
     from axe_playwright_python.sync_playwright import Axe
 
-    axe = Axe()
-    start = time.perf_counter()
-    weights, violations = {}, []
-    for path in pages():
-        v = Visit(browser, f"{site_url}/{path}")
-        p = v.page
-        assert not v.outside, f"{path} tried to reach outside 127.0.0.1: {v.outside}"
-        assert not v.failed, f"{path}: failed requests {v.failed}"
-        assert not v.errors, f"{path}: console errors {v.errors}"
-        images = p.eval_on_selector_all("main img", "els => els.map(e => [e.src, e.naturalWidth, e.alt])")
-        for src, width, alt in images:
-            assert width > 0, f"{path}: image {src} did not decode"
-            assert alt and alt.strip(), f"{path}: image {src} has no alt text"
-        if p.query_selector("main .math") is not None:
-            p.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
-            p.evaluate("() => MathJax.startup.promise")
-            assert p.query_selector("mjx-container") is not None, f"{path}: math not typeset"
-            text = p.inner_text("main")
-            for raw in ("\\(", "\\)", "\\[", "$$"):
-                assert raw not in text, f"{path}: raw TeX delimiter {raw!r} left in the page"
-        leftover = RAW_TEX.findall(p.evaluate(PROSE_TEXT))
-        assert not leftover, f"{path}: raw TeX outside MathJax output: {leftover[:5]}"
-        weights[path] = v.bytes
-        violations += _accessibility(axe, p, path)
-        v.close()
+    v = Visit(browser, f"{site_url}/{path}")
+    p = v.page
+    assert not v.outside, f"{path} tried to reach outside 127.0.0.1: {v.outside}"
+    assert not v.failed, f"{path}: failed requests {v.failed}"
+    assert not v.errors, f"{path}: console errors {v.errors}"
+    images = p.eval_on_selector_all("main img", "els => els.map(e => [e.src, e.naturalWidth, e.alt])")
+    for src, width, alt in images:
+        assert width > 0, f"{path}: image {src} did not decode"
+        assert alt and alt.strip(), f"{path}: image {src} has no alt text"
+    if p.query_selector("main .math") is not None:
+        p.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
+        p.evaluate("() => MathJax.startup.promise")
+        assert p.query_selector("mjx-container") is not None, f"{path}: math not typeset"
+        text = p.inner_text("main")
+        for raw in ("\\(", "\\)", "\\[", "$$"):
+            assert raw not in text, f"{path}: raw TeX delimiter {raw!r} left in the page"
+    leftover = RAW_TEX.findall(p.evaluate(PROSE_TEXT))
+    assert not leftover, f"{path}: raw TeX outside MathJax output: {leftover[:5]}"
+    violations = _accessibility(Axe(), p, path)
+    v.close()
     assert not violations, "\n".join(violations)
-    largest = max(weights, key=weights.get)
-    print(f"\n{len(weights)} pages; largest {largest} at {weights[largest] / 1e6:.2f} MB; "
-          f"{time.perf_counter() - start:.1f} s")
 
 
 @pytest.mark.parametrize("query,expected", [("saturation", "chapters/saturation.html"),
@@ -285,26 +278,27 @@ def _check_anatomy(page, name: str) -> list[str]:
     return bad
 
 
-def test_every_chapter_at_desktop_and_phone_width(browser, site_url, quick_site):
+@pytest.mark.parametrize("label, width, floor", [("desktop", 1280, DESKTOP_FLOOR_PT), ("phone", 390, PHONE_FLOOR_PT)])
+def test_every_chapter_at_desktop_and_phone_width(browser, site_url, quick_site, label, width, floor):
     """Screenshots (for a human), no sideways scroll of the page, figure text above the floor at
     both widths, and on the desktop: each lesson's question, takeaways and exercises, with folded
     solutions and folded code that open when clicked."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     bad = []
-    for label, width, floor in (("desktop", 1280, DESKTOP_FLOOR_PT), ("phone", 390, PHONE_FLOOR_PT)):
-        v = Visit(browser, width=width, height=844)
-        for path in pages():
-            if not path.startswith("chapters/"):
-                continue
-            v.goto(f"{site_url}/{path}", wait_until="load")
-            overflow = v.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-            v.page.screenshot(path=str(SHOTS / f"{Path(path).stem}-{label}.png"), full_page=False)
-            if overflow > 1:
-                bad.append(f"{path} scrolls sideways by {overflow}px at {width}px wide")
-            bad += _check_figures(v.page, path, quick_site, floor)
-            if label == "desktop" and Path(path).stem in LESSONS:
-                bad += _check_anatomy(v.page, Path(path).stem)
-        assert not v.outside and not v.failed and not v.errors, (v.outside, v.failed, v.errors)
-        v.close()
+    # one width per test: pytest-xdist runs the two side by side
+    v = Visit(browser, width=width, height=844)
+    for path in pages():
+        if not path.startswith("chapters/"):
+            continue
+        v.goto(f"{site_url}/{path}", wait_until="load")
+        overflow = v.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        v.page.screenshot(path=str(SHOTS / f"{Path(path).stem}-{label}.png"), full_page=False)
+        if overflow > 1:
+            bad.append(f"{path} scrolls sideways by {overflow}px at {width}px wide")
+        bad += _check_figures(v.page, path, quick_site, floor)
+        if label == "desktop" and Path(path).stem in LESSONS:
+            bad += _check_anatomy(v.page, Path(path).stem)
+    assert not v.outside and not v.failed and not v.errors, (v.outside, v.failed, v.errors)
+    v.close()
     assert not bad, "\n".join(bad)
-    assert len(list(SHOTS.glob("*-phone.png"))) == len([p for p in pages() if p.startswith("chapters/")])
+    assert len(list(SHOTS.glob(f"*-{label}.png"))) == len([p for p in pages() if p.startswith("chapters/")])
