@@ -47,7 +47,7 @@ browser:
 
 test: $(STAMP) browser
 	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m pytest -q -n $(JOBS)   # two workers: the chapters wait for each other through the build lock
+	$(PY) -m pytest -q -n $(JOBS) --dist worksteal   # the quick book is built once, under the build lock
 
 # NAME is checked against the chapters before any shell sees it, then passed quoted. ARGS is
 # split into words by the shell on purpose (several -p KEY VALUE pairs): quote a value that
