@@ -157,7 +157,8 @@ def test_every_cited_number_in_prose_is_followed_by_its_citation():
         for m in re.finditer(r"\{glue:md\}`cited_(\w+)`", text):
             key = literature.get(m.group(1)).key
             after = text[m.end():m.end() + 80]
-            assert re.match(r"\s*(\([^)]*\)\s*)?\{cite:[pt]\}`" + key + "`", after), (md.name, m.group(0), after)
+            # the citation follows at once, or after the number's unit ("30 layers [He et al.]")
+            assert re.match(r"\s*([a-z]+\s+)?(\([^)]*\)\s*)?\{cite:[pt]\}`" + key + "`", after), (md.name, m.group(0), after)
 
 
 def test_tuning_extends_the_grid_until_the_best_is_interior():

@@ -677,10 +677,11 @@ def activation_means(act: str, steps, means):
 
 
 def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cross-entropy)",
-                chance: float | None = None, log: bool = False):
+                chance: float | None = None, log: bool = False, xlabel: str = "training step"):
     """Loss against step for a few settings of one activation: {name: (logs, seeds) array};
     line style tells the settings apart, colour stays the activation's; legend under the axes.
-    ``chance``: a dotted grey line at that loss; ``log``: a log y-axis."""
+    ``chance``: a dotted grey line at that loss; ``log``: a log y-axis (the step axis stays linear)."""
+    from actlab.numbers import fmt
     from actlab.plotting import color, figure, finish
 
     fig, axes = figure(1, 1, width=6.5, height=3.4)
@@ -698,10 +699,10 @@ def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cro
         ax.fill_between(x, np.nanmin(v, 1), np.nanmax(v, 1), color=color(act), alpha=0.12, linewidth=0)
     if chance is not None:
         ax.axhline(chance, color="#666666", linestyle=(0, (1, 2)), linewidth=1.2,
-                   label=f"chance (ln 10 ≈ {chance:.2f})")
+                   label=f"chance (ln 10 ≈ {fmt(chance, sig=3)})")
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("training step")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
     fig.legend(loc="outside lower center", ncol=1)
     return finish(fig)

@@ -180,7 +180,7 @@ class Verdict:
                 got = f"≥ {fmt(m.value)} ({m.method})"
             else:
                 got = fmt(m.value) + ("" if m.exact or m.lo == m.hi
-                                      else f" [{fmt(m.lo)}, {fmt(m.hi, never='∞')}], {m.method}")
+                                      else f" [{fmt(m.lo)}, {fmt(m.hi, never='no upper limit')}], {m.method}")
             setting = f" ({p.rule.setting})" if p.rule.setting else ""
             own = f" — {p.outcome} in this part" if len(self.parts) > 1 else ""
             out.append(f"{p.rule.says}{setting}: rule {p.rule.op} {thr}; measured {got}{own}")
