@@ -316,6 +316,22 @@ def test_make_chapter_refuses_a_name_that_is_not_a_chapter(name, tmp_path):
     assert not marker.exists()
 
 
+def _through_make(command: str):
+    """A printed `make chapter ...` command through bash and make (dry run), as the pipeline's
+    command line would parse it."""
+    import shlex
+    import subprocess
+
+    from actlab.paths import ROOT
+
+    proc = subprocess.run(["bash", "-c", command.replace("make ", "make -n ", 1)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    line = next(l for l in proc.stdout.splitlines() if "actlab.pipeline chapter" in l)
+    words = shlex.split(line)
+    return pipeline.parser().parse_args(words[words.index("actlab.pipeline") + 1:])
+
+
 def _printed_commands():
     return [(n, pipeline.rerun_command(n)) for n in pipeline.chapters()
             if pipeline.front_matter(pipeline.CHAPTERS / f"{n}.md").get("actlab", {}).get("rerun", True)]
@@ -325,19 +341,9 @@ def _printed_commands():
 def test_each_pages_printed_command_reaches_the_chapter_intact(name, command):
     """The box's command, through bash and make (dry run), gives exactly the suggested
     parameters, each one the chapter declares, and changes something (not a default)."""
-    import shlex
-    import subprocess
-
     import jupytext
 
-    from actlab.paths import ROOT
-
-    proc = subprocess.run(["bash", "-c", command.replace("make ", "make -n ", 1)], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    line = next(l for l in proc.stdout.splitlines() if "actlab.pipeline chapter" in l)
-    words = shlex.split(line)
-    args = pipeline.parser().parse_args(words[words.index("actlab.pipeline") + 1:])
+    args = _through_make(command)
     got = {k: pipeline._value(v) for k, v in args.parameter}
     assert args.name == name and got == pipeline.rerun_example(name) and got
     declared = pipeline.declared_parameters(jupytext.read(pipeline.CHAPTERS / f"{name}.md"))
@@ -353,17 +359,7 @@ def _exercise_commands():
 def test_each_exercise_command_reaches_the_chapter_intact(name, ex, command):
     """An exercise's printed command, through bash and make (dry run), asks for exactly the run
     whose numbers its solution quotes."""
-    import shlex
-    import subprocess
-
-    from actlab.paths import ROOT
-
-    proc = subprocess.run(["bash", "-c", command.replace("make ", "make -n ", 1)], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    line = next(l for l in proc.stdout.splitlines() if "actlab.pipeline chapter" in l)
-    words = shlex.split(line)
-    args = pipeline.parser().parse_args(words[words.index("actlab.pipeline") + 1:])
+    args = _through_make(command)
     assert args.name == name and args.profile == pipeline.EXERCISE_PROFILE
     assert {k: pipeline._value(v) for k, v in args.parameter} == pipeline.exercise_runs(name)[ex]
 

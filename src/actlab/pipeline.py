@@ -420,14 +420,24 @@ def exercise_command(name: str, ex_id: str) -> str:
             + (f' ARGS="{example_args(args)}"' if args else ""))
 
 
+def _job(profile: str, name: str, overrides: dict, executed: Path, keep_previous: bool = False,
+         exercise: str = "") -> Job:
+    """One run of a chapter: the profile's parameters, then the overrides, and the key that says
+    whether it must run again. The book, `make chapter` and the exercises' runs all build theirs
+    here, so the same run gets the same key (and an exercise's run is the reader's command's)."""
+    params = {**profile_params(profile, name), **overrides}
+    extra = environment_key() if keyed_on_environment(name) else b""
+    if reads_metrics(name):
+        metrics_path = out_dir(profile) / "metrics.json"
+        params.setdefault("metrics_file", str(metrics_path.relative_to(ROOT)))
+        extra += metrics_json(collect_metrics(profile, readers=False)).encode()
+    return Job(name, params, executed, chapter_key(name, params, extra), keep_previous=keep_previous,
+               exercise=exercise)
+
+
 def _exercise_jobs(name: str) -> list:
-    jobs = []
-    for ex_id, args in exercise_runs(name).items():
-        params = {**profile_params(EXERCISE_PROFILE, name), **args}
-        extra = environment_key() if keyed_on_environment(name) else b""
-        jobs.append(Job(name, params, chapter_dir(name, args, EXERCISE_PROFILE),
-                        chapter_key(name, params, extra), keep_previous=True, exercise=ex_id))
-    return jobs
+    return [_job(EXERCISE_PROFILE, name, args, chapter_dir(name, args, EXERCISE_PROFILE), keep_previous=True,
+                 exercise=ex_id) for ex_id, args in exercise_runs(name).items()]
 
 
 def exercise_results(names: list[str] | None = None) -> dict:
@@ -466,12 +476,7 @@ def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2
     for wave, width in waves:
         todo = []
         for name in wave:
-            params = {**profile_params(profile, name), **(overrides or {})}
-            extra = environment_key() if keyed_on_environment(name) else b""
-            if reads_metrics(name):
-                params.setdefault("metrics_file", str(metrics_path.relative_to(ROOT)))
-                extra += metrics_json(collect_metrics(profile, readers=False)).encode()
-            job = Job(name, params, executed, chapter_key(name, params, extra), keep_previous=keep_previous)
+            job = _job(profile, name, overrides or {}, executed, keep_previous=keep_previous)
             if not _is_fresh(job):
                 todo.append(job)
             if book_run:  # the exercises' runs, cached across profiles (they always run `quick`)
