@@ -152,9 +152,10 @@ def _accessibility(axe, page, path) -> list[str]:
     return found
 
 
-# One test per page: pytest-xdist spreads the pages over both workers.
+# One test per page: pytest-xdist spreads the pages over both workers. The desktop checks of a
+# chapter (see _desktop_checks) run on the same page load.
 @pytest.mark.parametrize("path", pages())
-def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_violation(browser, site_url, path):
+def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_violation(browser, site_url, quick_site, path):
     from axe_playwright_python.sync_playwright import Axe
 
     v = Visit(browser, f"{site_url}/{path}")
@@ -175,8 +176,11 @@ def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_vi
             assert raw not in text, f"{path}: raw TeX delimiter {raw!r} left in the page"
     leftover = RAW_TEX.findall(p.evaluate(PROSE_TEXT))
     assert not leftover, f"{path}: raw TeX outside MathJax output: {leftover[:5]}"
+    bad = _desktop_checks(p, path, quick_site) if path.startswith("chapters/") else []
+    # after the desktop checks, which open a folded solution and a code cell: axe audits those too
     violations = _accessibility(Axe(), p, path)
     v.close()
+    assert not bad, "\n".join(bad)
     assert not violations, "\n".join(violations)
 
 
@@ -278,27 +282,35 @@ def _check_anatomy(page, name: str) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("label, width, floor", [("desktop", 1280, DESKTOP_FLOOR_PT), ("phone", 390, PHONE_FLOOR_PT)])
-def test_every_chapter_at_desktop_and_phone_width(browser, site_url, quick_site, label, width, floor):
-    """Screenshots (for a human), no sideways scroll of the page, figure text above the floor at
-    both widths, and on the desktop: each lesson's question, takeaways and exercises, with folded
-    solutions and folded code that open when clicked."""
+def _page_checks(page, path: str, site: Path, label: str, floor: float) -> list[str]:
+    """A screenshot (for a human), no sideways scroll of the page, figure text above the floor."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     bad = []
-    # one width per test: pytest-xdist runs the two side by side
-    v = Visit(browser, width=width, height=844)
-    for path in pages():
-        if not path.startswith("chapters/"):
-            continue
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    page.screenshot(path=str(SHOTS / f"{Path(path).stem}-{label}.png"), full_page=False)
+    if overflow > 1:
+        bad.append(f"{path} scrolls sideways by {overflow}px at {page.viewport_size['width']}px wide")
+    return bad + _check_figures(page, path, site, floor)
+
+
+def _desktop_checks(page, path: str, site: Path) -> list[str]:
+    """At 1280 px: the page checks at the desktop floor, and each lesson's question, takeaways and
+    exercises, with folded solutions and folded code that open when clicked."""
+    bad = _page_checks(page, path, site, "desktop", DESKTOP_FLOOR_PT)
+    if Path(path).stem in LESSONS:
+        bad += _check_anatomy(page, Path(path).stem)
+    return bad
+
+
+def test_every_chapter_at_phone_width(browser, site_url, quick_site):
+    """The page checks at 390 px, where figures may shrink to the phone floor."""
+    bad = []
+    v = Visit(browser, width=390, height=844)
+    chapters = [p for p in pages() if p.startswith("chapters/")]
+    for path in chapters:
         v.goto(f"{site_url}/{path}", wait_until="load")
-        overflow = v.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        v.page.screenshot(path=str(SHOTS / f"{Path(path).stem}-{label}.png"), full_page=False)
-        if overflow > 1:
-            bad.append(f"{path} scrolls sideways by {overflow}px at {width}px wide")
-        bad += _check_figures(v.page, path, quick_site, floor)
-        if label == "desktop" and Path(path).stem in LESSONS:
-            bad += _check_anatomy(v.page, Path(path).stem)
+        bad += _page_checks(v.page, path, quick_site, "phone", PHONE_FLOOR_PT)
     assert not v.outside and not v.failed and not v.errors, (v.outside, v.failed, v.errors)
     v.close()
     assert not bad, "\n".join(bad)
-    assert len(list(SHOTS.glob(f"*-{label}.png"))) == len([p for p in pages() if p.startswith("chapters/")])
+    assert len(list(SHOTS.glob("*-phone.png"))) == len(chapters)

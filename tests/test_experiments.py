@@ -215,3 +215,13 @@ def test_zero_centred_and_saturation_figures_render_at_the_floor():
     assert not saturation.exact_zeros("gelu", x).any()  # its left tail underflows, but the side is soft
     fams = saturation.families(functions.names(elementwise_only=True))
     assert sorted(n for m in fams.values() for n in m) == sorted(functions.names(elementwise_only=True))
+
+
+def test_digits_are_scikit_learns_load_digits():
+    from sklearn.datasets import load_digits
+
+    from actlab import data
+
+    X, y = data._digits_raw()
+    ref = load_digits()
+    assert X.shape == (1797, 64) and np.array_equal(X, ref.data) and np.array_equal(y, ref.target)

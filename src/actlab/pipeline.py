@@ -468,9 +468,11 @@ def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2
     metrics_path = out_dir(profile) / "metrics.json"
     _remove_leftovers(executed)
     # three waves: chapters side by side; chapters that time things, one at a time; the chapter
-    # that reads everyone's metrics, last
-    shared = [n for n in names if not reads_metrics(n) and not runs_alone(n)]
-    waves = [(shared, jobs), ([n for n in names if runs_alone(n) and not reads_metrics(n)], 1),
+    # that reads everyone's metrics, last. Only the book's timings get the machine to themselves:
+    # the quick profile's are checked for their direction only, and share it with pytest anyway.
+    alone = (lambda n: runs_alone(n) and not reads_metrics(n)) if profile != "quick" else (lambda n: False)
+    shared = [n for n in names if not reads_metrics(n) and not alone(n)]
+    waves = [(shared, jobs), ([n for n in names if alone(n)], 1),
              ([n for n in names if reads_metrics(n)], jobs)]
     failures, timings = [], {}
     for wave, width in waves:
