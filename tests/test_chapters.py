@@ -246,6 +246,24 @@ def test_saturation(quick_metrics):
     assert m["stable_zero_from_tanh"] == m["stable_zero_from_sigmoid"] == float("inf")
 
 
+def test_guide(quick_metrics):
+    """The leaderboard ranks every function of the profile, with intervals around the ranks, and
+    the folklore's verdicts are records."""
+    m = metrics_of(quick_metrics, "guide")
+    acts = [k[len("rank_"):] for k in m if k.startswith("rank_") and not k.endswith(("_lo", "_hi", "_n", "_ci"))]
+    assert len(acts) == m["n_functions"] >= 7
+    assert sum(m[f"rank_{a}"] for a in acts) == pytest.approx(len(acts) * (len(acts) + 1) / 2)  # ranks 1..A
+    for a in acts:
+        assert 1 <= m[f"rank_{a}_lo"] <= m[f"rank_{a}"] <= m[f"rank_{a}_hi"] <= len(acts)
+    assert m["n_choices"] == m["n_tasks"] * m["n_functions"] and 0 <= m["n_edge"] <= m["n_choices"]
+    assert 1 <= m["n_top"] <= len(acts)
+    # the deep task kills the sigmoid in the quick profile as in the full one
+    assert m["fail_max_sigmoid"] >= 0.5 and "failed" in m["profile_sigmoid"]
+    verdicts = {"holds", "holds with a qualification", "does not hold", "undecided", "discussed, not measured"}
+    folk = {k: v for k, v in m.items() if k.startswith("folk_")}
+    assert len(folk) == 5 and set(folk.values()) <= verdicts
+
+
 EXPECTED_VERDICTS = {  # claims decided by a rule; the quick profile's verdicts
     "linear_collapse": "holds", "xor": "undecided",  # 19 of 20 seeds: Wilson interval reaches under 0.9
     "universal": "holds with a qualification",

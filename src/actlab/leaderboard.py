@@ -1,0 +1,516 @@
+"""The practical guide's leaderboard: activations x tasks x seeds, ranked with uncertainty.
+
+Every task trains all its networks (activations x seeds x learning rates) as one batched
+ensemble with Adam. For each activation the learning rate is picked by the median
+*validation* error over seeds; the table reports the *test* error at that rate, so the
+split that chose the rate never scores it. A run **fails** when its final training loss is
+not finite (diverged) or not below ``FAIL_FRACTION`` of a constant predictor's loss (died,
+or never learned); a failed run's error counts as the worst in its task. The failure share
+counts every run of the grid (all rates, all seeds): how forgiving a function is.
+
+Ranks are taken within each (task, seed), averaged over tasks and seeds; their interval is a
+bootstrap that resamples seeds within each task. A difference between two activations'
+mean ranks is decided only when its paired interval excludes zero.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from actlab import data
+from actlab.ensemble import Ensemble, Member, fit, member_losses
+from actlab.tuning import best_index
+from actlab.verdicts import Measure
+
+FAIL_FRACTION = 0.95  # a run "fails" unless its training loss ends below 95% of a constant predictor's
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Task:
+    """One setting of the leaderboard. ``widths``: hidden widths of the MLP; ``loss``: xent or mse."""
+    name: str
+    title: str
+    widths: tuple[int, ...]
+    lrs: tuple[float, ...]
+    loss: str = "xent"
+    epochs: int = 20          # full-batch tasks (batch_size None): steps
+    batch_size: int | None = 64
+    init: str = "kaiming"
+
+
+def tasks(*, digits_lrs, deep_lrs, regression_lrs, deep_depth: int = 20, epochs: int = 20,
+          deep_epochs: int = 10, regression_steps: int = 1500) -> dict[str, Task]:
+    """The tasks, by name. The deep task has no normalisation; every network starts from He's
+    initialisation (the common default for ReLU-like units), the same for every activation."""
+    return {
+        "digits": Task("digits", "digits, MLP 64", (64,), tuple(digits_lrs), epochs=epochs),
+        "deep": Task("deep", f"digits, {deep_depth}-layer MLP 32", (32,) * deep_depth, tuple(deep_lrs),
+                     epochs=deep_epochs, batch_size=128),
+        "regression": Task("regression", "1-D regression, MLP 32-32", (32, 32), tuple(regression_lrs),
+                           loss="mse", epochs=regression_steps, batch_size=None),
+    }
+
+
+def regression_target(x: torch.Tensor) -> torch.Tensor:
+    """A smooth oscillation plus a kink: neither a line nor a single bump."""
+    return torch.sin(2 * math.pi * x) + x.abs()
+
+
+def task_data(task: Task, dtype=torch.float32) -> dict:
+    """Train, validation and test splits. Digits: the book's training split with a fixed fifth
+    held out for validation, and its test split. Regression: 64 training points on [-1, 1], the
+    points between them (a grid 4x finer) alternate between validation and test."""
+    if task.loss == "mse":
+        xt = torch.linspace(-1, 1, 64, dtype=dtype)[:, None]
+        fine = torch.linspace(-1, 1, 4 * 63 + 1, dtype=dtype)[:, None]
+        between = fine[torch.arange(len(fine)) % 4 != 0]
+        xv, xs = between[0::2], between[1::2]
+        return {"train": (xt, regression_target(xt)), "val": (xv, regression_target(xv)),
+                "test": (xs, regression_target(xs)), "n_in": 1, "n_out": 1}
+    X, y = data.digits("train", dtype=dtype)
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    n_val = len(y) // 5
+    val, train = order[:n_val], order[n_val:]
+    return {"train": (X[train], y[train]), "val": (X[val], y[val]), "test": data.digits("test", dtype=dtype),
+            "n_in": X.shape[1], "n_out": 10}
+
+
+def constant_loss(task: Task, y: torch.Tensor) -> float:
+    """The training loss of the best constant predictor: the chance level a failed run sits at."""
+    if task.loss == "mse":
+        return float(y.var(unbiased=False))
+    p = torch.bincount(y, minlength=10).double() / len(y)
+    p = p[p > 0]
+    return float(-(p * p.log()).sum())
+
+
+def errors(task: Task, out: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """(E,) held-out error per member: misclassified share, or MSE / variance of the target."""
+    with torch.no_grad():
+        if task.loss == "mse":
+            return (((out - y) ** 2).mean(dim=(1, 2)) / y.var(unbiased=False)).double().numpy()
+        return (out.argmax(-1) != y).double().mean(1).numpy()
+
+
+@dataclass
+class TaskResult:
+    """One task's grid: every array is (activations, seeds, learning rates)."""
+    task: Task
+    activations: list[str]
+    lrs: list[float]
+    val: np.ndarray
+    test: np.ndarray
+    failed: np.ndarray
+
+    def chosen(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per activation: the index of the rate with the lowest median validation error (failed
+        runs count as never), and whether it lies inside the grid."""
+        idx, interior = [], []
+        for a in range(len(self.activations)):
+            scores = np.where(self.failed[a], np.inf, self.val[a])
+            b = best_index(scores)
+            b = 0 if b is None else b  # every rate failed: any index, all its runs fail
+            idx.append(b)
+            interior.append(0 < b < len(self.lrs) - 1)
+        return np.array(idx), np.array(interior)
+
+    def tuned_test(self) -> np.ndarray:
+        """(activations, seeds) test error at the chosen rate; a failed run is inf (ranked last)."""
+        idx, _ = self.chosen()
+        a = np.arange(len(self.activations))
+        err = self.test[a, :, idx]
+        return np.where(self.failed[a, :, idx], np.inf, err)
+
+    def tuned_failed(self) -> np.ndarray:
+        idx, _ = self.chosen()
+        return self.failed[np.arange(len(self.activations)), :, idx]
+
+
+def run_task(task: Task, activations: list[str], seeds: int, dtype=torch.float32) -> TaskResult:
+    """Train every (activation, seed, rate of the task's grid) as one batched ensemble."""
+    lrs = list(task.lrs)
+    d = task_data(task, dtype)
+    (xt, yt), (xv, yv), (xs, ys) = d["train"], d["val"], d["test"]
+    members = [Member(a, task.widths, seed=s, lr=lr, init=task.init)
+               for a in activations for s in range(seeds) for lr in lrs]
+    ens = Ensemble(members, d["n_in"], d["n_out"], dtype=dtype)
+    n = len(xt)
+    if task.batch_size is None:
+        steps, batch = task.epochs, None
+    else:
+        steps, batch = task.epochs * math.ceil(n / task.batch_size), task.batch_size
+    fit(ens, xt, yt, loss=task.loss, steps=steps, batch_size=batch, seed=0)
+    with torch.no_grad():
+        final = member_losses(ens(xt), yt, task.loss).double().numpy()
+        val, test = errors(task, ens(xv), yv), errors(task, ens(xs), ys)
+    failed = ~np.isfinite(final) | ~(final < FAIL_FRACTION * constant_loss(task, yt))
+    shape = (len(activations), seeds, len(lrs))
+    val = np.where(np.isfinite(val), val, np.inf)
+    return TaskResult(task, list(activations), list(lrs), val.reshape(shape), test.reshape(shape),
+                      failed.reshape(shape))
+
+
+def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int = 3, dtype=torch.float32) -> np.ndarray:
+    """(activations,) seconds per training step of one network (minibatch, Adam), after a
+    warm-up step. Rounds alternate between the functions, so a busy machine slows them alike,
+    and the fastest round counts (a preempted round can only be slower). On networks this
+    small a step is mostly fixed overhead; the function's own cost is in the properties chapter."""
+    d = task_data(task, dtype)
+    xt, yt = d["train"]
+    nets = [Ensemble([Member(a, task.widths, seed=0, lr=task.lrs[0], init=task.init)], d["n_in"], d["n_out"], dtype=dtype)
+            for a in activations]
+    best = np.full(len(activations), np.inf)
+    for net in nets:
+        fit(net, xt, yt, loss=task.loss, steps=1, batch_size=task.batch_size)
+    for _ in range(rounds):
+        for i, net in enumerate(nets):
+            t = time.perf_counter()
+            fit(net, xt, yt, loss=task.loss, steps=steps, batch_size=task.batch_size)
+            best[i] = min(best[i], (time.perf_counter() - t) / steps)
+    return best
+
+
+# ---------------------------------------------------------------- ranking with uncertainty
+
+def ranks(err: np.ndarray) -> np.ndarray:
+    """(tasks, activations, seeds) errors -> ranks among the activations within each (task, seed);
+    1 is best, ties share the average rank, failed runs (inf or nan) tie for last."""
+    from scipy.stats import rankdata
+
+    e = np.where(np.isnan(err), np.inf, err)
+    return rankdata(e, axis=1, method="average")
+
+
+@dataclass
+class Ranking:
+    activations: list[str]
+    mean: np.ndarray    # (A,) mean rank over tasks and seeds
+    boots: np.ndarray   # (n_boot, A) the same, over seeds resampled within each task
+    n_seeds: int
+    n_tasks: int
+
+    def _method(self) -> str:
+        return f"bootstrap {round(100 * LEVEL)}% over seeds"
+
+    def measure(self, name: str) -> Measure:
+        """The activation's mean rank with its interval."""
+        a = self.activations.index(name)
+        lo, hi = np.quantile(self.boots[:, a], [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+        v = float(self.mean[a])
+        return Measure(v, min(float(lo), v), max(float(hi), v), self.n_seeds, self._method())
+
+    def difference(self, name: str, reference: str) -> Measure:
+        """Mean rank of ``name`` minus ``reference``'s (negative: ``name`` ranks better), with a
+        paired interval (both from the same resampled seeds)."""
+        a, b = self.activations.index(name), self.activations.index(reference)
+        diff = self.boots[:, a] - self.boots[:, b]
+        v = float(self.mean[a] - self.mean[b])
+        lo, hi = np.quantile(diff, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+        return Measure(v, min(float(lo), v), max(float(hi), v), self.n_seeds, self._method())
+
+    def order(self) -> list[str]:
+        return [self.activations[i] for i in np.argsort(self.mean, kind="stable")]
+
+    def decisively(self, name: str, reference: str) -> str:
+        """"better", "worse" or "tied" (the paired interval contains zero)."""
+        m = self.difference(name, reference)
+        return "better" if m.hi < 0 else "worse" if m.lo > 0 else "tied"
+
+
+def rank(err: np.ndarray, activations: list[str], n_boot: int = 2000, seed: int = 0) -> Ranking:
+    """Mean rank of each activation over (tasks, seeds), with a bootstrap over seeds."""
+    r = ranks(err)                      # (T, A, S)
+    T, A, S = r.shape
+    rs = r.transpose(0, 2, 1)           # (T, S, A)
+    idx = np.random.default_rng(seed).integers(0, S, (n_boot, T, S))
+    boots = rs[np.arange(T)[None, :, None], idx].mean(axis=(1, 2))  # (n_boot, A)
+    return Ranking(list(activations), r.mean(axis=(0, 2)), boots, S, T)
+
+
+# ---------------------------------------------------------------- advice from the numbers
+
+@dataclass
+class Advice:
+    """Groups computed from the ranking and the failure shares, by rules fixed in advance:
+
+    - *top*: no activation ranks decisively better (paired interval of the difference with the
+      best-ranked excludes zero in its favour for none);
+    - *fragile*: at least ``fragile_share`` of its runs failed on some task (name: tasks);
+    - *avoid*: decisively worse than the best-ranked and ranked in the worse half on average.
+    """
+    best: str
+    top: list[str]
+    avoid: list[str]
+    fragile: dict
+    undecided: list[str]
+
+
+def advice(ranking: Ranking, fail_share: np.ndarray, task_titles: list[str], fragile_share: float = 1 / 3) -> Advice:
+    """``fail_share``: (tasks, activations), the share of each activation's runs that failed."""
+    order = ranking.order()
+    best = order[0]
+    A = len(order)
+    top = [a for a in order if a == best or ranking.decisively(a, best) != "worse"]
+    avoid = [a for a in order if a != best and ranking.decisively(a, best) == "worse"
+             and ranking.mean[ranking.activations.index(a)] > (A + 1) / 2]
+    fragile = {}
+    for j, a in enumerate(ranking.activations):
+        where = [task_titles[t] for t in range(fail_share.shape[0]) if fail_share[t, j] >= fragile_share]
+        if where:
+            fragile[a] = where
+    undecided = [a for a in order if a not in top and a not in avoid]
+    return Advice(best, top, avoid, fragile, undecided)
+
+
+# ---------------------------------------------------------------- the board and its figure
+
+@dataclass
+class Board:
+    """All tasks for the same activations and seeds."""
+    results: list[TaskResult]
+    step_time: np.ndarray | None = None  # (tasks, activations) seconds per step, or None
+
+    @property
+    def activations(self) -> list[str]:
+        return self.results[0].activations
+
+    @property
+    def titles(self) -> list[str]:
+        return [r.task.title for r in self.results]
+
+    def tuned_test(self) -> np.ndarray:
+        """(tasks, activations, seeds) test error at each activation's chosen rate."""
+        return np.stack([r.tuned_test() for r in self.results])
+
+    def fail_share(self) -> np.ndarray:
+        """(tasks, activations): the share of the grid's runs (every rate and seed) that failed."""
+        return np.stack([r.failed.mean(axis=(1, 2)) for r in self.results])
+
+    def edge_choices(self) -> list[tuple[str, str]]:
+        """(task title, activation) whose chosen rate is the smallest or largest of its grid."""
+        out = []
+        for r in self.results:
+            idx, interior = r.chosen()
+            out += [(r.task.title, a) for a, ok, i in zip(r.activations, interior, idx, strict=True)
+                    if not ok and not r.failed[r.activations.index(a), :, i].all()]
+        return out
+
+    def ranking(self, n_boot: int = 2000) -> Ranking:
+        return rank(self.tuned_test(), self.activations, n_boot=n_boot)
+
+
+def run_board(task_list: list[Task], activations: list[str], seeds: int, *, time_steps: int = 0) -> Board:
+    """Every task's grid; with ``time_steps``, also each (task, activation)'s time per step."""
+    results = [run_task(t, activations, seeds) for t in task_list]
+    times = None
+    if time_steps:
+        times = np.stack([step_times(t, activations, steps=time_steps) for t in task_list])
+    return Board(results, times)
+
+
+def error_text(task: Task, e: float) -> str:
+    from actlab.numbers import fmt, pct
+
+    if not np.isfinite(e):
+        return "failed"
+    return pct(e) if task.loss == "xent" else fmt(e, sig=2)
+
+
+def board_figure(board: Board, ranking: Ranking):
+    """Activations (rows, best mean rank first) x tasks: each cell is the median test error over
+    seeds at the chosen rate, coloured by its rank within the task; a cross and a count mark
+    tasks where some of the grid's runs failed. The last column: the mean rank and its interval."""
+    import matplotlib
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
+    from actlab import plotting
+    from actlab.numbers import fmt
+
+    order = ranking.order()
+    rows = [board.activations.index(a) for a in order]
+    err = board.tuned_test()                                   # (T, A, S)
+    med = np.median(np.where(np.isnan(err), np.inf, err), axis=2)  # inf if half or more failed
+    within = ranks(med[:, :, None])[:, :, 0]                   # rank of the median, per task
+    fails = board.fail_share()
+    n_runs = board.results[0].failed[0].size
+    T, A = med.shape
+    fig, axes = plotting.figure(1, 1, width=7.0, height=0.34 * A + 1.0)
+    ax = axes[0, 0]
+    cmap = matplotlib.colormaps["cividis_r"]
+    norm = Normalize(1, A)
+    for i, a in enumerate(rows):
+        for t in range(T):
+            rgba = cmap(norm(within[t, a]))
+            ax.add_patch(Rectangle((t, i), 1, 1, color=rgba, linewidth=0))
+            dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.55
+            label = error_text(board.results[t].task, med[t, a])
+            if fails[t, a] > 0:
+                label += f"  ✕{round(fails[t, a] * n_runs)}/{n_runs}"
+            ax.text(t + 0.5, i + 0.5, label, ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black")
+        m = ranking.measure(order[i])
+        ax.text(T + 0.5, i + 0.5, f"{fmt(m.value, 2)} [{fmt(m.lo, 2)}, {fmt(m.hi, 2)}]",
+                ha="center", va="center", fontsize=9)
+    ax.set_xlim(0, T + 1)
+    ax.set_ylim(A, 0)
+    ax.set_xticks(np.arange(T + 1) + 0.5, [t.replace(", ", ",\n") for t in board.titles] + ["mean rank\n[95% interval]"])
+    ax.xaxis.tick_top()
+    ax.set_yticks(np.arange(A) + 0.5, [plotting.label(order[i]) for i in range(A)])
+    ax.tick_params(length=0)
+    ax.grid(False)
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    return plotting.finish(fig)
+
+
+# ---------------------------------------------------------------- words from the numbers
+
+def names_text(names: list[str]) -> str:
+    """"ReLU, GELU and tanh": activations by their labels, in the given order."""
+    from actlab import plotting
+
+    labels = [plotting.label(n) for n in names]
+    if not labels:
+        return "none"
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def advice_markdown(adv: Advice, ranking: Ranking) -> str:
+    """The guide's recommendations, each generated from a group of :class:`Advice`."""
+    from actlab.numbers import fmt
+
+    m = ranking.measure(adv.best)
+    others = [a for a in adv.top if a != adv.best]
+    lines = [f"- **Start with {names_text([adv.best])}**, the best mean rank "
+             f"({fmt(m.value, 2)}, interval {fmt(m.lo, 2)} to {fmt(m.hi, 2)})"
+             + (f"; at {ranking.n_seeds} seeds it cannot be told apart from {names_text(others)}."
+                if others else "; every other function ranks decisively worse.")]
+    if adv.avoid:
+        lines.append(f"- **Avoid {names_text(adv.avoid)}:** decisively worse than {names_text([adv.best])} "
+                     "and in the worse half on average.")
+    if adv.fragile:
+        parts = [f"{names_text([a])} on {' and '.join(w)}" for a, w in adv.fragile.items()]
+        lines.append("- **Expect failures** (a third or more of the grid's runs diverged or never learned) with "
+                     + "; ".join(parts) + ".")
+    if adv.undecided:
+        lines.append(f"- **No advice either way** on {names_text(adv.undecided)}: worse than the best, but not "
+                     "decisively in the worse half.")
+    return "\n".join(lines)
+
+
+def tasks_table(task_list: list[Task], seeds: int) -> str:
+    from actlab.numbers import fmt
+    from actlab.tables import markdown_table
+
+    rows = []
+    for t in task_list:
+        steps = f"{t.epochs} steps, full batch" if t.batch_size is None else f"{t.epochs} epochs, batches of {t.batch_size}"
+        error = "test error (share misclassified)" if t.loss == "xent" else "test MSE ÷ variance of the target"
+        rows.append([t.title, " × ".join(str(w) for w in t.widths) if len(set(t.widths)) > 1 or len(t.widths) < 4
+                     else f"{len(t.widths)} × {t.widths[0]}", steps, ", ".join(fmt(lr) for lr in t.lrs), error])
+    return markdown_table(["task", "hidden widths", "training (Adam)", "learning-rate grid", "scored by"], rows)
+
+
+def step_time_table(board: Board, ranking: Ranking) -> str:
+    """Time per training step relative to ReLU's, per task (rows in ranking order)."""
+    from actlab.numbers import fmt
+    from actlab.tables import markdown_table
+
+    if board.step_time is None or "relu" not in board.activations:
+        return ""
+    ref = board.step_time[:, board.activations.index("relu")]
+    rows = [[names_text([a])] + [fmt(board.step_time[t, board.activations.index(a)] / ref[t], 2)
+                                 for t in range(len(board.results))] for a in ranking.order()]
+    return markdown_table(["function"] + board.titles, rows)
+
+
+# ---------------------------------------------------------------- the folklore, checked
+
+def folklore_measures(ranking: Ranking) -> dict[str, Measure]:
+    from actlab.verdicts import exact
+
+    acts = ranking.activations
+    out = {"n_better_than_relu": exact(sum(ranking.decisively(a, "relu") == "better" for a in acts if a != "relu"))}
+    for a in ("sigmoid", "tanh", "leaky_relu", "maxout", "elu"):
+        if a in acts:
+            out[f"{a}_minus_relu"] = ranking.difference(a, "relu")
+    if "tanh" in acts and "maxout" in acts:
+        out["tanh_minus_maxout"] = ranking.difference("tanh", "maxout")
+    return out
+
+
+def _diff_rule(a: str, op: str, b: str = "relu"):
+    from actlab.verdicts import Rule
+
+    key = f"{a}_minus_{b}"
+    return Rule(key, op, 0.0, f"{names_text([a])}'s mean rank minus {names_text([b])}'s", "")
+
+
+def folklore(ranking: Ranking, setting: str) -> list[tuple[str, object]]:
+    """The CS231n notes' advice (paraphrased) with the verdict our leaderboard gives each part.
+    Rules, fixed before the numbers: a difference of mean ranks counts only when its paired
+    interval excludes zero; "worth a try" holds where a variant ranks decisively better than ReLU."""
+    from dataclasses import replace
+
+    from actlab.verdicts import DISCUSSED, Rule, Verdict, judge
+
+    m = folklore_measures(ranking)
+    set_ = lambda rules: [replace(r, setting=setting) for r in rules]
+    better = [a for a in ranking.order() if a != "relu" and ranking.decisively(a, "relu") == "better"]
+    items = [
+        ("Use ReLU: no other function is reliably better.",
+         judge("relu-default", set_([Rule("n_better_than_relu", "==", 0.0,
+                                          "functions ranking decisively better than ReLU")]), m,
+               note=f"decisively better: {names_text(better)}" if better else "")),
+        ("Never use the sigmoid.", judge("never-sigmoid", set_([_diff_rule("sigmoid", ">")]), m)),
+        ("Tanh is worth trying but works worse than ReLU or maxout.",
+         judge("tanh-worse", set_([_diff_rule("tanh", ">"), _diff_rule("tanh", ">", "maxout")]), m)),
+        ("If dead units are a worry, try leaky ReLU, maxout or ELU instead.",
+         judge("variants", [replace(_diff_rule(a, "<"), setting=names_text([a])) for a in ("leaky_relu", "maxout", "elu")],
+              m, mode="settings")),
+        ("Be careful with the learning rate and watch the fraction of dead units.",
+         Verdict("careful", DISCUSSED, note="practice, not a claim to test; the failure shares of the grid show how "
+                                             "forgiving each function is")),
+    ]
+    return items
+
+
+def folklore_box(items) -> str:
+    """The claim box of the guide: each piece of advice, its verdict, and one line per rule."""
+    lines = []
+    for text, v in items:
+        head = f"- *{text}* — **{v.label}**."
+        if not v.parts:
+            lines.append(f"{head} {v.note.rstrip('.')}.")
+            continue
+        subs = [p + "." for p in v.part_texts()]
+        subs += [f"*{v.qualification}*." for _ in [0] if v.qualification]
+        subs += [v.note.rstrip(".") + "." for _ in [0] if v.note]
+        lines.append(head + "\n" + "\n".join(f"  - {x}" for x in subs))
+    return (":::{admonition} What the folklore says, and our verdict\n:class: claim\n\n" + "\n".join(lines) + "\n:::")
+
+
+def profile_text(board: Board, name: str) -> str:
+    """One function task by task: its rank (of the median test error) within each task, and
+    the share of the grid's runs that failed where any did."""
+    from actlab.numbers import pct
+
+    a = board.activations.index(name)
+    err = board.tuned_test()
+    med = np.median(np.where(np.isnan(err), np.inf, err), axis=2)
+    within = ranks(med[:, :, None])[:, :, 0]
+    fails = board.fail_share()
+    parts = []
+    for t, title in enumerate(board.titles):
+        r = within[t, a]
+        text = f"rank {r:g} of {len(board.activations)} on {title}"
+        if fails[t, a] > 0:
+            text += f" ({pct(fails[t, a])} of the grid's runs failed)"
+        parts.append(text)
+    return "; ".join(parts)

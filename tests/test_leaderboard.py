@@ -1,0 +1,110 @@
+"""The practical guide's leaderboard: ranking, intervals, failures and the advice drawn from them."""
+import math
+
+import numpy as np
+import pytest
+
+from actlab import leaderboard as lb
+from actlab.verdicts import DISCUSSED, FAILS, HOLDS, UNDECIDED
+
+ACTS = ["relu", "leaky_relu", "tanh", "sigmoid", "maxout", "elu"]
+
+
+def errors(order: list[str], tasks: int = 3, seeds: int = 6, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """(tasks, activations of ACTS, seeds) errors where ``order`` is best-first on every task."""
+    rng = np.random.default_rng(seed)
+    base = np.array([order.index(a) for a in ACTS], float)
+    return 0.1 + 0.01 * base[None, :, None] + noise * rng.standard_normal((tasks, len(ACTS), seeds))
+
+
+def test_ranks_put_failures_last_and_share_ties():
+    err = np.array([[[0.1], [np.inf], [0.1], [np.nan]]])
+    assert lb.ranks(err)[0, :, 0].tolist() == [1.5, 3.5, 1.5, 3.5]
+
+
+def test_a_consistent_order_is_decided_and_the_advice_follows_the_data():
+    order = ["sigmoid", "tanh", "elu", "maxout", "leaky_relu", "relu"]
+    r = lb.rank(errors(order), ACTS)
+    assert r.order() == order
+    m = r.measure("sigmoid")
+    assert m.value == m.lo == m.hi == 1.0  # first on every task and seed: no spread to resample
+    assert r.decisively("sigmoid", "relu") == "better" and r.decisively("relu", "sigmoid") == "worse"
+    adv = lb.advice(r, np.zeros((3, len(ACTS))), ["a", "b", "c"])
+    assert adv.best == "sigmoid" and adv.top == ["sigmoid"]
+    assert set(adv.avoid) == {"maxout", "leaky_relu", "relu"}  # decisively worse and in the worse half
+    # the same rules on other data give other advice
+    adv2 = lb.advice(lb.rank(errors(order[::-1]), ACTS), np.zeros((3, len(ACTS))), ["a", "b", "c"])
+    assert adv2.best == "relu"
+    assert "Start with ReLU" in lb.advice_markdown(adv2, lb.rank(errors(order[::-1]), ACTS))
+
+
+def test_noise_leaves_close_functions_tied():
+    r = lb.rank(errors(ACTS, noise=1.0, seeds=4), ACTS)
+    assert any(r.decisively(a, "relu") == "tied" for a in ACTS if a != "relu")
+    for a in ACTS:
+        m = r.measure(a)
+        assert 1 <= m.lo <= m.value <= m.hi <= len(ACTS)
+
+
+def test_fragile_names_the_task():
+    r = lb.rank(errors(ACTS), ACTS)
+    share = np.zeros((2, len(ACTS)))
+    share[1, ACTS.index("sigmoid")] = 0.5
+    assert lb.advice(r, share, ["shallow", "deep"]).fragile == {"sigmoid": ["deep"]}
+
+
+def test_folklore_verdicts_follow_the_ranking():
+    order = ["relu", "maxout", "leaky_relu", "elu", "tanh", "sigmoid"]
+    items = dict((v.claim, v) for _, v in lb.folklore(lb.rank(errors(order), ACTS), "test"))
+    assert items["relu-default"].outcome == HOLDS
+    assert items["never-sigmoid"].outcome == HOLDS
+    assert items["tanh-worse"].outcome == HOLDS
+    assert items["variants"].outcome == FAILS  # every variant ranks decisively worse than ReLU
+    assert items["careful"].outcome == DISCUSSED
+    noisy = dict((v.claim, v) for _, v in lb.folklore(lb.rank(errors(ACTS, noise=1.0, seeds=3), ACTS), "test"))
+    assert UNDECIDED in {v.outcome for v in noisy.values()}
+    box = lb.folklore_box(lb.folklore(lb.rank(errors(order), ACTS), "test"))
+    assert box.startswith(":::{admonition}") and box.count("\n- *") == 5
+
+
+@pytest.fixture(scope="module")
+def small_board():
+    tasks = lb.tasks(digits_lrs=[0.01, 30.0], deep_lrs=[0.001, 0.003], regression_lrs=[0.01, 0.03],
+                     deep_depth=3, epochs=1, deep_epochs=1, regression_steps=50)
+    return lb.run_board([tasks["digits"], tasks["regression"]], ["relu", "tanh", "maxout"], 2, time_steps=1)
+
+
+def test_a_diverging_rate_fails_and_is_never_chosen(small_board):
+    digits = small_board.results[0]
+    assert digits.failed[:, :, 1].all()   # lr 30 with Adam: diverged or dead on every seed
+    assert not digits.failed[:, :, 0].any()
+    idx, interior = digits.chosen()
+    assert (idx == 0).all() and not interior.any()
+    assert np.isfinite(digits.tuned_test()).all()
+    assert small_board.fail_share()[0].tolist() == [0.5, 0.5, 0.5]
+    assert ("digits, MLP 64", "relu") in small_board.edge_choices()
+
+
+def test_errors_are_the_measured_error_rate(small_board):
+    for r in small_board.results:
+        assert r.test.shape == (3, 2, 2)
+        assert ((0 <= r.test[np.isfinite(r.test)])).all()
+    assert (small_board.results[0].test[:, :, 0] < 0.9).all()  # better than chance after an epoch
+
+
+def test_step_times_and_the_figure(small_board):
+    assert small_board.step_time.shape == (2, 3) and (small_board.step_time > 0).all()
+    img = lb.board_figure(small_board, small_board.ranking())
+    assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
+    text = lb.profile_text(small_board, "relu")
+    assert "of 3 on digits, MLP 64 (50% of the grid's runs failed)" in text and "on 1-D regression" in text
+    assert np.isfinite(small_board.ranking().mean).all()
+
+
+def test_constant_loss_is_the_chance_level():
+    import torch
+
+    y = torch.arange(10).repeat(5)
+    assert lb.constant_loss(lb.Task("t", "t", (4,), (0.1,)), y) == pytest.approx(math.log(10))
+    yr = torch.tensor([[0.0], [2.0]])
+    assert lb.constant_loss(lb.Task("t", "t", (4,), (0.1,), loss="mse"), yr) == pytest.approx(1.0)
