@@ -16,8 +16,12 @@ def test_every_chapter_recorded_metrics(quick_metrics):
 def test_gallery(quick_metrics):
     from actlab import functions
 
-    assert quick_metrics["gallery.n_functions"] == len(functions.names())
-    assert quick_metrics["gallery.max_autograd_gap"] < 1e-8
+    m = metrics_of(quick_metrics, "gallery")
+    assert m["n_functions"] == len(functions.names())
+    assert m["n_layers"] == len(functions.names()) - len(functions.names(elementwise_only=True)) == 5
+    assert m["max_autograd_gap"] < 1e-8
+    assert m["lecun_f1"] == pytest.approx(1.0, abs=1e-4) and m["lecun_slope0"] == pytest.approx(1.7159 * 2 / 3)
+    assert m["match_glu_width"] == 2048  # Shazeer (2020): 3072 plain units -> 2048 gated, d_model 768
 
 
 def test_sigmoid(quick_metrics):
@@ -219,6 +223,11 @@ def test_properties(quick_metrics):
     assert m["bounded_below_sigmoid"] and m["bounded_above_sigmoid"]
     assert m["bounded_below_selu"] and not m["bounded_above_selu"]
     assert m["extra_prelu"] == 1 and m["extra_relu"] == 0 and m["extra_maxout"] == 64 * 64 + 64
+    for n in ("glu", "reglu", "geglu", "swiglu"):  # the gate's map; never monotone in the gate's input
+        assert m[f"extra_{n}"] == 64 * 64 + 64 and m[f"monotone_gate_{n}"] is False
+    assert m["monotone_value_glu"] and m["monotone_value_reglu"]  # sigma, relu >= 0
+    assert not m["monotone_value_geglu"] and not m["monotone_value_swiglu"]  # GELU, SiLU dip below 0
+    assert m["f0_lecun_tanh"] == 0 and abs(m["mean_lecun_tanh"]) < 0.01 and m["n_kinks_lecun_tanh"] == 0
     assert not m["nonlinear_identity"] and m["nonlinear_sigmoid"]
     assert m["hessian_min_squared"] < 0 <= m["hessian_min_xent"] + 1e-12
     assert m["layer_params_64"] == 64 * 64 + 64
@@ -233,7 +242,8 @@ def test_properties(quick_metrics):
 
 def test_saturation(quick_metrics):
     m = metrics_of(quick_metrics, "saturation")
-    expect = {"sigmoid": ("soft", "soft"), "tanh": ("soft", "soft"), "relu": ("hard", "none"),
+    expect = {"sigmoid": ("soft", "soft"), "tanh": ("soft", "soft"), "lecun_tanh": ("soft", "soft"),
+              "relu": ("hard", "none"),
               "hardtanh": ("hard", "hard"), "elu": ("soft", "none"), "softplus": ("soft", "none"),
               "identity": ("none", "none"), "leaky_relu": ("none", "none"), "gelu_tanh": ("soft", "none"),
               "gelu": ("soft", "none"), "silu": ("soft", "none"), "mish": ("soft", "none"),

@@ -129,6 +129,69 @@ def test_maxout_member_is_a_max_over_k_pieces_and_trains_alone_as_in_the_batch()
         torch.testing.assert_close(ens(x)[i], one(x)[0], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("name, gate", [("glu", torch.sigmoid), ("reglu", torch.relu),
+                                        ("geglu", torch.nn.functional.gelu), ("swiglu", torch.nn.functional.silu)])
+def test_gated_member_equals_a_hand_built_network(name, gate):
+    """A gated hidden layer of width n: one (fan_in, 2n) weight, the first n columns the values a,
+    the last n the gate inputs b, and the unit a * g(b). The same network written with
+    torch.nn.Linear and torch's own gate gives the same output before and after training."""
+    from actlab import functions
+
+    m = Member(name, (6, 5), seed=3, lr=0.05)
+    ens = Ensemble([m], 3, 2)
+    blk = ens.single_block()
+    assert [tuple(w.shape[1:]) for w in blk.weights] == [(3, 12), (6, 10), (5, 2)]
+    assert ens.parameter_counts()[0] == functions.weight_count(name, 3, (6, 5), 2) == \
+        functions.glu_weight_count(3, 6) + functions.glu_weight_count(6, 5) + functions.dense_weight_count(5, 2)
+    lin = [torch.nn.Linear(a, b).double() for a, b in ((3, 12), (6, 10), (5, 2))]
+
+    def copy_weights():
+        with torch.no_grad():
+            for layer, w, b in zip(lin, blk.weights, blk.biases, strict=True):
+                layer.weight.copy_(w[0].T)
+                layer.bias.copy_(b[0].reshape(-1))
+
+    def net(x):
+        h = x
+        for layer in lin[:-1]:
+            a, b = layer(h).chunk(2, -1)
+            h = a * gate(b)
+        return lin[-1](h)
+
+    x = torch.randn(24, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 2, (24,), generator=torch.Generator().manual_seed(1))
+    copy_weights()
+    with torch.no_grad():
+        torch.testing.assert_close(ens(x)[0], net(x), rtol=0, atol=1e-12)
+    opt = torch.optim.SGD([p for layer in lin for p in layer.parameters()], lr=0.05)
+    for _ in range(20):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    fit(ens, x, y, loss="xent", steps=20, optimizer="sgd")
+    with torch.no_grad():
+        torch.testing.assert_close(ens(x)[0], net(x), rtol=0, atol=1e-10)
+
+
+def test_gated_members_train_alone_as_in_a_batch_with_maxout_and_relu():
+    """Members of two pieces per unit (maxout and the gated units) share a block, grouped by
+    activation; each still trains exactly as alone, and its parameters are counted by its pieces."""
+    from actlab import functions
+
+    ms = [Member(a, (6, 5), seed=s, lr=0.05) for a in ("swiglu", "maxout", "glu") for s in (0, 1)]
+    ms += [Member("relu", (6, 5), seed=0, lr=0.05), Member("geglu", (4,), seed=2, lr=0.05)]
+    x = torch.randn(24, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 2, (24,), generator=torch.Generator().manual_seed(1))
+    ens = Ensemble(ms, 3, 2)
+    assert sorted((blk.pieces, len(blk.members)) for blk in ens.blocks) == [(1, 1), (2, 1), (2, 6)]
+    assert list(ens.parameter_counts()) == [functions.weight_count(m.activation, 3, m.widths, 2) for m in ms]
+    fit(ens, x, y, loss="xent", steps=15, batch_size=8, optimizer="sgd", momentum=0.9)
+    for i, m in enumerate(ms):
+        one = Ensemble([m], 3, 2)
+        fit(one, x, y, loss="xent", steps=15, batch_size=8, optimizer="sgd", momentum=0.9)
+        torch.testing.assert_close(ens(x)[i], one(x)[0], rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("optimizer, momentum", [("sgd", 0.9), ("adam", 0.0)])
 def test_one_member_matches_idiomatic_torch_nn_and_optim(optimizer, momentum):
     """Independent of the ensemble's own code: the same network written with torch.nn.Linear and

@@ -16,7 +16,8 @@ WITH_REF = [n for n in ELEMENTWISE if functions.get(n).torch_ref is not None
             and functions.get(n).forward is not functions.get(n).torch_ref]
 REQUIRED = ["identity", "step", "sigmoid", "hardsigmoid", "tanh", "hardtanh", "softsign", "relu",
             "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "gelu_tanh", "silu",
-            "mish", "softplus", "maxout"]
+            "mish", "softplus", "maxout", "lecun_tanh", "glu", "reglu", "geglu", "swiglu"]
+GATED = {"glu": "sigmoid", "reglu": "relu", "geglu": "gelu", "swiglu": "silu"}
 
 
 def test_registry_has_every_required_function():
@@ -128,6 +129,104 @@ def test_maxout_is_a_layer_with_k_fold_weights():
         a(torch.zeros(3))
 
 
+def test_lecun_tanh_maps_one_to_one_and_is_a_scaled_tanh():
+    """1.7159 tanh(2x/3) (LeCun et al. 1998, §4.4): f(+-1) = +-1 to four digits, slope 1.7159 * 2/3 at 0."""
+    a = functions.get("lecun_tanh")
+    x = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
+    assert a(x).tolist() == pytest.approx([-1.0, 0.0, 1.0], abs=1e-4)
+    assert float(a.derivative(torch.zeros(1, dtype=torch.float64))) == pytest.approx(1.7159 * 2 / 3, rel=1e-15)
+    xs = torch.linspace(-20, 20, 4001, dtype=torch.float64)
+    torch.testing.assert_close(a(xs), 1.7159 * functions.get("tanh")(xs * 2 / 3), rtol=1e-15, atol=0)
+    assert a.cite == "lecun1998" and a.color == functions.get("tanh").color and a.elementwise
+
+
+@pytest.mark.parametrize("name", sorted(GATED))
+def test_gated_unit_is_value_times_gate_of_the_two_halves(name):
+    """A gated layer's pre-activations are (values a, gate inputs b), halves of the last axis, as
+    torch.nn.functional.glu splits them; the unit is a * g(b) with the registry's gate g."""
+    act, gate = functions.get(name), functions.get(GATED[name])
+    assert not act.elementwise and act.pieces == 2 and act.gate == GATED[name]
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(7, 3, 10, dtype=torch.float64, generator=g) * 4
+    out = act(z)
+    assert out.shape == (7, 3, 5)
+    torch.testing.assert_close(out, z[..., :5] * gate(z[..., 5:]), rtol=0, atol=0)
+    torch.testing.assert_close(out, act.torch_ref(z), rtol=1e-12, atol=1e-12)  # through torch's own gate
+    if name == "glu":
+        torch.testing.assert_close(out, torch.nn.functional.glu(z, -1), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="even length"):
+        act(torch.zeros(3))
+
+
+@pytest.mark.parametrize("name", sorted(GATED))
+def test_gated_derivative_matches_autograd_incl_the_gates_kinks(name):
+    """Each pre-activation feeds one output, so the registry's derivative (g(b) for a, a g'(b) for
+    b) is the gradient of the summed outputs; the grid holds b = 0 (ReLU's kink) exactly."""
+    act = functions.get(name)
+    v = properties.grid(10.0, 401)
+    a, b = torch.meshgrid(v, v, indexing="ij")
+    z = torch.cat([a.reshape(-1, 1), b.reshape(-1, 1)], -1).requires_grad_(True)  # 401^2 units of one input each
+    (grad,) = torch.autograd.grad(act(z).sum(), z)
+    assert float((act.derivative(z.detach()) - grad).abs().max()) < 1e-12
+    wide = torch.randn(4, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    (grad,) = torch.autograd.grad(act(wide).sum(), wide)
+    torch.testing.assert_close(act.derivative(wide.detach()), grad, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(GATED))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gated_units_are_finite_for_finite_pre_activations(name, dtype):
+    """No NaN or inf from any pair of extreme values and gate inputs, except where the true value
+    itself is beyond the dtype's range (3e38 * 3e38)."""
+    act = functions.get(name)
+    e = torch.tensor(EXTREMES, dtype=torch.float64)
+    a, b = torch.meshgrid(e, e, indexing="ij")
+    z = torch.stack([a.reshape(-1), b.reshape(-1)], -1)
+    top = torch.finfo(dtype).max
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for f in (act.forward, act.derivative):
+            exact, got = f(z), f(z.to(dtype))
+            fits = torch.isfinite(exact) & (exact.abs() <= top)
+            assert torch.isfinite(got[fits]).all(), (name, f.__name__)
+
+
+def test_layer_weight_counts():
+    dense = functions.dense_weight_count
+    assert functions.glu_weight_count(10, 4) == 2 * dense(10, 4) == functions.maxout_weight_count(10, 4, k=2)
+    assert functions.weight_count("relu", 3, (6, 5), 2) == dense(3, 6) + dense(6, 5) + dense(5, 2)
+    assert functions.weight_count("swiglu", 3, (6, 5), 2) == 2 * dense(3, 6) + 2 * dense(6, 5) + dense(5, 2)
+    for n in GATED:
+        assert functions.extra_per_unit(n, 64) == 65
+        assert 64 * functions.extra_per_unit(n, 64) == properties.extra_parameters(n, 64)
+
+
+def test_matched_width_keeps_the_parameter_count_of_a_plain_layer():
+    # Shazeer (2020): a 3072-unit ReLU feed-forward layer of a 768-wide model becomes 2048 gated
+    # units at the same parameter count (no biases there; with them the match is the same here)
+    assert functions.matched_width("swiglu", 768, 3072, 768) == 2048
+    assert functions.matched_width("relu", 10, 20, 3) == 20 and functions.matched_width("prelu", 5, 7, 2, depth=3) == 7
+    for name, n_in, width, n_out, depth in [("glu", 64, 64, 10, 1), ("reglu", 2, 50, 1, 1), ("geglu", 8, 30, 3, 4),
+                                            ("maxout", 64, 100, 10, 2), ("swiglu", 1, 1, 1, 1)]:
+        m = functions.matched_width(name, n_in, width, n_out, depth)
+        target = functions.weight_count("relu", n_in, (width,) * depth, n_out)
+        gap = lambda w: abs(functions.weight_count(name, n_in, (w,) * depth, n_out) - target)  # noqa: B023
+        assert 1 <= m <= width and all(gap(m) <= gap(w) for w in range(1, width + 1)), (name, m)
+    with pytest.raises(ValueError, match="positive"):
+        functions.matched_width("glu", 64, 0, 10)
+
+
+def test_register_refuses_an_inconsistent_layer():
+    base = functions.get("glu")
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="1 piece per unit"):
+        functions.register(replace(base, name="glu_bad", pieces=1))
+    with pytest.raises(ValueError, match="gate 'maxout'"):
+        functions.register(replace(base, name="glu_bad", gate="maxout"))
+    assert "glu_bad" not in functions.names()
+
+
 def test_known_values():
     g = lambda n, v: float(functions.get(n)(torch.tensor(v, dtype=torch.float64)))
     assert g("sigmoid", 0.0) == 0.5 and g("tanh", 0.0) == 0.0 and g("step", 0.0) == 1.0
@@ -149,7 +248,7 @@ _u = lambda x: mp.sqrt(2 / mp.pi) * (x + mp.mpf("0.044715") * x**3)
 MP_FORMS = {
     "identity": lambda x: x, "step": lambda x: mp.mpf(1) if x >= 0 else mp.mpf(0),
     "sigmoid": _sig, "hardsigmoid": lambda x: max(0, min(1, x / 6 + mp.mpf(1) / 2)),
-    "tanh": mp.tanh, "hardtanh": lambda x: max(-1, min(1, x)), "softsign": lambda x: x / (1 + abs(x)),
+    "tanh": mp.tanh, "lecun_tanh": lambda x: mp.mpf("1.7159") * mp.tanh(2 * x / 3), "hardtanh": lambda x: max(-1, min(1, x)), "softsign": lambda x: x / (1 + abs(x)),
     "relu": lambda x: max(0, x), "relu6": lambda x: min(max(0, x), 6),
     "leaky_relu": lambda x: x if x > 0 else mp.mpf("0.01") * x, "prelu": lambda x: x if x > 0 else x / 4,
     "elu": lambda x: x if x > 0 else mp.expm1(x),
@@ -238,6 +337,30 @@ def test_maxout_counts_and_drawing_agree_with_k():
     y, _ = gallery.curves("maxout", x)
     slopes = np.diff(y) / np.diff(x.numpy())
     assert len(np.unique(np.round(slopes[np.abs(np.diff(slopes, prepend=slopes[0])) < 1e-9], 6))) == k
+
+
+@pytest.mark.parametrize("name", sorted(GATED))
+def test_gated_unit_is_drawn_as_x_times_its_gate(name):
+    """The gallery draws a gated unit with value and gate input both x: x g(x), its derivative
+    g(x) + x g'(x), checked against autograd of that 1-D function."""
+    from actlab import gallery
+
+    g = functions.get(GATED[name])
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64, requires_grad=True)
+    y, dy = gallery.curves(name, x.detach())
+    np.testing.assert_allclose(y, (x * g(x)).detach().numpy(), rtol=0, atol=1e-15)
+    (ref,) = torch.autograd.grad((x * g(x)).sum(), x)
+    np.testing.assert_allclose(dy, ref.numpy(), rtol=0, atol=1e-12)
+    if name == "glu":  # x sigma(x): GLU's 1-D panel is SiLU's curve
+        np.testing.assert_allclose(y, functions.get("silu")(x.detach()).numpy(), rtol=1e-15, atol=1e-15)
+
+
+def test_families_share_a_hue_and_differ_by_style():
+    tanhs = [functions.get(n) for n in ("tanh", "lecun_tanh", "hardtanh", "softsign")]
+    gated = [functions.get(n) for n in GATED]
+    for fam in (tanhs, gated):
+        assert len({a.color for a in fam}) == 1 and len({str(a.linestyle) for a in fam}) == len(fam)
+    assert gated[0].color not in {functions.get(n).color for n in functions.names() if n not in GATED}
 
 
 def test_gallery_panels_show_every_kink():

@@ -91,10 +91,10 @@ class Block:
         self.dims = [n_in, *members[0].widths, n_out]
         self.batch_norm = batch_norm
         self.weights, self.biases = [], []
-        # Maxout (a layer, not an elementwise function) gets its own block: each hidden layer
-        # has k pieces per unit, so its weights are (fan_in, k * width) and the max reduces them.
-        f0 = functions.get(members[0].activation)
-        self.pieces = 1 if f0.elementwise else int(f0.params["k"])
+        # Layers (maxout, the gated units) get blocks of their own, by their pieces per unit: each
+        # hidden layer's weights are (fan_in, pieces * width), and the activation reduces them
+        # (maxout's max over k pieces; a gated unit's a * g(b) over the value half a and the gate half b).
+        self.pieces = functions.get(members[0].activation).pieces
         outs = [self.pieces * d for d in self.dims[1:-1]] + [n_out]
         per_member = []
         for m in members:
@@ -130,8 +130,6 @@ class Block:
     def _act(self, f, a: int, part: torch.Tensor, layer: int) -> torch.Tensor:
         if a in self.slopes:
             return torch.where(part > 0, part, self.slopes[a][layer] * part)
-        if not f.elementwise:
-            return f.forward(part, self.pieces)
         return f(part)
 
     def activate(self, z: torch.Tensor, layer: int = 0) -> torch.Tensor:
@@ -169,7 +167,7 @@ class Ensemble:
         self.members = list(members)
         self.n_in, self.n_out, self.dtype = n_in, n_out, dtype
         act_rank = {n: i for i, n in enumerate(functions.names())}
-        shape = lambda i: (members[i].widths, not functions.get(members[i].activation).elementwise)
+        shape = lambda i: (members[i].widths, functions.get(members[i].activation).pieces)
         order = sorted(range(len(members)), key=lambda i: (shape(i), act_rank[members[i].activation]))
         self.blocks = []
         start = 0
@@ -222,12 +220,13 @@ class Ensemble:
 
     def single_block(self) -> Block:
         if len(self.blocks) != 1:
-            raise ValueError("this needs every member to have the same widths")
+            raise ValueError("this needs every member to have the same widths (and pieces per unit)")
         return self.blocks[0]
 
     def hidden(self, x: torch.Tensor):
         """(output, pre-activations, post-activations) per hidden layer, each (E, B, width),
-        in member order. Needs one block (all members the same widths)."""
+        in member order (a layer's pre-activations are (E, B, pieces * width)). Needs one block
+        (all members the same widths and pieces per unit)."""
         blk = self.single_block()
         out, pre, post = blk.forward(x, keep=True)
         inv = self.inverse

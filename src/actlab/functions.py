@@ -7,12 +7,20 @@ key into ``chapters/references.bib``.
 
 Derivatives at kinks use the value torch's backward uses there; ``kinks`` lists the
 points and :func:`kink_note` states the value.
+
+Two kinds of entry are layers, not elementwise functions (``elementwise=False``): maxout and
+the gated linear units (GLU, ReGLU, GEGLU, SwiGLU). Each unit of such a layer combines
+``pieces`` linear maps of the layer's input, so the layer before it has ``pieces`` times the
+outputs (:func:`weight_count`); their forward maps ``(..., pieces*n) -> (..., n)`` and their
+derivative gives, for every one of the ``pieces*n`` inputs, the partial derivative of the one
+output it feeds.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import torch
@@ -22,6 +30,9 @@ Tensor = torch.Tensor
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+# LeCun et al. 1998 (Efficient BackProp, §4.4): f(x) = 1.7159 tanh(2x/3), scaled so that f(+-1) = +-1
+LECUN_TANH_SCALE = 1.7159
+LECUN_TANH_SLOPE = 2.0 / 3.0
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 
@@ -42,6 +53,8 @@ class Activation:
     kinks: tuple[float, ...] = ()
     elementwise: bool = True
     note: str = ""
+    pieces: int = 1  # linear maps per unit: 1 elementwise, k for maxout, 2 (value, gate) for a gated unit
+    gate: str | None = None  # a gated unit's gate: the registry name of g in a * g(b)
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)
@@ -68,6 +81,11 @@ _REGISTRY: dict[str, Activation] = {}
 def register(act: Activation) -> Activation:
     if act.name in _REGISTRY:
         raise ValueError(f"activation {act.name!r} is already registered")
+    if act.elementwise != (act.pieces == 1) or act.params.get("k", act.pieces) != act.pieces:
+        raise ValueError(f"{act.name}: an elementwise function has 1 piece per unit, a layer more "
+                         f"(and maxout's k is its pieces); got pieces={act.pieces}, params={act.params}")
+    if act.gate is not None and not _REGISTRY.get(act.gate, act).elementwise:
+        raise ValueError(f"{act.name}: the gate {act.gate!r} must be a registered elementwise function")
     _REGISTRY[act.name] = act
     return act
 
@@ -202,6 +220,44 @@ def _maxout_d(z: Tensor, k: int = 2) -> Tensor:
     return (win / win.sum(-1, keepdim=True)).flatten(-2)
 
 
+def _halves(z: Tensor) -> tuple[Tensor, Tensor]:
+    """A gated layer's pre-activations (..., 2n) as (value a, gate input b), each (..., n): the
+    first half and the second, as torch.nn.functional.glu splits them."""
+    if z.shape[-1] % 2:
+        raise ValueError(f"a gated unit needs a last axis of even length (values, then gate inputs), got {z.shape[-1]}")
+    return z.chunk(2, -1)
+
+
+def _gated(gate: str) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """Forward a * g(b) and derivative of a gated unit whose gate g is the registry's ``gate``
+    (its numerically safe form, as an elementwise member trains with). The derivative of
+    out_i is g(b_i) with respect to a_i and a_i g'(b_i) with respect to b_i, laid out as z."""
+    def forward(z: Tensor) -> Tensor:
+        a, b = _halves(z)
+        return a * _REGISTRY[gate].forward(b)
+
+    def derivative(z: Tensor) -> Tensor:
+        a, b = _halves(z)
+        g = _REGISTRY[gate]
+        return torch.cat([g.forward(b), a * g.derivative(b)], -1)
+
+    forward.__doc__ = f"a * {gate}(b) over the halves (a, b) of the last axis: (..., 2n) -> (..., n)."
+    return forward, derivative
+
+
+def _gated_ref(fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """The same unit through torch.nn.functional's gate (an independent form for the tests)."""
+    def ref(z: Tensor) -> Tensor:
+        a, b = z.chunk(2, -1)
+        return a * fn(b)
+    return ref
+
+
+def _lecun_tanh_d(x: Tensor) -> Tensor:
+    # a b sech^2(b x), sech^2 for the reason tanh's derivative uses it
+    return LECUN_TANH_SCALE * LECUN_TANH_SLOPE * torch.cosh(LECUN_TANH_SLOPE * x).reciprocal().square()
+
+
 # The book's palette: a hue per family (sigmoids blue, tanh-like orange, ReLU-like red, the
 # exponential-linear units green, the smooth gated ones purple/teal), members told apart by line
 # style; every colour has at least 3:1 contrast on the figures' white (tests/test_functions.py).
@@ -224,6 +280,10 @@ for _act in [
     Activation("tanh", "tanh", torch.tanh, _tanh_d,
                r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", "#c2570c", cite="lecun1998",
                torch_ref=torch.tanh),
+    Activation("lecun_tanh", "LeCun tanh", lambda x: LECUN_TANH_SCALE * torch.tanh(LECUN_TANH_SLOPE * x),
+               _lecun_tanh_d, r"f(x) = 1.7159\tanh\!\left(\tfrac{2}{3}x\right)", "#c2570c", (0, (4, 1.5, 1, 1.5)),
+               cite="lecun1998", params={"scale": LECUN_TANH_SCALE, "slope": LECUN_TANH_SLOPE},
+               note="Scaled so that f(+-1) = +-1 and its second derivative peaks there (LeCun et al. 1998, §4.4)."),
     Activation("hardtanh", "hard tanh", F.hardtanh,
                lambda x: _where((x > -1) & (x < 1), 1.0, 0.0, x),
                r"f(x) = \max(-1, \min(1, x))", "#c2570c", (0, (5, 2)), cite="gulcehre2016",
@@ -267,12 +327,29 @@ for _act in [
                cite="misra2019", torch_ref=F.mish),
     Activation("softplus", "softplus", F.softplus, lambda x: torch.sigmoid(x),
                r"f(x) = \ln(1 + e^{x})", "#8c564b", torch_ref=F.softplus),
-    Activation("maxout", "maxout (k = 2)", _maxout, _maxout_d,
+    Activation("maxout", "maxout (k = 2)", partial(_maxout, k=2), partial(_maxout_d, k=2),
                r"h_i(x) = \max_{j \le k} \left(w_{ij}^{\top} x + b_{ij}\right)", "#000000",
-               cite="goodfellow2013", params={"k": 2}, elementwise=False,
+               cite="goodfellow2013", params={"k": 2}, elementwise=False, pieces=2,
                note="A layer: max over k linear pieces, so k times the weights of a plain layer."),
 ]:
     register(_act)
+
+# The gated linear units: layers whose unit multiplies one linear map of the input, a = w.x + b,
+# by a gate g of another, b' = v.x + c (Dauphin et al. 2017; Shazeer 2020's variants swap the
+# sigmoid for ReLU, GELU or SiLU = swish with beta 1). Two maps per unit, so twice a plain layer's
+# weights. Their own hue (magenta), members told apart by line style.
+_GATED = [("glu", "GLU", "sigmoid", r"\sigma", "-", "dauphin2017", lambda z: F.glu(z, -1)),
+          ("reglu", "ReGLU", "relu", r"\max\left(0,\ ", (0, (5, 2)), "shazeer2020", _gated_ref(F.relu)),
+          ("geglu", "GEGLU", "gelu", r"\mathrm{GELU}", (0, (1, 1.5)), "shazeer2020", _gated_ref(F.gelu)),
+          ("swiglu", "SwiGLU", "silu", r"\mathrm{SiLU}", (0, (4, 1.5, 1, 1.5)), "shazeer2020", _gated_ref(F.silu))]
+for _name, _label, _gate, _g, _style, _cite, _ref in _GATED:
+    _fwd, _der = _gated(_gate)
+    _arg = r"v_i^{\top} x + c_i"
+    _gate_tex = rf"{_g}{_arg}\right)" if _gate == "relu" else rf"{_g}\left({_arg}\right)"
+    register(Activation(
+        _name, _label, _fwd, _der, rf"h_i(x) = \left(w_i^{{\top}} x + b_i\right) {_gate_tex}", "#b8287a", _style,
+        cite=_cite, elementwise=False, pieces=2, gate=_gate, torch_ref=_ref,
+        note=f"A layer: value a = w.x + b times the gate {_gate}(v.x + c), two linear maps per unit."))
 
 
 # Parametrised forms, for exploring a parameter away from its default (the interactive functions
@@ -328,15 +405,49 @@ def maxout_weight_count(n_in: int, n_out: int, k: int = 2) -> int:
     return k * (n_in * n_out + n_out)
 
 
+def glu_weight_count(n_in: int, n_out: int) -> int:
+    """Weights and biases of a gated layer (GLU, ReGLU, GEGLU, SwiGLU): two linear maps per
+    output unit, the value and the gate's input."""
+    return 2 * dense_weight_count(n_in, n_out)
+
+
 def dense_weight_count(n_in: int, n_out: int) -> int:
     return n_in * n_out + n_out
 
 
+def weight_count(name: str, n_in: int, widths, n_out: int) -> int:
+    """Weights and biases of an MLP n_in -> widths -> n_out whose hidden layers use ``name``: each
+    hidden layer has the activation's ``pieces`` linear maps per unit, the output layer one.
+    (Learned activation parameters, PReLU's slope, are not weights: see extra_per_unit.)"""
+    p = get(name).pieces
+    dims = [n_in, *widths]
+    return sum(p * dense_weight_count(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True)) + \
+        dense_weight_count(dims[-1], n_out)
+
+
+def matched_width(name: str, n_in: int, width: int, n_out: int, depth: int = 1) -> int:
+    """The hidden width for ``name`` whose MLP (``depth`` hidden layers of that width) has the
+    weight count nearest to a plain MLP's with hidden width ``width`` (ties: the narrower).
+
+    An elementwise function keeps ``width``; a gated unit, with two maps per unit, needs about
+    2/3 of it for one hidden layer with n_in = n_out and no biases (Shazeer 2020's 3072 -> 2048),
+    and a little less here, where biases count."""
+    if min(n_in, width, n_out, depth) < 1:
+        raise ValueError(f"n_in, width, n_out and depth must be positive; got {n_in}, {width}, {n_out}, {depth}")
+    target = weight_count("identity", n_in, (width,) * depth, n_out)
+    count = lambda m: weight_count(name, n_in, (m,) * depth, n_out)
+    lo, hi = 1, width  # the count grows with m, and pieces >= 1 puts the match at or below width
+    while lo < hi:  # the smallest m whose count reaches the target
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < target else (lo, mid)
+    return min((m for m in (lo - 1, lo) if m >= 1), key=lambda m: (abs(count(m) - target), m))
+
+
 def extra_per_unit(name: str, n_in: int = 64) -> int:
     """Learnable parameters a unit has beyond a plain affine unit with ``n_in`` inputs: the
-    activation's own (PReLU: 1) or, for maxout, its k - 1 extra pieces of n_in weights and a bias."""
+    activation's own (PReLU: 1) or, for a layer, its extra pieces of n_in weights and a bias
+    each (maxout: k - 1; a gated unit: 1, its gate's map)."""
     act = get(name)
     if act.elementwise:
         return act.learnable
-    k = act.params["k"]
-    return maxout_weight_count(n_in, 1, k) - dense_weight_count(n_in, 1)
+    return (act.pieces - 1) * dense_weight_count(n_in, 1)

@@ -2,7 +2,9 @@
 figures of the sigmoid and tanh chapters.
 
 Each function is drawn solid and its analytic derivative (the registry's, not autograd's) dashed,
-in the function's own colour; maxout, a layer, is drawn as one 1-D unit over fixed pieces.
+in the function's own colour. A layer is drawn as one unit of a 1-D input x over fixed
+illustrative linear maps of x (:data:`PIECES`): maxout over two pieces, a gated unit with value
+and gate input both equal to x, so that it draws x g(x).
 """
 from __future__ import annotations
 
@@ -12,23 +14,34 @@ import torch
 from actlab import functions
 from actlab.numbers import fmt
 
-# Maxout is a layer; in 1-D we draw one unit over k = 2 fixed illustrative pieces a*x + b (the
-# registry's k: the panel is titled "k = 2", so it draws two pieces, meeting at x = -1/3).
+# A layer, in 1-D: one unit over fixed illustrative linear maps s*x + c of the input, one per
+# piece (the registry's pieces). Maxout: k = 2 pieces (the panel is titled "k = 2"), meeting at
+# x = -1/3. A gated unit a * g(b): value a = x and gate input b = x, so the panel draws x g(x)
+# (GLU's is then SiLU's curve, x sigma(x); ReGLU's is relu(x)^2).
 MAXOUT_PIECES = ((-0.5, -0.5), (1.0, 0.0))
+GATED_PIECES = ((1.0, 0.0), (1.0, 0.0))  # (value a, gate input b)
+
+
+def pieces_of(name: str) -> tuple[tuple[float, float], ...]:
+    """The illustrative (slope, intercept) of each linear map a layer's 1-D unit is drawn over."""
+    act = functions.get(name)
+    drawn = GATED_PIECES if act.gate is not None else MAXOUT_PIECES
+    if len(drawn) != act.pieces:
+        raise ValueError(f"{name} is registered with {act.pieces} pieces per unit but is drawn over {len(drawn)}")
+    return drawn
 
 
 def curves(name: str, x: torch.Tensor):
-    """(f(x), f'(x)) as numpy arrays; maxout through its illustrative 1-D pieces."""
+    """(f(x), f'(x)) as numpy arrays; a layer through its illustrative 1-D pieces."""
     act = functions.get(name)
     if act.elementwise:
         return act(x).numpy(), act.derivative(x).numpy()
-    k = act.params["k"]
-    if len(MAXOUT_PIECES) != k:
-        raise ValueError(f"maxout is registered with k = {k} but MAXOUT_PIECES draws {len(MAXOUT_PIECES)} pieces")
-    z = torch.stack([a * x + b for a, b in MAXOUT_PIECES], dim=-1)  # (n, k): one unit
-    slopes = torch.tensor([a for a, _ in MAXOUT_PIECES], dtype=x.dtype)
-    y = act.forward(z, k).squeeze(-1)
-    dy = (act.derivative_fn(z, k) * slopes).sum(-1)  # chain rule through the winning piece
+    drawn = pieces_of(name)
+    # one unit: its pieces along the last axis (maxout's group of k; a gated unit's halves of length 1)
+    z = torch.stack([s * x + c for s, c in drawn], dim=-1)
+    slopes = torch.tensor([s for s, _ in drawn], dtype=x.dtype)
+    y = act(z).squeeze(-1)
+    dy = (act.derivative(z) * slopes).sum(-1)  # the chain rule through every piece
     return y.numpy(), dy.numpy()
 
 

@@ -154,16 +154,28 @@ def saturation(name: str) -> tuple[str, str]:
 
 
 def extra_parameters(name: str, width: int = 64) -> int:
-    """Trainable parameters a hidden layer of ``width`` units has beyond a plain affine layer:
-    counted on an actual network (PReLU: its slope) or, for maxout, from its k pieces."""
+    """Trainable parameters a hidden layer of ``width`` units has beyond a plain affine layer,
+    counted on an actual network: PReLU's slope, maxout's k - 1 extra pieces, a gated unit's gate map."""
     from actlab.ensemble import Ensemble, Member
 
-    act = functions.get(name)
-    if not act.elementwise:
-        k = act.params["k"]
-        return functions.maxout_weight_count(width, width, k) - functions.dense_weight_count(width, width)
     count = lambda a: sum(p[0].numel() for p in Ensemble([Member(a, (width,))], width, width).parameters())
     return count(name) - count("identity")
+
+
+def gated_row(name: str, x_max: float = 5.0, n: int = 201) -> dict:
+    """A gated unit h(a, b) = a g(b) measured as a function of its two inputs, the value a and the
+    gate's input b: where it is not differentiable (its gate's kinks, in b), whether it is
+    non-decreasing in a for every b and in b for every a on a grid, h(0, 0), and whether it is
+    bounded (|h| under 1e3 at a = -1e8 and +1e8, b = 1)."""
+    act = functions.get(name)
+    ab = grid(x_max, n)
+    a, b = torch.meshgrid(ab, ab, indexing="ij")
+    h = act(torch.stack([a, b], -1))[..., 0]  # one unit per grid point: h[i, j] = h(a_i, b_j)
+    at = lambda va, vb: float(act(torch.tensor([va, vb], dtype=torch.float64))[0])
+    ks = kinks(act.gate)
+    return {"gate": act.gate, "gate_kinks": ks, "gate_torch_at_kinks": autograd_at(act.gate, ks),
+            "monotone_ab": (bool((torch.diff(h, dim=0) >= 0).all()), bool((torch.diff(h, dim=1) >= 0).all())),
+            "f0": at(0.0, 0.0), "bounded": (abs(at(-1e8, 1.0)) < 1e3, abs(at(1e8, 1.0)) < 1e3)}
 
 
 def table_rows(names: list[str]) -> list[dict]:
@@ -176,6 +188,8 @@ def table_rows(names: list[str]) -> list[dict]:
             row.update(nonlinear=is_nonlinear(n), kinks=ks, torch_at_kinks=autograd_at(n, ks),
                        decrease=largest_decrease(n), f0=float(act(torch.zeros(1, dtype=torch.float64))),
                        mean=mean_output(n)[0], bounded=bounds(n), saturation=saturation(n))
+        elif act.gate is not None:
+            row.update(gated_row(n))
         row["extra"] = extra_parameters(n)
         rows.append(row)
     return rows

@@ -12,7 +12,7 @@ import torch
 from actlab import functions, properties
 
 FAMILIES = {
-    "squashing": ("sigmoid", "hardsigmoid", "tanh", "hardtanh", "softsign"),
+    "squashing": ("sigmoid", "hardsigmoid", "tanh", "lecun_tanh", "hardtanh", "softsign"),
     "rectifiers": ("relu", "relu6", "leaky_relu", "prelu"),
     "exponential-linear, softplus": ("elu", "selu", "celu", "softplus"),
     "self-gated": ("gelu", "gelu_tanh", "silu", "mish"),

@@ -29,7 +29,12 @@ def registry_table(names: list[str] | None = None, n_in: int = 64) -> str:
         params = ", ".join(f"{k} = {v:.6g}" for k, v in a.params.items()) or "none"
         cite = f"{{cite:p}}`{a.cite}`" if a.cite else ""
         extra = functions.extra_per_unit(n, n_in)
-        extra_text = str(extra) if a.elementwise else f"{extra}: (k − 1)(n_in + 1), k = {a.params['k']}"
+        if a.elementwise:
+            extra_text = str(extra)
+        elif a.gate is not None:
+            extra_text = f"{extra}: n_in + 1, the gate's linear map"
+        else:
+            extra_text = f"{extra}: (k − 1)(n_in + 1), k = {a.params['k']}"
         rows.append([a.label, f"${a.latex}$", params, extra_text, cite])
     return markdown_table(["function", "formula", "parameters",
                            f"learnable per unit beyond an affine unit ({n_in} inputs)", "reference"], rows)
@@ -41,7 +46,15 @@ def properties_table(rows: list[dict]) -> str:
     out = []
     for r in rows:
         a = functions.get(r["name"])
-        if "nonlinear" not in r:  # a layer, not an elementwise function
+        if "gate" in r:  # a gated layer a g(b): measured in its two inputs, value a and gate input b
+            kinks = ", ".join(f"b = {fmt(k)} (uses {fmt(v)})" for k, v in zip(r["gate_kinks"], r["gate_torch_at_kinks"],
+                                                                                 strict=True)) or "nowhere"
+            ma, mb = r["monotone_ab"]
+            lo, hi = r["bounded"]
+            out.append([a.label, "yes", kinks, f"in a: {yes(ma)}; in b: {yes(mb)}", fmt(r["f0"], zero=1e-12),
+                        "depends on the learned maps", f"{yes(lo)} / {yes(hi)}", f"+{r['extra']}"])
+            continue
+        if "nonlinear" not in r:  # maxout, a layer
             # a max over k learned pieces: its shape, and so these properties, depend on the weights
             dep = "depends on the learned pieces"
             out.append([a.label, "yes", "where two pieces cross", dep, dep, dep, dep, f"+{r['extra']}"])
