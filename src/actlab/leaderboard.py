@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from actlab import data
+from actlab import data, functions
 from actlab.ensemble import Ensemble, Member, fit, member_losses
 from actlab.tuning import best_index
 from actlab.verdicts import Measure
@@ -131,12 +131,21 @@ class TaskResult:
         return self.failed[np.arange(len(self.activations)), :, idx]
 
 
+def widths_for(task: Task, activation: str, n_in: int, n_out: int) -> tuple[int, ...]:
+    """The task's hidden widths, narrowed for a layer with several maps per unit (maxout, the
+    gated units) so that every network has about the same number of parameters."""
+    w, depth = task.widths[0], len(task.widths)
+    if len(set(task.widths)) != 1:
+        raise ValueError(f"task {task.name}: matched widths need equal hidden widths, got {task.widths}")
+    return (functions.matched_width(activation, n_in, w, n_out, depth),) * depth
+
+
 def run_task(task: Task, activations: list[str], seeds: int, dtype=torch.float32) -> TaskResult:
     """Train every (activation, seed, rate of the task's grid) as one batched ensemble."""
     lrs = list(task.lrs)
     d = task_data(task, dtype)
     (xt, yt), (xv, yv), (xs, ys) = d["train"], d["val"], d["test"]
-    members = [Member(a, task.widths, seed=s, lr=lr, init=task.init)
+    members = [Member(a, widths_for(task, a, d["n_in"], d["n_out"]), seed=s, lr=lr, init=task.init)
                for a in activations for s in range(seeds) for lr in lrs]
     ens = Ensemble(members, d["n_in"], d["n_out"], dtype=dtype)
     n = len(xt)
@@ -162,7 +171,7 @@ def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int 
     small a step is mostly fixed overhead; the function's own cost is in the properties chapter."""
     d = task_data(task, dtype)
     xt, yt = d["train"]
-    nets = [Ensemble([Member(a, task.widths, seed=0, lr=task.lrs[0], init=task.init)], d["n_in"], d["n_out"], dtype=dtype)
+    nets = [Ensemble([Member(a, widths_for(task, a, d["n_in"], d["n_out"]), seed=0, lr=task.lrs[0], init=task.init)], d["n_in"], d["n_out"], dtype=dtype)
             for a in activations]
     best = np.full(len(activations), np.inf)
     for net in nets:
