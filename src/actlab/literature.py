@@ -38,6 +38,20 @@ CITED: dict[str, Cited] = {
     "maas_leaky_slope": Cited(0.01, "maas2013", "§3", "leaky ReLU's negative slope", approx=False),
     "cs231n_dead_share": Cited(0.40, "cs231n", "Neural Networks Part 1",
                                "share of a network that may be dead at a high learning rate (anecdote)"),
+    # MNIST-1D test accuracies (fractions), default dataset (4000 training / 1000 test signals).
+    # Logistic regression, MLP and CNN: the abstract of arXiv v1. The GRU: only the table "Comparing
+    # MNIST and MNIST-1D" of the paper's code repository (github.com/greydanus/mnist1d, README).
+    # The MLP has two ReLU hidden layers of 100 units (the second with a skip connection); the CNN is
+    # their ConvBase: three ReLU conv layers of 25 channels (kernels 5, 3, 3, stride 2, padding 1),
+    # then a linear read-out, as actlab.ensemble.mnist1d_cnn builds it.
+    "greydanus_mnist1d_logistic": Cited(0.32, "greydanus2020", "abstract",
+                                        "MNIST-1D test accuracy of logistic regression", approx=False),
+    "greydanus_mnist1d_mlp": Cited(0.68, "greydanus2020", "abstract",
+                                   "MNIST-1D test accuracy of an MLP (ReLU)", approx=False),
+    "greydanus_mnist1d_cnn": Cited(0.94, "greydanus2020", "abstract",
+                                   "MNIST-1D test accuracy of a small CNN (ReLU)", approx=False),
+    "greydanus_mnist1d_gru": Cited(0.91, "greydanus2020", "code repository README, table",
+                                   "MNIST-1D test accuracy of a bidirectional GRU", approx=False),
 }
 
 
