@@ -224,3 +224,127 @@ def test_one_member_matches_idiomatic_torch_nn_and_optim(optimizer, momentum):
             torch.testing.assert_close(lin.weight, w[k].T, rtol=0, atol=1e-10)
             torch.testing.assert_close(lin.bias, b[k].reshape(-1), rtol=0, atol=1e-10)
     assert hist.shape == (1, 2) and abs(hist[0, 0] - loss.item()) < 1e-10 and final < loss.item()
+
+
+# ---------------------------------------------------------------- 1-D convolutions
+
+def _signals(n=24, length=20, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, length, dtype=torch.float64, generator=g), torch.randint(0, classes, (n,), generator=g)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, length", [(5, 2, 1, 12), (3, 2, 1, 9), (3, 1, 0, 7),
+                                                              (4, 3, 2, 11), (1, 1, 0, 5), (2, 2, 0, 8)])
+def test_batched_conv1d_is_torch_conv1d_and_its_hand_written_backward_is_right(kernel, stride, padding, length):
+    from actlab.ensemble import BatchedConv1d
+
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(2, 2, length, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(2, kernel * 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(2, 1, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    conv = lambda h, w, b: BatchedConv1d.apply(h, w, b, kernel, stride, padding)
+    for e in range(2):
+        ref = torch.nn.functional.conv1d(h[e].transpose(1, 2), w[e].view(kernel, 3, 4).permute(2, 1, 0), b[e, 0],
+                                         stride=stride, padding=padding)
+        torch.testing.assert_close(conv(h, w, b)[e], ref.transpose(1, 2), rtol=0, atol=1e-13)
+    assert torch.autograd.gradcheck(conv, (h, w, b))
+
+
+CONV_MEMBERS = [
+    Member("relu", (), seed=0, lr=0.02, conv=(4, 3, 3)),                       # kernels 5, 3, 3 by default
+    Member("tanh", (), seed=1, lr=0.05, init="xavier", conv=(4, 3, 3)),
+    Member("elu", (6,), seed=2, lr=0.02, init="kaiming", conv=(3, 2), kernels=(3, 3), stride=1, padding=0),
+    Member("prelu", (), seed=3, lr=0.03, conv=(4, 3, 3)),
+    Member("maxout", (5,), seed=4, lr=0.02, conv=(3,), kernels=(4,), stride=3, padding=2),
+    Member("sigmoid", (7,), seed=5, lr=0.05),                                  # an MLP in the same ensemble
+]
+
+
+@pytest.mark.parametrize("optimizer, momentum", [("sgd", 0.9), ("adam", 0.0)])
+def test_conv_members_match_torch_conv1d_networks_trained_alone(optimizer, momentum):
+    """Each member, batched with CNNs of other shapes and activations (and an MLP), trains exactly as
+    the same network written with torch.nn.Conv1d / nn.Linear from the same weights, trained alone
+    with torch.optim."""
+    from actlab.ensemble import torch_network
+
+    x, y = _signals()
+    ens = Ensemble(CONV_MEMBERS, 20, 3)
+    nets = [torch_network(ens, i) for i in range(len(CONV_MEMBERS))]
+    assert any(isinstance(m, torch.nn.Conv1d) for m in nets[0]) and not any(isinstance(m, torch.nn.Conv1d) for m in nets[-1])
+    with torch.no_grad():
+        torch.testing.assert_close(torch.stack([n(x) for n in nets]), ens(x), rtol=0, atol=1e-13)
+    fit(ens, x, y, loss="xent", steps=25, optimizer=optimizer, momentum=momentum)
+    for i, (m, net) in enumerate(zip(CONV_MEMBERS, nets, strict=True)):
+        opt = (torch.optim.SGD(net.parameters(), lr=m.lr, momentum=momentum) if optimizer == "sgd"
+               else torch.optim.Adam(net.parameters(), lr=m.lr))
+        for _ in range(25):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        with torch.no_grad():
+            torch.testing.assert_close(ens(x)[i], net(x), rtol=0, atol=1e-10, msg=f"member {i}: {m}")
+
+
+def test_conv_members_batched_equal_alone_with_minibatches_and_batch_norm():
+    x, y = _signals(n=30)
+    ens = Ensemble(CONV_MEMBERS, 20, 3, batch_norm=True)
+    fit(ens, x, y, loss="xent", steps=12, batch_size=8)
+    for i, m in enumerate(CONV_MEMBERS):
+        one = Ensemble([m], 20, 3, batch_norm=True)
+        fit(one, x, y, loss="xent", steps=12, batch_size=8)
+        torch.testing.assert_close(ens(x)[i], one(x)[0], rtol=0, atol=1e-12)
+    from actlab.ensemble import torch_network  # batch norm over batch and length, as BatchNorm1d
+    with torch.no_grad():
+        torch.testing.assert_close(torch_network(ens, 0)(x), ens(x)[0], rtol=0, atol=1e-12)
+
+
+def test_mnist1d_cnn_has_the_papers_shape_counts_and_hidden_layers():
+    from actlab.ensemble import mnist1d_cnn, torch_network
+
+    ms = [mnist1d_cnn(a, seed=s) for a in ("relu", "prelu") for s in (0, 1)]
+    ens = Ensemble(ms, 40, 10)
+    assert len(ens.blocks) == 1 and ens.blocks[0].lengths == [40, 19, 10, 5]
+    torch_count = sum(p.numel() for p in torch_network(ens, 0).parameters())
+    assert torch_count == 5210  # Greydanus's ConvBase on length 40: 25 * 5 + 25 + 2 * (25 * 25 * 3 + 25) + 125 * 10 + 10
+    assert ens.parameter_counts().tolist() == [5210, 5210, 5213, 5213]  # PReLU: one slope per hidden layer
+    assert ens.prelu_slopes().shape == (4, 3)
+    x = _signals(n=6, length=40)[0]
+    out, pre, post = ens.hidden(x)
+    assert out.shape == (4, 6, 10) and [p.shape for p in post] == [(4, 6, 25, 19), (4, 6, 25, 10), (4, 6, 25, 5)]
+    torch.testing.assert_close(post[0][0], torch.relu(pre[0][0]))
+    torch.testing.assert_close(ens(x.expand(4, 6, 40)), ens(x), rtol=0, atol=1e-13)  # per-member input
+
+
+@pytest.mark.parametrize("scheme, var", [("kaiming", lambda fi, fo: 2 / fi), ("lecun", lambda fi, fo: 1 / fi),
+                                         ("xavier", lambda fi, fo: 2 / (fi + fo)),
+                                         ("default", lambda fi, fo: 1 / (3 * fi))])
+def test_conv_initialisation_uses_channels_times_kernel_as_fan_in(scheme, var):
+    ens = Ensemble([Member("relu", (), init=scheme, conv=(150, 200), kernels=(3, 3), stride=1)], 16, 1)
+    w = ens.blocks[0].weights[1]  # (1, 150 * 3, 200): fan_in 450, fan_out 200 * 3 (torch.nn.init's)
+    assert w.var().item() == pytest.approx(var(450, 600), rel=0.02)
+
+
+def test_bad_conv_members_are_refused():
+    with pytest.raises(ValueError, match="one kernel per conv layer"):
+        Member("relu", (), conv=(4, 4), kernels=(3,))
+    with pytest.raises(ValueError, match="without conv layers"):
+        Member("relu", (4,), kernels=(3,))
+    with pytest.raises(ValueError, match="hidden widths must be positive"):
+        Member("relu", ())
+    with pytest.raises(ValueError, match="stride must be"):
+        Member("relu", (), conv=(4,), stride=0)
+    with pytest.raises(ValueError, match="leave no signal"):
+        Ensemble([Member("relu", (), conv=(4,), kernels=(50,))], 40, 10)
+    assert Member("relu", (), conv=(4, 4, 4)).kernels == (5, 3, 3)
+
+
+def test_gated_conv_and_dense_members_equal_their_plain_torch_networks():
+    from actlab.ensemble import torch_network
+
+    ms = [Member("swiglu", (6,), seed=1, conv=(4, 4), kernels=(5, 3)), Member("glu", (6,), seed=2),
+          Member("geglu", (), seed=3, conv=(3,), kernels=(3,))]
+    ens = Ensemble(ms, 40, 10)
+    x = torch.randn(7, 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    out = ens(x)
+    for i in range(len(ms)):
+        assert torch.allclose(out[i], torch_network(ens, i)(x), atol=1e-12), ms[i]

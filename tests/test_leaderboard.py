@@ -88,7 +88,7 @@ def test_a_diverging_rate_fails_and_is_never_chosen(small_board):
 def test_errors_are_the_measured_error_rate(small_board):
     for r in small_board.results:
         assert r.test.shape == (3, 2, 2)
-        assert ((0 <= r.test[np.isfinite(r.test)])).all()
+        assert (0 <= r.test[np.isfinite(r.test)]).all()
     assert (small_board.results[0].test[:, :, 0] < 0.9).all()  # better than chance after an epoch
 
 

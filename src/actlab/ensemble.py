@@ -1,4 +1,4 @@
-"""Many small MLPs trained as one batched model.
+"""Many small MLPs and 1-D CNNs trained as one batched model.
 
 A sweep (widths x activations x seeds x learning rates x initialisations) becomes one
 :class:`Ensemble`. Members with the same layer widths share a *block*: their weights are
@@ -6,6 +6,15 @@ stacked into ``(members, fan_in, fan_out)`` tensors and evaluated with one batch
 per layer, so a block of a thousand networks costs a handful of tensor operations per
 step instead of a thousand Python-level forward passes. Members of different widths sit
 in different blocks of the same model (no padding, so nothing is wasted on masked units).
+
+A member may start with 1-D convolutions (``Member.conv``: channels per layer; the input
+x (B, L) is one channel of length L), flattened channel by channel into its dense layers,
+as ``torch.nn.Conv1d`` then ``nn.Flatten`` then ``nn.Linear`` would. Inside a block the
+activations of conv layers are kept channels-last, (members, B, length, channels), and each
+layer is an im2col copy plus one batched matmul (:class:`BatchedConv1d`); the first layer,
+whose input all members share, is a single matmul for the whole block. On one CPU core
+this beats both ``F.conv1d`` with ``groups=members`` and a Python loop of ``nn.Conv1d``
+networks (``benchmarks/ensemble_vs_loop.py --conv`` measures the latter).
 
 Every member is exactly the network it would be alone: its initial weights come from its
 own generator (seeded by ``Member.seed``), its loss is its own mean, the total loss is a
@@ -28,32 +37,89 @@ INITS = ("default", "standard", "xavier", "kaiming", "lecun")
 LOSSES = ("mse", "xent", "bce")
 
 
+# Greydanus's small MNIST-1D CNN (his ConvBase): three conv layers of 25 channels, kernels 5, 3, 3,
+# stride 2, padding 1, then a linear read-out. On length-40 signals: lengths 40 -> 19 -> 10 -> 5.
+MNIST1D_CONV = (25, 25, 25)
+MNIST1D_KERNELS = (5, 3, 3)
+CONV_STRIDE, CONV_PADDING = 2, 1
+
+
 @dataclass(frozen=True)
 class Member:
-    """One network of the sweep: hidden widths, activation, seed, learning rate, initialisation."""
+    """One network of the sweep: activation, hidden widths, seed, learning rate, initialisation,
+    and optionally 1-D conv layers before the dense ones.
+
+    ``conv``: output channels of each conv layer (input: one channel, the signal x (B, L)).
+    ``kernels``: kernel size of each conv layer; empty means 5 for the first and 3 after it, as
+    in the MNIST-1D paper's CNN. ``stride`` and ``padding`` (zeros, both ends) apply to every conv
+    layer and are ignored without conv layers. ``widths`` may be empty when there are conv
+    layers (conv, then the linear read-out). Every conv and dense hidden layer has the activation.
+    """
     activation: str
     widths: tuple[int, ...]
     seed: int = 0
     lr: float = 1e-2
     init: str = "default"
     tag: dict = field(default_factory=dict, compare=False, hash=False)  # free labels for the caller
+    conv: tuple[int, ...] = ()
+    kernels: tuple[int, ...] = ()
+    stride: int = CONV_STRIDE
+    padding: int = CONV_PADDING
 
     def __post_init__(self):
         functions.get(self.activation)
         if self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}")
-        if not self.widths or min(self.widths) < 1:
+        if (not self.widths and not self.conv) or min(self.widths, default=1) < 1:
             raise ValueError(f"hidden widths must be positive integers; got {self.widths}")
+        if self.conv:
+            kernels = self.kernels or (5,) + (3,) * (len(self.conv) - 1)
+            object.__setattr__(self, "kernels", tuple(kernels))
+            if min(self.conv) < 1 or len(kernels) != len(self.conv) or min(kernels) < 1:
+                raise ValueError(f"conv channels and kernels must be positive integers, one kernel per conv "
+                                 f"layer; got conv={self.conv}, kernels={self.kernels}")
+            if self.stride < 1 or self.padding < 0:
+                raise ValueError(f"conv stride must be >= 1 and padding >= 0; got {self.stride}, {self.padding}")
+        elif self.kernels:
+            raise ValueError(f"kernels {self.kernels} given without conv layers")
+
+    @property
+    def shape(self) -> tuple:
+        """What decides the block: the layer sizes (stride and padding only with conv layers)."""
+        geometry = (self.conv, self.kernels, self.stride, self.padding) if self.conv else ()
+        return self.widths, geometry
 
 
-def init_layer(g: torch.Generator, scheme: str, fan_in: int, fan_out: int, dtype) -> tuple:
+def mnist1d_cnn(activation: str, *, seed: int = 0, lr: float = 1e-2, init: str = "default",
+                channels: int = 25, tag: dict | None = None) -> Member:
+    """The MNIST-1D paper's CNN (its ConvBase) with another activation: conv layers of ``channels``
+    channels with kernels 5, 3, 3, stride 2, padding 1, then a linear read-out. Use it with
+    ``Ensemble(members, n_in=40, n_out=10)``; with 25 channels it has 5,210 parameters."""
+    return Member(activation, (), seed=seed, lr=lr, init=init, tag=dict(tag or {}),
+                  conv=(channels,) * 3, kernels=MNIST1D_KERNELS, stride=2, padding=1)
+
+
+def conv_lengths(n_in: int, kernels, stride: int, padding: int) -> list[int]:
+    """The signal length after each conv layer, starting from n_in (torch's formula)."""
+    out = [n_in]
+    for k in kernels:
+        out.append((out[-1] + 2 * padding - k) // stride + 1)
+    return out
+
+
+def init_layer(g: torch.Generator, scheme: str, fan_in: int, fan_out: int, dtype, *,
+               kernel: int = 1) -> tuple:
     """One layer's (weight (fan_in, fan_out), bias (fan_out,)) under an initialisation scheme.
 
-    default:  PyTorch's nn.Linear, W and b ~ U(+-1/sqrt(fan_in)).
+    default:  PyTorch's nn.Linear and nn.Conv1d, W and b ~ U(+-1/sqrt(fan_in)).
     standard: Glorot & Bengio's "standard" heuristic, W ~ U(+-1/sqrt(fan_in)), b = 0.
     xavier:   Glorot & Bengio's normalised init, W ~ U(+-sqrt(6/(fan_in+fan_out))), b = 0.
     kaiming:  He et al., W ~ N(0, 2/fan_in), b = 0.
     lecun:    W ~ N(0, 1/fan_in), b = 0 (what SELU assumes).
+
+    A conv layer passes ``fan_in`` = in-channels x ``kernel`` and ``fan_out`` = out-channels: its
+    weight is then (in-channels x kernel, out-channels) and xavier's fan-out is out-channels x
+    kernel, as in torch.nn.init.
     """
     u = lambda *shape: torch.rand(*shape, generator=g, dtype=dtype) * 2 - 1
     n = lambda *shape: torch.randn(*shape, generator=g, dtype=dtype)
@@ -64,7 +130,7 @@ def init_layer(g: torch.Generator, scheme: str, fan_in: int, fan_out: int, dtype
     if scheme == "standard":
         return u(fan_in, fan_out) / math.sqrt(fan_in), zeros
     if scheme == "xavier":
-        return u(fan_in, fan_out) * math.sqrt(6 / (fan_in + fan_out)), zeros
+        return u(fan_in, fan_out) * math.sqrt(6 / (fan_in + fan_out * kernel)), zeros
     if scheme == "kaiming":
         return n(fan_in, fan_out) * math.sqrt(2 / fan_in), zeros
     if scheme == "lecun":
@@ -82,25 +148,100 @@ def affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.baddbmm(b, h, w)
 
 
+class BatchedConv1d(torch.autograd.Function):
+    """Every member's 1-D convolution at once, channels-last: h (E, B, L, C_in), w (E, k*C_in, C_out)
+    (row j*C_in + c holds torch's weight[:, c, j]), b (E, 1, C_out) -> (E, B, L_out, C_out).
+
+    Forward: zero-pad, take the k-wide windows every ``stride`` as an im2col copy (E, B*L_out,
+    k*C_in) and multiply by w in one batched matmul. Backward by hand, because autograd's
+    backward of ``unfold`` (a scatter) costs more than the matmuls: the input gradient is the
+    matmul with w transposed, added back into the k shifted strided slices it came from.
+    First derivatives only (no double backward)."""
+
+    @staticmethod
+    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int):
+        E, B, L, C = h.shape
+        L_out = (L + 2 * padding - kernel) // stride + 1
+        hp = h.new_zeros(E, B, L + 2 * padding, C)
+        hp[:, :, padding:padding + L] = h
+        s = hp.stride()
+        cols = hp.as_strided((E, B, L_out, kernel, C), (s[0], s[1], stride * s[2], s[2], s[3]))
+        cols = cols.reshape(E, B * L_out, kernel * C)
+        ctx.save_for_backward(cols, w)
+        ctx.geometry = (kernel, stride, padding, L)
+        return torch.baddbmm(b, cols, w).view(E, B, L_out, -1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        cols, w = ctx.saved_tensors
+        kernel, stride, padding, L = ctx.geometry
+        E, B, L_out, C_out = grad.shape
+        grad = grad.reshape(E, B * L_out, C_out)
+        gw = torch.bmm(cols.transpose(1, 2), grad) if ctx.needs_input_grad[1] else None
+        gb = grad.sum(1, keepdim=True) if ctx.needs_input_grad[2] else None
+        gh = None
+        if ctx.needs_input_grad[0]:
+            C = w.shape[1] // kernel
+            gcols = torch.bmm(grad, w.transpose(1, 2)).view(E, B, L_out, kernel, C)
+            gh = grad.new_zeros(E, B, L, C)
+            for j in range(kernel):  # window position i, tap j reads input stride*i + j - padding
+                lo = max(0, -((j - padding) // stride))
+                hi = min(L_out - 1, (L - 1 + padding - j) // stride)
+                if hi >= lo:
+                    t = stride * lo + j - padding
+                    gh[:, :, t:t + stride * (hi - lo) + 1:stride] += gcols[:, :, lo:hi + 1, j]
+        return gh, gw, gb, None, None, None
+
+
+def conv_shared(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, kernel: int, stride: int,
+                padding: int) -> torch.Tensor:
+    """A first conv layer whose input x (B, L) every member shares: one (B*L_out, k) @ (k, E*C)
+    matmul for the whole block instead of one per member. w (E, k, C), b (E, 1, C) ->
+    (E, B, L_out, C)."""
+    E, k, C = w.shape
+    cols = F.pad(x, (padding, padding)).unfold(-1, kernel, stride)  # (B, L_out, k), a view
+    B, L_out, _ = cols.shape
+    z = torch.addmm(b.transpose(0, 1).reshape(1, E * C), cols.reshape(B * L_out, k),
+                     w.transpose(0, 1).reshape(k, E * C))
+    return z.view(B, L_out, E, C).permute(2, 0, 1, 3).contiguous()
+
+
 class Block:
-    """Members with identical widths: weights stacked along a leading member axis."""
+    """Members with identical layer sizes: weights stacked along a leading member axis.
+
+    ``weights``/``biases`` list the conv layers first (weights (E, k*C_in, C_out), see
+    :class:`BatchedConv1d`), then the dense ones ((E, fan_in, fan_out), biases (E, 1, fan_out)).
+    ``dims`` are the dense part's sizes: its first entry is n_in, or for conv members the
+    flattened conv output (channels x length)."""
 
     def __init__(self, members: list[Member], idx: list[int], n_in: int, n_out: int,
                  batch_norm: bool, dtype):
         self.members, self.idx = members, idx
-        self.dims = [n_in, *members[0].widths, n_out]
+        m0 = members[0]
+        self.conv, self.kernels, self.stride, self.padding = m0.conv, m0.kernels, m0.stride, m0.padding
+        self.lengths = conv_lengths(n_in, self.kernels, self.stride, self.padding) if self.conv else [n_in]
+        if min(self.lengths) < 1:
+            raise ValueError(f"conv layers {self.conv} with kernels {self.kernels}, stride {self.stride} and "
+                             f"padding {self.padding} leave no signal from length {n_in}: lengths {self.lengths}")
+        flat = self.conv[-1] * self.lengths[-1] if self.conv else n_in
+        self.dims = [flat, *m0.widths, n_out]
+        self.n_hidden = len(self.conv) + len(m0.widths)
         self.batch_norm = batch_norm
         self.weights, self.biases = [], []
         # Layers (maxout, the gated units) get blocks of their own, by their pieces per unit: each
         # hidden layer's weights are (fan_in, pieces * width), and the activation reduces them
         # (maxout's max over k pieces; a gated unit's a * g(b) over the value half a and the gate half b).
-        self.pieces = functions.get(members[0].activation).pieces
-        outs = [self.pieces * d for d in self.dims[1:-1]] + [n_out]
+        self.pieces = functions.get(m0.activation).pieces
+        channels_in = [1, *self.conv][:len(self.conv)]
+        # (fan_in, fan_out, kernel) per layer: conv layers, then dense ones
+        shapes = [(c_in * k, self.pieces * c, k) for c_in, c, k in zip(channels_in, self.conv, self.kernels, strict=True)]
+        shapes += [(a, self.pieces * b, 1) for a, b in zip(self.dims[:-2], self.dims[1:-1], strict=True)]
+        shapes.append((self.dims[-2], n_out, 1))
         per_member = []
         for m in members:
             g = torch.Generator().manual_seed(m.seed)
-            per_member.append([init_layer(g, m.init, a, b, dtype) for a, b in zip(self.dims[:-1], outs, strict=True)])
-        for layer in range(len(self.dims) - 1):
+            per_member.append([init_layer(g, m.init, a, b, dtype, kernel=k) for a, b, k in shapes])
+        for layer in range(len(shapes)):
             self.weights.append(torch.stack([pm[layer][0] for pm in per_member]).requires_grad_(True))
             self.biases.append(torch.stack([pm[layer][1] for pm in per_member])[:, None, :].requires_grad_(True))
         self.lr = torch.tensor([m.lr for m in members], dtype=dtype)[:, None, None]
@@ -113,7 +254,7 @@ class Block:
         # Learnable activations (PReLU): one slope per hidden layer per member, shared by the
         # layer's units (He et al.'s channel-shared variant), keyed by group start.
         self.slopes = {a: [torch.full((b - a, 1, 1), f.params["a"], dtype=dtype, requires_grad=True)
-                           for _ in range(len(self.dims) - 2)]
+                           for _ in range(self.n_hidden)]
                        for f, a, b in self.groups if f.learnable}
 
     def parameters(self) -> list[torch.Tensor]:
@@ -129,7 +270,10 @@ class Block:
 
     def _act(self, f, a: int, part: torch.Tensor, layer: int) -> torch.Tensor:
         if a in self.slopes:
-            return torch.where(part > 0, part, self.slopes[a][layer] * part)
+            slope = self.slopes[a][layer]
+            if part.dim() == 4:  # a conv layer, (members, B, length, channels)
+                slope = slope[..., None]
+            return torch.where(part > 0, part, slope * part)
         return f(part)
 
     def activate(self, z: torch.Tensor, layer: int = 0) -> torch.Tensor:
@@ -141,11 +285,16 @@ class Block:
         return torch.cat([self._act(f, a, part, layer) for (f, a, _), part in zip(self.groups, parts, strict=True)], 0)
 
     def forward(self, x: torch.Tensor, keep: bool = False):
-        """x: (B, n_in) shared by all members, or (E, B, n_in). Returns (E, B, n_out) [, pre, post]."""
-        h = x.expand(len(self.members), *x.shape[-2:]) if x.dim() == 2 else x
+        """x: (B, n_in) shared by all members, or (E, B, n_in). Returns (E, B, n_out) [, pre, post];
+        pre/post per hidden layer: (E, B, width), or (E, B, channels, length) for a conv layer."""
         pre, post = [], []
+        if self.conv:
+            h = self._conv_forward(x, keep, pre, post)
+        else:
+            h = x.expand(len(self.members), *x.shape[-2:]) if x.dim() == 2 else x
+        nc = len(self.conv)
         last = len(self.weights) - 1
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+        for layer, (w, b) in enumerate(zip(self.weights[nc:], self.biases[nc:], strict=True), start=nc):
             z = affine(h, w, b)
             if layer == last:
                 return (z, pre, post) if keep else z
@@ -156,9 +305,29 @@ class Block:
                 pre.append(z)
                 post.append(h)
 
+    def _conv_forward(self, x: torch.Tensor, keep: bool, pre: list, post: list) -> torch.Tensor:
+        """The conv layers, channels-last inside; returns the flattened (E, B, channels * length),
+        channel by channel as torch's Flatten of a (B, channels, length) output."""
+        h, nc = None, len(self.conv)
+        for layer, (w, b, k) in enumerate(zip(self.weights[:nc], self.biases[:nc], self.kernels, strict=True)):
+            if layer == 0 and x.dim() == 2:
+                z = conv_shared(x, w, b, k, self.stride, self.padding)
+            else:
+                z = BatchedConv1d.apply(x[..., None] if layer == 0 else h, w, b, k, self.stride, self.padding)
+            if self.batch_norm:  # over batch and length per channel, as BatchNorm1d in training mode
+                z = (z - z.mean((1, 2), keepdim=True)) / torch.sqrt(z.var((1, 2), unbiased=False, keepdim=True) + 1e-5)
+            h = self.activate(z, layer)
+            if keep:
+                pre.append(z.transpose(2, 3))
+                post.append(h.transpose(2, 3))
+        return h.transpose(2, 3).reshape(h.shape[0], h.shape[1], -1)
+
 
 class Ensemble:
-    """A sweep of MLPs as one model. Results come back in the order ``members`` was given."""
+    """A sweep of MLPs (and CNNs) as one model. Results come back in the order ``members`` was given.
+
+    ``n_in``: input features, or the signal length for members with conv layers (x is (B, n_in)
+    either way, so MLPs and CNNs can share one ensemble and one input)."""
 
     def __init__(self, members: list[Member], n_in: int, n_out: int, *, batch_norm: bool = False,
                  dtype=torch.float64):
@@ -167,7 +336,7 @@ class Ensemble:
         self.members = list(members)
         self.n_in, self.n_out, self.dtype = n_in, n_out, dtype
         act_rank = {n: i for i, n in enumerate(functions.names())}
-        shape = lambda i: (members[i].widths, functions.get(members[i].activation).pieces)
+        shape = lambda i: (members[i].shape, functions.get(members[i].activation).pieces)
         order = sorted(range(len(members)), key=lambda i: (shape(i), act_rank[members[i].activation]))
         self.blocks = []
         start = 0
@@ -189,7 +358,8 @@ class Ensemble:
         return [lr for blk in self.blocks for lr in blk.param_lrs()]
 
     def parameter_counts(self) -> np.ndarray:
-        """Trainable parameters of each member (weights, biases, learned slopes), member order."""
+        """Trainable parameters of each member (weights, biases, learned slopes: one per hidden
+        layer, conv layers included), member order."""
         out = np.zeros(len(self), int)
         for blk in self.blocks:
             per = sum(p[0].numel() for p in blk.weights + blk.biases)
@@ -202,7 +372,7 @@ class Ensemble:
 
     def prelu_slopes(self) -> np.ndarray:
         """Learned PReLU slopes, (members, hidden layers); nan for members without PReLU."""
-        out = np.full((len(self), max(len(b.dims) - 2 for b in self.blocks)), np.nan)
+        out = np.full((len(self), max(b.n_hidden for b in self.blocks)), np.nan)
         for blk in self.blocks:
             for _f, a, b in blk.groups:
                 if a in blk.slopes:
@@ -220,17 +390,97 @@ class Ensemble:
 
     def single_block(self) -> Block:
         if len(self.blocks) != 1:
-            raise ValueError("this needs every member to have the same widths (and pieces per unit)")
+            raise ValueError("this needs every member to have the same widths, conv layers and pieces per unit")
         return self.blocks[0]
 
     def hidden(self, x: torch.Tensor):
-        """(output, pre-activations, post-activations) per hidden layer, each (E, B, width),
-        in member order (a layer's pre-activations are (E, B, pieces * width)). Needs one block
-        (all members the same widths and pieces per unit)."""
+        """(output, pre-activations, post-activations) per hidden layer, each (E, B, width), or
+        (E, B, channels, length) for a conv layer, in member order (a layer's pre-activations have
+        pieces * width units). Needs one block (all members the same widths, conv layers and pieces)."""
         blk = self.single_block()
         out, pre, post = blk.forward(x, keep=True)
         inv = self.inverse
         return out[inv], [p[inv] for p in pre], [p[inv] for p in post]
+
+
+class _Elementwise(torch.nn.Module):
+    def __init__(self, name: str):
+        super().__init__()
+        self.name, self.f = name, functions.get(name)
+
+    def forward(self, x):
+        return self.f(x)
+
+
+class _Maxout(torch.nn.Module):
+    """Max over k adjacent units (dense, dim -1) or channels (conv, dim 1 of (B, k*C, L))."""
+
+    def __init__(self, k: int, dim: int):
+        super().__init__()
+        self.k, self.dim = k, dim
+
+    def forward(self, x):
+        return x.unflatten(self.dim, (-1, self.k)).amax(self.dim + 1 if self.dim >= 0 else -1)
+
+
+class _Gated(torch.nn.Module):
+    """a * g(b) over the halves (value a, gate input b) of units (dense, dim -1) or channels (conv, dim 1)."""
+
+    def __init__(self, gate: str, dim: int):
+        super().__init__()
+        self.g, self.dim = functions.get(gate), dim
+
+    def forward(self, x):
+        a, b = x.chunk(2, self.dim)
+        return a * self.g(b)
+
+
+def torch_network(ens: Ensemble, i: int) -> torch.nn.Sequential:
+    """Member ``i`` as plain torch.nn (Conv1d, Linear, activations, Flatten), holding copies of its
+    current weights: the same function of x (B, n_in), for checks against idiomatic PyTorch and
+    for a loop-over-networks baseline. Batch norm becomes BatchNorm1d without affine part or
+    running statistics; PReLU becomes nn.PReLU with the member's learned slope per layer."""
+    nn = torch.nn
+    blk = next(b for b in ens.blocks if i in b.idx)
+    j = list(blk.idx).index(i)
+    m = blk.members[j]
+    f = functions.get(m.activation)
+    group_start = next(a for _f, a, b in blk.groups if a <= j < b)
+    dtype = blk.weights[0].dtype
+    layers: list = [nn.Unflatten(1, (1, ens.n_in))] if blk.conv else []
+    n_layers = len(blk.weights)
+    for layer, (w, b) in enumerate(zip(blk.weights, blk.biases, strict=True)):
+        w, b = w[j].detach(), b[j].detach().reshape(-1)
+        is_conv = layer < len(blk.conv)
+        if is_conv:
+            k = blk.kernels[layer]
+            mod = nn.Conv1d(w.shape[0] // k, w.shape[1], k, stride=blk.stride, padding=blk.padding, dtype=dtype)
+            weight = w.view(k, -1, w.shape[1]).permute(2, 1, 0)  # row tap * C_in + c -> [out, c, tap]
+        else:
+            if layer == len(blk.conv) and blk.conv:
+                layers.append(nn.Flatten())
+            mod = nn.Linear(w.shape[0], w.shape[1], dtype=dtype)
+            weight = w.T
+        with torch.no_grad():
+            mod.weight.copy_(weight)
+            mod.bias.copy_(b)
+        layers.append(mod)
+        if layer == n_layers - 1:
+            break
+        if blk.batch_norm:
+            layers.append(nn.BatchNorm1d(w.shape[1], eps=1e-5, affine=False, track_running_stats=False, dtype=dtype))
+        if group_start in blk.slopes:
+            prelu = nn.PReLU(1, dtype=dtype)
+            with torch.no_grad():
+                prelu.weight.copy_(blk.slopes[group_start][layer][j - group_start].reshape(1))
+            layers.append(prelu)
+        elif f.gate is not None:
+            layers.append(_Gated(f.gate, 1 if is_conv else -1))
+        elif not f.elementwise:
+            layers.append(_Maxout(blk.pieces, 1 if is_conv else -1))
+        else:
+            layers.append(_Elementwise(m.activation))
+    return nn.Sequential(*layers)
 
 
 def member_losses(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
