@@ -1,4 +1,5 @@
 import pytest
+import torch
 from hypothesis import settings
 
 from actlab import pipeline
@@ -7,6 +8,11 @@ from actlab.record import load_metrics
 # The same examples on every run: a test that passes must pass again in CI.
 settings.register_profile("deterministic", derandomize=True, deadline=None)
 settings.load_profile("deterministic")
+
+# One torch thread per pytest worker: two workers on two cores, each with torch's default of one
+# thread per core, oversubscribe the machine (the chapters run on one thread too, see
+# actlab.seeding). Set before any test builds a tensor.
+torch.set_num_threads(1)
 
 
 
