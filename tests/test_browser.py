@@ -123,9 +123,13 @@ WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "w
 CONTRAST = {"runOnly": {"type": "rule", "values": ["color-contrast"]}, "resultTypes": ["violations"]}
 
 
+STILL = "*, *::before, *::after { transition: none !important; animation: none !important; }"
+
+
 def _set_mode(page, mode: str):
-    # no fade: the theme animates colours, and an audit mid-transition measures neither mode
-    page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+    # no fade: the theme animates colours (and folded cells fade in when opened), and an audit
+    # mid-transition measures neither state
+    page.add_style_tag(content=STILL)
     page.evaluate(f"() => {{ document.documentElement.dataset.theme = '{mode}';"
                   f" document.documentElement.dataset.mode = '{mode}'; }}")
 
@@ -176,6 +180,7 @@ def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_vi
             assert raw not in text, f"{path}: raw TeX delimiter {raw!r} left in the page"
     leftover = RAW_TEX.findall(p.evaluate(PROSE_TEXT))
     assert not leftover, f"{path}: raw TeX outside MathJax output: {leftover[:5]}"
+    p.add_style_tag(content=STILL)  # a cell the desktop checks open is audited opened, not mid-fade
     bad = _desktop_checks(p, path, quick_site) if path.startswith("chapters/") else []
     # after the desktop checks, which open a folded solution and a code cell: axe audits those too
     violations = _accessibility(Axe(), p, path)
