@@ -401,7 +401,7 @@ def half_entropy_temperature(sweep: TemperatureSweep) -> float:
 def temperature_figure(sweep: TemperatureSweep):
     """Left: entropy of softmax(z / T) against T, with ln K (uniform) dashed. Right: the norm of
     the cross-entropy's gradient in z against T, for the most and the least likely class as target."""
-    from actlab.plotting import NEUTRAL, color, figure, finish
+    from actlab.plotting import NEUTRAL, figure, finish
 
     fig, axes = figure(1, 2, width=7.0, height=3.0)
     left, right = axes[0]
@@ -413,9 +413,9 @@ def temperature_figure(sweep: TemperatureSweep):
     left.set_xlabel("temperature T")
     left.set_ylabel("entropy (nats)")
     left.set_title("how spread out softmax(z / T) is")
-    c = color("sigmoid")
-    right.plot(sweep.temps, sweep.grad_wrong, color=c, linestyle=(0, (5, 2)), label="target: least likely class")
-    right.plot(sweep.temps, sweep.grad_right, color=c, label="target: most likely class")
+    # no registry colour: the softmax is not one of the book's activations
+    right.plot(sweep.temps, sweep.grad_wrong, color=NEUTRAL, linestyle=(0, (5, 2)), label="target: least likely class")
+    right.plot(sweep.temps, sweep.grad_right, color=NEUTRAL, label="target: most likely class")
     right.set_xscale("log")
     right.set_yscale("log")
     right.set_xlabel("temperature T")
