@@ -215,6 +215,40 @@ def test_relu_variants(quick_metrics):
     assert m["test_error_maxout"] < 0.2
 
 
+def test_output_activations(quick_metrics):
+    import math
+
+    m = metrics_of(quick_metrics, "output-activations")
+    # the closed forms sigma - y and (sigma - y) sigma' are autograd's gradients in the logit
+    assert m["grad_gap_bce"] < 1e-12 and m["grad_gap_mse"] < 1e-6
+    assert m["grad_ratio_at_8"] == pytest.approx(2 + math.exp(8) + math.exp(-8), rel=1e-9)  # 1/sigma'(-8)
+    # cross-entropy convex in the logit; squared error concave below -ln 2 for y = 1
+    assert m["curv_min_bce"] > 0 and m["curv_max_bce"] == pytest.approx(0.25) and m["curv_min_mse"] < 0
+    assert m["concave_below"] == pytest.approx(-math.log(2), abs=1e-9)
+    # the race from |z0| = 8: the squared error needs over 100 times the updates, seed by seed, and
+    # both losses follow gradient flow (about |z0| updates against about e^|z0|)
+    assert m["top_start"] == 8 and m["ratio_top_lo"] > 100 and m["ratio_top_n"] == 5
+    assert m["steps_bce_top_hi"] < 25 and m["steps_mse_top_lo"] > 2000 and m["flow_misfit_max"] < 0.15
+    assert 0.8 < m["bce_per_logit"] < 1.3 and 2.0 < m["mse_factor_per_logit"] < math.e + 0.1
+    # the softmax: its gradient is p - onehot, two classes are a sigmoid, and the naive form stops at
+    # ln(largest float) less the log-sum-exp of the offsets, where the stable form goes on
+    assert m["xent_grad_gap"] < 1e-14 and m["two_class_gap"] < 1e-13
+    for dt in ("float16", "float32", "float64"):
+        assert m[f"naive_limit_{dt}"] < m[f"log_max_{dt}"] and m[f"stable_ok_{dt}"]
+        assert abs(m[f"naive_limit_{dt}"] - m[f"predicted_limit_{dt}"]) < 0.01, dt
+    assert m["log_max_float32"] == pytest.approx(88.7228, abs=1e-3)
+    assert m["log_max_float64"] == pytest.approx(709.7827, abs=1e-3)
+    assert m["naive_ce_far"] == math.inf and 1000 < m["stable_ce_far"] < 1010
+    assert m["naive_low_nan"] == m["n_classes"] and m["stable_low_ok"]
+    assert m["torch_gap_lse_float32"] < 1e-6 and m["torch_gap_softmax_float64"] < 1e-12
+    # temperature: one-hot at low T, uniform at high T; a wrong target's push tends to sqrt(2)/T
+    assert m["entropy_tmin"] < 1e-6 and m["entropy_tmax"] > 0.99 * m["log_k"] and m["entropy_monotone"]
+    assert m["grad_wrong_tmin_times_t"] == pytest.approx(math.sqrt(2), rel=1e-6) and m["grad_right_tmin"] < 1e-10
+    # the book's losses: the list matches the code; only this chapter's race trains a sigmoid on squared error
+    assert m["loss_audit_problems"] == 0 and m["n_sigmoid_squared"] == 1
+    assert m["n_softmax_xent"] + m["n_sigmoid_bce"] + m["n_linear_squared"] + 1 == m["n_experiments"]
+
+
 def test_properties(quick_metrics):
     m = metrics_of(quick_metrics, "properties")
     assert m["n_kinks_relu"] == 1 and m["relu_torch_at_0"] == 0  # not differentiable at 0
