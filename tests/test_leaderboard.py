@@ -69,9 +69,10 @@ def test_folklore_verdicts_follow_the_ranking():
 
 @pytest.fixture(scope="module")
 def small_board():
-    tasks = lb.tasks(digits_lrs=[0.01, 30.0], deep_lrs=[0.001, 0.003], regression_lrs=[0.01, 0.03],
-                     deep_depth=3, epochs=1, deep_epochs=1, regression_steps=50)
-    return lb.run_board([tasks["digits"], tasks["regression"]], ["relu", "tanh", "maxout"], 2, time_steps=1)
+    tasks = lb.tasks(digits_lrs=[0.01, 30.0], deep_lrs=[0.001, 0.003], regression_lrs=[0.01, 0.03], cnn_lrs=[0.01, 0.03],
+                     deep_depth=3, epochs=1, deep_epochs=1, regression_steps=50, cnn_channels=4, cnn_epochs=1,
+                     cnn_train=300)
+    return lb.run_board([tasks["digits"], tasks["regression"], tasks["cnn"]], ["relu", "tanh", "maxout"], 2, time_steps=1)
 
 
 def test_a_diverging_rate_fails_and_is_never_chosen(small_board):
@@ -93,12 +94,24 @@ def test_errors_are_the_measured_error_rate(small_board):
 
 
 def test_step_times_and_the_figure(small_board):
-    assert small_board.step_time.shape == (2, 3) and (small_board.step_time > 0).all()
+    assert small_board.step_time.shape == (3, 3) and (small_board.step_time > 0).all()
     img = lb.board_figure(small_board, small_board.ranking())
     assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
     text = lb.profile_text(small_board, "relu")
     assert "of 3 on digits, MLP 64 (50% of the grid's runs failed)" in text and "on 1-D regression" in text
     assert np.isfinite(small_board.ranking().mean).all()
+
+
+def test_layers_with_two_maps_per_unit_get_the_same_parameter_count(small_board):
+    from actlab.ensemble import Ensemble
+
+    cnn = small_board.results[2].task
+    counts = {a: Ensemble([lb.member(cnn, a, 40, 10)], 40, 10).parameter_counts()[0] for a in ("relu", "maxout", "swiglu")}
+    assert lb.matched_channels("maxout", 25, 40, 10) < 25
+    assert abs(counts["maxout"] - counts["relu"]) < 0.1 * counts["relu"]
+    assert abs(counts["swiglu"] - counts["relu"]) < 0.1 * counts["relu"]
+    d = lb.task_data(cnn)
+    assert len(d["train"][1]) + len(d["val"][1]) == 300 and len(d["test"][1]) == 1000
 
 
 def test_constant_loss_is_the_chance_level():

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from actlab import data, functions
-from actlab.ensemble import Ensemble, Member, fit, member_losses
+from actlab.ensemble import CONV_PADDING, CONV_STRIDE, MNIST1D_KERNELS, Ensemble, Member, fit, member_losses
 from actlab.tuning import best_index
 from actlab.verdicts import Measure
 
@@ -35,24 +35,30 @@ class Task:
     """One setting of the leaderboard. ``widths``: hidden widths of the MLP; ``loss``: xent or mse."""
     name: str
     title: str
-    widths: tuple[int, ...]
+    widths: tuple[int, ...]   # dense hidden widths; for a CNN, its channels per conv layer
     lrs: tuple[float, ...]
     loss: str = "xent"
     epochs: int = 20          # full-batch tasks (batch_size None): steps
     batch_size: int | None = 64
     init: str = "kaiming"
+    data: str = "digits"      # digits, curve or mnist1d
+    conv: bool = False        # widths are the conv layers of the MNIST-1D paper's CNN
+    n_train: int = 0          # mnist1d: the first n_train signals of the training split (0: all)
 
 
-def tasks(*, digits_lrs, deep_lrs, regression_lrs, deep_depth: int = 20, epochs: int = 20,
-          deep_epochs: int = 10, regression_steps: int = 1500) -> dict[str, Task]:
+def tasks(*, digits_lrs, deep_lrs, regression_lrs, cnn_lrs, deep_depth: int = 20, epochs: int = 20,
+          deep_epochs: int = 10, regression_steps: int = 1500, cnn_channels: int = 25, cnn_epochs: int = 5,
+          cnn_train: int = 4000) -> dict[str, Task]:
     """The tasks, by name. The deep task has no normalisation; every network starts from He's
     initialisation (the common default for ReLU-like units), the same for every activation."""
     return {
+        "cnn": Task("cnn", f"MNIST-1D, CNN {cnn_channels}", (cnn_channels,) * 3, tuple(cnn_lrs),
+                    epochs=cnn_epochs, batch_size=100, data="mnist1d", conv=True, n_train=cnn_train),
         "digits": Task("digits", "digits, MLP 64", (64,), tuple(digits_lrs), epochs=epochs),
         "deep": Task("deep", f"digits, {deep_depth}-layer MLP 32", (32,) * deep_depth, tuple(deep_lrs),
                      epochs=deep_epochs, batch_size=128),
         "regression": Task("regression", "1-D regression, MLP 32-32", (32, 32), tuple(regression_lrs),
-                           loss="mse", epochs=regression_steps, batch_size=None),
+                           loss="mse", epochs=regression_steps, batch_size=None, data="curve"),
     }
 
 
@@ -65,7 +71,12 @@ def task_data(task: Task, dtype=torch.float32) -> dict:
     """Train, validation and test splits. Digits: the book's training split with a fixed fifth
     held out for validation, and its test split. Regression: 64 training points on [-1, 1], the
     points between them (a grid 4x finer) alternate between validation and test."""
-    if task.loss == "mse":
+    if task.data == "mnist1d":
+        x, y, xs, ys = data.mnist1d(n_train=task.n_train or data.MNIST1D_TRAIN, dtype=dtype)
+        n_val = len(y) // 5  # the last fifth of the training signals chooses the rate
+        return {"train": (x[:-n_val], y[:-n_val]), "val": (x[-n_val:], y[-n_val:]), "test": (xs, ys),
+                "n_in": x.shape[1], "n_out": 10}
+    if task.data == "curve":
         xt = torch.linspace(-1, 1, 64, dtype=dtype)[:, None]
         fine = torch.linspace(-1, 1, 4 * 63 + 1, dtype=dtype)[:, None]
         between = fine[torch.arange(len(fine)) % 4 != 0]
@@ -131,6 +142,27 @@ class TaskResult:
         return self.failed[np.arange(len(self.activations)), :, idx]
 
 
+def member(task: Task, activation: str, n_in: int, n_out: int, **kw) -> Member:
+    """One network of ``task``: an MLP, or the MNIST-1D paper's CNN (its kernels, stride and
+    padding), with layers of several maps per unit narrowed to the same parameter count."""
+    if task.conv:
+        c = matched_channels(activation, task.widths[0], n_in, n_out)
+        return Member(activation, (), conv=(c,) * len(task.widths), kernels=MNIST1D_KERNELS[:len(task.widths)],
+                      stride=CONV_STRIDE, padding=CONV_PADDING, init=task.init, **kw)
+    return Member(activation, widths_for(task, activation, n_in, n_out), init=task.init, **kw)
+
+
+def matched_channels(activation: str, channels: int, n_in: int, n_out: int) -> int:
+    """The channels per conv layer for which the paper's CNN with ``activation`` has the
+    parameter count nearest to its plain count with ``channels`` (ties: the fewer)."""
+    count = lambda name, c: int(Ensemble([Member(name, (), conv=(c,) * 3, kernels=MNIST1D_KERNELS)],
+                                         n_in, n_out).parameter_counts()[0])
+    if functions.get(activation).pieces == 1:
+        return channels
+    target = count("identity", channels)
+    return min(range(1, channels + 1), key=lambda c: (abs(count(activation, c) - target), c))
+
+
 def widths_for(task: Task, activation: str, n_in: int, n_out: int) -> tuple[int, ...]:
     """The task's hidden widths, narrowed for a layer with several maps per unit (maxout, the
     gated units) so that every network has about the same number of parameters."""
@@ -145,7 +177,7 @@ def run_task(task: Task, activations: list[str], seeds: int, dtype=torch.float32
     lrs = list(task.lrs)
     d = task_data(task, dtype)
     (xt, yt), (xv, yv), (xs, ys) = d["train"], d["val"], d["test"]
-    members = [Member(a, widths_for(task, a, d["n_in"], d["n_out"]), seed=s, lr=lr, init=task.init)
+    members = [member(task, a, d["n_in"], d["n_out"], seed=s, lr=lr)
                for a in activations for s in range(seeds) for lr in lrs]
     ens = Ensemble(members, d["n_in"], d["n_out"], dtype=dtype)
     n = len(xt)
@@ -171,7 +203,7 @@ def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int 
     small a step is mostly fixed overhead; the function's own cost is in the properties chapter."""
     d = task_data(task, dtype)
     xt, yt = d["train"]
-    nets = [Ensemble([Member(a, widths_for(task, a, d["n_in"], d["n_out"]), seed=0, lr=task.lrs[0], init=task.init)], d["n_in"], d["n_out"], dtype=dtype)
+    nets = [Ensemble([member(task, a, d["n_in"], d["n_out"], seed=0, lr=task.lrs[0])], d["n_in"], d["n_out"], dtype=dtype)
             for a in activations]
     best = np.full(len(activations), np.inf)
     for net in nets:
@@ -421,9 +453,14 @@ def tasks_table(task_list: list[Task], seeds: int) -> str:
     for t in task_list:
         steps = f"{t.epochs} steps, full batch" if t.batch_size is None else f"{t.epochs} epochs, batches of {t.batch_size}"
         error = "test error (share misclassified)" if t.loss == "xent" else "test MSE ÷ variance of the target"
-        rows.append([t.title, " × ".join(str(w) for w in t.widths) if len(set(t.widths)) > 1 or len(t.widths) < 4
-                     else f"{len(t.widths)} × {t.widths[0]}", steps, ", ".join(fmt(lr) for lr in t.lrs), error])
-    return markdown_table(["task", "hidden widths", "training (Adam)", "learning-rate grid", "scored by"], rows)
+        if t.conv:
+            layers = f"{len(t.widths)} conv layers of {t.widths[0]} channels"
+        elif len(t.widths) >= 4 and len(set(t.widths)) == 1:
+            layers = f"{len(t.widths)} × {t.widths[0]}"
+        else:
+            layers = " × ".join(str(w) for w in t.widths)
+        rows.append([t.title, layers, steps, ", ".join(fmt(lr) for lr in t.lrs), error])
+    return markdown_table(["task", "hidden layers", "training (Adam)", "learning-rate grid", "scored by"], rows)
 
 
 def step_time_table(board: Board, ranking: Ranking) -> str:
