@@ -121,3 +121,10 @@ def test_constant_loss_is_the_chance_level():
     assert lb.constant_loss(lb.Task("t", "t", (4,), (0.1,)), y) == pytest.approx(math.log(10))
     yr = torch.tensor([[0.0], [2.0]])
     assert lb.constant_loss(lb.Task("t", "t", (4,), (0.1,), loss="mse"), yr) == pytest.approx(1.0)
+
+
+def test_error_table_gives_each_median_with_its_interval(small_board):
+    table = lb.error_table(small_board, small_board.ranking())
+    rows = table.splitlines()
+    assert len(rows) == 2 + 3 and rows[0].count("|") == 5  # header, rule, three functions; four columns
+    assert "[" in table and "%" in table and "failed" not in table

@@ -463,6 +463,25 @@ def tasks_table(task_list: list[Task], seeds: int) -> str:
     return markdown_table(["task", "hidden layers", "training (Adam)", "learning-rate grid", "scored by"], rows)
 
 
+def error_table(board: Board, ranking: Ranking) -> str:
+    """Median test error over seeds at the chosen rate with its bootstrap interval, per task
+    (rows in ranking order); "failed" where the median run failed."""
+    from actlab.tables import markdown_table
+    from actlab.verdicts import bootstrap
+
+    err = board.tuned_test()
+    rows = []
+    for a in ranking.order():
+        j = board.activations.index(a)
+        cells = []
+        for t, r in enumerate(board.results):
+            m = bootstrap(err[t, j])
+            v, lo, hi = (error_text(r.task, x) for x in (m.value, m.lo, m.hi))
+            cells.append(v if m.lo == m.hi else f"{v} [{lo}, {hi}]")
+        rows.append([names_text([a])] + cells)
+    return markdown_table(["function"] + board.titles, rows)
+
+
 def step_time_table(board: Board, ranking: Ranking) -> str:
     """Time per training step relative to ReLU's, per task (rows in ranking order)."""
     from actlab.numbers import fmt
