@@ -377,3 +377,23 @@ def test_no_chapter_cell_prints_text(quick_metrics):
                 elif set(out.get("data", {})) <= {"text/plain"}:
                     bad.append(f"{name}: `{cell.source.splitlines()[0][:60]}` shows {out['data'].get('text/plain', '')[:60]!r}")
     assert not bad, "\n".join(bad)
+
+
+def test_gated(quick_metrics):
+    """Gated units: their cost, one verdict per pair and setting, gates that learn to switch, and
+    LeCun's constants measured."""
+    from actlab import verdicts
+
+    m = metrics_of(quick_metrics, "gated")
+    assert m["match_gated"] == 2048 and m["match_ratio"] == pytest.approx(2 / 3)  # Shazeer's narrowing
+    assert m["digits_gated_width"] < 0.6 * m["digits_width"]  # few outputs: about half as wide
+    assert m["n_parts"] == 6 and m["n_holds"] + m["n_fails"] + m["n_undecided"] == m["n_parts"]
+    for pair in ("swiglu_silu", "geglu_gelu", "reglu_relu"):
+        assert m[f"verdict_{pair}"] in verdicts.OUTCOMES
+    for k in ("swiglu_minus_silu_digits", "reglu_minus_relu_mnist1d"):
+        assert m[k + "_lo"] <= m[k] <= m[k + "_hi"] and m[k + "_n"] == m["n_seeds"]
+    assert m["gate_nets_match"] == "yes"  # the gate histogram shows the comparison's own GLU networks
+    assert m["switch_trained"] > m["switch_init"] and m["switch_direction"] == "rose"
+    assert m["lecun_f1"] == pytest.approx(1, abs=1e-5) and 0.98 < m["curvature_peak"] < 0.99
+    assert m["var_tanh"] < m["var_lecun"] < 1 < m["scale_unit_var"]
+    assert m["q_tanh"] < 0.1 < m["q_star"] and m["measured_lecun"] == pytest.approx(m["q_lecun"], rel=0.2)

@@ -131,3 +131,25 @@ def test_error_table_gives_each_median_with_its_interval(small_board):
         digits, curve, cnn = [c.strip() for c in row.strip("|").split("|")][1:]
         assert digits.endswith("%]") and "[" in digits and "[" in curve
         assert cnn == "failed"  # 4 channels, one epoch of 240 signals: no run gets below chance
+
+
+def test_a_task_names_its_data_and_mnist1d_splits_like_digits():
+    import torch
+
+    with pytest.raises(ValueError, match="data must be one of digits, mnist1d"):
+        lb.Task("t", "t", (4,), (0.1,), data="cifar")
+    assert lb.Task("t", "t", (4,), (0.1,)).data == "digits"  # the default: the guide's tasks are unchanged
+    d = lb.task_data(lb.Task("m", "MNIST-1D", (8,), (0.01,), data="mnist1d"))
+    (xt, yt), (_, yv), (_, ys) = d["train"], d["val"], d["test"]
+    assert d["n_in"] == 40 and d["n_out"] == 10 and xt.dtype == torch.float32
+    assert (len(yt), len(yv), len(ys)) == (3200, 800, 1000)  # a fixed fifth of the 4000 held out
+    assert set(yt.tolist()) == set(range(10))
+    r = lb.run_task(lb.Task("m", "MNIST-1D", (8,), (0.01,), epochs=1, batch_size=256, data="mnist1d"), ["relu"], 1)
+    assert r.test.shape == (1, 1, 1) and r.test[0, 0, 0] < 0.9  # learned something in one epoch
+
+
+def test_the_claim_box_takes_a_title():
+    order = ["relu", "maxout", "leaky_relu", "elu", "tanh", "sigmoid"]
+    items = lb.folklore(lb.rank(errors(order), ACTS), "test")
+    assert lb.folklore_box(items).startswith(":::{admonition} What the folklore says, and our verdict\n")
+    assert lb.folklore_box(items, "Other claims").startswith(":::{admonition} Other claims\n:class: claim\n\n- *")

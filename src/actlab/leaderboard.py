@@ -30,9 +30,14 @@ FAIL_FRACTION = 0.95  # a run "fails" unless its training loss ends below 95% of
 LEVEL = 0.95
 
 
+DATA = ("digits", "mnist1d", "curve")  # the data sets task_data knows
+
+
 @dataclass(frozen=True)
 class Task:
-    """One setting of the leaderboard. ``widths``: hidden widths of the MLP; ``loss``: xent or mse."""
+    """One setting of the leaderboard. ``widths``: hidden widths of the MLP; ``loss``: xent or mse;
+    ``data``: 'digits' (8x8 images), 'mnist1d' (Greydanus's length-40 signals) or 'curve' (the
+    1-D regression)."""
     name: str
     title: str
     widths: tuple[int, ...]   # dense hidden widths; for a CNN, its channels per conv layer
@@ -44,6 +49,10 @@ class Task:
     data: str = "digits"      # digits, curve or mnist1d
     conv: bool = False        # widths are the conv layers of the MNIST-1D paper's CNN
     n_train: int = 0          # mnist1d: the first n_train signals of the training split (0: all)
+
+    def __post_init__(self):
+        if self.data not in DATA:
+            raise ValueError(f"task {self.name}: data must be one of {', '.join(DATA)}; got {self.data!r}")
 
 
 def tasks(*, digits_lrs, deep_lrs, regression_lrs, cnn_lrs, deep_depth: int = 20, epochs: int = 20,
@@ -68,12 +77,12 @@ def regression_target(x: torch.Tensor) -> torch.Tensor:
 
 
 def task_data(task: Task, dtype=torch.float32) -> dict:
-    """Train, validation and test splits. Digits: the book's training split with a fixed fifth
-    held out for validation, and its test split. Regression: 64 training points on [-1, 1], the
-    points between them (a grid 4x finer) alternate between validation and test."""
+    """Train, validation and test splits. Digits and MNIST-1D: the data set's training split with
+    a fixed fifth held out for validation, and its test split. The curve: 64 training points on
+    [-1, 1], the points between them (a grid 4x finer) alternate between validation and test."""
     if task.data == "mnist1d":
         x, y, xs, ys = data.mnist1d(n_train=task.n_train or data.MNIST1D_TRAIN, dtype=dtype)
-        n_val = len(y) // 5  # the last fifth of the training signals chooses the rate
+        n_val = len(y) // 5  # the last fifth of the (already shuffled) training signals chooses the rate
         return {"train": (x[:-n_val], y[:-n_val]), "val": (x[-n_val:], y[-n_val:]), "test": (xs, ys),
                 "n_in": x.shape[1], "n_out": 10}
     if task.data == "curve":
@@ -83,11 +92,11 @@ def task_data(task: Task, dtype=torch.float32) -> dict:
         xv, xs = between[0::2], between[1::2]
         return {"train": (xt, regression_target(xt)), "val": (xv, regression_target(xv)),
                 "test": (xs, regression_target(xs)), "n_in": 1, "n_out": 1}
-    X, y = data.digits("train", dtype=dtype)
+    (X, y), (Xs, ys) = data.digits("train", dtype=dtype), data.digits("test", dtype=dtype)
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
     n_val = len(y) // 5
     val, train = order[:n_val], order[n_val:]
-    return {"train": (X[train], y[train]), "val": (X[val], y[val]), "test": data.digits("test", dtype=dtype),
+    return {"train": (X[train], y[train]), "val": (X[val], y[val]), "test": (Xs, ys),
             "n_in": X.shape[1], "n_out": 10}
 
 
@@ -546,8 +555,9 @@ def folklore(ranking: Ranking, setting: str) -> list[tuple[str, object]]:
     return items
 
 
-def folklore_box(items) -> str:
-    """The claim box of the guide: each piece of advice, its verdict, and one line per rule."""
+def folklore_box(items, title: str = "What the folklore says, and our verdict") -> str:
+    """The claim box of the guide (and of any chapter that checks claims against a rule): each
+    claim, its verdict, and one line per rule, under ``title``."""
     lines = []
     for text, v in items:
         head = f"- *{text}* — **{v.label}**."
@@ -558,7 +568,7 @@ def folklore_box(items) -> str:
         subs += [f"*{v.qualification}*." for _ in [0] if v.qualification]
         subs += [v.note.rstrip(".") + "." for _ in [0] if v.note]
         lines.append(head + "\n" + "\n".join(f"  - {x}" for x in subs))
-    return (":::{admonition} What the folklore says, and our verdict\n:class: claim\n\n" + "\n".join(lines) + "\n:::")
+    return f":::{{admonition}} {title}\n:class: claim\n\n" + "\n".join(lines) + "\n:::"
 
 
 def profile_text(board: Board, name: str) -> str:

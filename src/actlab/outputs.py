@@ -466,6 +466,8 @@ TRAINED = (
             (("deadunits.py", 'loss="xent"'), ("biasshift.py", 'loss="xent"'), ("convergence.py", 'loss="xent"'))),
     Trained("relu-variants", "digit classifiers: dead units, PReLU's slopes, speed", SOFTMAX, XENT,
             "{numref}`fig-prelu-slopes`", (("relu-variants.md", 'loss="xent"'), ("deadunits.py", 'loss="xent"'))),
+    Trained("gated", "gated and plain MLPs on digits and MNIST-1D", SOFTMAX, XENT, "{numref}`fig-gated-compare`",
+            (("gating.py", "loss=task.loss"),)),
     Trained("guide", "the leaderboard's classifiers: digit MLPs and the MNIST-1D CNN", SOFTMAX, XENT,
             "{numref}`fig-guide-board`", (("leaderboard.py", 'loss: str = "xent"'),)),
     Trained("guide", "the leaderboard's curve fit", LINEAR, SQUARED, "{numref}`fig-guide-board`",
