@@ -84,6 +84,7 @@ def test_a_diverging_rate_fails_and_is_never_chosen(small_board):
     assert np.isfinite(digits.tuned_test()).all()
     assert small_board.fail_share()[0].tolist() == [0.5, 0.5, 0.5]
     assert ("digits, MLP 64", "relu") in small_board.edge_choices()
+    assert ("digits, MLP 64", "relu", "smallest") in small_board.edge_sides()
 
 
 def test_errors_are_the_measured_error_rate(small_board):
@@ -153,3 +154,13 @@ def test_the_claim_box_takes_a_title():
     items = lb.folklore(lb.rank(errors(order), ACTS), "test")
     assert lb.folklore_box(items).startswith(":::{admonition} What the folklore says, and our verdict\n")
     assert lb.folklore_box(items, "Other claims").startswith(":::{admonition} Other claims\n:class: claim\n\n- *")
+
+
+def test_a_task_where_every_run_failed_is_left_out_of_the_ranking(small_board):
+    cnn = 2  # 4 channels, one epoch of 240 signals: no run learns
+    assert small_board.results[cnn].failed.all() and small_board.informative() == [0, 1]
+    assert small_board.ranking().n_tasks == 2
+    assert "MNIST-1D, CNN 4" in lb.uninformative_text(small_board)
+    assert small_board.n_choices() == 2 * 3  # the CNN's pairs learned nothing: not choices at all
+    assert 0 < small_board.best_accuracy(cnn) < 1  # failed runs still have a finite error rate
+    assert small_board.best_accuracy(0) == pytest.approx(1 - np.min(np.median(small_board.results[0].test[:, :, 0], 1)))

@@ -291,7 +291,7 @@ class Advice:
     - *top*: no activation ranks decisively better (paired interval of the difference with the
       best-ranked excludes zero in its favour for none);
     - *fragile*: at least ``fragile_share`` of its runs failed on some task (name: tasks);
-    - *avoid*: decisively worse than the best-ranked and ranked in the worse half on average.
+    - *avoid*: decisively worse than the best-ranked, and its whole interval in the worse half.
     """
     best: str
     top: list[str]
@@ -307,7 +307,7 @@ def advice(ranking: Ranking, fail_share: np.ndarray, task_titles: list[str], fra
     A = len(order)
     top = [a for a in order if a == best or ranking.decisively(a, best) != "worse"]
     avoid = [a for a in order if a != best and ranking.decisively(a, best) == "worse"
-             and ranking.mean[ranking.activations.index(a)] > (A + 1) / 2]
+             and ranking.measure(a).lo > (A + 1) / 2]
     fragile = {}
     for j, a in enumerate(ranking.activations):
         where = [task_titles[t] for t in range(fail_share.shape[0]) if fail_share[t, j] >= fragile_share]
@@ -350,8 +350,40 @@ class Board:
                     if not ok and not r.failed[r.activations.index(a), :, i].all()]
         return out
 
+    def informative(self) -> list[int]:
+        """Tasks where at least one run learned: in a task where every run failed all functions
+        tie, which says something about the budget, not about the functions."""
+        return [t for t, r in enumerate(self.results) if not r.failed.all()]
+
     def ranking(self, n_boot: int = 2000) -> Ranking:
-        return rank(self.tuned_test(), self.activations, n_boot=n_boot)
+        """Mean ranks over the informative tasks."""
+        keep = self.informative()
+        if not keep:
+            raise ValueError("no run of any task learned: nothing to rank (raise the budgets)")
+        return rank(self.tuned_test()[keep], self.activations, n_boot=n_boot)
+
+    def edge_sides(self) -> list[tuple[str, str, str]]:
+        """(task title, activation, 'smallest' or 'largest') for each chosen rate on its grid's edge."""
+        out = []
+        for r in self.results:
+            idx, interior = r.chosen()
+            for j, (a, ok, i) in enumerate(zip(r.activations, interior, idx, strict=True)):
+                if not ok and not r.failed[j, :, i].all():
+                    out.append((r.task.title, a, "smallest" if i == 0 else "largest"))
+        return out
+
+    def n_choices(self) -> int:
+        """(task, activation) pairs whose chosen rate has at least one run that learned."""
+        return sum(int(not r.failed[j, :, i].all()) for r in self.results
+                   for j, i in enumerate(r.chosen()[0]))
+
+    def best_accuracy(self, t: int) -> float:
+        """1 - the lowest median test error over seeds at the chosen rate, failed runs included
+        with the error they ended with (a share misclassified is finite even when a run failed)."""
+        r = self.results[t]
+        idx, _ = r.chosen()
+        raw = r.test[np.arange(len(r.activations)), :, idx]
+        return 1 - float(np.min(np.median(raw, axis=1)))
 
 
 def run_board(task_list: list[Task], activations: list[str], seeds: int, *, time_steps: int = 0) -> Board:
@@ -401,7 +433,7 @@ def board_figure(board: Board, ranking: Ranking):
             dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.55
             label = error_text(board.results[t].task, med[t, a])
             if fails[t, a] > 0:
-                label += f"  ✕{round(fails[t, a] * n_runs)}/{n_runs}"
+                label += f", {round(fails[t, a] * n_runs)}/{n_runs} failed"
             ax.text(t + 0.5, i + 0.5, label, ha="center", va="center", fontsize=9,
                     color="white" if dark else "black")
         m = ranking.measure(order[i])
@@ -442,15 +474,15 @@ def advice_markdown(adv: Advice, ranking: Ranking) -> str:
              + (f"; at {ranking.n_seeds} seeds it cannot be told apart from {names_text(others)}."
                 if others else "; every other function ranks decisively worse.")]
     if adv.avoid:
-        lines.append(f"- **Avoid {names_text(adv.avoid)}:** decisively worse than {names_text([adv.best])} "
-                     "and in the worse half on average.")
+        lines.append(f"- **Avoid {names_text(adv.avoid)}:** decisively worse than {names_text([adv.best])}, "
+                     "with the whole interval of the mean rank in the worse half.")
     if adv.fragile:
         parts = [f"{names_text([a])} on {' and '.join(w)}" for a, w in adv.fragile.items()]
         lines.append("- **Expect failures** (a third or more of the grid's runs diverged or never learned) with "
                      + "; ".join(parts) + ".")
     if adv.undecided:
-        lines.append(f"- **No advice either way** on {names_text(adv.undecided)}: worse than the best, but not "
-                     "decisively in the worse half.")
+        lines.append(f"- **No advice either way** on {names_text(adv.undecided)}: decisively worse than the best, "
+                     "but not decisively in the worse half.")
     return "\n".join(lines)
 
 
@@ -460,16 +492,17 @@ def tasks_table(task_list: list[Task], seeds: int) -> str:
 
     rows = []
     for t in task_list:
-        steps = f"{t.epochs} steps, full batch" if t.batch_size is None else f"{t.epochs} epochs, batches of {t.batch_size}"
+        steps = (f"{t.epochs} steps, full batch" if t.batch_size is None
+                 else f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}, batches of {t.batch_size}")
         error = "test error (share misclassified)" if t.loss == "xent" else "test MSE ÷ variance of the target"
         if t.conv:
             layers = f"{len(t.widths)} conv layers of {t.widths[0]} channels"
-        elif len(t.widths) >= 4 and len(set(t.widths)) == 1:
-            layers = f"{len(t.widths)} × {t.widths[0]}"
+        elif len(set(t.widths)) == 1:
+            layers = f"{len(t.widths)} × {t.widths[0]}" if len(t.widths) > 1 else f"1 × {t.widths[0]}"
         else:
-            layers = " × ".join(str(w) for w in t.widths)
+            layers = ", ".join(str(w) for w in t.widths)
         rows.append([t.title, layers, steps, ", ".join(fmt(lr) for lr in t.lrs), error])
-    return markdown_table(["task", "hidden layers", "training (Adam)", "learning-rate grid", "scored by"], rows)
+    return markdown_table(["task", "hidden layers × width", "training (Adam)", "learning-rate grid", "scored by"], rows)
 
 
 def error_table(board: Board, ranking: Ranking) -> str:
@@ -538,15 +571,16 @@ def folklore(ranking: Ranking, setting: str) -> list[tuple[str, object]]:
     set_ = lambda rules: [replace(r, setting=setting) for r in rules]
     better = [a for a in ranking.order() if a != "relu" and ranking.decisively(a, "relu") == "better"]
     items = [
-        ("Use ReLU: no other function is reliably better.",
+        ("Use ReLU (tested as: it is among the best, no function ranks decisively better).",
          judge("relu-default", set_([Rule("n_better_than_relu", "==", 0.0,
                                           "functions ranking decisively better than ReLU")]), m,
                note=f"decisively better: {names_text(better)}" if better else "")),
-        ("Never use the sigmoid.", judge("never-sigmoid", set_([_diff_rule("sigmoid", ">")]), m)),
-        ("Tanh is worth trying but works worse than ReLU or maxout.",
+        ("Never use the sigmoid (tested as: it ranks below ReLU on average).", judge("never-sigmoid", set_([_diff_rule("sigmoid", ">")]), m)),
+        ("Try tanh, but expect it to do worse than ReLU or maxout.",
          judge("tanh-worse", set_([_diff_rule("tanh", ">"), _diff_rule("tanh", ">", "maxout")]), m)),
-        ("If dead units are a worry, try leaky ReLU, maxout or ELU instead.",
-         judge("variants", [replace(_diff_rule(a, "<"), setting=names_text([a])) for a in ("leaky_relu", "maxout", "elu")],
+        ("If dead units are a worry, give leaky ReLU or maxout a try (tested as: at least one ranks "
+         "decisively better than ReLU).",
+         judge("variants", [replace(_diff_rule(a, "<"), setting=names_text([a])) for a in ("leaky_relu", "maxout")],
               m, mode="settings")),
         ("Be careful with the learning rate and watch the fraction of dead units.",
          Verdict("careful", DISCUSSED, note="practice, not a claim to test; the failure shares of the grid show how "
@@ -589,3 +623,12 @@ def profile_text(board: Board, name: str) -> str:
             text += f" ({pct(fails[t, a])} of the grid's runs failed)"
         parts.append(text)
     return "; ".join(parts)
+
+
+def uninformative_text(board: Board) -> str:
+    """A sentence naming the tasks left out of the ranking because every run failed; empty if none."""
+    left = [board.titles[t] for t in range(len(board.results)) if t not in board.informative()]
+    if not left:
+        return ""
+    return (f"Every run on {' and '.join(left)} failed within its budget, so that task ranks nothing "
+            "and is left out of the mean ranks.")
