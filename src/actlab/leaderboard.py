@@ -406,7 +406,7 @@ def error_text(task: Task, e: float) -> str:
 def board_figure(board: Board, ranking: Ranking):
     """Activations (rows, best mean rank first) x tasks: each cell is the median test error over
     seeds at the chosen rate, coloured by its rank within the task; a cross and a count mark
-    tasks where some of the grid's runs failed. The last column: the mean rank and its interval."""
+    tasks where some of the grid's runs failed. The first column: the mean rank and its interval."""
     import matplotlib
     from matplotlib.colors import Normalize
     from matplotlib.patches import Rectangle
@@ -429,19 +429,20 @@ def board_figure(board: Board, ranking: Ranking):
     for i, a in enumerate(rows):
         for t in range(T):
             rgba = cmap(norm(within[t, a]))
-            ax.add_patch(Rectangle((t, i), 1, 1, color=rgba, linewidth=0))
+            ax.add_patch(Rectangle((t + 1, i), 1, 1, color=rgba, linewidth=0))
             dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.55
             label = error_text(board.results[t].task, med[t, a])
             if fails[t, a] > 0:
-                label += f", {round(fails[t, a] * n_runs)}/{n_runs} failed"
-            ax.text(t + 0.5, i + 0.5, label, ha="center", va="center", fontsize=9,
+                count = f"{round(fails[t, a] * n_runs)}/{n_runs} failed"
+                label = count if not np.isfinite(med[t, a]) else f"{label}, {count}"
+            ax.text(t + 1.5, i + 0.5, label, ha="center", va="center", fontsize=9,
                     color="white" if dark else "black")
         m = ranking.measure(order[i])
-        ax.text(T + 0.5, i + 0.5, f"{fmt(m.value, 2)} [{fmt(m.lo, 2)}, {fmt(m.hi, 2)}]",
+        ax.text(0.5, i + 0.5, f"{fmt(m.value, 2)} [{fmt(m.lo, 2)}, {fmt(m.hi, 2)}]",
                 ha="center", va="center", fontsize=9)
     ax.set_xlim(0, T + 1)
     ax.set_ylim(A, 0)
-    ax.set_xticks(np.arange(T + 1) + 0.5, [t.replace(", ", ",\n") for t in board.titles] + ["mean rank\n[95% interval]"])
+    ax.set_xticks(np.arange(T + 1) + 0.5, ["mean rank\n[95% interval]"] + [t.replace(", ", ",\n") for t in board.titles])
     ax.xaxis.tick_top()
     ax.set_yticks(np.arange(A) + 0.5, [plotting.label(order[i]) for i in range(A)])
     ax.tick_params(length=0)
