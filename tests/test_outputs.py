@@ -47,6 +47,25 @@ def test_flow_steps_is_the_integral_of_one_over_the_gradient(loss, start):
     assert out.flow_steps(loss, start, 0.1, 2.0) == pytest.approx(val / 2.0, rel=1e-8)
 
 
+@pytest.mark.parametrize("start", [0.5, 3.0, 9.0])
+def test_flow_constants_give_the_closed_form_counts(start):
+    k = out.flow_constants(0.1)
+    assert k["c"] == pytest.approx(math.log(9)) and k["e_c"] == pytest.approx(9)
+    bce = start + k["bce"] - math.exp(-start)
+    mse = math.exp(start) + 3 * start + k["mse"] - 3 * math.exp(-start) - 0.5 * math.exp(-2 * start)
+    assert out.flow_steps("bce", start, 0.1, 1.0) == pytest.approx(bce, rel=1e-12)
+    assert out.flow_steps("mse", start, 0.1, 1.0) == pytest.approx(mse, rel=1e-12)
+
+
+def test_a_larger_squared_error_step_is_the_loss_without_the_half():
+    # (p - y)^2 has twice the gradient of (p - y)^2 / 2: the same path as twice the step
+    r1 = out.escape_race([4.0], seeds=2, lr=1.0, max_steps=2000, mse_step_factor=2.0)
+    r0 = out.escape_race([4.0], seeds=2, lr=1.0, max_steps=2000)
+    assert np.array_equal(r1.steps["bce"], r0.steps["bce"])  # the cross-entropy's step is untouched
+    assert r1.steps["mse"].max() < r0.steps["mse"].min()
+    assert r1.median("mse")[0] == pytest.approx(out.flow_steps("mse", 4.0, 0.1, 2.0), rel=0.15)
+
+
 def test_race_data_starts_every_example_equally_wrong():
     x, y, u = out.race_data(3, 10, 4, 0.5)
     assert x.shape == (10, 4) and y.sum() == 5 and np.linalg.norm(u) == pytest.approx(1)
@@ -74,6 +93,7 @@ def test_start_key_and_spread_text():
     assert out.start_key(8.0) == "z8" and out.start_key(2.5) == "z2_5"
     assert out.spread_text([3, 3, 3]) == "3"
     assert out.spread_text([1, 2, 4]) == "2 (1–4 over 3 seeds)"
+    assert out.spread_text([3063.0, 3032.0, 3080.0]) == "3063 (3032–3080 over 3 seeds)"  # counts print whole
 
 
 def test_softmax_forms_agree_where_both_work_and_only_the_stable_one_survives_large_logits():
@@ -95,6 +115,21 @@ def test_naive_softmax_limit_is_log_max_less_the_logsumexp_of_the_offsets(dtype)
     assert not out.is_distribution(out.naive_softmax((limit + 0.02 + offsets).astype(dtype)))
     # one logit alone: the limit is ln(max float) itself
     assert out.largest_safe_logit(dtype, np.zeros(1)) == pytest.approx(math.log(float(np.finfo(dtype).max)), abs=0.01)
+
+
+def test_bfloat16_has_float32s_range_and_the_table_reports_the_stable_forms_error():
+    z = out.example_logits()
+    rows = {r["dtype"]: r for r in out.overflow_rows(z)}
+    assert set(rows) == {"float16", "float32", "float64", "bfloat16"}
+    assert rows["bfloat16"]["log_max"] == pytest.approx(rows["float32"]["log_max"], abs=0.01)
+    assert abs(rows["bfloat16"]["naive_limit"] - rows["bfloat16"]["predicted"]) < 0.1
+    assert all(r["stable_ok"] for r in rows.values())
+    # a distribution, but of rounded logits: the error follows the dtype's spacing at 1000
+    assert rows["float64"]["stable_error"] == 0 and rows["float32"]["stable_error"] < 1e-3
+    assert rows["float16"]["spacing_at"] == 0.5 and rows["float16"]["stable_error"] > 0.01
+    assert rows["bfloat16"]["spacing_at"] == 4.0 and rows["bfloat16"]["stable_error"] > rows["float16"]["stable_error"]
+    assert out.spacing_at(1000.0, "float32") == float(np.spacing(np.float32(1000)))
+    assert "bfloat16" in out.overflow_table(list(rows.values()))
 
 
 def test_softmax_gradient_is_p_minus_onehot_and_two_classes_are_a_sigmoid():
@@ -120,6 +155,20 @@ def test_the_list_of_losses_matches_the_code():
     # the pairing this chapter warns against is trained nowhere else
     assert {e.chapter for e in out.TRAINED if (e.output, e.loss) == (out.SIGMOID_UNIT, out.SQUARED)} == {
         "output-activations"}
+
+
+def test_the_exceptions_are_generated_from_the_list():
+    groups = out.exceptions()
+    assert out.MAIN_PAIRING not in groups
+    assert sum(len(es) for es in groups.values()) + out.pairing_counts()[" / ".join(out.MAIN_PAIRING)] == len(
+        out.TRAINED)
+    assert [len(es) for es in groups.values()] == sorted((len(es) for es in groups.values()), reverse=True)
+    md = out.exceptions_markdown()
+    assert md.count("\n- ") + 1 == len(groups)
+    for es in groups.values():
+        for e in es:
+            assert f"{{doc}}`{e.chapter}`" in md and e.what in md
+    assert out.count_word(3) == "three" and out.count_word(12) == "12"
 
 
 def test_the_audit_catches_a_missing_entry_and_a_wrong_pointer():

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 LOSSES = ("bce", "mse")
 LOSS_LABEL = {"bce": "cross-entropy", "mse": "squared error"}
 DTYPES = ("float16", "float32", "float64")
+TORCH_DTYPES = {"bfloat16": torch.bfloat16}  # not in numpy: computed through torch
 
 
 # ---------------------------------------------------------------- a sigmoid output, two losses
@@ -121,6 +122,7 @@ class Race:
     error_below: float
     max_steps: int
     dims: int
+    mse_step_factor: float = 1.0
 
     def median(self, loss: str) -> np.ndarray:
         return np.median(self.steps[loss], axis=0)
@@ -131,11 +133,13 @@ class Race:
 
 
 def escape_race(start_logits, *, seeds: int, lr: float, n: int = 32, d: int = 3, noise: float = 0.3,
-                error_below: float = 0.1, max_steps: int = 10_000) -> Race:
+                error_below: float = 0.1, max_steps: int = 10_000, mse_step_factor: float = 1.0) -> Race:
     """Full-batch gradient descent on one sigmoid unit p = sigma(w.x + b) started confidently
     wrong (w = -z0 u, b = 0: every example's logit is z0 on the wrong side), under each loss,
     until the mean error mean |p - y| is below ``error_below``. Every seed x start x loss is one
-    slice of the same arrays, so the whole race is a handful of numpy operations per step."""
+    slice of the same arrays, so the whole race is a handful of numpy operations per step.
+    ``mse_step_factor`` multiplies the squared error's step (its curvature is smaller, so a
+    larger step would be as safe)."""
     starts = np.asarray(start_logits, float)
     data = [race_data(s, n, d, noise) for s in range(seeds)]
     X = np.stack([x for x, _, _ in data])                    # (S, n, d)
@@ -146,6 +150,7 @@ def escape_race(start_logits, *, seeds: int, lr: float, n: int = 32, d: int = 3,
     b = np.zeros((L, S, Z))
     steps = np.full((L, S, Z), np.inf)
     is_mse = np.array([loss == "mse" for loss in LOSSES])[:, None, None, None]
+    step = np.where(is_mse[..., 0, 0, 0], lr * mse_step_factor, lr)[:, None, None]
     with np.errstate(over="ignore"):
         for k in range(max_steps + 1):
             z = np.einsum("snd,lszd->lszn", X, w) + b[..., None]
@@ -156,9 +161,10 @@ def escape_race(start_logits, *, seeds: int, lr: float, n: int = 32, d: int = 3,
                 break
             g = p - Y
             g = np.where(is_mse, g * p * (1 / (1 + np.exp(z))), g)
-            w -= lr * np.einsum("lszn,snd->lszd", g, X) / n
-            b -= lr * g.mean(-1)
-    return Race(starts, {loss: steps[i] for i, loss in enumerate(LOSSES)}, lr, error_below, max_steps, d)
+            w -= step[..., None] * np.einsum("lszn,snd->lszd", g, X) / n
+            b -= step * g.mean(-1)
+    return Race(starts, {loss: steps[i] for i, loss in enumerate(LOSSES)}, lr, error_below, max_steps, d,
+                mse_step_factor)
 
 
 def start_key(v: float) -> str:
@@ -167,11 +173,13 @@ def start_key(v: float) -> str:
 
 
 def spread_text(values) -> str:
-    """'median (min–max over n seeds)', or the one value when every seed agrees."""
+    """'median (min–max over n seeds)', or the one value when every seed agrees; whole numbers
+    (counts of updates) print whole, as the book's formatter prints an int."""
     from actlab.numbers import fmt
 
     v = np.asarray(values, float)
-    med, lo, hi = (fmt(float(f(v))) for f in (np.median, np.min, np.max))
+    whole = lambda x: int(x) if float(x).is_integer() else float(x)
+    med, lo, hi = (fmt(whole(f(v))) for f in (np.median, np.min, np.max))
     return med if lo == hi else f"{med} ({lo}–{hi} over {v.size} seeds)"
 
 
@@ -191,16 +199,27 @@ def flow_steps(loss: str, start_logit: float, error_below: float, lr: float) -> 
     return float(antiderivative(c) - antiderivative(a)) / lr
 
 
+def flow_constants(error_below: float) -> dict[str, float]:
+    """The constants of gradient flow's counts, with c = ln((1 - eps) / eps) the logit where the
+    error eps is met: times lr, the count from a start |z0| is |z0| + c + e^c - e^{-|z0|} for the
+    cross-entropy and e^{|z0|} + 3|z0| + C - 3e^{-|z0|} - e^{-2|z0|}/2 for the squared error, with
+    C = e^{2c}/2 + 3e^c + 3c - e^{-c} (the antiderivatives of flow_steps at c)."""
+    c = float(np.log((1 - error_below) / error_below))
+    return {"c": c, "e_c": float(np.exp(c)), "bce": c + float(np.exp(c)),
+            "mse": 0.5 * float(np.exp(2 * c)) + 3 * float(np.exp(c)) + 3 * c - float(np.exp(-c))}
+
+
 def race_figure(race: Race, z: np.ndarray):
-    """Left: |dL/dz| of a sigmoid output for a positive target, each loss, log scale. Right: the
+    """Top: |dL/dz| of a sigmoid output for a positive target, each loss, log scale. Bottom: the
     race, updates to bring the mean error under the threshold against the starting logit,
-    median over seeds with the min-max band, and the gradient-flow prediction dotted."""
+    median over seeds with the min-max band, and the gradient-flow prediction dotted. One
+    column, so that each panel keeps the full width of a phone's screen."""
     from actlab.plotting import NEUTRAL, color, figure, finish
 
     c = color("sigmoid")
     ls = {"bce": "-", "mse": (0, (5, 2))}
-    fig, axes = figure(1, 2, width=7.0, height=3.1)
-    left, right = axes[0]
+    fig, axes = figure(2, 1, width=4.4, height=6.2)
+    (left,), (right,) = axes
     for loss, g in gradient_curves(z).items():
         left.plot(z, g, color=c, linestyle=ls[loss], label=LOSS_LABEL[loss])
     left.set_yscale("log")
@@ -233,7 +252,10 @@ def example_logits(k: int = 10, scale: float = 2.0, seed: int = 0) -> np.ndarray
 
 
 def naive_softmax(z: np.ndarray) -> np.ndarray:
-    """exp, then normalise: the textbook form, in z's own dtype."""
+    """exp, then normalise: the textbook form, in z's own dtype (a torch tensor for bfloat16)."""
+    if isinstance(z, torch.Tensor):
+        e = z.exp()
+        return e / e.sum(-1, keepdim=True)
     with np.errstate(all="ignore"):
         e = np.exp(z)
         return e / e.sum(-1, keepdims=True)
@@ -241,6 +263,9 @@ def naive_softmax(z: np.ndarray) -> np.ndarray:
 
 def stable_softmax(z: np.ndarray) -> np.ndarray:
     """exp(z - max z), then normalise: the same numbers, and no exponential above e^0 = 1."""
+    if isinstance(z, torch.Tensor):
+        e = (z - z.amax(-1, keepdim=True)).exp()
+        return e / e.sum(-1, keepdim=True)
     with np.errstate(all="ignore"):
         e = np.exp(z - z.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
@@ -254,17 +279,39 @@ def logsumexp(z: np.ndarray) -> np.ndarray:
 
 def is_distribution(p: np.ndarray) -> bool:
     """Finite, non-negative, and summing to 1 within a few roundings of its dtype."""
-    eps = float(np.finfo(p.dtype).eps)
+    if isinstance(p, torch.Tensor):
+        eps, p = float(torch.finfo(p.dtype).eps), p.double().numpy()
+    else:
+        eps = float(np.finfo(p.dtype).eps)
     with np.errstate(all="ignore"):
         total = float(p.astype(np.float64).sum())
     return bool(np.isfinite(p).all() and (p >= 0).all() and abs(total - 1) <= 8 * p.size * eps)
+
+
+def in_dtype(z: np.ndarray, dtype: str):
+    """float64 logits rounded to ``dtype``: a numpy array, or a torch tensor for the dtypes numpy
+    lacks (bfloat16)."""
+    if dtype in TORCH_DTYPES:
+        return torch.from_numpy(np.asarray(z, np.float64)).to(TORCH_DTYPES[dtype])
+    return np.asarray(z, np.float64).astype(dtype)
+
+
+def float_max_eps(dtype: str) -> tuple[float, float]:
+    """(largest finite value, machine epsilon) of a numpy or torch dtype."""
+    fi = torch.finfo(TORCH_DTYPES[dtype]) if dtype in TORCH_DTYPES else np.finfo(dtype)
+    return float(fi.max), float(fi.eps)
+
+
+def spacing_at(x: float, dtype: str) -> float:
+    """The gap between neighbouring floats of ``dtype`` at |x| (normal range)."""
+    return float_max_eps(dtype)[1] * 2.0 ** np.floor(np.log2(abs(x)))
 
 
 def largest_safe_logit(dtype: str, offsets: np.ndarray, form=naive_softmax, hi: float = 1e4) -> float:
     """The largest top logit M at which ``form`` still returns a distribution for the logits
     M + offsets (offsets: the example's logits minus their maximum), computed in ``dtype``;
     found by bisection to 1e-9 (the failure is monotone in M: the sum overflows and stays so)."""
-    ok = lambda m: is_distribution(form((m + offsets).astype(dtype)))
+    ok = lambda m: is_distribution(form(in_dtype(m + offsets, dtype)))
     lo = 0.0
     if not ok(lo):
         return float("nan")
@@ -276,22 +323,29 @@ def largest_safe_logit(dtype: str, offsets: np.ndarray, form=naive_softmax, hi: 
     return lo
 
 
-def overflow_rows(logits: np.ndarray, dtypes=DTYPES, big: float = 1000.0) -> list[dict]:
-    """Per dtype: log of the largest float (from numpy's finfo), the largest top logit at which
-    the naive softmax works (measured), the same predicted, log max - log sum exp(offsets), and
-    whether the stable form works with the top logit at ``big`` (or at half the largest float,
-    if that is smaller)."""
+def overflow_rows(logits: np.ndarray, dtypes=DTYPES + tuple(TORCH_DTYPES), big: float = 1000.0) -> list[dict]:
+    """Per dtype: log of the largest float (numpy's or torch's finfo), the largest top logit at
+    which the naive softmax works (measured), the same predicted, log max - log sum exp(offsets),
+    and the stable form with the top logit at ``big`` (or at half the largest float, if that is
+    smaller): whether it returns a distribution, the largest relative error of a probability
+    against the float64 softmax of the same (unrounded) logits, and the dtype's spacing there,
+    which rounds the logits themselves."""
     offsets = logits - logits.max()
     rows = []
     for dt in dtypes:
-        fi = np.finfo(dt)
-        log_max = float(np.log(np.float64(fi.max)))
-        at = min(big, float(fi.max) / 2)
+        fmax, _ = float_max_eps(dt)
+        log_max = float(np.log(fmax))
+        at = min(big, fmax / 2)
+        p = stable_softmax(in_dtype(at + offsets, dt))
+        p64 = p.double().numpy() if isinstance(p, torch.Tensor) else p.astype(np.float64)
+        ref = stable_softmax(at + offsets)
         rows.append({"dtype": dt, "log_max": log_max,
                      "naive_limit": largest_safe_logit(dt, offsets),
                      "predicted": log_max - float(logsumexp(offsets)),
                      "stable_at": at,
-                     "stable_ok": is_distribution(stable_softmax((at + offsets).astype(dt)))})
+                     "stable_ok": is_distribution(p),
+                     "stable_error": float(np.max(np.abs(p64 - ref) / ref)),
+                     "spacing_at": spacing_at(at, dt)})
     return rows
 
 
@@ -301,9 +355,11 @@ def overflow_table(rows: list[dict]) -> str:
 
     return markdown_table(
         ["dtype", "ln(largest float)", "naive softmax works up to a top logit of",
-         "predicted: ln(largest) − ln Σ exp(z − max z)", "stable form at a top logit of"],
-        [[r["dtype"], fmt(r["log_max"], 6), fmt(r["naive_limit"], 6), fmt(r["predicted"], 6),
-          f"{fmt(r['stable_at'])}: {'works' if r['stable_ok'] else 'fails'}"] for r in rows])
+         "predicted: ln(largest) − ln Σ exp(z − max z)", "stable form, top logit at",
+         "its largest relative error against float64", "the dtype's spacing there"],
+        [[r["dtype"], fmt(r["log_max"], 6), fmt(r["naive_limit"], 6), fmt(r["predicted"], 6), fmt(r["stable_at"]),
+          fmt(r["stable_error"], 2) if r["stable_ok"] else "no distribution", fmt(r["spacing_at"], 2)]
+         for r in rows])
 
 
 def softmax_xent_gap(k: int = 10, batch: int = 64, scale: float = 5.0, seed: int = 0) -> float:
@@ -399,12 +455,13 @@ def half_entropy_temperature(sweep: TemperatureSweep) -> float:
 
 
 def temperature_figure(sweep: TemperatureSweep):
-    """Left: entropy of softmax(z / T) against T, with ln K (uniform) dashed. Right: the norm of
-    the cross-entropy's gradient in z against T, for the most and the least likely class as target."""
+    """Top: entropy of softmax(z / T) against T, with ln K (uniform) dashed. Bottom: the norm of
+    the cross-entropy's gradient in z against T, for the most and the least likely class as
+    target. One column, readable at a phone's width."""
     from actlab.plotting import NEUTRAL, figure, finish
 
-    fig, axes = figure(1, 2, width=7.0, height=3.0)
-    left, right = axes[0]
+    fig, axes = figure(2, 1, width=4.4, height=6.0)
+    (left,), (right,) = axes
     left.plot(sweep.temps, sweep.entropy, color=NEUTRAL)
     left.axhline(sweep.log_k, color=NEUTRAL, linestyle=(0, (5, 2)), linewidth=1.0)
     left.text(sweep.temps[0], sweep.log_k * 0.93, f"ln K = ln {sweep.probs.shape[1]}: uniform", va="top",
@@ -474,7 +531,7 @@ TRAINED = (
             (("leaderboard.py", 'loss="mse"'),)),
     Trained("output-activations", "one unit out of a confidently wrong start", SIGMOID_UNIT, BCE,
             "{numref}`fig-output-race`", (("outputs.py", "g = p - Y"),)),
-    Trained("output-activations", "the same unit, the same start", SIGMOID_UNIT, SQUARED,
+    Trained("output-activations", "one unit out of a confidently wrong start", SIGMOID_UNIT, SQUARED,
             "{numref}`fig-output-race`", (("outputs.py", "g * p * (1 / (1 + np.exp(z)))"),)),
 )
 
@@ -526,3 +583,41 @@ def pairing_counts(trained=TRAINED) -> dict[str, int]:
     for e in trained:
         out[f"{e.output} / {e.loss}"] = out.get(f"{e.output} / {e.loss}", 0) + 1
     return out
+
+
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def count_word(n: int) -> str:
+    """A small count as a word for prose ('three'), larger ones as digits."""
+    return _WORDS[n] if 0 <= n < len(_WORDS) else str(n)
+
+
+MAIN_PAIRING = (SOFTMAX, XENT)
+PAIRING_NOTE = {
+    (SIGMOID_UNIT, BCE): "two classes, the two-class case of the softmax with the cross-entropy",
+    (LINEAR, SQUARED): "numbers fitted rather than classes",
+    (SIGMOID_UNIT, SQUARED): "the pairing this chapter warns against, trained only to measure its cost",
+}
+
+
+def exceptions(trained=TRAINED, main=MAIN_PAIRING) -> dict[tuple[str, str], list[Trained]]:
+    """The experiments that do not train the main pairing, grouped by (output, loss), the largest
+    group first (ties in the list's order)."""
+    groups: dict[tuple[str, str], list[Trained]] = {}
+    for e in trained:
+        if (e.output, e.loss) != main:
+            groups.setdefault((e.output, e.loss), []).append(e)
+    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+
+
+def exceptions_markdown(trained=TRAINED, main=MAIN_PAIRING) -> str:
+    """The exceptions as a MyST list, one item per pairing, generated from the list so that the
+    prose cannot fall behind it."""
+    items = []
+    for (output, loss), es in exceptions(trained, main).items():
+        note = PAIRING_NOTE.get((output, loss))
+        what = "; ".join(f"{e.what} ({{doc}}`{e.chapter}`, {e.shown})" for e in es)
+        items.append(f"- **{output}, {loss}** ({count_word(len(es))} of the experiments"
+                     + (f"; {note}" if note else "") + f"): {what}.")
+    return "\n".join(items)
