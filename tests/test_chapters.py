@@ -290,6 +290,34 @@ def test_saturation(quick_metrics):
     assert m["stable_zero_from_tanh"] == m["stable_zero_from_sigmoid"] == float("inf")
 
 
+def test_mnist1d(quick_metrics):
+    """The second setting: the paper's CNN, its speed against tanh and the sigmoid, and what Adam
+    changes (the update, not the gradient) in a deep MLP."""
+    m = metrics_of(quick_metrics, "mnist1d")
+    assert m["n_params_cnn"] == 5210 and m["readout_inputs"] == 125  # Greydanus's ConvBase: 40 -> 19 -> 10 -> 5
+    assert m["cnn_lengths_text"] == "40 → 19 → 10 → 5" and m["n_params_mlp"] == 40 * 100 + 100 + 100 * 100 + 100 + 1010
+    # held-out accuracies above chance (ten classes), each inside its interval
+    for k in ("cnn_adam", "mlp_adam", "cnn_sgd_relu"):
+        assert 0.1 < m[f"acc_{k}_lo"] <= m[f"acc_{k}"] <= m[f"acc_{k}_hi"] <= 1, k
+    # ReLU reaches the (quick) training target at an interior tuned rate within the budget
+    assert m["speed_never_relu"] == 0 and m["speed_epochs_relu"] <= m["speed_epochs_budget"]
+    # each comparison is decided by the smaller of its training and held-out ratios, as in the relu chapter
+    for slow in ("tanh", "sigmoid"):
+        assert m[f"speed_ratio_vs_{slow}"] <= min(m[f"speed_ratio_{slow}_train"], m[f"speed_ratio_{slow}_test"])
+        assert "e-" not in m[f"speed_ratio_{slow}_test_text"] and "inf" not in m[f"speed_ratio_{slow}_test_text"]
+    # Adam changes the update, not the gradient: in the deep sigmoid MLP the first layer's gradient and
+    # SGD's update vanish (both under 1% of the last hidden layer's), Adam's update does not
+    assert m["deep_grad_ratio_sigmoid_hi"] < 1e-2 and m["deep_update_ratio_sgd_sigmoid_hi"] < 1e-2
+    assert m["deep_update_ratio_adam_sigmoid_lo"] > 0.3
+    # Adam's first step moves every weight by eta: a layer's update is eta sqrt(its weights)
+    assert m["deep_update_first_step_adam_tanh"] == pytest.approx(m["deep_adam_predicted"], rel=1e-3)
+    # dead channels are shares; SGD at its largest rate loses more than at its tuned one
+    for t in ("sgd", "adam"):
+        assert 0 <= m[f"dead_{t}_tuned_lo"] <= m[f"dead_{t}_tuned"] <= m[f"dead_{t}_tuned_hi"] <= 1
+    assert m["dead_sgd_top"] > m["dead_sgd_tuned"] and m["dead_sgd_top_lr"] > m["dead_sgd_lr"]
+    assert m["step_ms_relu"] > 0 and m["step_ratio_relu"] == 1.0
+
+
 def test_guide(quick_metrics):
     """The leaderboard ranks every function of the profile, with intervals around the ranks, and
     the folklore's verdicts are records."""
@@ -318,8 +346,11 @@ EXPECTED_VERDICTS = {  # claims decided by a rule; the quick profile's verdicts
     "sigmoid_vanish": "holds", "sigmoid_not_centred": "holds", "five_layers": "holds with a qualification",
     "init_repairs": "holds", "remedies": "holds with a qualification", "zigzag": "holds", "natural_gradient": "undecided",  # centring's cosine gain straddles 0
     "tanh_faster": "holds", "tanh_centred": "holds", "tanh_saturates": "holds",
-    # relu_speed: faster than sigmoid (a lower bound: sigmoid never reaches the target) but slower than tanh
-    "relu_speed": "does not hold", "relu_die": "holds", "relu_irreversible": "does not hold",
+    # relu_speed combines two settings: on digits faster than sigmoid (a lower bound: sigmoid never reaches
+    # the target) but slower than tanh, so it fails there; the MNIST-1D CNN's quick budget is too small to
+    # decide (its bounds straddle 2), so the claim is undecided. In the full book the CNN setting holds and
+    # the verdict is "holds with a qualification" (test_verdicts checks that combination).
+    "relu_speed": "undecided", "relu_die": "holds", "relu_irreversible": "does not hold",
     "relu_40": "holds with a qualification", "relu_offset": "holds with a qualification",
     "elu_saturation_death": "undecided",
 }

@@ -252,3 +252,45 @@ def test_prose_numbers_go_through_the_one_formatter(value, format_spec, text):
     from actlab.numbers import spec
 
     assert spec(value, format_spec) == text
+
+
+def test_settings_mode_joins_the_parts_that_name_one_setting():
+    """Parts naming the same setting are one setting (all must hold there); settings are then
+    combined as settings: a failure in one setting qualifies the claim, it does not refute it."""
+    a1, a2 = Rule("a1", ">", 1, "a1", "setting A"), Rule("a2", ">", 1, "a2", "setting A")
+    b1, b2 = Rule("b1", ">", 1, "b1", "setting B"), Rule("b2", ">", 1, "b2", "setting B")
+    rules = [a1, a2, b1, b2]
+    got = lambda **v: judge("c", rules, {k: exact(x) for k, x in v.items()}, mode="settings")
+    v = got(a1=0, a2=2, b1=2, b2=2)  # one comparison fails in A: A fails, B holds
+    assert v.outcome == QUALIFIED and v.qualification == "holds in setting B; does not hold in setting A"
+    assert got(a1=0, a2=2, b1=0, b2=2).outcome == FAILS  # each setting fails in one part
+    assert got(a1=2, a2=2, b1=2, b2=2).outcome == HOLDS
+    # an undecided part leaves its setting undecided, never a side
+    und = judge("c", rules, {"a1": exact(2), "a2": Measure(1, 0.5, 1.5, 3, "b"), "b1": exact(0), "b2": exact(2)},
+                mode="settings")
+    assert und.outcome == UNDECIDED
+
+
+def test_relu_speed_combines_two_settings_and_each_chapter_judges_its_own():
+    """The ledger reads both chapters; each chapter's box judges its own setting and says what the
+    ledger adds, instead of reading "not yet measured" for the other chapter's metrics."""
+    def ratio(v):
+        return {"": v, "_lo": v * 0.9, "_hi": v * 1.1, "_n": 3, "_ci": "bootstrap"}
+
+    relu = {f"speed_ratio_vs_{s}{k}": x for s, r in (("tanh", 0.5), ("sigmoid", 4.0)) for k, x in ratio(r).items()}
+    cnn = {f"speed_ratio_vs_{s}{k}": x for s, r in (("tanh", 3.0), ("sigmoid", 3.0)) for k, x in ratio(r).items()}
+    both = {**{f"relu.{k}": v for k, v in relu.items()}, **{f"mnist1d.{k}": v for k, v in cnn.items()}}
+    v = claims.decide("relu-speed", both)
+    assert v.outcome == QUALIFIED and len(v.parts) == 4
+    assert v.qualification == "holds in the MNIST-1D CNN; does not hold in the digits MLP"
+    assert claims.decide("relu-speed", {f"relu.{k}": x for k, x in relu.items()}).outcome == claims.MISSING
+    here = claims.decide_local("relu-speed", relu)
+    assert here.outcome == FAILS and len(here.parts) == 2 and "MNIST-1D CNN" in here.note
+    assert "<mnist1d>" in here.note  # a link to the chapter that measures it
+    there = claims.decide_local("relu-speed", cnn, chapter="mnist1d")
+    assert there.outcome == HOLDS and {p.rule.setting for p in there.parts} == {"the MNIST-1D CNN"}
+    assert "digits MLP" in there.note and "<relu>" in there.note
+    box = claims.box("relu-speed", metrics=cnn, chapter="mnist1d")
+    assert "not yet measured" not in box and "**holds**" in box
+    with pytest.raises(ValueError, match="no rule reads"):
+        claims.decide_local("relu-speed", cnn, chapter="tanh")

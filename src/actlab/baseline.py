@@ -20,6 +20,7 @@ TIMINGS = (
     "properties.exp_over_*", "properties.gelu_registry_over_torch*", "properties.slowest*",
     "properties.machine", "properties.cost_*_text",
     "reproducing.*",
+    "mnist1d.step_*",
     "claims.verdict_exp_costly", "claims.verdict_sigmoid_cost", "claims.n_*",
 )
 

@@ -9,7 +9,7 @@ fraction of an epoch, on the training set and, when given, on held-out data.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ class SpeedSweep:
     error_test: np.ndarray | None = None      # same shape as error, on held-out data
     eval_epochs: np.ndarray | None = None     # (evals,) the epoch (fractional) of each evaluation
     trained: np.ndarray | None = None         # (acts, depths, lrs) bool: that rate was run (tuning)
+    inspected: dict | None = None             # (act, depth, lr) -> inspect(ens) of its seeds, when asked
 
     @property
     def test_error(self):
@@ -78,11 +79,18 @@ class SpeedSweep:
         return (j > 0) & (j < len(self.lrs) - 1)
 
 
+def mlp(width: int = 64):
+    """The default network of a speed sweep: ``depth`` hidden layers of ``width`` units."""
+    return lambda act, depth, lr, seed, init: Member(act, (width,) * depth, seed=seed, lr=lr, init=init)
+
+
 def _train(specs, seeds: int, X, y, *, width, epochs, batch_size, momentum, scheme, eval_every,
-           eval_examples, X_test, y_test, dtype):
+           eval_examples, X_test, y_test, dtype, network=None, optimizer="sgd", inspect=None):
     """Train every (activation, depth, lr) spec x seed; errors (specs, seeds, evals), final
-    losses (specs, seeds), held-out errors or None, and the epoch of each evaluation."""
-    members = [Member(a, (width,) * d, seed=s, lr=lr, init=scheme[a]) for a, d, lr in specs for s in range(seeds)]
+    losses (specs, seeds), held-out errors or None, the epoch of each evaluation, and
+    ``inspect(ens)`` of the trained ensemble (member order) or None."""
+    make = network or mlp(width)
+    members = [make(a, d, lr, s, scheme[a]) for a, d, lr in specs for s in range(seeds)]
     X = X.to(dtype)
     ens = Ensemble(members, X.shape[1], int(y.max()) + 1, dtype=dtype)
     Xe, ye = X[:eval_examples], y[:eval_examples]
@@ -98,21 +106,31 @@ def _train(specs, seeds: int, X, y, *, width, epochs, batch_size, momentum, sche
     error(0, ens)
     per_epoch = -(-len(y) // batch_size)
     steps = epochs * per_epoch
-    hist = fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", momentum=momentum,
+    hist = fit(ens, X, y, loss="xent", steps=steps, optimizer=optimizer, momentum=momentum,
                batch_size=batch_size, log_every=eval_every, callback=error)
     logged = [0] + [k for k in range(1, steps + 1) if k % eval_every == 0 or k == steps]
     shape = (len(specs), seeds)
     err = np.stack(errors, -1).reshape(*shape, -1)
     test = np.stack(tests, -1).reshape(*shape, -1) if tests else None
-    return err, hist[-1].reshape(shape), test, np.array(logged) / per_epoch
+    seen = None
+    if inspect is not None:
+        seen = np.asarray(inspect(ens))
+        seen = seen.reshape(*shape, *seen.shape[1:])
+    return err, hist[-1].reshape(shape), test, np.array(logged) / per_epoch, seen
 
 
 def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: int = 20,
         batch_size: int = 64, target: float = 0.05, momentum: float = 0.9,
         init: str | dict = "default", evals_per_epoch: int = 1, eval_examples: int | None = None,
         eval_every: int | None = None, X_test=None, y_test=None, tune_rounds: int = 0,
-        factor: float = 3.0, dtype=torch.float32, held_out: tuple | None = None) -> SpeedSweep:
-    """``init``: one scheme for all, or {activation: scheme}. The training error is measured on
+        factor: float = 3.0, dtype=torch.float32, held_out: tuple | None = None, network=None,
+        optimizer: str = "sgd", inspect=None) -> SpeedSweep:
+    """``init``: one scheme for all, or {activation: scheme}. ``network(act, depth, lr, seed, init)``
+    makes one :class:`~actlab.ensemble.Member` (default :func:`mlp` of ``width``: a CNN such as
+    ``ensemble.mnist1d_cnn`` fits in too, with ``depths`` only labelling it); ``optimizer``: "sgd"
+    (with ``momentum``) or "adam". ``inspect(ens)``, if given, is called on each trained ensemble and
+    returns one row per member (say, its dead units), kept per (activation, depth, rate) in
+    ``SpeedSweep.inspected`` as (seeds, ...). The training error is measured on
     the first ``eval_examples`` training examples (all if None), every ``eval_every`` steps (or
     ``evals_per_epoch`` times an epoch), and on (X_test, y_test) when given.
 
@@ -131,13 +149,17 @@ def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: 
             raise ValueError(f"evals_per_epoch must divide the {per_epoch} steps of an epoch")
         eval_every = per_epoch // evals_per_epoch
     kw = dict(width=width, epochs=epochs, batch_size=batch_size, momentum=momentum, scheme=scheme,
-              eval_every=eval_every, eval_examples=eval_examples, X_test=X_test, y_test=y_test, dtype=dtype)
+              eval_every=eval_every, eval_examples=eval_examples, X_test=X_test, y_test=y_test, dtype=dtype,
+              network=network, optimizer=optimizer, inspect=inspect)
     results = {}  # (a, d, lr) -> (err (S, T), loss (S,), test (S, T) | None)
+    seen = {}     # (a, d, lr) -> inspect's rows of its seeds
 
     def train(specs):
-        err, loss, test, when = _train(specs, seeds, X, y, **kw)
+        err, loss, test, when, rows = _train(specs, seeds, X, y, **kw)
         for k, sp in enumerate(specs):
             results[sp] = (err[k], loss[k], None if test is None else test[k])
+            if rows is not None:
+                seen[sp] = rows[k]
         return when
 
     when = train([(a, d, lr) for a in activations for d in depths for lr in lrs])
@@ -180,7 +202,7 @@ def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: 
         [get(a, d, lr, 2) for a in activations for d in depths for lr in grid]).reshape(*shape, T)
     trained = np.array([(a, d, lr) in results for a in activations for d in depths for lr in grid])
     return SpeedSweep(list(activations), list(depths), grid, seeds, err, loss, target,
-                      evals_per_epoch, test, when, trained.reshape(shape[:3]))
+                      evals_per_epoch, test, when, trained.reshape(shape[:3]), seen if inspect is not None else None)
 
 
 def speed_ratio(slow: np.ndarray, fast: np.ndarray, budget: float) -> np.ndarray:
@@ -223,13 +245,23 @@ def ratio_measure(slow: np.ndarray, fast: np.ndarray, budget: float, slow_name: 
 class TunedSpeed:
     """Per activation: the tuned learning rate (``tuning.Tuned``, scored on epochs to the
     training target) and, at that rate, epochs to the target on training and held-out data
-    (seeds,) plus which of those runs diverged (None where no rate reached the target)."""
+    (seeds,) plus which of those runs diverged (None where no rate reached the target).
+
+    ``runs[act][lr]`` keeps every rate tried: a :class:`Run` with the error curves (seeds, evals)
+    at the epochs ``eval_epochs``, and what ``inspect`` returned for its seeds."""
     activations: list[str]
     tuned: dict
     train: dict
     test: dict
     diverged: dict
     epochs: int
+    runs: dict = field(default_factory=dict)
+    eval_epochs: np.ndarray | None = None
+
+    def at_tuned(self, act: str):
+        """The :class:`Run` at ``act``'s tuned rate; None where no rate reached the target."""
+        t = self.tuned[act]
+        return None if t.best is None else self.runs[act][t.lr]
 
     def ratio(self, slow: str, fast: str, held_out: bool = False):
         """``slow`` ÷ ``fast`` epochs to target, seed by seed, as a bootstrap Measure."""
@@ -237,11 +269,27 @@ class TunedSpeed:
         return censored_ratio(d[slow], d[fast], self.epochs)
 
 
+@dataclass
+class Run:
+    """One (activation, rate) of a tuned sweep: per seed, error curves on training and held-out
+    data (seeds, evals), epochs to the target on each, whether it diverged, final loss, and
+    ``inspect``'s rows (None if not asked)."""
+    lr: float
+    error: np.ndarray
+    error_test: np.ndarray
+    to_target: np.ndarray
+    to_target_test: np.ndarray
+    diverged: np.ndarray
+    loss: np.ndarray
+    inspected: np.ndarray | None = None
+
+
 def tuned_speed(activations, lrs, seeds: int, X, y, held_out: tuple, *, depth: int, epochs: int,
-                target: float, init: dict | str = "default", **kw) -> TunedSpeed:
+                target: float, init: dict | str = "default", max_rounds: int = 3, **kw) -> TunedSpeed:
     """Tune each activation's learning rate with :func:`actlab.tuning.tune` (extending the grid
-    until the best is interior): the starting grid is one batched sweep over all activations;
-    each extension is a small sweep of one activation at one new rate."""
+    until the best is interior, at most ``max_rounds`` times): the starting grid is one batched
+    sweep over all activations; each extension is a small sweep of one activation at one new
+    rate. ``kw`` goes to :func:`run` (``network``, ``optimizer``, ``inspect``, ...)."""
     from actlab.tuning import tune
 
     first = run(activations, [depth], lrs, seeds, X, y, epochs=epochs, target=target, init=init,
@@ -252,7 +300,7 @@ def tuned_speed(activations, lrs, seeds: int, X, y, held_out: tuple, *, depth: i
         ep[sweep.diverged()[a, 0].T] = np.nan
         return ep
 
-    tuned, train, test, div = {}, {}, {}, {}
+    tuned, train, test, div, every = {}, {}, {}, {}, {}
     for a, act in enumerate(activations):
         runs = {}
 
@@ -264,16 +312,51 @@ def tuned_speed(activations, lrs, seeds: int, X, y, held_out: tuple, *, depth: i
                          init=init, held_out=held_out, **kw)
                 i = 0
             for j, lr in enumerate(grid):
-                runs[lr] = (sw.epochs_to_target()[i, 0, j], sw.epochs_to_target(True)[i, 0, j],
-                            sw.diverged()[i, 0, j])
+                runs[lr] = Run(lr, sw.error[i, 0, j], sw.error_test[i, 0, j], sw.epochs_to_target()[i, 0, j],
+                               sw.epochs_to_target(True)[i, 0, j], sw.diverged()[i, 0, j], sw.loss[i, 0, j],
+                               None if sw.inspected is None else sw.inspected[(act, depth, lr)])
             return scores(sw, i)
 
-        t = tune(score, list(lrs))
-        tuned[act] = t
+        t = tune(score, list(lrs), max_rounds=max_rounds)
+        tuned[act], every[act] = t, runs
         # no rate reached the target: epochs are censored at the budget, no rate to report runs of
-        tr, te, dv = runs[t.lr] if t.best is not None else (np.full(seeds, np.inf), np.full(seeds, np.inf), None)
-        train[act], test[act], div[act] = tr, te, dv
-    return TunedSpeed(list(activations), tuned, train, test, div, epochs)
+        r = runs[t.lr] if t.best is not None else None
+        train[act] = r.to_target if r else np.full(seeds, np.inf)
+        test[act] = r.to_target_test if r else np.full(seeds, np.inf)
+        div[act] = r.diverged if r else None
+    return TunedSpeed(list(activations), tuned, train, test, div, epochs, every, first.eval_epochs)
+
+
+def tuned_from_sweep(sweep: SpeedSweep, first_grid, depth_index: int = 0) -> TunedSpeed:
+    """A :class:`TunedSpeed` from one :func:`run` with ``tune_rounds`` (its extensions batched over
+    the activations, one sweep per new rate, instead of one sweep per activation and rate as
+    :func:`tuned_speed` does: the same rule, fewer and larger sweeps). Each activation's grid is
+    the rates it was trained at; its best is :func:`actlab.tuning.best_index` of epochs to the
+    training target (diverged counts as never), as in :func:`tuned_speed`; ``first_grid`` is
+    the grid before extension (to count the rounds)."""
+    from actlab.tuning import Tuned, best_index
+
+    d = depth_index
+    ep, ep_test, div = sweep.epochs_to_target(), sweep.epochs_to_target(True), sweep.diverged()
+    tuned, train, test, dvs, every = {}, {}, {}, {}, {}
+    for a, act in enumerate(sweep.activations):
+        js = [j for j in range(len(sweep.lrs)) if sweep.trained is None or sweep.trained[a, d, j]]
+        scores = np.stack([np.where(div[a, d, j], np.nan, ep[a, d, j]) for j in js], 1)
+        b = best_index(scores)
+        lrs = tuple(sweep.lrs[j] for j in js)
+        tuned[act] = Tuned(lrs, scores, b, b is not None and 0 < b < len(js) - 1, len(js) - len(first_grid))
+        runs = {sweep.lrs[j]: Run(sweep.lrs[j], sweep.error[a, d, j], sweep.error_test[a, d, j], ep[a, d, j],
+                                  ep_test[a, d, j], div[a, d, j], sweep.loss[a, d, j],
+                                  None if sweep.inspected is None else
+                                  sweep.inspected[(act, sweep.depths[d], sweep.lrs[j])])
+                for j in js}
+        every[act] = runs
+        r = runs[lrs[b]] if b is not None else None
+        train[act] = r.to_target if r else np.full(sweep.seeds, np.inf)
+        test[act] = r.to_target_test if r else np.full(sweep.seeds, np.inf)
+        dvs[act] = r.diverged if r else None
+    return TunedSpeed(list(sweep.activations), tuned, train, test, dvs, int(round(sweep.epochs()[-1])), every,
+                      sweep.eval_epochs)
 
 
 def censored_ratio(slow: np.ndarray, fast: np.ndarray, budget: float):
@@ -317,6 +400,25 @@ def slowest(*measures):
     note = "; " + " and ".join(bounds) + " among them (runs that never reached the target)" if bounds else ""
     return Measure(min(m.value for m in ms), min(m.lo for m in ms), min(m.hi for m in ms),
                    min(m.n for m in ms), "smallest of " + str(len(ms)) + " ratios (each bootstrap 95%)" + note)
+
+
+def ratio_text(m) -> str:
+    """A ratio Measure with its interval, and "at least"/"at most" where runs that never reached
+    the target bound it: "at least 2.46 [2.19, no upper limit]"."""
+    from actlab.numbers import fmt
+
+    bound = "at least " if "lower bound" in m.method else "at most " if "upper bound" in m.method else ""
+    top = "no upper limit" if np.isinf(m.hi) else fmt(m.hi)
+    return f"{bound}{fmt(m.value)} [{fmt(m.lo)}, {top}]"
+
+
+def tuned_text(t) -> str:
+    """A ``tuning.Tuned`` rate in words: the rate, whether it is on an edge, or that none reached the target."""
+    from actlab.numbers import fmt
+
+    if t.best is None:
+        return "none reached the target"
+    return fmt(t.lr) + ("" if t.interior else f", the {'smallest' if t.best == 0 else 'largest'} of the grid")
 
 
 def parameter_count(act: str, widths, n_in: int = 64, n_out: int = 10) -> int:

@@ -29,8 +29,16 @@ from actlab.ensemble import Ensemble, Member, fit
 DEAD_DERIVATIVE = 1e-8
 
 
-def dead_mask(ens: Ensemble, X: torch.Tensor) -> list[np.ndarray]:
-    """Per hidden layer, (members, units) bool: dead on every row of X. Member order."""
+def dead_mask(ens: Ensemble, X: torch.Tensor, chunk: int | None = None) -> list[np.ndarray]:
+    """Per hidden layer, (members, units) bool: dead on every row of X. Member order.
+
+    In a conv layer the unit is a channel: its kernel is shared by every position, so it stops
+    learning only when it is dead at every position of every row (a channel that is off at one
+    position keeps learning from the others). ``chunk``: rows at a time, to bound the memory of
+    every member's every unit on every row (the masks of the chunks are and-ed)."""
+    if chunk is not None and len(X) > chunk:
+        parts = [dead_mask(ens, X[i:i + chunk]) for i in range(0, len(X), chunk)]
+        return [np.logical_and.reduce([p[layer] for p in parts]) for layer in range(len(parts[0]))]
     with torch.no_grad():
         _, pre, _ = ens.hidden(X)
     by_act = {}
@@ -42,11 +50,12 @@ def dead_mask(ens: Ensemble, X: torch.Tensor) -> list[np.ndarray]:
         d = torch.empty_like(z)
         for act, idx in by_act.items():
             if functions.get(act).learnable:
-                a = slopes[idx, layer].to(z.dtype)[:, None, None]
+                a = slopes[idx, layer].to(z.dtype).reshape(-1, *[1] * (z.dim() - 1))  # dense or conv layer
                 d[idx] = torch.where(z[idx] > 0, torch.ones_like(z[idx]), a.expand_as(z[idx]))
             else:
                 d[idx] = functions.get(act).derivative(z[idx])
-        out.append((d.abs() <= DEAD_DERIVATIVE).all(1).numpy())
+        dead = (d.abs() <= DEAD_DERIVATIVE).all(1)
+        out.append((dead.all(-1) if dead.dim() == 3 else dead).numpy())  # conv: (members, channels, length)
     return out
 
 

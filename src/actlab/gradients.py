@@ -55,6 +55,53 @@ def weight_gradient_norms(ens: Ensemble, X: torch.Tensor, y: torch.Tensor) -> li
 
 
 @dataclass
+class LayerUpdates:
+    """What each weight layer (input side first, output layer last) receives, per member.
+
+    The gradient is what back-propagation delivers; the update is what the optimiser does with
+    it, ‖W_l after a step − W_l before‖. Under SGD the update is the learning rate times the
+    gradient (with momentum, times a running sum of gradients); Adam divides each parameter's
+    gradient by a running root mean square of its own past gradients, so its update has about the
+    learning rate's size in every layer however small the gradient is. Both optimisers see the same
+    gradient at the first step (same weights); they differ in the update."""
+    grad_init: np.ndarray   # (members, layers): ‖∂ℒ/∂W_l‖ on the whole of X at initialisation
+    grad_end: np.ndarray    # (members, layers): the same after training
+    update: np.ndarray      # (steps, members, layers): ‖ΔW_l‖ of every step
+    weight: np.ndarray      # (members, layers): ‖W_l‖ at initialisation
+    loss: np.ndarray        # (steps, members): each step's minibatch loss
+
+    def first_over_last(self, what: str = "update", hidden: int | None = None, steps=slice(None)) -> np.ndarray:
+        """(members,) first weight layer's value ÷ the last hidden layer's (``hidden``: the number of
+        hidden layers; default all but the output layer); for updates, the mean over ``steps`` first."""
+        v = self.update[steps].mean(0) if what == "update" else getattr(self, what)
+        last = (hidden or v.shape[1] - 1) - 1
+        return v[:, 0] / v[:, last]
+
+
+def layer_updates(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, *, steps: int, optimizer: str,
+                  momentum: float = 0.0, batch_size: int = 64, seed: int = 0) -> LayerUpdates:
+    """Train ``ens`` with ``fit`` for ``steps`` minibatch steps (cross-entropy), recording every
+    weight layer's update norm at every step, and its gradient norm on all of X before and after.
+    Needs every member in one block (the same widths)."""
+    blk = ens.single_block()
+    grad_init = np.stack(layer_gradients(ens, X, y)[0])
+    weight = torch.stack([w.detach().flatten(1).norm(dim=1) for w in blk.weights], 1)[ens.inverse].numpy()
+    before, updates = [], []
+
+    def keep(step, e):  # after the backward pass, before the update
+        before[:] = [w.detach().clone() for w in blk.weights]
+
+    def measure(step, e):
+        d = torch.stack([(w.detach() - b).flatten(1).norm(dim=1) for w, b in zip(blk.weights, before, strict=True)], 1)
+        updates.append(d[ens.inverse].numpy())
+
+    loss = fit(ens, X, y, loss="xent", steps=steps, optimizer=optimizer, momentum=momentum, batch_size=batch_size,
+               seed=seed, log_every=1, callback=measure, grad_callback=keep)
+    grad_end = np.stack(layer_gradients(ens, X, y)[0])
+    return LayerUpdates(grad_init, grad_end, np.stack(updates), weight, loss)
+
+
+@dataclass
 class NormSweep:
     activations: list[str]
     inits: list[str]

@@ -198,21 +198,33 @@ class Verdict:
         """One sentence, generated from the record."""
         return f"{self.label}: {self.details()}"
 
+def _all(outs: list[str]) -> str:
+    """Every part must hold: any decisive failure fails, else any undecided part leaves it undecided."""
+    return FAILS if FAILS in outs else UNDECIDED if UNDECIDED in outs else HOLDS
+
+
 def combine(claim: str, parts: list[Part], qualification: str = "", note: str = "", mode: str = "all") -> Verdict:
     """Combine the parts of a claim.
 
     mode "all": holds when every part holds, fails when any part fails decisively,
-    otherwise undecided. mode "settings": each part is one setting; holds in all →
-    holds, in none → fails, in some → holds with a qualification naming where.
+    otherwise undecided. mode "settings": each setting (a rule's ``setting``, or its metric
+    where it names none) is judged on its own; parts that name the same setting are one setting,
+    in which every part must hold (as in mode "all"). Holds in all settings → holds, in none →
+    fails, in some → holds with a qualification naming where.
     A stated qualification turns a HOLDS into QUALIFIED.
     """
     outs = [p.outcome for p in parts]
     if any(o == MISSING for o in outs):
         return Verdict(claim, MISSING, tuple(parts), qualification, note)
     if mode == "all":
-        out = FAILS if FAILS in outs else UNDECIDED if UNDECIDED in outs else HOLDS
+        out = _all(outs)
     elif mode == "settings":
-        where = lambda o: ", ".join(p.rule.setting or p.rule.metric for p in parts if p.outcome == o)
+        by_setting: dict[str, list[str]] = {}
+        for p in parts:
+            by_setting.setdefault(p.rule.setting or p.rule.metric, []).append(p.outcome)
+        settings = {s: _all(o) for s, o in by_setting.items()}
+        outs = list(settings.values())
+        where = lambda o: ", ".join(s for s, v in settings.items() if v == o)
         if all(o == HOLDS for o in outs):
             out = HOLDS
         elif all(o == FAILS for o in outs):
