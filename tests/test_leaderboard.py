@@ -99,7 +99,7 @@ def test_step_times_and_the_figure(small_board):
     img = lb.board_figure(small_board, small_board.ranking())
     assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
     text = lb.profile_text(small_board, "relu")
-    assert "of 3 on digits, MLP 64 (50% of the grid's runs failed)" in text and "on 1-D regression" in text
+    assert "of 3 on digits, MLP 64 (50% of the runs of its learning-rate grid failed)" in text and "on 1-D regression" in text
     assert np.isfinite(small_board.ranking().mean).all()
 
 

@@ -621,7 +621,7 @@ def profile_text(board: Board, name: str) -> str:
         r = within[t, a]
         text = f"rank {r:g} of {len(board.activations)} on {title}"
         if fails[t, a] > 0:
-            text += f" ({pct(fails[t, a])} of the grid's runs failed)"
+            text += f" ({pct(fails[t, a])} of the runs of its learning-rate grid failed)"  # no apostrophe: Sphinx curls it
         parts.append(text)
     return "; ".join(parts)
 
