@@ -162,8 +162,17 @@ def _accessibility(axe, page, path) -> list[str]:
 def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_violation(browser, site_url, quick_site, path):
     from axe_playwright_python.sync_playwright import Axe
 
-    v = Visit(browser, f"{site_url}/{path}")
+    v = Visit(browser)
+    # "load", then what loads later: MathJax and its fonts and, on a page with an interactive
+    # figure, its data and bundle (network idle). Requests are judged after both.
+    v.goto(f"{site_url}/{path}", wait_until="load")
     p = v.page
+    if p.query_selector(".actlab-interactive") is not None:
+        p.wait_for_load_state("networkidle")
+    math = p.query_selector("main .math") is not None
+    if math:
+        p.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
+        p.evaluate("() => MathJax.startup.promise")
     assert not v.outside, f"{path} tried to reach outside 127.0.0.1: {v.outside}"
     assert not v.failed, f"{path}: failed requests {v.failed}"
     assert not v.errors, f"{path}: console errors {v.errors}"
@@ -171,9 +180,7 @@ def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_vi
     for src, width, alt in images:
         assert width > 0, f"{path}: image {src} did not decode"
         assert alt and alt.strip(), f"{path}: image {src} has no alt text"
-    if p.query_selector("main .math") is not None:
-        p.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
-        p.evaluate("() => MathJax.startup.promise")
+    if math:
         assert p.query_selector("mjx-container") is not None, f"{path}: math not typeset"
         text = p.inner_text("main")
         for raw in ("\\(", "\\)", "\\[", "$$"):

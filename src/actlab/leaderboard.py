@@ -464,19 +464,27 @@ def names_text(names: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
-def advice_markdown(adv: Advice, ranking: Ranking) -> str:
-    """The guide's recommendations, each generated from a group of :class:`Advice`."""
+def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "") -> str:
+    """The guide's recommendations, each generated from a group of :class:`Advice`. ``edges``:
+    (task, activation, side) of chosen rates on a grid's edge (``Board.edge_sides``), named beside
+    the functions the advice rests on; ``scope``: the setting the advice holds in, said first."""
     from actlab.numbers import fmt
 
+    on_edge = {}
+    for task, a, side in edges:
+        on_edge.setdefault(a, []).append(f"{task}, {side}")
+    flag = lambda names: "".join(f" ({names_text([a])}'s rate is on the edge of its grid on {'; '.join(on_edge[a])})"
+                                 for a in names if a in on_edge)
     m = ranking.measure(adv.best)
     others = [a for a in adv.top if a != adv.best]
-    lines = [f"- **Start with {names_text([adv.best])}**, the best mean rank "
-             f"({fmt(m.value, 2)}, interval {fmt(m.lo, 2)} to {fmt(m.hi, 2)})"
-             + (f"; at {ranking.n_seeds} seeds it cannot be told apart from {names_text(others)}."
-                if others else "; every other function ranks decisively worse.")]
+    lines = [f"- *{scope}*"] if scope else []
+    lines.append(f"- **Start with {names_text([adv.best])}**, the best mean rank "
+                 f"({fmt(m.value, 2)}, interval {fmt(m.lo, 2)} to {fmt(m.hi, 2)})"
+                 + (f"; at {ranking.n_seeds} seeds it cannot be told apart from {names_text(others)}"
+                    if others else "; every other function ranks decisively worse") + flag(adv.top) + ".")
     if adv.avoid:
         lines.append(f"- **Avoid {names_text(adv.avoid)}:** decisively worse than {names_text([adv.best])}, "
-                     "with the whole interval of the mean rank in the worse half.")
+                     "with the whole interval of the mean rank in the worse half" + flag(adv.avoid) + ".")
     if adv.fragile:
         parts = [f"{names_text([a])} on {' and '.join(w)}" for a, w in adv.fragile.items()]
         lines.append("- **Expect failures** (a third or more of the grid's runs diverged or never learned) with "

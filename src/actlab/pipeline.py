@@ -475,14 +475,16 @@ def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2
     waves = [(shared, jobs), ([n for n in names if alone(n)], 1),
              ([n for n in names if reads_metrics(n)], jobs)]
     failures, timings = [], {}
-    for wave, width in waves:
+    for k, (wave, width) in enumerate(waves):
         todo = []
         for name in wave:
             job = _job(profile, name, overrides or {}, executed, keep_previous=keep_previous)
             if not _is_fresh(job):
                 todo.append(job)
-            if book_run:  # the exercises' runs, cached across profiles (they always run `quick`)
-                todo += [j for j in _exercise_jobs(name) if not _is_fresh(j)]
+        if book_run and k == 0:  # the exercises' runs, cached across profiles: they always run the
+            # quick profile, whose timings are not the book's, so they share the first wave
+            todo += [j for name in names if not reads_metrics(name)
+                     for j in _exercise_jobs(name) if not _is_fresh(j)]
         if todo:
             print(f"[{profile}] executing {len(todo)} chapter(s): {', '.join(j.title for j in todo)}", flush=True)
             # longest first (by the last run's time), so two workers finish close together
