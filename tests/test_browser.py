@@ -165,7 +165,8 @@ def test_every_page_loads_clean_offline_with_images_math_and_no_accessibility_vi
     v = Visit(browser)
     # "load", then what loads later: MathJax and its fonts and, on a page with an interactive
     # figure, its data and bundle (network idle). Requests are judged after both.
-    v.goto(f"{site_url}/{path}", wait_until="load")
+    # index.html is a redirect (a meta refresh): it is over when the network is idle
+    v.goto(f"{site_url}/{path}", wait_until="networkidle" if path == "index.html" else "load")
     p = v.page
     if p.query_selector(".actlab-interactive") is not None:
         p.wait_for_load_state("networkidle")
