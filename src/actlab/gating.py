@@ -332,13 +332,10 @@ def unit_at_one_scale(slope: float = functions.LECUN_TANH_SLOPE) -> float:
 def variance_map(name: str, depth: int, q0: float = 1.0) -> np.ndarray:
     """(depth,) pre-activation variance layer by layer in a wide network with LeCun-normal weights
     (variance 1/fan_in) and no biases: q_1 = q0, q_{l+1} = E f(sqrt(q_l) z)^2 (mean-field, the
-    width taken to infinity)."""
-    f = _f(name)
-    q = [float(q0)]
-    for _ in range(depth - 1):
-        s = math.sqrt(q[-1])
-        q.append(gaussian_mean(lambda z, s=s: f(s * z) ** 2))
-    return np.array(q)
+    width taken to infinity): the vanishing-gradients chapter's recursion with weight variance 1."""
+    from actlab.initialisation import mean_field
+
+    return mean_field(name, 1.0, depth, q1=q0, n_nodes=201)[0]
 
 
 def fixed_point(name: str, lo: float = 1e-3, hi: float = 10.0) -> float:

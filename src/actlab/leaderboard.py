@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -146,10 +147,6 @@ class TaskResult:
         err = self.test[a, :, idx]
         return np.where(self.failed[a, :, idx], np.inf, err)
 
-    def tuned_failed(self) -> np.ndarray:
-        idx, _ = self.chosen()
-        return self.failed[np.arange(len(self.activations)), :, idx]
-
 
 def member(task: Task, activation: str, n_in: int, n_out: int, **kw) -> Member:
     """One network of ``task``: an MLP, or the MNIST-1D paper's CNN (its kernels, stride and
@@ -161,6 +158,7 @@ def member(task: Task, activation: str, n_in: int, n_out: int, **kw) -> Member:
     return Member(activation, widths_for(task, activation, n_in, n_out), init=task.init, **kw)
 
 
+@cache  # asked once per member of a sweep, the same few questions each time
 def matched_channels(activation: str, channels: int, n_in: int, n_out: int) -> int:
     """The channels per conv layer for which the paper's CNN with ``activation`` has the
     parameter count nearest to its plain count with ``channels`` (ties: the fewer)."""
@@ -341,14 +339,12 @@ class Board:
         """(tasks, activations): the share of the grid's runs (every rate and seed) that failed."""
         return np.stack([r.failed.mean(axis=(1, 2)) for r in self.results])
 
-    def edge_choices(self) -> list[tuple[str, str]]:
-        """(task title, activation) whose chosen rate is the smallest or largest of its grid."""
-        out = []
-        for r in self.results:
-            idx, interior = r.chosen()
-            out += [(r.task.title, a) for a, ok, i in zip(r.activations, interior, idx, strict=True)
-                    if not ok and not r.failed[r.activations.index(a), :, i].all()]
-        return out
+    def medians(self) -> tuple[np.ndarray, np.ndarray]:
+        """(tasks, activations): the median test error over seeds at the chosen rate (inf if half
+        or more of the runs failed), and each function's rank by it within its task."""
+        err = self.tuned_test()
+        med = np.median(np.where(np.isnan(err), np.inf, err), axis=2)
+        return med, ranks(med[:, :, None])[:, :, 0]
 
     def informative(self) -> list[int]:
         """Tasks where at least one run learned: in a task where every run failed all functions
@@ -405,8 +401,8 @@ def error_text(task: Task, e: float) -> str:
 
 def board_figure(board: Board, ranking: Ranking):
     """Activations (rows, best mean rank first) x tasks: each cell is the median test error over
-    seeds at the chosen rate, coloured by its rank within the task; a cross and a count mark
-    tasks where some of the grid's runs failed. The first column: the mean rank and its interval."""
+    seeds at the chosen rate, coloured by its rank within the task, with "k/n failed" where some
+    of the grid's runs failed. The first column: the mean rank and its interval."""
     import matplotlib
     from matplotlib.colors import Normalize
     from matplotlib.patches import Rectangle
@@ -416,9 +412,7 @@ def board_figure(board: Board, ranking: Ranking):
 
     order = ranking.order()
     rows = [board.activations.index(a) for a in order]
-    err = board.tuned_test()                                   # (T, A, S)
-    med = np.median(np.where(np.isnan(err), np.inf, err), axis=2)  # inf if half or more failed
-    within = ranks(med[:, :, None])[:, :, 0]                   # rank of the median, per task
+    med, within = board.medians()
     fails = board.fail_share()
     n_runs = board.results[0].failed[0].size
     T, A = med.shape
@@ -620,9 +614,7 @@ def profile_text(board: Board, name: str) -> str:
     from actlab.numbers import pct
 
     a = board.activations.index(name)
-    err = board.tuned_test()
-    med = np.median(np.where(np.isnan(err), np.inf, err), axis=2)
-    within = ranks(med[:, :, None])[:, :, 0]
+    _, within = board.medians()
     fails = board.fail_share()
     parts = []
     for t, title in enumerate(board.titles):
