@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from actlab import kernels
 from actlab.interactive import DATA_DIR, VEGA_DIR
 from actlab.interactive import MIME as DATA_MIME
 from actlab.paths import BUILD, CHAPTERS, LOCK, PROFILES, ROOT, SRC
@@ -249,12 +250,16 @@ def run_job(job: Job) -> tuple[str, float, dict]:
     running = job.executed / f".{job.name}.{tag}.running.ipynb"
     failed = job.executed.parent / "failed" / f"{job.name}.ipynb"
     nbformat.write(nb, src)
+    # the kernel's own start-up warnings are noise in the build log
+    kernel_args = ["--IPKernelApp.log_level=CRITICAL"]
+    zygote, forked = kernels.zygote(), None
     try:
+        if zygote is not None:  # a fresh kernel, forked with the imports done (actlab.kernels)
+            forked = kernels.forked_kernel_manager(zygote, str(job.source.parent), kernel_args)
         papermill.execute_notebook(
             str(src), str(running), parameters=job.params, kernel_name="python3",
             cwd=str(job.source.parent), progress_bar=False, log_output=False,
-            # the kernel's own start-up warnings are noise in the build log
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            extra_arguments=kernel_args, **({"km": forked[0]} if forked else {}),
         )
     except PapermillExecutionError as e:
         failed.parent.mkdir(exist_ok=True)
@@ -271,6 +276,7 @@ def run_job(job: Job) -> tuple[str, float, dict]:
             f"kernel was killed, memory may be the cause. Parameters: {json.dumps(job.params)}") from None
     finally:
         src.unlink(missing_ok=True)
+        peak_mb = kernels.release(*forked) if forked else None
     try:
         executed_nb = nbformat.read(running, as_version=4)
         metrics = metrics_from_notebook(executed_nb)
@@ -282,9 +288,10 @@ def run_job(job: Job) -> tuple[str, float, dict]:
         running.unlink(missing_ok=True)
     failed.unlink(missing_ok=True)  # the chapter passes now: its failed notebook is history
     seconds = time.perf_counter() - start
-    import resource
+    if peak_mb is None:  # a kernel started by papermill: the worker's only child (one job per worker)
+        import resource
 
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the kernel (one job per worker)
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     write_atomic(job.executed / f"{job.name}.stats.json", json.dumps({"seconds": round(seconds, 1),
                                                                        "peak_mb": round(peak_mb)}))
     return job.name, seconds, peak_mb
@@ -353,21 +360,27 @@ def _stop_workers(pool):
             pass
 
 
-def _ignore_sigint():
-    """Workers leave Ctrl-C to the main process, which stops them and their kernels itself."""
+def _start_worker(modules: list[str]):
+    """Workers leave Ctrl-C to the main process, which stops them and their kernels itself;
+    each forks its kernel zygote first, while it has no threads (actlab.kernels)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if modules:
+        kernels.start_zygote(modules)
 
 
 def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures: list):
     import multiprocessing
     from concurrent.futures.process import BrokenProcessPool
 
-    # one job per spawned worker: nothing is inherited by fork, and the worker's
-    # RUSAGE_CHILDREN peak is that one chapter's kernel
-    pool = ProcessPoolExecutor(max_workers=max(1, min(width, len(todo))), max_tasks_per_child=1,
-                               mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
+    # spawned workers (nothing inherited by fork) that fork each chapter's kernel from their
+    # zygote; without one (not Linux), one job per worker, whose RUSAGE_CHILDREN peak is its kernel's
+    modules = kernels.imported_modules([j.source for j in todo]) if kernels.available() else []
+    pool = ProcessPoolExecutor(max_workers=max(1, min(width, len(todo))),
+                               max_tasks_per_child=None if modules else 1,
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(modules,))
     broken, interrupted = [], False
     try:
         futures = [(j, pool.submit(run_job, j)) for j in todo]
