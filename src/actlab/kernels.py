@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import ctypes
+import functools
 import importlib
 import json
 import os
@@ -69,9 +70,11 @@ def _preload(modules: list[str]):
     sys.modules.pop("matplotlib_inline.backend_inline", None)
 
 
-def _clean_path() -> list[str]:
+@functools.cache
+def clean_path() -> list[str]:
     """sys.path as a kernel started by jupyter has it: a fresh interpreter's, without its first
-    entry (ipykernel_launcher removes the working directory; IPython adds '' back)."""
+    entry (ipykernel_launcher removes the working directory; IPython adds '' back). Asked once,
+    by the pipeline, and handed to its workers."""
     out = subprocess.run([sys.executable, "-c", "import sys, json; print(json.dumps(sys.path[1:]))"],
                          capture_output=True, text=True, check=True, cwd="/")
     return json.loads(out.stdout)
@@ -80,10 +83,9 @@ def _clean_path() -> list[str]:
 class Zygote:
     """A process that has imported ``modules`` and forks kernels on request."""
 
-    def __init__(self, modules: list[str]):
+    def __init__(self, modules: list[str], path: list[str]):
         req_r, self._req = os.pipe()
         self._rep, rep_w = os.pipe()
-        path = _clean_path()
         self.pid = os.fork()
         if self.pid == 0:  # the zygote
             os.close(self._req)
@@ -163,11 +165,11 @@ def _kernel(spec: dict, path: list[str]):
         os._exit(code)
 
 
-def start_zygote(modules: list[str]):
+def start_zygote(modules: list[str], path: list[str] | None = None):
     """In a pipeline worker, before anything else: become the subreaper, fork the zygote."""
     global _zygote
     if available() and ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
-        _zygote = Zygote(modules)
+        _zygote = Zygote(modules, path if path is not None else clean_path())
 
 
 def zygote() -> Zygote | None:

@@ -360,14 +360,14 @@ def _stop_workers(pool):
             pass
 
 
-def _start_worker(modules: list[str]):
+def _start_worker(modules: list[str], path: list[str]):
     """Workers leave Ctrl-C to the main process, which stops them and their kernels itself;
     each forks its kernel zygote first, while it has no threads (actlab.kernels)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if modules:
-        kernels.start_zygote(modules)
+        kernels.start_zygote(modules, path)
 
 
 def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures: list):
@@ -380,7 +380,8 @@ def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures
     pool = ProcessPoolExecutor(max_workers=max(1, min(width, len(todo))),
                                max_tasks_per_child=None if modules else 1,
                                mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(modules,))
+                               initializer=_start_worker,
+                               initargs=(modules, kernels.clean_path() if modules else []))
     broken, interrupted = [], False
     try:
         futures = [(j, pool.submit(run_job, j)) for j in todo]

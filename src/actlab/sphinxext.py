@@ -63,6 +63,8 @@ def _static(app):
     from actlab.interactive import VEGA_DIR
 
     app.config.html_static_path.append(str(STATIC))
+    # a declared icon: without one every browser asks the server for /favicon.ico, and gets a 404
+    app.config.html_favicon = str(STATIC / "favicon.svg")
     vega = Path(app.srcdir) / VEGA_DIR  # the Vega bundle the pipeline staged, if a page needs it
     if vega.is_dir():
         app.config.html_static_path.append(str(vega))
