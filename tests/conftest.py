@@ -33,9 +33,12 @@ def quick_site(quick_metrics):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests that need the quick book first, the rest after. With `-n 2 --dist worksteal` the
-    first worker gets the first half of the list: it starts on the book (its build holds both
-    cores' worth of chapters) while the second runs everything that needs no book, instead of
-    both waiting for the build; it then takes over the first worker's queue from its end."""
+    """The tests that need the quick book first (its browser tests first of all), the rest after.
+    With `-n 2 --dist worksteal` the first worker gets the first half of the list: it starts on
+    the book (its build holds both cores' worth of chapters) while the second runs everything
+    that needs no book, instead of both waiting for the build; it then takes over the first
+    worker's queue from its end."""
     book = {"quick_metrics", "quick_site"}
-    items.sort(key=lambda item: not book & set(getattr(item, "fixturenames", ())))  # stable
+    # within the book's tests the browser ones (the long ones) first, so that short ones fill the end
+    items.sort(key=lambda item: (not book & set(getattr(item, "fixturenames", ())),
+                                 item.get_closest_marker("browser") is None))  # stable

@@ -384,8 +384,10 @@ def test_an_exercise_answer_is_what_a_fresh_run_of_its_command_records(tmp_path,
             f"{job.title}: {suffix} differs between the build's run and a fresh one"
 
 
-def test_a_printed_command_runs(tmp_path):
-    """One page's command for real, in the quick profile (all of them would take minutes)."""
+def test_a_printed_command_runs(tmp_path, quick_metrics):
+    """One page's command for real, in the quick profile (all of them would take minutes). It
+    takes the build lock, so it asks for the quick book: it then runs after the book's build
+    instead of holding a test worker idle while it waits for the lock."""
     import subprocess
 
     from actlab.paths import ROOT
@@ -430,3 +432,18 @@ def test_a_dead_worker_is_reported_once_not_as_every_pending_chapter(book):
     msg = str(e.value)
     assert msg.count("worker process died") == 1 and "demo" in msg, msg
     assert len(msg.strip().splitlines()) == 1, msg
+
+
+def test_where_nothing_was_timed_yet_the_declared_longest_chapter_starts_first(book, capsys):
+    md = book / "chapters" / "broken.md"
+    md.write_text(chapter(OK_BODY).replace("kernelspec:", "actlab:\n  full_seconds: 30\nkernelspec:", 1))
+    pipeline.execute("quick", ["demo", "broken"], jobs=1)
+    done = [line.split(":")[0].split("] ")[1] for line in capsys.readouterr().out.splitlines() if "executed in" in line]
+    assert done == ["broken", "demo"]  # one worker: in the order submitted
+    capsys.readouterr()
+    (book / "chapters" / "demo.md").write_text(chapter(OK_BODY + "\n    import time\n    time.sleep(0.5)"))
+    md.write_text(md.read_text() + "\n")  # both run again: now each one's own last time decides
+    (book / "_build" / "quick" / "executed" / "broken.stats.json").write_text('{"seconds": 0.1, "peak_mb": 1}')
+    pipeline.execute("quick", ["demo", "broken"], jobs=1)
+    done = [line.split(":")[0].split("] ")[1] for line in capsys.readouterr().out.splitlines() if "executed in" in line]
+    assert done == ["demo", "broken"]

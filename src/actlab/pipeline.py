@@ -320,8 +320,12 @@ def normalise(nb, name: str):
 
 
 def _last_seconds(job: Job) -> float:
+    """How long this run took last time; on a machine where it never ran, the full profile's time
+    the chapter declares (``actlab: {full_seconds: ...}``), so the longest chapters still start first."""
     f = job.executed / f"{job.name}.stats.json"
-    return float(json.loads(f.read_text())["seconds"]) if f.exists() else 0.0
+    if f.exists():
+        return float(json.loads(f.read_text())["seconds"])
+    return 0.0 if job.exercise else float(front_matter(job.source).get("actlab", {}).get("full_seconds", 0))
 
 
 def _is_fresh(job: Job) -> bool:
