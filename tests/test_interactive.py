@@ -127,7 +127,9 @@ EVERY_OPTION = """async ([id, name, names]) => {
     select.selectedIndex = k;
     for (const type of ["input", "change"]) select.dispatchEvent(new Event(type, {bubbles: true}));
     const items = await plotted(id);
-    out.push([Object.fromEntries(names.map(n => [n, window.actlabCharts[id].signal(n)])), items]);
+    const state = Object.fromEntries(names.map(n => [n, window.actlabCharts[id].signal(n)]));
+    // the value the chart holds is the option chosen, not merely some other one
+    out.push([state, items, String(state[name]) === select.options[k].value]);
   }
   return out;
 }""".replace("PLOTTED", PLOTTED)
@@ -246,8 +248,9 @@ def test_every_control_of_every_interactive_figure_plots_the_exported_rows(brows
                 assert check(), f"{path} {block}: {signal} = its last option plots other data than the file's rows"
                 # every value, by the same events a choice fires (input, change), in one call to the page
                 seen = p.evaluate(EVERY_OPTION, [block, signal, list(controls)])
-                assert len({json.dumps(state[signal]) for state, _ in seen}) == n, f"{block}: {signal} did not follow its options"
-                for k, (state, items) in enumerate(seen):
+                assert len({json.dumps(state[signal]) for state, _, _ in seen}) == n, f"{block}: {signal} did not follow its options"
+                for k, (state, items, chosen) in enumerate(seen):
+                    assert chosen, f"{path} {block}: {signal} holds {state[signal]!r}, not option {k}'s value"
                     assert plotted(items) == expected(rows, state), \
                         f"{path} {block}: {signal} = option {k} plots other data than the file's rows"
                 # and by the keyboard: focus it, move up one option

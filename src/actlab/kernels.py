@@ -5,8 +5,9 @@ Each chapter still runs in a fresh kernel process of its own, but that process i
 ipykernel). A kernel started the usual way spends about 2.5 s of CPU on those imports and its
 start-up, for every chapter and every exercise run; here a pipeline worker pays them once.
 
-The zygote is forked by the worker before the worker has threads, an event loop or a socket, and
-it never gets any: it only imports and forks. Each kernel is double-forked from it, so it is
+The zygote is forked by the worker before the worker has threads, an event loop or a socket; it
+only imports and forks, and starts no thread of its own (numpy's BLAS pool, if the imports start
+one, is made fork-safe by the library itself). Each kernel is double-forked from it, so it is
 adopted by the worker (a Linux "child subreaper"), which waits for it and reads its own peak
 memory. Where that is not available (not Linux), :func:`available` is false and the pipeline
 starts kernels the usual way, through papermill.
@@ -24,14 +25,22 @@ import subprocess
 import sys
 import time
 
-PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 15, 36  # linux/prctl.h
+PR_SET_NAME, PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 15, 36, 37  # linux/prctl.h
 ALWAYS = ("IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
 
 _zygote: Zygote | None = None  # this worker's, set by start_zygote
 
 
+class ZygoteGone(RuntimeError):
+    """The zygote exited (killed?): kernels are then started the usual way."""
+
+
 def available() -> bool:
-    return sys.platform.startswith("linux")
+    """Linux, with the child-subreaper call (asked without changing anything)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    flag = ctypes.c_int()
+    return ctypes.CDLL(None, use_errno=True).prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0
 
 
 def imported_modules(sources) -> list[str]:
@@ -93,6 +102,7 @@ class Zygote:
             code = 1
             try:
                 _name(b"kernel-zygote")
+                sys.path[:] = path  # import what the kernels will import, from where they would
                 _preload(modules)
                 _serve(req_r, rep_w, path)
                 code = 0
@@ -105,10 +115,13 @@ class Zygote:
     def fork_kernel(self, argv: list[str], cwd: str) -> int:
         """The pid of a new kernel started with ``argv`` (ipykernel's) in ``cwd``; it is this
         process's child (adopted), so :class:`Kernel` can wait for it."""
-        os.write(self._req, (json.dumps({"argv": argv, "cwd": cwd, "parent": os.getpid()}) + "\n").encode())
-        line = self._replies.readline()
+        try:
+            os.write(self._req, (json.dumps({"argv": argv, "cwd": cwd, "parent": os.getpid()}) + "\n").encode())
+            line = self._replies.readline()
+        except OSError:
+            line = ""
         if not line:
-            raise RuntimeError("the kernel zygote exited")
+            raise ZygoteGone("the kernel zygote exited")
         return int(line)
 
 
@@ -117,6 +130,8 @@ def _serve(req_r: int, rep_w: int, path: list[str]):
     for line in requests:  # end of file: the worker is gone
         spec = json.loads(line)
         r, w = os.pipe()
+        sys.stdout.flush()  # nothing buffered is written twice, by the zygote and by a child
+        sys.stderr.flush()
         middle = os.fork()
         if middle == 0:
             os.close(r)
@@ -176,6 +191,12 @@ def zygote() -> Zygote | None:
     return _zygote
 
 
+def forget_zygote():
+    """After :class:`ZygoteGone`: this worker's kernels are started by papermill from now on."""
+    global _zygote
+    _zygote = None
+
+
 class Kernel:
     """A forked kernel, as jupyter_client's provisioner sees a ``Popen``."""
 
@@ -183,6 +204,8 @@ class Kernel:
         self.pid = pid
         self.returncode = None
         self.rusage = None
+        self.stdin = self.stdout = self.stderr = None  # what the provisioner's wait() closes
+        self.clients = []  # the kernel clients nbclient made for it (it leaves them open: not its kernel)
 
     def poll(self):
         if self.returncode is None:
@@ -230,19 +253,40 @@ def forked_kernel_manager(z: Zygote, cwd: str, extra_arguments: list[str]):
     from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
     km = AsyncKernelManager(kernel_name="python3")
+    spec = km.kernel_spec  # looked up before the fork: a failure here leaves no kernel behind
     km.write_connection_file()
     # as nbclient would start it: no history file on disk
-    pid = z.fork_kernel(["-f", km.connection_file, "--HistoryManager.hist_file=:memory:", *extra_arguments], cwd)
+    try:
+        pid = z.fork_kernel(["-f", km.connection_file, "--HistoryManager.hist_file=:memory:", *extra_arguments], cwd)
+    except ZygoteGone:
+        km.cleanup_connection_file()
+        raise
     kernel = Kernel(pid)
-    prov = LocalProvisioner(kernel_id=km.kernel_id or str(pid), kernel_spec=km.kernel_spec, parent=km)
-    prov.process, prov.pid, prov.pgid = kernel, pid, pid
-    km.provisioner = prov
+    try:
+        prov = LocalProvisioner(kernel_id=km.kernel_id or str(pid), kernel_spec=spec, parent=km)
+        prov.process, prov.pid, prov.pgid = kernel, pid, pid
+        km.provisioner = prov
+        make_client = km.client
+
+        def client(**kw):
+            kc = make_client(**kw)
+            kernel.clients.append(kc)
+            return kc
+
+        km.client = client
+    except BaseException:
+        release(km, kernel)
+        raise
     return km, kernel
 
 
 def release(km, kernel: Kernel) -> float:
-    """Stop the kernel, close the manager's sockets and connection file: the kernel's peak MB."""
+    """Stop the kernel and its clients (their sockets and heartbeat threads live in the worker,
+    which runs the next chapter), remove its connection file: the kernel's peak MB."""
     peak = kernel.stop()
+    for kc in kernel.clients:
+        kc.stop_channels()
+        kc.context.destroy(linger=0)
     km.context.destroy(linger=0)
     km.cleanup_connection_file()
     return peak

@@ -255,7 +255,10 @@ def run_job(job: Job) -> tuple[str, float, dict]:
     zygote, forked = kernels.zygote(), None
     try:
         if zygote is not None:  # a fresh kernel, forked with the imports done (actlab.kernels)
-            forked = kernels.forked_kernel_manager(zygote, str(job.source.parent), kernel_args)
+            try:
+                forked = kernels.forked_kernel_manager(zygote, str(job.source.parent), kernel_args)
+            except kernels.ZygoteGone:  # papermill starts this kernel, and this worker's next ones
+                kernels.forget_zygote()
         papermill.execute_notebook(
             str(src), str(running), parameters=job.params, kernel_name="python3",
             cwd=str(job.source.parent), progress_bar=False, log_output=False,
@@ -288,7 +291,8 @@ def run_job(job: Job) -> tuple[str, float, dict]:
         running.unlink(missing_ok=True)
     failed.unlink(missing_ok=True)  # the chapter passes now: its failed notebook is history
     seconds = time.perf_counter() - start
-    if peak_mb is None:  # a kernel started by papermill: the worker's only child (one job per worker)
+    if peak_mb is None:  # a kernel started by papermill: the largest of the worker's children (one
+        # job per worker where there is no zygote; after a zygote died, an upper bound)
         import resource
 
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -698,6 +702,9 @@ def build_html(profile: str, force: bool = False) -> Path:
         log = "\n".join(l for l in (proc.stdout + proc.stderr).splitlines()
                         if "WARNING" in l or "ERROR" in l or "Error" in l) or proc.stdout[-3000:] + proc.stderr[-3000:]
         raise PipelineError(f"[{profile}] the HTML build failed (exit {proc.returncode}):\n{log}")
+    index = built / "index.html"  # Jupyter Book's redirect to the first page: it declares the book's icon
+    if "rel=\"icon\"" not in index.read_text():  # too, or the browser asks for /favicon.ico (a 404)
+        index.write_text(index.read_text().rstrip() + '\n<link rel="icon" href="_static/favicon.svg" />\n')
     tmp = base / ".html.new"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(built, tmp)
