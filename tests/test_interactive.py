@@ -117,6 +117,9 @@ PLOTTED = """async (id) => {
 }"""
 
 
+# the value each named control holds, as the chart's parameter (Vega's signal) has it
+STATE = "([id, names]) => Object.fromEntries(names.map(n => [n, window.actlabCharts[id].signal(n)]))"
+
 # each option of one control chosen in turn, as a choice does it (select it, fire input and change):
 # [state of every control, what the marks draw] per option
 EVERY_OPTION = """async ([id, name, names]) => {
@@ -127,12 +130,12 @@ EVERY_OPTION = """async ([id, name, names]) => {
     select.selectedIndex = k;
     for (const type of ["input", "change"]) select.dispatchEvent(new Event(type, {bubbles: true}));
     const items = await plotted(id);
-    const state = Object.fromEntries(names.map(n => [n, window.actlabCharts[id].signal(n)]));
+    const state = (STATE)([id, names]);
     // the value the chart holds is the option chosen, not merely some other one
     out.push([state, items, String(state[name]) === select.options[k].value]);
   }
   return out;
-}""".replace("PLOTTED", PLOTTED)
+}""".replace("PLOTTED", PLOTTED).replace("STATE", STATE)
 
 
 def _functions_expected(rows, state):
@@ -196,8 +199,7 @@ FIGURES = [
 
 def _state(page, block: str, controls) -> dict:
     """The value each control holds now, as the chart's parameter (Vega's signal) has it."""
-    return page.evaluate("([id, names]) => Object.fromEntries(names.map(n => [n, window.actlabCharts[id].signal(n)]))",
-                         [block, list(controls)])
+    return page.evaluate(STATE, [block, list(controls)])
 
 
 def _accessibility_of_figures(axe, page, path) -> list[str]:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from actlab import outputs as out
+from actlab.numbers import count_word
 
 
 @pytest.mark.parametrize("loss", out.LOSSES)
@@ -168,7 +169,7 @@ def test_the_exceptions_are_generated_from_the_list():
     for es in groups.values():
         for e in es:
             assert f"{{doc}}`{e.chapter}`" in md and e.what in md
-    assert out.count_word(3) == "three" and out.count_word(12) == "12"
+    assert count_word(3) == "three" and count_word(12) == "12"
 
 
 def test_the_audit_catches_a_missing_entry_and_a_wrong_pointer():

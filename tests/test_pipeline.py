@@ -435,15 +435,15 @@ def test_a_dead_worker_is_reported_once_not_as_every_pending_chapter(book):
 
 
 def test_where_nothing_was_timed_yet_the_declared_longest_chapter_starts_first(book, capsys):
+    def finished():  # one worker: the chapters in the order they were submitted
+        pipeline.execute("quick", ["demo", "broken"], jobs=1)
+        return [line.split(":")[0].split("] ")[1] for line in capsys.readouterr().out.splitlines()
+                if "executed in" in line]
+
     md = book / "chapters" / "broken.md"
     md.write_text(chapter(OK_BODY).replace("kernelspec:", "actlab:\n  full_seconds: 30\nkernelspec:", 1))
-    pipeline.execute("quick", ["demo", "broken"], jobs=1)
-    done = [line.split(":")[0].split("] ")[1] for line in capsys.readouterr().out.splitlines() if "executed in" in line]
-    assert done == ["broken", "demo"]  # one worker: in the order submitted
-    capsys.readouterr()
+    assert finished() == ["broken", "demo"]
     (book / "chapters" / "demo.md").write_text(chapter(OK_BODY + "\n    import time\n    time.sleep(0.5)"))
     md.write_text(md.read_text() + "\n")  # both run again: now each one's own last time decides
     (book / "_build" / "quick" / "executed" / "broken.stats.json").write_text('{"seconds": 0.1, "peak_mb": 1}')
-    pipeline.execute("quick", ["demo", "broken"], jobs=1)
-    done = [line.split(":")[0].split("] ")[1] for line in capsys.readouterr().out.splitlines() if "executed in" in line]
-    assert done == ["demo", "broken"]
+    assert finished() == ["demo", "broken"]

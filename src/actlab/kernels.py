@@ -35,12 +35,14 @@ class ZygoteGone(RuntimeError):
     """The zygote exited (killed?): kernels are then started the usual way."""
 
 
+def _prctl(option: int, arg) -> bool:
+    """Linux's prctl(2) with one argument; true when it succeeded."""
+    return ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0) == 0
+
+
 def available() -> bool:
     """Linux, with the child-subreaper call (asked without changing anything)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    flag = ctypes.c_int()
-    return ctypes.CDLL(None, use_errno=True).prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0
+    return sys.platform.startswith("linux") and _prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(ctypes.c_int()))
 
 
 def imported_modules(sources) -> list[str]:
@@ -50,7 +52,7 @@ def imported_modules(sources) -> list[str]:
     import jupytext
 
     seen = dict.fromkeys(ALWAYS)
-    for src in sources:
+    for src in dict.fromkeys(sources):  # a chapter and its exercise runs share one source
         for cell in jupytext.read(src).cells:
             if cell.cell_type != "code":
                 continue
@@ -152,7 +154,7 @@ def _serve(req_r: int, rep_w: int, path: list[str]):
 
 def _name(title: bytes):
     """The process's name in ps and top (its command line stays the worker's)."""
-    ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(title[:15]), 0, 0, 0)
+    _prctl(PR_SET_NAME, ctypes.c_char_p(title[:15]))
 
 
 def _kernel(spec: dict, path: list[str]):
@@ -180,11 +182,12 @@ def _kernel(spec: dict, path: list[str]):
         os._exit(code)
 
 
-def start_zygote(modules: list[str], path: list[str] | None = None):
-    """In a pipeline worker, before anything else: become the subreaper, fork the zygote."""
+def start_zygote(modules: list[str], path: list[str]):
+    """In a pipeline worker (where :func:`available` was checked), before anything else: become
+    the subreaper, fork the zygote. ``path``: :func:`clean_path`, asked once by the pipeline."""
     global _zygote
-    if available() and ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
-        _zygote = Zygote(modules, path if path is not None else clean_path())
+    if _prctl(PR_SET_CHILD_SUBREAPER, 1):
+        _zygote = Zygote(modules, path)
 
 
 def zygote() -> Zygote | None:

@@ -46,6 +46,14 @@ def _sup(n: int) -> str:
     return str(n).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def count_word(n: int) -> str:
+    """A small count as a word for prose ('three'), larger ones as digits."""
+    return _WORDS[n] if 0 <= n < len(_WORDS) else str(n)
+
+
 def pct(p, sig: int = 2) -> str:
     """A share as a percentage: 0.583 → "58%"; exact 0 and 1 stay "0%" and "100%"."""
     if p is None or (isinstance(p, float) and math.isnan(p)):

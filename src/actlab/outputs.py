@@ -588,14 +588,6 @@ def pairing_counts(trained=TRAINED) -> dict[str, int]:
     return out
 
 
-_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-
-
-def count_word(n: int) -> str:
-    """A small count as a word for prose ('three'), larger ones as digits."""
-    return _WORDS[n] if 0 <= n < len(_WORDS) else str(n)
-
-
 MAIN_PAIRING = (SOFTMAX, XENT)
 PAIRING_NOTE = {
     (SIGMOID_UNIT, BCE): "two classes, the two-class case of the softmax with the cross-entropy",
@@ -617,6 +609,8 @@ def exceptions(trained=TRAINED, main=MAIN_PAIRING) -> dict[tuple[str, str], list
 def exceptions_markdown(trained=TRAINED, main=MAIN_PAIRING) -> str:
     """The exceptions as a MyST list, one item per pairing, generated from the list so that the
     prose cannot fall behind it."""
+    from actlab.numbers import count_word
+
     items = []
     for (output, loss), es in exceptions(trained, main).items():
         note = PAIRING_NOTE.get((output, loss))

@@ -703,8 +703,9 @@ def build_html(profile: str, force: bool = False) -> Path:
                         if "WARNING" in l or "ERROR" in l or "Error" in l) or proc.stdout[-3000:] + proc.stderr[-3000:]
         raise PipelineError(f"[{profile}] the HTML build failed (exit {proc.returncode}):\n{log}")
     index = built / "index.html"  # Jupyter Book's redirect to the first page: it declares the book's icon
-    if "rel=\"icon\"" not in index.read_text():  # too, or the browser asks for /favicon.ico (a 404)
-        index.write_text(index.read_text().rstrip() + '\n<link rel="icon" href="_static/favicon.svg" />\n')
+    stub = index.read_text()  # too, or the browser asks for /favicon.ico (a 404)
+    if 'rel="icon"' not in stub:
+        index.write_text(stub.rstrip() + '\n<link rel="icon" href="_static/favicon.svg" />\n')
     tmp = base / ".html.new"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(built, tmp)
