@@ -1,5 +1,7 @@
 """Kernels forked from a warm zygote (actlab.kernels) against kernels started the usual way."""
 import json
+import subprocess
+import sys
 import time
 
 import psutil
@@ -45,6 +47,18 @@ def test_the_zygote_imports_what_the_chapters_import_and_no_more(book):  # noqa:
     modules = kernels.imported_modules([book / "chapters" / "demo.md"])
     assert {"numpy", "actlab", "actlab.params", "actlab.record"} <= set(modules)
     assert not any(m.startswith("torch") for m in modules)  # a chapter without torch pays nothing for it
+
+
+def test_the_zygote_imports_what_deterministic_would_import_in_every_kernel(book):  # noqa: F811
+    from actlab.seeding import FIRST_CALL_IMPORTS
+
+    (book / "chapters" / "demo.md").write_text(chapter("import actlab\n    actlab.deterministic(0)"))
+    assert set(FIRST_CALL_IMPORTS) <= set(kernels.imported_modules([book / "chapters" / "demo.md"]))
+    # the call really imports them (if torch stops doing so, FIRST_CALL_IMPORTS is stale)
+    probe = ("import sys, actlab; from actlab.seeding import FIRST_CALL_IMPORTS as m; "
+             "a = [x in sys.modules for x in m]; actlab.deterministic(0); print(a, [x in sys.modules for x in m])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split("] [")
+    assert "True" not in out[0] and "False" not in out[1], out
 
 
 def test_each_kernel_reports_its_own_peak_memory_and_none_outlives_the_build(book):  # noqa: F811

@@ -47,7 +47,8 @@ def available() -> bool:
 
 def imported_modules(sources) -> list[str]:
     """The modules the chapters' code cells import at their top level, in order of appearance
-    (``from pkg import name`` also names ``pkg.name``, which may be a module). A chapter that
+    (``from pkg import name`` also names ``pkg.name``, which may be a module), and what
+    ``actlab.deterministic`` imports on its first call where a chapter calls it. A chapter that
     imports nothing heavy gets a zygote that imports nothing heavy."""
     import jupytext
 
@@ -66,6 +67,11 @@ def imported_modules(sources) -> list[str]:
                 elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                     seen[node.module] = None
                     seen.update(dict.fromkeys(f"{node.module}.{a.name}" for a in node.names if a.name != "*"))
+            if any(isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", None)) == "deterministic"
+                   for n in ast.walk(tree)):  # what actlab.deterministic imports on its first call
+                from actlab.seeding import FIRST_CALL_IMPORTS
+
+                seen.update(dict.fromkeys(FIRST_CALL_IMPORTS))
     return list(seen)
 
 

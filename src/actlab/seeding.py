@@ -5,6 +5,10 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+# torch.use_deterministic_algorithms imports these on its first call (about 1 s of CPU: torch's
+# compiler, for its own determinism switch); a warm kernel zygote imports them ahead
+FIRST_CALL_IMPORTS = ("torch._inductor.config",)
+
 
 def deterministic(seed: int = 0, threads: int = 1) -> None:
     """Seed everything, pin torch's thread count and turn on its determinism switch.
