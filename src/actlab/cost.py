@@ -6,7 +6,7 @@ Each function is timed twice where the two differ: PyTorch's own kernel
 backward of the kernel, and for the step, which has no autograd kernel, the registry's
 analytic derivative applied to an incoming gradient.
 
-All timings use ``torch.utils.benchmark`` with one thread and are taken round-robin, one
+All timings (:func:`time_ops`) run on one thread and are taken round-robin, one
 repeat of every operation after another, so a slow moment of a shared machine hits all of
 them alike. A ratio between two operations is formed per repeat (paired), and its interval
 is the bootstrap interval of the median over repeats: a thin margin comes out undecided.
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils import benchmark
 
 from actlab import functions
 from actlab.verdicts import Measure, bootstrap
@@ -43,19 +43,34 @@ def machine() -> str:
 
 
 def time_ops(ops: dict[str, Callable[[], object]], repeats: int, block_s: float = 0.004,
-             inner: int = 2) -> dict[str, np.ndarray]:
+             inner: int = 2, *, calls: int | None = None, clock: Callable[[], float] = time.perf_counter
+             ) -> dict[str, np.ndarray]:
     """Seconds per call of each op, one value per repeat (round), taken round-robin on one thread.
 
-    In each round an op runs ``inner`` short blocks of calls (about ``block_s`` in all; the call
-    count is fixed per op after a warm-up) and the fastest block counts: another process
-    taking the core can only add time, so the minimum is the op's own cost, and a preempted
-    block does not become a round's value. The rounds give the spread."""
-    timers = {k: benchmark.Timer(stmt="f()", globals={"f": f}, num_threads=1) for k, f in ops.items()}
-    number = {k: max(1, round(block_s / inner / t.timeit(1).median)) for k, t in timers.items()}  # warm-up too
-    out = {k: np.empty(repeats) for k in ops}
-    for r in range(repeats):
-        for k, t in timers.items():
-            out[k][r] = min(t.timeit(number[k]).median for _ in range(inner))
+    In each round an op runs ``inner`` short blocks of calls (``calls`` each, or as many as fill
+    about ``block_s`` in all, counted once per op after a warm-up call) and the fastest block
+    counts: another process taking the core can only add time, so the minimum is the op's own
+    cost, and a preempted block does not become a round's value. The rounds give the spread.
+    ``clock``: the wall clock by default; ``time.thread_time`` counts only this thread's CPU time.
+    (A plain loop: ``torch.utils.benchmark``'s ``timeit`` runs two untimed calls before every
+    block, which for an op slower than a block tripled the time spent.)"""
+    def block(f, number):
+        t = clock()
+        for _ in range(number):
+            f()
+        return (clock() - t) / number
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        once = {k: block(f, 1) for k, f in ops.items()}  # the warm-up call, timed
+        number = {k: calls or max(1, round(block_s / inner / once[k])) for k in ops}
+        out = {k: np.empty(repeats) for k in ops}
+        for r in range(repeats):
+            for k, f in ops.items():
+                out[k][r] = min(block(f, number[k]) for _ in range(inner))
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
@@ -173,6 +188,7 @@ def record_all(t: Timings, names: list[str]) -> None:
     slowest = max(names, key=lambda n: np.median(t.t[fwd_key(n)]))
     record("slowest", functions.get(slowest).label)
     record_measure("slowest_rel", t.ratio(fwd_key(slowest), fwd_key("relu")))
+    record_measure("slowest_over_linear", t.ratio(fwd_key(slowest), "linear"))
     record("machine", machine())
     record("cost_elements", t.n)
     record("cost_repeats", t.repeats)

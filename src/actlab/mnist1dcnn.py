@@ -13,6 +13,7 @@ import torch
 
 from actlab import convergence, ensemble
 from actlab import deadunits as du
+from actlab.cost import time_ops
 from actlab.ensemble import Ensemble, Member
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -85,7 +86,7 @@ def step_times(activations, X, y, *, batch_size: int = 64, repeats: int = 7, lr:
 
     The thread's CPU time, not the wall clock: on a shared machine another process adds wall time
     at random but not CPU time to this thread. The activations take turns within each round, and a
-    round keeps the fastest of ``inner`` blocks of ``calls`` steps."""
+    round keeps the fastest of ``inner`` blocks of ``calls`` steps (:func:`actlab.cost.time_ops`)."""
     import time
 
     import torch.nn.functional as F
@@ -101,19 +102,8 @@ def step_times(activations, X, y, *, batch_size: int = 64, repeats: int = 7, lr:
             opt.zero_grad()
             F.cross_entropy(net(xb), yb).backward()
             opt.step()
-        step()  # warm-up
         ops[act] = step
-    out = {act: np.empty(repeats) for act in ops}
-    for r in range(repeats):
-        for act, step in ops.items():
-            best = np.inf
-            for _ in range(inner):
-                t = time.thread_time_ns()
-                for _ in range(calls):
-                    step()
-                best = min(best, (time.thread_time_ns() - t) / calls / 1e9)
-            out[act][r] = best
-    return out
+    return time_ops(ops, repeats, inner=inner, calls=calls, clock=time.thread_time)
 
 
 def test_accuracy(run: convergence.Run, at: int = -1) -> np.ndarray:
