@@ -225,3 +225,17 @@ def test_digits_are_scikit_learns_load_digits():
     X, y = data._digits_raw()
     ref = load_digits()
     assert X.shape == (1797, 64) and np.array_equal(X, ref.data) and np.array_equal(y, ref.target)
+
+
+def test_only_units_that_died_during_training_count_as_deaths_and_revivals():
+    from actlab.deadunits import deaths_and_revivals
+
+    # checks down the rows (the first before training), units across: born dead and later alive;
+    # alive, dead, alive; alive then dead for good; never dead; born dead, alive, dead, alive
+    m = np.array([[1, 0, 0, 0, 1],
+                  [1, 1, 1, 0, 0],
+                  [0, 0, 1, 0, 1],
+                  [0, 0, 1, 0, 0]], bool)[:, None, :]
+    died, back = deaths_and_revivals(m)
+    assert died[0].tolist() == [False, True, True, False, True]
+    assert back[0].tolist() == [False, True, False, False, True]

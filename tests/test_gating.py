@@ -47,7 +47,7 @@ def test_verdicts_follow_the_paired_differences():
     items = dict((v.claim, v) for _, v in gt.verdicts(results, pairs))
     assert items["swiglu-vs-silu"].outcome == HOLDS            # better in both settings
     assert items["geglu-vs-gelu"].outcome == QUALIFIED         # worse on digits, better on MNIST-1D
-    assert "holds in MNIST-1D" in items["geglu-vs-gelu"].qualification
+    assert "Holds in MNIST-1D" in items["geglu-vs-gelu"].qualification
     assert items["reglu-vs-relu"].outcome == UNDECIDED         # noise only
     t = gt.tally(gt.verdicts(results, pairs))
     assert t == {"holds": 3, "fails": 1, "undecided": 2, "parts": 6}

@@ -78,14 +78,45 @@ def test_ratio_hides_a_common_shrink_that_reach_shows(batch):
 
 
 def _fake(finals: dict):
-    """make(grid) -> Trained whose final held-out loss per seed is finals[lr]."""
+    """make(grid) -> Trained whose final validation (and test) loss per seed is finals[lr]."""
     calls = []
 
     def make(grid):
         calls.append(list(grid))
         test = np.array([[finals[lr] for lr in grid]])  # (1 log, lrs, seeds)
-        return gr.Trained(np.array([10]), test, test)
+        return gr.Trained(np.array([10]), test, test, test)
     return make, calls
+
+
+def test_the_rate_is_chosen_on_the_validation_half_and_reported_on_the_test_half():
+    # validation prefers 0.1, test would prefer 0.01: the choice follows validation only
+    val = np.array([[[2.0, 2.0], [1.0, 1.0]]])   # (1 log, 2 lrs, 2 seeds)
+    test = np.array([[[0.5, 0.5], [1.5, 1.5]]])
+    make = lambda grid: gr.Trained(np.array([10]), test, test, val)
+    tuned, runs = gr.tuned_curves(make, [0.01, 0.1], max_rounds=0)
+    assert tuned.lr == 0.1 and (runs[0.1].test[-1] == 1.5).all()
+    base, lrs = gr.per_seed_best(tuned, runs)
+    assert lrs == [0.1, 0.1] and (base.test[-1] == 1.5).all()
+
+
+def test_heldout_loss_reads_the_two_halves_apart():
+    import torch
+
+    from actlab.ensemble import Ensemble, Member
+
+    ens = Ensemble([Member("relu", (4,), seed=0, lr=0.1)], 3, 2)
+    X = torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.tensor([0, 1, 0, 1, 1, 0])
+    val, test = gr.heldout_loss(ens, X, y)
+    assert np.allclose(val, _xent(ens, X[:3], y[:3]))
+    assert np.allclose(test, _xent(ens, X[3:], y[3:]))
+
+
+def _xent(ens, X, y):
+    import torch
+
+    with torch.no_grad():
+        return torch.nn.functional.cross_entropy(ens(X)[0], y).numpy()
 
 
 def test_runs_at_chance_never_win_a_tuning_and_extend_the_grid_upward():
@@ -123,8 +154,8 @@ def test_a_diverged_run_is_not_learned_and_an_edge_best_extends():
 
 
 def test_runs_with_different_step_axes_share_one_axis():
-    a = gr.Trained(np.array([10, 20, 30]), np.zeros((3, 2)), np.ones((3, 2)))
-    b = gr.Trained(np.array([20, 30]), np.zeros((2, 2)), 2 * np.ones((2, 2)))
+    a = gr.Trained(np.array([10, 20, 30]), np.zeros((3, 2)), np.ones((3, 2)), np.ones((3, 2)))
+    b = gr.Trained(np.array([20, 30]), np.zeros((2, 2)), 2 * np.ones((2, 2)), 2 * np.ones((2, 2)))
     axis, out = gr.on_one_axis({"a": a, "b": b})
     assert list(axis) == [10, 20, 30] and np.isnan(out["b"][0]).all() and (out["b"][1:] == 2).all()
 

@@ -44,6 +44,9 @@ def test_noise_leaves_close_functions_tied():
     for a in ACTS:
         m = r.measure(a)
         assert 1 <= m.lo <= m.value <= m.hi <= len(ACTS)
+    adv = lb.advice(r, np.zeros((1, len(ACTS))), ["a"])
+    if len(adv.top) > 1:  # a tie is recommended as a group, not as its best-ranked member
+        assert "Start with one of " in lb.advice_markdown(adv, r)
 
 
 def test_fragile_names_the_task():
@@ -164,3 +167,16 @@ def test_a_task_where_every_run_failed_is_left_out_of_the_ranking(small_board):
     assert small_board.n_choices() == 2 * 3  # the CNN's pairs learned nothing: not choices at all
     assert 0 < small_board.best_accuracy(cnn) < 1  # failed runs still have a finite error rate
     assert small_board.best_accuracy(0) == pytest.approx(1 - np.min(np.median(small_board.results[0].test[:, :, 0], 1)))
+
+
+def test_failure_counts_are_per_task_grid():
+    from types import SimpleNamespace
+
+    # tasks with grids of different sizes: 2 rates x 3 seeds, and 3 rates x 3 seeds
+    a = np.zeros((2, 3, 2), bool)
+    a[0, :, 1] = True
+    b = np.zeros((2, 3, 3), bool)
+    b[1, :2, :] = True
+    fake = SimpleNamespace(results=[SimpleNamespace(failed=a), SimpleNamespace(failed=b)])
+    counts, runs = lb.Board.fail_counts(fake)
+    assert counts.tolist() == [[3, 0], [0, 6]] and runs.tolist() == [6, 9]

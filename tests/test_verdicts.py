@@ -7,12 +7,14 @@ import pytest
 from actlab import claims, literature, tables
 from actlab.numbers import fmt, pct
 from actlab.verdicts import (
+    DISCUSSED,
     FAILS,
     HOLDS,
     QUALIFIED,
     UNDECIDED,
     Measure,
     Rule,
+    Verdict,
     bootstrap,
     combine,
     exact,
@@ -38,6 +40,15 @@ def test_bootstrap_interval_contains_median_and_narrows_with_more_seeds():
     assert bootstrap([3.0]).lo == bootstrap([3.0]).hi == 3.0
 
 
+@pytest.mark.parametrize("n,coverage", [(3, "75%"), (4, "88%"), (5, "94%")])
+def test_a_median_of_five_seeds_or_fewer_says_its_interval_is_their_range(n, coverage):
+    x = np.random.default_rng(n).normal(size=n)
+    m = bootstrap(x)
+    assert (m.lo, m.hi) == (x.min(), x.max())
+    assert f"their range, which covers the median with probability {coverage}" in m.method
+    assert "their range" not in bootstrap(np.random.default_rng(0).normal(size=12)).method
+
+
 @pytest.mark.parametrize("op", ["<", "<=", ">", ">="])
 def test_rule_holds_fails_and_is_undecided_when_the_interval_straddles(op):
     r = Rule("x", op, 1.0, "x")
@@ -53,7 +64,7 @@ def test_combine_settings_names_where_a_claim_holds():
     h = Rule("a", ">", 1, "a", "setting A")
     f = Rule("b", ">", 1, "b", "setting B")
     v = judge("c", [h, f], {"a": exact(2), "b": exact(0)}, mode="settings")
-    assert v.outcome == QUALIFIED and "holds in setting A" in v.qualification and "setting B" in v.qualification
+    assert v.outcome == QUALIFIED and v.qualification.startswith("Holds in setting A") and "setting B" in v.qualification
     assert judge("c", [h, f], {"a": exact(2), "b": exact(2)}, mode="settings").outcome == HOLDS
     assert judge("c", [h, f], {"a": exact(0), "b": exact(0)}, mode="settings").outcome == FAILS
     assert combine("c", [], qualification="q").outcome == QUALIFIED
@@ -262,7 +273,7 @@ def test_settings_mode_joins_the_parts_that_name_one_setting():
     rules = [a1, a2, b1, b2]
     got = lambda **v: judge("c", rules, {k: exact(x) for k, x in v.items()}, mode="settings")
     v = got(a1=0, a2=2, b1=2, b2=2)  # one comparison fails in A: A fails, B holds
-    assert v.outcome == QUALIFIED and v.qualification == "holds in setting B; does not hold in setting A"
+    assert v.outcome == QUALIFIED and v.qualification == "Holds in setting B; does not hold in setting A"
     assert got(a1=0, a2=2, b1=0, b2=2).outcome == FAILS  # each setting fails in one part
     assert got(a1=2, a2=2, b1=2, b2=2).outcome == HOLDS
     # an undecided part leaves its setting undecided, never a side
@@ -282,7 +293,7 @@ def test_relu_speed_combines_two_settings_and_each_chapter_judges_its_own():
     both = {**{f"relu.{k}": v for k, v in relu.items()}, **{f"mnist1d.{k}": v for k, v in cnn.items()}}
     v = claims.decide("relu-speed", both)
     assert v.outcome == QUALIFIED and len(v.parts) == 4
-    assert v.qualification == "holds in the MNIST-1D CNN; does not hold in the digits MLP"
+    assert v.qualification == "Holds in the MNIST-1D CNN; does not hold in the digits MLP"
     assert claims.decide("relu-speed", {f"relu.{k}": x for k, x in relu.items()}).outcome == claims.MISSING
     here = claims.decide_local("relu-speed", relu)
     assert here.outcome == FAILS and len(here.parts) == 2 and "MNIST-1D CNN" in here.note
@@ -294,3 +305,8 @@ def test_relu_speed_combines_two_settings_and_each_chapter_judges_its_own():
     assert "not yet measured" not in box and "**holds**" in box
     with pytest.raises(ValueError, match="no rule reads"):
         claims.decide_local("relu-speed", cnn, chapter="tanh")
+
+
+def test_notes_and_qualifications_read_as_sentences_of_their_own():
+    v = Verdict("c", DISCUSSED, note="practice, not a claim", qualification="only in float64")
+    assert v.note == "Practice, not a claim" and v.qualification == "Only in float64"

@@ -67,8 +67,9 @@ class DeadSweep:
     widths: tuple
     dead: np.ndarray        # (acts, lrs, seeds, layers): dead fraction at the end; nan if diverged
     diverged: np.ndarray    # (acts, lrs, seeds) bool
-    ever_dead: np.ndarray   # (acts, lrs, seeds, layers): units dead at some checkpoint (count)
+    ever_dead: np.ndarray   # (acts, lrs, seeds, layers): units that died during training (count)
     revived: np.ndarray     # (acts, lrs, seeds, layers): of those, alive at a later checkpoint
+    # (see deaths_and_revivals: units dead from the first check on are in neither)
     final_loss: np.ndarray  # (acts, lrs, seeds)
     inactive: np.ndarray | None = None  # (acts, lrs, seeds, layers): inactive fraction at the end; nan if diverged
 
@@ -139,16 +140,24 @@ def _sweep(activation, lrs, seeds: int, X, y, *, widths, epochs, batch_size, che
     ever = np.zeros((len(members), n_layers))
     rev = np.zeros((len(members), n_layers))
     for l in range(n_layers):
-        masks = np.stack([h[l] for h in history])  # (checkpoints, members, units)
-        was = np.logical_or.accumulate(masks, axis=0)
-        came_back = (was[:-1] & ~masks[1:]).any(0)  # dead at some checkpoint, alive at a later one
-        ever[:, l] = was[-1].sum(1)
+        died, came_back = deaths_and_revivals(np.stack([h[l] for h in history]))
+        ever[:, l] = died.sum(1)
         rev[:, l] = came_back.sum(1)
     ever[diverged] = np.nan
     rev[diverged] = np.nan
     return DeadSweep(list(activations), list(lrs), seeds, tuple(widths), dead.reshape(*shape, n_layers),
                      diverged.reshape(shape), ever.reshape(*shape, n_layers), rev.reshape(*shape, n_layers),
                      final.reshape(shape), inactive.reshape(*shape, len(widths)))
+
+
+def deaths_and_revivals(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """masks: (checks, members, units), dead or not at each check (the first before training).
+    Returns (members, units): the units that died during training (alive at a check, dead at a
+    later one) and, of those, the ones alive again at a check after that. A unit dead from the
+    first check on never died during training, so it counts in neither."""
+    alive_yet = np.logical_or.accumulate(~masks, axis=0)  # alive at this check or an earlier one
+    died_by = np.logical_or.accumulate(masks[1:] & alive_yet[:-1], axis=0)  # [i]: died by check i + 1
+    return died_by[-1], (died_by[:-1] & ~masks[2:]).any(0)
 
 
 def _nonfinite_members(ens: Ensemble) -> np.ndarray:

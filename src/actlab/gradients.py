@@ -311,37 +311,44 @@ def gaussian_singular_values(width: int, n: int = 20, seed: int = 0) -> np.ndarr
     return torch.linalg.svdvals(w).flatten().numpy()
 
 
-def heldout_loss(ens: Ensemble, X, y) -> np.ndarray:
-    """(E,) cross-entropy of every member on (X, y), e.g. the held-out split."""
+def heldout_loss(ens: Ensemble, X, y) -> tuple[np.ndarray, np.ndarray]:
+    """(E,) cross-entropy of every member on the two halves of a held-out split (X, y): the
+    first half (validation, where learning rates are chosen) and the second (test, what is
+    reported), so that a chosen rate's loss is not read off the data that chose it."""
+    n = len(y) // 2
     with torch.no_grad():
-        return member_losses(ens(X), y, "xent").numpy().copy()
+        out = ens(X)
+        return tuple(member_losses(o, t, "xent").numpy().copy() for o, t in ((out[:, :n], y[:n]), (out[:, n:], y[n:])))
 
 
 @dataclass
 class Trained:
-    """One training sweep over learning rates x seeds: logged steps, training loss and held-out
-    loss at every logged step, each (logs, lrs, seeds)."""
+    """One training sweep over learning rates x seeds: logged steps, training loss (the logged
+    minibatch's), test loss and validation loss at every logged step, each (logs, lrs, seeds).
+    Learning rates are chosen on ``val``; ``test`` is what the book reports (``heldout_loss``)."""
     steps: np.ndarray
     train: np.ndarray
     test: np.ndarray
+    val: np.ndarray
 
 
 def train_heldout(ens: Ensemble, n_lrs: int, X, y, Xt, yt, *, steps: int, batch_size: int, every: int,
                   momentum: float = 0.9, offset: int = 0) -> Trained:
     """Train (SGD with momentum) members ordered lr-major, seed-minor; log the training loss
-    and the held-out loss. ``offset`` shifts the step axis (steps spent before, e.g. pre-training)."""
-    test = []
+    and the loss on both halves of the held-out split (``heldout_loss``). ``offset`` shifts the step axis (steps spent before, e.g. pre-training)."""
+    held = []
     hist = fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", momentum=momentum,
-               batch_size=batch_size, log_every=every, callback=lambda s, e: test.append(heldout_loss(e, Xt, yt)))
+               batch_size=batch_size, log_every=every, callback=lambda s, e: held.append(heldout_loss(e, Xt, yt)))
     logs = np.arange(1, len(hist) + 1) * every
     logs[-1] = steps
     shape = (len(hist), n_lrs, -1)
-    return Trained(logs + offset, hist.reshape(shape), np.array(test).reshape(shape))
+    val, test = (np.array([h[k] for h in held]).reshape(shape) for k in (0, 1))
+    return Trained(logs + offset, hist.reshape(shape), test, val)
 
 
 def on_one_axis(runs: dict) -> tuple[np.ndarray, dict]:
     """{name: Trained} with different step axes (a pre-trained run starts late) on the union of
-    their steps: (steps, {name: held-out loss (steps, seeds), nan where a run has no log})."""
+    their steps: (steps, {name: test loss (steps, seeds), nan where a run has no log})."""
     axis = np.unique(np.concatenate([t.steps for t in runs.values()]))
     out = {}
     for name, t in runs.items():
@@ -352,8 +359,8 @@ def on_one_axis(runs: dict) -> tuple[np.ndarray, dict]:
 
 
 def final_score(t: Trained) -> np.ndarray:
-    """(seeds, lrs) final held-out loss; a diverged run is nan (never wins a tuning)."""
-    s = t.test[-1].T.copy()
+    """(seeds, lrs) final validation loss; a diverged run is nan (never wins a tuning)."""
+    s = t.val[-1].T.copy()
     s[~np.isfinite(s)] = np.nan
     return s
 
@@ -366,7 +373,8 @@ def train_curves(act: str, inits, lrs, depth: int, width: int, seeds: int, X, y,
     ens = Ensemble(members, X.shape[1], int(y.max()) + 1, dtype=X.dtype)
     t = train_heldout(ens, len(inits) * len(lrs), X, y, Xt, yt, steps=steps, batch_size=batch_size, every=every)
     n = len(lrs)
-    return {i: Trained(t.steps, t.train[:, k * n:(k + 1) * n], t.test[:, k * n:(k + 1) * n]) for k, i in enumerate(inits)}
+    part = lambda a, k: a[:, k * n:(k + 1) * n]
+    return {i: Trained(t.steps, part(t.train, k), part(t.test, k), part(t.val, k)) for k, i in enumerate(inits)}
 
 
 def tuned_inits(act: str, inits, lrs, depth: int, width: int, seeds: int, X, y, Xt, yt, *, chance: float,
@@ -383,14 +391,14 @@ def tuned_inits(act: str, inits, lrs, depth: int, width: int, seeds: int, X, y, 
     return out
 
 
-# A run "learned" when its final held-out loss is at least this far below chance (ln 10 for ten
+# A run "learned" when its final validation loss is at least this far below chance (ln 10 for ten
 # classes). Runs that end at chance differ only by noise of about 1e-3; letting that noise pick a
 # "best" learning rate would extend the grid towards ever smaller rates for nothing.
 LEARNED_MARGIN = 0.05
 
 
 def tuned_curves(make, lrs, chance: float | None = None, max_rounds: int = 3) -> tuple:
-    """Tune the learning rate on the final held-out loss (``actlab.tuning.tune``, which extends
+    """Tune the learning rate on the final validation loss (``actlab.tuning.tune``, which extends
     the grid while the best sits on its edge); ``make(lrs)`` trains and returns a Trained. With
     ``chance``, a run that ends within LEARNED_MARGIN of it never wins (it did not learn).
     Returns (Tuned, {lr: Trained} for every learning rate tried)."""
@@ -401,7 +409,7 @@ def tuned_curves(make, lrs, chance: float | None = None, max_rounds: int = 3) ->
     def run(grid):
         t = make(grid)
         for k, lr in enumerate(grid):
-            runs[lr] = Trained(t.steps, t.train[:, k], t.test[:, k])
+            runs[lr] = Trained(t.steps, t.train[:, k], t.test[:, k], t.val[:, k])
         s = final_score(t)
         if chance is not None:
             s = np.where(s >= chance - LEARNED_MARGIN, np.inf, s)
@@ -422,23 +430,24 @@ def chosen(tuned, runs: dict, fallback: float | None = None) -> tuple[float, Tra
 
 def per_seed_best(tuned, runs: dict) -> tuple[Trained, list[float]]:
     """The run of each seed at its own learning rate, the one (of every rate tried) with that seed's
-    lowest finite final held-out loss: the curves behind a baseline "each seed's best rate".
+    lowest finite final validation loss: the curves behind a baseline "each seed's best rate".
     Returns (Trained with one column per seed, the rate of each seed)."""
     lrs = list(tuned.lrs)
-    finals = np.stack([runs[v].test[-1] for v in lrs])  # (rates, seeds)
+    finals = np.stack([runs[v].val[-1] for v in lrs])  # (rates, seeds)
     finals = np.where(np.isfinite(finals), finals, np.inf)
     pick = finals.argmin(0)
     cols = range(finals.shape[1])
     first = runs[lrs[0]]
     train = np.stack([runs[lrs[k]].train[:, j] for j, k in zip(cols, pick, strict=True)], 1)
     test = np.stack([runs[lrs[k]].test[:, j] for j, k in zip(cols, pick, strict=True)], 1)
-    return Trained(first.steps, train, test), [lrs[k] for k in pick]
+    val = np.stack([runs[lrs[k]].val[:, j] for j, k in zip(cols, pick, strict=True)], 1)
+    return Trained(first.steps, train, test, val), [lrs[k] for k in pick]
 
 
 def learned_count(tuned, runs: dict, chance: float) -> tuple[int, int]:
-    """(learning rates whose median final held-out loss is LEARNED_MARGIN below chance, rates tried)."""
+    """(learning rates whose median final validation loss is LEARNED_MARGIN below chance, rates tried)."""
     # a diverged run counts as not learned (inf), never ignored
-    k = sum(np.median(np.where(np.isfinite(runs[lr].test[-1]), runs[lr].test[-1], np.inf)) < chance - LEARNED_MARGIN
+    k = sum(np.median(np.where(np.isfinite(runs[lr].val[-1]), runs[lr].val[-1], np.inf)) < chance - LEARNED_MARGIN
             for lr in tuned.lrs)
     return int(k), len(tuned.lrs)
 
@@ -470,7 +479,8 @@ def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, p
                      chance: float | None = None) -> dict:
     """A fair test of layer-wise pre-training for a sigmoid MLP: the random start gets the same
     total number of steps (pre-training steps + fine-tuning steps), each start has its own
-    learning rate tuned on the held-out loss, and both are scored on held-out data.
+    learning rate tuned on the validation half of the held-out split, and both are scored on its
+    test half.
     Returns {"random init": (Tuned, runs), "pre-trained": (Tuned, runs)} (see ``tuned_curves``)."""
     total = finetune_steps + depth * pretrain_steps
 
@@ -588,7 +598,7 @@ def five_layer_sentence(v, m5, threshold: float = VANISH_RATIO) -> str:
 
 
 def diverged(runs: dict, lr: float) -> tuple[int, int]:
-    """(seeds whose final held-out loss is not finite at ``lr``, seeds)."""
+    """(seeds whose final test loss is not finite at ``lr``, seeds)."""
     last = runs[lr].test[-1]
     return int((~np.isfinite(last)).sum()), int(last.size)
 
@@ -599,7 +609,7 @@ def grid_outcome(tuned, runs: dict, chance: float) -> str:
 
     top = tuned.lrs[-1]
     k, n = diverged(runs, top)
-    med = np.median(np.where(np.isfinite(runs[top].test[-1]), runs[top].test[-1], np.inf))
+    med = np.median(np.where(np.isfinite(runs[top].val[-1]), runs[top].val[-1], np.inf))
     if k == n:
         return f"the largest, {fmt(top)}, diverged on all {n} seeds"
     if med < chance - LEARNED_MARGIN:
@@ -629,15 +639,15 @@ def he_sentence(he: dict, ln10: float, steps: int, first_grid) -> str:
                f"(ln 10 ≈ {fmt(ln10, 5)})")
         if tuned.best is None:
             out.append(f"Under {name}, {k} of {n} learning rates ({grid}{ext}) ended {fmt(LEARNED_MARGIN)} or more "
-                       f"below chance on held-out data within {steps} steps; {grid_outcome(tuned, runs, ln10)}, "
-                       f"so no rate in reach learns in this budget. At {fmt(lr)} (shown) the held-out loss after "
+                       f"below chance on the validation half within {steps} steps; {grid_outcome(tuned, runs, ln10)}, "
+                       f"so no rate in reach learns in this budget. At {fmt(lr)} (shown) the test loss after "
                        f"{steps} steps is {fmt(test, 5)}, {rel}.")
         else:
             where = "inside the grid" if tuned.interior else tuned.edge_note()
-            out.append(f"Under {name} the learning rate with the lowest held-out loss is {fmt(lr)} ({where}; "
-                       f"grid {grid}{ext}; {k} of {n} rates learned); after {steps} steps its held-out loss is "
+            out.append(f"Under {name} the learning rate with the lowest validation loss is {fmt(lr)} ({where}; "
+                       f"grid {grid}{ext}; {k} of {n} rates learned); after {steps} steps its test loss is "
                        f"{fmt(test, 4)} and its training loss {fmt(train, 4)}.")
-    return "In training: " + " ".join(out)
+    return "In training. " + " ".join(out)
 
 
 def pretrain_sentence(m: dict) -> str:
@@ -650,16 +660,17 @@ def pretrain_sentence(m: dict) -> str:
             f"{m['pretrain_top_outcome_random']}.")
     if m["pretrain_learned_random"] == 0:
         base += (f" The baseline is therefore a network that did not learn in this budget: each seed's lowest final "
-                 f"held-out loss over all those rates (in its favour), median {g('pretrain_test_random')}, at "
+                 f"validation loss over all those rates (in its favour), whose test loss has median "
+                 f"{g('pretrain_test_random')}, at "
                  f"chance ({fmt(m['ln10'], 4)}), and the figure draws those runs. The random start never "
                  f"learned at any rate tried, so the gain below is over a network that did not learn, not over a "
                  f"random start that learned more slowly.")
     else:
-        base += (" The baseline is each seed's lowest final held-out loss over all those rates (in its favour), "
-                 "and the figure draws those runs.")
+        base += (" The baseline is each seed at its own best rate of all those (the lowest final validation loss, "
+                 "in its favour), and the figure draws those runs.")
     return (base + f" After pre-training the tuned rate is {g('pretrain_lr_pretrained')} "
             f"({g('pretrain_learned_pretrained')} of {g('pretrain_n_lrs_pretrained')} rates learn). For a "
-            f"{g('pretrain_depth')}-layer sigmoid network the held-out loss ends at {g('pretrain_test_pretrained')} "
+            f"{g('pretrain_depth')}-layer sigmoid network the test loss ends at {g('pretrain_test_pretrained')} "
             f"after pre-training against {g('pretrain_test_random')} from the random start; the difference, seed "
             f"by seed, is {_iv(m, 'pretrain_heldout_gain')} (median of {g('pretrain_heldout_gain_n')} seeds, "
             "bootstrap 95% interval).")

@@ -14,6 +14,7 @@ mean ranks is decided only when its paired interval excludes zero.
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from actlab import data, functions
+from actlab.cost import time_ops
 from actlab.ensemble import CONV_PADDING, CONV_STRIDE, MNIST1D_KERNELS, Ensemble, Member, fit, member_losses
 from actlab.tuning import best_index
 from actlab.verdicts import Measure
@@ -204,23 +206,18 @@ def run_task(task: Task, activations: list[str], seeds: int, dtype=torch.float32
 
 
 def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int = 3, dtype=torch.float32) -> np.ndarray:
-    """(activations,) seconds per training step of one network (minibatch, Adam), after a
-    warm-up step. Rounds alternate between the functions, so a busy machine slows them alike,
-    and the fastest round counts (a preempted round can only be slower). On networks this
-    small a step is mostly fixed overhead; the function's own cost is in the properties chapter."""
+    """(activations,) CPU seconds of this thread per training step of one network (minibatch,
+    Adam), after a warm-up: the fastest of ``rounds`` rounds of ``steps`` steps, the functions
+    taking turns (:func:`actlab.cost.time_ops`). On networks this small a step is mostly fixed
+    overhead; the function's own cost is in the properties chapter."""
     d = task_data(task, dtype)
     xt, yt = d["train"]
     nets = [Ensemble([member(task, a, d["n_in"], d["n_out"], seed=0, lr=task.lrs[0])], d["n_in"], d["n_out"], dtype=dtype)
             for a in activations]
-    best = np.full(len(activations), np.inf)
-    for net in nets:
-        fit(net, xt, yt, loss=task.loss, steps=1, batch_size=task.batch_size)
-    for _ in range(rounds):
-        for i, net in enumerate(nets):
-            t = time.perf_counter()
-            fit(net, xt, yt, loss=task.loss, steps=steps, batch_size=task.batch_size)
-            best[i] = min(best[i], (time.perf_counter() - t) / steps)
-    return best
+    ops = {i: functools.partial(fit, net, xt, yt, loss=task.loss, steps=steps, batch_size=task.batch_size)
+           for i, net in enumerate(nets)}
+    t = time_ops(ops, rounds, inner=1, calls=1, clock=time.thread_time)
+    return np.array([t[i].min() / steps for i in range(len(nets))])
 
 
 # ---------------------------------------------------------------- ranking with uncertainty
@@ -339,6 +336,12 @@ class Board:
         """(tasks, activations): the share of the grid's runs (every rate and seed) that failed."""
         return np.stack([r.failed.mean(axis=(1, 2)) for r in self.results])
 
+    def fail_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(tasks, activations) runs of the grid that failed, and (tasks,) runs per activation:
+        each task has its own grid of rates and seeds."""
+        return (np.stack([r.failed.sum(axis=(1, 2)) for r in self.results]),
+                np.array([r.failed[0].size for r in self.results]))
+
     def medians(self) -> tuple[np.ndarray, np.ndarray]:
         """(tasks, activations): the median test error over seeds at the chosen rate (inf if half
         or more of the runs failed), and each function's rank by it within its task."""
@@ -413,8 +416,7 @@ def board_figure(board: Board, ranking: Ranking):
     order = ranking.order()
     rows = [board.activations.index(a) for a in order]
     med, within = board.medians()
-    fails = board.fail_share()
-    n_runs = board.results[0].failed[0].size
+    fails, n_runs = board.fail_counts()
     T, A = med.shape
     fig, axes = plotting.figure(1, 1, width=7.0, height=0.34 * A + 1.0)
     ax = axes[0, 0]
@@ -427,7 +429,7 @@ def board_figure(board: Board, ranking: Ranking):
             dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.55
             label = error_text(board.results[t].task, med[t, a])
             if fails[t, a] > 0:
-                count = f"{round(fails[t, a] * n_runs)}/{n_runs} failed"
+                count = f"{fails[t, a]}/{n_runs[t]} failed"
                 label = count if not np.isfinite(med[t, a]) else f"{label}, {count}"
             ax.text(t + 1.5, i + 0.5, label, ha="center", va="center", fontsize=9,
                     color="white" if dark else "black")
@@ -472,10 +474,14 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "") ->
     m = ranking.measure(adv.best)
     others = [a for a in adv.top if a != adv.best]
     lines = [f"- *{scope}*"] if scope else []
-    lines.append(f"- **Start with {names_text([adv.best])}**, the best mean rank "
-                 f"({fmt(m.value, 2)}, interval {fmt(m.lo, 2)} to {fmt(m.hi, 2)})"
-                 + (f"; at {ranking.n_seeds} seeds it cannot be told apart from {names_text(others)}"
-                    if others else "; every other function ranks decisively worse") + flag(adv.top) + ".")
+    best = (f"{names_text([adv.best])} has the best mean rank ({fmt(m.value, 2)}, interval {fmt(m.lo, 2)} to "
+            f"{fmt(m.hi, 2)})")
+    if others:  # a tie is a group, not a winner
+        lines.append(f"- **Start with one of {names_text(adv.top)}:** {best}, but at {ranking.n_seeds} seeds it "
+                     f"cannot be told apart from the others" + flag(adv.top) + ".")
+    else:
+        lines.append(f"- **Start with {names_text([adv.best])}:** {best}, and every other function ranks "
+                     "decisively worse" + flag(adv.top) + ".")
     if adv.avoid:
         lines.append(f"- **Avoid {names_text(adv.avoid)}:** decisively worse than {names_text([adv.best])}, "
                      "with the whole interval of the mean rank in the worse half" + flag(adv.avoid) + ".")

@@ -54,6 +54,11 @@ def count_word(n: int) -> str:
     return _WORDS[n] if 0 <= n < len(_WORDS) else str(n)
 
 
+def agreement(gap: float) -> str:
+    """How closely two computations agree, for prose: "exactly", or "to within 1.5×10⁻⁸"."""
+    return "exactly" if gap == 0 else f"to within {fmt(gap)}"
+
+
 def pct(p, sig: int = 2) -> str:
     """A share as a percentage: 0.583 → "58%"; exact 0 and 1 stay "0%" and "100%"."""
     if p is None or (isinstance(p, float) and math.isnan(p)):

@@ -508,7 +508,7 @@ TRAINED = (
     Trained("vanishing-gradients", "digit classifiers: gradients per layer, saturation, Xavier against Kaiming, "
             "fine-tuning", SOFTMAX, XENT, "{numref}`fig-he-curves`",
             (("gradients.py", 'loss="xent"'), ("gradients.py", 'member_losses(out, y, "xent")'),
-             ("gradients.py", 'member_losses(ens(X), y, "xent")'))),
+             ("gradients.py", 'member_losses(o, t, "xent")'))),
     Trained("vanishing-gradients", "the autoencoders of layer-wise pre-training", LINEAR, SQUARED,
             "{numref}`fig-pretraining`", (("gradients.py", 'fit(ae, h, h.detach(), loss="mse"'),)),
     Trained("zero-centred", "sign-locked updates in a digit classifier", SOFTMAX, XENT, "{doc}`zero-centred`",

@@ -29,7 +29,9 @@ def registry_table(names: list[str] | None = None, n_in: int = 64) -> str:
         params = ", ".join(f"{k} = {v:.6g}" for k, v in a.params.items()) or "none"
         cite = f"{{cite:p}}`{a.cite}`" if a.cite else ""
         extra = functions.extra_per_unit(n, n_in)
-        if a.elementwise:
+        if a.elementwise and a.learnable:  # the book's networks share it across a layer's units
+            extra_text = f"{a.learnable} per layer, shared by its units (not per unit)"
+        elif a.elementwise:
             extra_text = str(extra)
         elif a.gate is not None:
             extra_text = f"{extra}: n_in + 1, the gate's linear map"

@@ -72,9 +72,13 @@ def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int =
     boots = f(x[rng.integers(0, x.size, (n_boot, x.size))], axis=1)
     a = (1 - level) / 2
     lo, hi = np.quantile(boots, [a, 1 - a], method="inverted_cdf")
-    few = "; with so few seeds, close to their range" if x.size <= 5 else ""
-    return Measure(value, float(min(lo, value)), float(max(hi, value)), int(x.size),
-                   f"bootstrap {round(100 * level)}% ({stat} of {x.size}){few}")
+    lo, hi = float(min(lo, value)), float(max(hi, value))
+    method = f"bootstrap {round(100 * level)}% ({stat} of {x.size})"
+    if stat == "median" and lo == x.min() and hi == x.max():
+        # the percentile bootstrap of a median of five or fewer is their range, whose chance of
+        # covering the true median (continuous outcomes) is 1 - 2^(1 - n), not the level asked
+        method += f"; with so few seeds, their range, which covers the median with probability {1 - 2.0 ** (1 - x.size):.0%}"
+    return Measure(value, lo, hi, int(x.size), method)
 
 
 def wilson(k: int, n: int, level: float = LEVEL) -> Measure:
@@ -145,6 +149,13 @@ class Verdict:
     qualification: str = ""
     note: str = ""
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # both are printed as sentences of their own, after the rule's
+        for name in ("qualification", "note"):
+            text = getattr(self, name)
+            if text and text[0].islower():
+                object.__setattr__(self, name, text[0].upper() + text[1:])
 
     def as_dict(self) -> dict:
         return asdict(self)
