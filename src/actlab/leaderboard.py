@@ -469,8 +469,9 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "") ->
     on_edge = {}
     for task, a, side in edges:
         on_edge.setdefault(a, []).append(f"{task}, {side}")
-    flag = lambda names: "".join(f" ({names_text([a])}'s rate is on the edge of its grid on {'; '.join(on_edge[a])})"
-                                 for a in names if a in on_edge)
+    def flag(names):  # one parenthesis for all the functions of a line whose rates sit on an edge
+        said = [f"{names_text([a])}'s rate is on the edge of its grid on {'; '.join(on_edge[a])}" for a in names if a in on_edge]
+        return f" ({'; '.join(said)})" if said else ""
     m = ranking.measure(adv.best)
     others = [a for a in adv.top if a != adv.best]
     lines = [f"- *{scope}*"] if scope else []
