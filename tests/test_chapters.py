@@ -3,6 +3,8 @@ import itertools
 
 import pytest
 
+from actlab.verdicts import SUFFIXES
+
 pytestmark = pytest.mark.chapters
 
 
@@ -323,7 +325,7 @@ def test_guide(quick_metrics):
     """The leaderboard ranks every function of the profile, with intervals around the ranks, and
     the folklore's verdicts are records."""
     m = metrics_of(quick_metrics, "guide")
-    acts = [k[len("rank_"):] for k in m if k.startswith("rank_") and not k.endswith(("_lo", "_hi", "_n", "_ci"))]
+    acts = [k[len("rank_"):] for k in m if k.startswith("rank_") and not k.endswith(SUFFIXES)]
     assert len(acts) == m["n_functions"] >= 7
     assert sum(m[f"rank_{a}"] for a in acts) == pytest.approx(len(acts) * (len(acts) + 1) / 2)  # ranks 1..A
     for a in acts:

@@ -293,7 +293,7 @@ def test_relu_speed_combines_two_settings_and_each_chapter_judges_its_own():
     both = {**{f"relu.{k}": v for k, v in relu.items()}, **{f"mnist1d.{k}": v for k, v in cnn.items()}}
     v = claims.decide("relu-speed", both)
     assert v.outcome == QUALIFIED and len(v.parts) == 4
-    assert v.qualification == "Holds in the MNIST-1D CNN; does not hold in the digits MLP"
+    assert v.qualification == "Holds in the MNIST-1D CNN; does not hold in the digits MLP's first steps"
     assert claims.decide("relu-speed", {f"relu.{k}": x for k, x in relu.items()}).outcome == claims.MISSING
     here = claims.decide_local("relu-speed", relu)
     assert here.outcome == FAILS and len(here.parts) == 2 and "MNIST-1D CNN" in here.note

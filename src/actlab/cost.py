@@ -171,6 +171,7 @@ def excess_share(t: Timings, name: str, base: str = "relu") -> Measure:
 
 def record_all(t: Timings, names: list[str]) -> None:
     """Record every ratio the chapter and its claims read, each with its interval."""
+    from actlab.numbers import pct
     from actlab.record import record
     from actlab.verdicts import record_measure
 
@@ -189,6 +190,12 @@ def record_all(t: Timings, names: list[str]) -> None:
     record("slowest", functions.get(slowest).label)
     record_measure("slowest_rel", t.ratio(fwd_key(slowest), fwd_key("relu")))
     record_measure("slowest_over_linear", t.ratio(fwd_key(slowest), "linear"))
+    record("slowest_over_linear_pct", pct(np.median(t.t[fwd_key(slowest)] / t.t["linear"])))
+    # how many forward kernels stay under a tenth of the layer's time (median of paired ratios)
+    cheap = [n for n in names if np.median(t.t[fwd_key(n)] / t.t["linear"]) < 0.1]
+    record("n_kernels_cheap", len(cheap))
+    record("n_kernels", len(names))
+    record("kernels_not_cheap", ", ".join(functions.get(n).label for n in names if n not in cheap) or "none")
     record("machine", machine())
     record("cost_elements", t.n)
     record("cost_repeats", t.repeats)

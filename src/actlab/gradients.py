@@ -656,13 +656,13 @@ def pretrain_sentence(m: dict) -> str:
 
     g = lambda k: fmt(m[k])
     base = (f"From a random start, {g('pretrain_learned_random')} of {g('pretrain_n_lrs_random')} learning rates "
-            f"({m['pretrain_grid']}) end more than {g('pretrain_chance_margin')} below chance; "
-            f"{m['pretrain_top_outcome_random']}.")
+            f"({m['pretrain_grid']}) end more than {g('pretrain_chance_margin')} below chance on the validation "
+            f"half; {m['pretrain_top_outcome_random']}.")
     if m["pretrain_learned_random"] == 0:
-        base += (f" The baseline is therefore a network that did not learn in this budget: each seed's lowest final "
-                 f"validation loss over all those rates (in its favour), whose test loss has median "
-                 f"{g('pretrain_test_random')}, at "
-                 f"chance ({fmt(m['ln10'], 4)}), and the figure draws those runs. The random start never "
+        base += (f" The baseline is therefore a network that did not learn in this budget: each seed at the rate "
+                 f"with its lowest final validation loss (in its favour); their test loss has median "
+                 f"{g('pretrain_test_random')}, against chance at {fmt(m['ln10'], 4)}, and the figure draws those "
+                 f"runs. The random start never "
                  f"learned at any rate tried, so the gain below is over a network that did not learn, not over a "
                  f"random start that learned more slowly.")
     else:
@@ -672,8 +672,8 @@ def pretrain_sentence(m: dict) -> str:
             f"({g('pretrain_learned_pretrained')} of {g('pretrain_n_lrs_pretrained')} rates learn). For a "
             f"{g('pretrain_depth')}-layer sigmoid network the test loss ends at {g('pretrain_test_pretrained')} "
             f"after pre-training against {g('pretrain_test_random')} from the random start; the difference, seed "
-            f"by seed, is {_iv(m, 'pretrain_heldout_gain')} (median of {g('pretrain_heldout_gain_n')} seeds, "
-            "bootstrap 95% interval).")
+            f"by seed, is {_iv(m, 'pretrain_heldout_gain')} (median of {g('pretrain_heldout_gain_n')} seeds; in "
+            f"brackets the {m['pretrain_heldout_gain_iv'].rstrip(',')}).")
 
 
 def bn_relu_sentence(m: dict, threshold: float = VANISH_RATIO) -> str:

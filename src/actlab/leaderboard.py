@@ -466,12 +466,14 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "") ->
     the functions the advice rests on; ``scope``: the setting the advice holds in, said first."""
     from actlab.numbers import fmt
 
-    on_edge = {}
+    on_edge = {}  # activation -> side -> tasks
     for task, a, side in edges:
-        on_edge.setdefault(a, []).append(f"{task}, {side}")
+        on_edge.setdefault(a, {}).setdefault(side, []).append(task)
+
     def flag(names):  # one parenthesis for all the functions of a line whose rates sit on an edge
-        said = [f"{names_text([a])}'s rate is on the edge of its grid on {'; '.join(on_edge[a])}" for a in names if a in on_edge]
-        return f" ({'; '.join(said)})" if said else ""
+        said = [f"{names_text([a])} at the {side} rate of its grid on {' and on '.join(tasks)}"
+                for a in names if a in on_edge for side, tasks in on_edge[a].items()]
+        return f" (chosen rates on a grid's edge: {'; '.join(said)})" if said else ""
     m = ranking.measure(adv.best)
     others = [a for a in adv.top if a != adv.best]
     lines = [f"- *{scope}*"] if scope else []
@@ -479,7 +481,7 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "") ->
             f"{fmt(m.hi, 2)})")
     if others:  # a tie is a group, not a winner
         lines.append(f"- **Start with one of {names_text(adv.top)}:** {best}, but at {ranking.n_seeds} seeds it "
-                     f"cannot be told apart from the others" + flag(adv.top) + ".")
+                     f"cannot be told apart from {names_text(others)}" + flag(adv.top) + ".")
     else:
         lines.append(f"- **Start with {names_text([adv.best])}:** {best}, and every other function ranks "
                      "decisively worse" + flag(adv.top) + ".")

@@ -77,7 +77,7 @@ def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int =
     if stat == "median" and lo == x.min() and hi == x.max():
         # the percentile bootstrap of a median of five or fewer is their range, whose chance of
         # covering the true median (continuous outcomes) is 1 - 2^(1 - n), not the level asked
-        method += f"; with so few seeds, their range, which covers the median with probability {1 - 2.0 ** (1 - x.size):.0%}"
+        method += f"; with so few seeds, {RANGE}, which covers the median with probability {1 - 2.0 ** (1 - x.size):.0%}"
     return Measure(value, lo, hi, int(x.size), method)
 
 
@@ -262,11 +262,23 @@ def judge(claim: str, rules: list[Rule], measures: dict[str, Measure], qualifica
 
 # --- recording measures as flat metrics -------------------------------------------------------
 
-SUFFIXES = ("_lo", "_hi", "_n", "_ci")
+SUFFIXES = ("_lo", "_hi", "_n", "_ci", "_iv")  # what record_measure adds to a name
+
+
+RANGE = "their range"  # bootstrap()'s mark of an interval that is the seeds' range
+
+
+def interval_words(m: Measure) -> str:
+    """What the interval of ``m`` is, for prose before its ends: "95% bootstrap interval", or for a
+    median of five seeds or fewer "range of the 3 seeds, which covers the median with probability 75%"."""
+    if RANGE in m.method:
+        return f"range of the {m.n} seeds, which covers the median with probability {1 - 2.0 ** (1 - m.n):.0%},"
+    return "95% bootstrap interval" if m.method.startswith("bootstrap") else "95% interval"
 
 
 def record_measure(name: str, m: Measure) -> Measure:
-    """Record ``name`` (the value) and ``name_lo``, ``name_hi``, ``name_n``, ``name_ci``."""
+    """Record ``name`` (the value) and ``name_lo``, ``name_hi``, ``name_n``, ``name_ci``, and
+    ``name_iv``: what the interval is, in words (:func:`interval_words`)."""
     from actlab.record import record
 
     record(name, m.value)
@@ -274,6 +286,7 @@ def record_measure(name: str, m: Measure) -> Measure:
     record(name + "_hi", m.hi)
     record(name + "_n", m.n)
     record(name + "_ci", m.method)
+    record(name + "_iv", interval_words(m))
     return m
 
 
