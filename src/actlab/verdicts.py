@@ -74,7 +74,7 @@ def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int =
     lo, hi = np.quantile(boots, [a, 1 - a], method="inverted_cdf")
     lo, hi = float(min(lo, value)), float(max(hi, value))
     method = f"bootstrap {round(100 * level)}% ({stat} of {x.size})"
-    if stat == "median" and lo == x.min() and hi == x.max():
+    if stat == "median" and x.size <= 5 and lo == x.min() and hi == x.max():
         # the percentile bootstrap of a median of five or fewer is their range, whose chance of
         # covering the true median (continuous outcomes) is 1 - 2^(1 - n), not the level asked
         method += f"; with so few seeds, {RANGE}, which covers the median with probability {1 - 2.0 ** (1 - x.size):.0%}"
