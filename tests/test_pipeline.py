@@ -264,16 +264,28 @@ def test_ctrl_c_stops_within_seconds_with_one_line(book):
         except psutil.NoSuchProcess:  # short-lived helpers come and go
             return False
 
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until a kernel runs the slow cell
-        if any(is_kernel(k) for k in psutil.Process(proc.pid).children(recursive=True)):
-            break
+    deadline, started = time.time() + 60, False
+    while time.time() < deadline and not started:  # wait until a kernel runs the slow cell
+        started = any(is_kernel(k) for k in psutil.Process(proc.pid).children(recursive=True))
         time.sleep(0.2)
     time.sleep(1.0)
     kids = psutil.Process(proc.pid).children(recursive=True)
     t0 = time.time()
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
-    out, err = proc.communicate(timeout=30)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # say what it was doing, then clean up
+        tree = []
+        for p in psutil.Process(proc.pid).children(recursive=True) + kids:
+            try:
+                tree.append((p.pid, p.name(), p.status()))
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"no exit 30 s after Ctrl-C (a kernel had started: {started}); "
+                             f"processes {tree}; stdout {out!r}; stderr {err!r}") from None
     stopped = time.time() - t0
     assert proc.returncode == 130 and stopped < 10, (stopped, err)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor
@@ -407,7 +408,9 @@ def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures
     except KeyboardInterrupt:
         interrupted = True
         _stop_workers(pool)
-        pool.shutdown(wait=False, cancel_futures=True)
+        # in a thread of its own: with its workers killed, Python 3.11's executor can hold its
+        # shutdown lock while its manager thread waits on them, and Ctrl-C must not wait for that
+        threading.Thread(target=pool.shutdown, kwargs={"wait": False, "cancel_futures": True}, daemon=True).start()
         for job in todo:  # what the killed kernels were writing
             for p in job.executed.glob(f".{job.name}.*"):
                 p.unlink(missing_ok=True)
