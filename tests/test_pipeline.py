@@ -241,6 +241,30 @@ sys.exit(pipeline.main(["book", "--profile", "quick", "--jobs", "1"]))
 """
 
 
+def test_ctrl_c_reaches_the_main_thread_even_when_another_thread_takes_the_signal():
+    """A process-wide SIGINT may be delivered to any thread (the pool's own threads included); a
+    main thread blocked in one long wait then never raises until the chapter ends. Waiting in
+    slices, it raises at the next slice. Here the future would only finish after 3 s."""
+    import signal
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    fut = Future()
+
+    def poke():
+        time.sleep(0.2)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread, not the main one
+        time.sleep(3)
+        fut.set_result("the chapter finished")
+
+    threading.Thread(target=poke, daemon=True).start()
+    t0 = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline._result(fut)
+    assert time.time() - t0 < 2
+
+
 def test_ctrl_c_stops_within_seconds_with_one_line(book):
     import os
     import signal

@@ -18,7 +18,7 @@ BASELINE = ROOT / "tests" / "baseline" / "quick_metrics.json"
 TIMINGS = (
     "properties.fwd_*", "properties.bwd_*", "properties.relu_over_copy*", "properties.linear_over_*",
     "properties.exp_over_*", "properties.gelu_registry_over_torch*", "properties.slowest*",
-    "properties.machine", "properties.cost_*_text",
+    "properties.machine", "properties.cost_*_text", "properties.n_kernels*", "properties.kernels_not_cheap",
     "reproducing.*",
     "mnist1d.step_*",
     "claims.verdict_exp_costly", "claims.verdict_sigmoid_cost", "claims.n_*",

@@ -369,6 +369,17 @@ def _stop_workers(pool):
             pass
 
 
+def _result(fut):
+    """``fut.result()``, waiting in short slices: Ctrl-C's signal can be delivered to one of the
+    pool's threads, and then a main thread blocked in one long wait never sees it; between two
+    slices it does, and stops the build within half a second."""
+    from concurrent.futures import wait
+
+    while not wait([fut], timeout=0.5).done:
+        pass
+    return fut.result()
+
+
 def _start_worker(modules: list[str], path: list[str]):
     """Workers leave Ctrl-C to the main process, which stops them and their kernels itself;
     each forks its kernel zygote first, while it has no threads (actlab.kernels)."""
@@ -396,7 +407,7 @@ def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures
         futures = [(j, pool.submit(run_job, j)) for j in todo]
         for job, fut in futures:
             try:
-                _, secs, peak = fut.result()
+                _, secs, peak = _result(fut)
                 timings[job.title] = (secs, peak)
                 print(f"[{profile}] {job.title}: executed in {secs:.1f} s, peak memory {peak:.0f} MB", flush=True)
             except PipelineError as e:
