@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -383,8 +384,6 @@ def _result(fut):
 def _start_worker(modules: list[str], path: list[str]):
     """Workers leave Ctrl-C to the main process, which stops them and their kernels itself;
     each forks its kernel zygote first, while it has no threads (actlab.kernels)."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if modules:
         kernels.start_zygote(modules, path)
@@ -818,6 +817,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     start = time.perf_counter()
+    # Ctrl-C stops a build even where it was started with SIGINT ignored (a shell's background
+    # job, some CI runners): Python keeps an inherited SIG_IGN, and the build would run on
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with build_lock(BUILD / ".lock"):
             if args.cmd == "chapter":
