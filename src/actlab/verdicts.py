@@ -55,6 +55,11 @@ def exact(value: float) -> Measure:
     return Measure(v, v, v, 1, "exact")
 
 
+def range_coverage(n: int) -> float:
+    """The chance that the range of ``n`` seeds covers the true median (continuous outcomes)."""
+    return 1 - 2.0 ** (1 - n)
+
+
 def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int = 4000, seed: int = 0) -> Measure:
     """Percentile bootstrap interval of the median (or mean) over seeds.
 
@@ -77,7 +82,7 @@ def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int =
     if stat == "median" and x.size <= 5 and lo == x.min() and hi == x.max():
         # the percentile bootstrap of a median of five or fewer is their range, whose chance of
         # covering the true median (continuous outcomes) is 1 - 2^(1 - n), not the level asked
-        method += f"; with so few seeds, {RANGE}, which covers the median with probability {1 - 2.0 ** (1 - x.size):.0%}"
+        method += f"; with so few seeds, {RANGE}, which covers the median with probability {range_coverage(x.size):.0%}"
     return Measure(value, lo, hi, int(x.size), method)
 
 
@@ -272,7 +277,7 @@ def interval_words(m: Measure) -> str:
     """What the interval of ``m`` is, for prose before its ends: "95% bootstrap interval", or for a
     median of five seeds or fewer "range of the 3 seeds, which covers the median with probability 75%"."""
     if RANGE in m.method:
-        return f"range of the {m.n} seeds, which covers the median with probability {1 - 2.0 ** (1 - m.n):.0%},"
+        return f"range of the {m.n} seeds, which covers the median with probability {range_coverage(m.n):.0%},"
     return "95% bootstrap interval" if m.method.startswith("bootstrap") else "95% interval"
 
 
