@@ -44,17 +44,21 @@ def dead_mask(ens: Ensemble, X: torch.Tensor, chunk: int | None = None) -> list[
     by_act = {}
     for i, m in enumerate(ens.members):
         by_act.setdefault(m.activation, []).append(i)
+    # a contiguous run of members is a slice: a view, where a list of indices copies every
+    # member's every unit on every row (most sweeps have one activation: the whole tensor)
+    by_act = {a: slice(idx[0], idx[-1] + 1) if idx[-1] - idx[0] == len(idx) - 1 else idx for a, idx in by_act.items()}
     slopes = torch.from_numpy(ens.prelu_slopes())  # learned PReLU slopes replace the registry's 0.25
     out = []
     for layer, z in enumerate(pre):
-        d = torch.empty_like(z)
+        dead = torch.empty(z.shape[0], *z.shape[2:], dtype=torch.bool)
         for act, idx in by_act.items():
+            zi = z[idx]
             if functions.get(act).learnable:
                 a = slopes[idx, layer].to(z.dtype).reshape(-1, *[1] * (z.dim() - 1))  # dense or conv layer
-                d[idx] = torch.where(z[idx] > 0, torch.ones_like(z[idx]), a.expand_as(z[idx]))
+                d = torch.where(zi > 0, torch.ones_like(zi), a.expand_as(zi))
             else:
-                d[idx] = functions.get(act).derivative(z[idx])
-        dead = (d.abs() <= DEAD_DERIVATIVE).all(1)
+                d = functions.get(act).derivative(zi)
+            dead[idx] = (d.abs_() <= DEAD_DERIVATIVE).all(1)
         out.append((dead.all(-1) if dead.dim() == 3 else dead).numpy())  # conv: (members, channels, length)
     return out
 

@@ -347,6 +347,8 @@ class Ensemble:
                 start = i
         flat = [j for blk in self.blocks for j in blk.idx]
         self.inverse = torch.argsort(torch.tensor(flat))
+        # members already in block order (one activation, or sorted): no reordering copy needed
+        self.in_order = flat == list(range(len(members)))
 
     def __len__(self):
         return len(self.members)
@@ -383,10 +385,12 @@ class Ensemble:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(E, B, n_out): every member's output on x (B, n_in), in member order."""
         outs = [blk.forward(self._member_input(x, blk)) for blk in self.blocks]
+        if self.in_order:
+            return outs[0] if len(outs) == 1 else torch.cat(outs, 0)
         return torch.cat(outs, 0)[self.inverse]
 
     def _member_input(self, x, blk):
-        return x if x.dim() == 2 else x[blk.idx]
+        return x if x.dim() == 2 or (self.in_order and len(self.blocks) == 1) else x[blk.idx]
 
     def single_block(self) -> Block:
         if len(self.blocks) != 1:
@@ -399,6 +403,8 @@ class Ensemble:
         pieces * width units). Needs one block (all members the same widths, conv layers and pieces)."""
         blk = self.single_block()
         out, pre, post = blk.forward(x, keep=True)
+        if self.in_order:
+            return out, pre, post
         inv = self.inverse
         return out[inv], [p[inv] for p in pre], [p[inv] for p in post]
 

@@ -188,6 +188,29 @@ def _kernel(spec: dict, path: list[str]):
         os._exit(code)
 
 
+# torch's CPU tensors come from glibc's malloc. By default a block over 128 KiB (a threshold that
+# rises only as such blocks are freed) is mapped from the OS afresh and unmapped when freed, and
+# free memory at the top of the heap beyond twice that threshold is handed back: each new tensor
+# then page-faults its memory in again, a fifth of the ReLU chapter's time. Blocks up to 32 MiB (the largest threshold glibc
+# accepts) come from the heap, and up to 1 GiB of it stays mapped once freed, so memory is reused.
+# Where the values live a forked kernel inherits them; a kernel papermill starts reads the variables.
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 1 << 30}
+_MALLOPT = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
+
+def tune_malloc() -> bool:
+    """MALLOC's values for this process, what it forks, and (its environment) what it starts;
+    true when glibc took them (elsewhere the variables are set and nothing else changes)."""
+    os.environ.update({k: str(v) for k, v in MALLOC.items()})
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except AttributeError:  # not glibc
+        return False
+    return all(mallopt(_MALLOPT[k], v) == 1 for k, v in MALLOC.items())
+
+
 def start_zygote(modules: list[str], path: list[str]):
     """In a pipeline worker (where :func:`available` was checked), before anything else: become
     the subreaper, fork the zygote. ``path``: :func:`clean_path`, asked once by the pipeline."""
