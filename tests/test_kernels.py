@@ -1,5 +1,6 @@
 """Kernels forked from a warm zygote (actlab.kernels) against kernels started the usual way."""
 import json
+import os
 import subprocess
 import sys
 import time
@@ -40,6 +41,33 @@ def test_a_forked_kernel_sees_what_a_freshly_started_one_sees(book):  # noqa: F8
     for folder in (out, book / "plain"):  # pyplot's figure reached the notebook in both
         nb = nbformat.read(folder / "demo.ipynb", as_version=4)
         assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])), folder
+
+
+# Ten 4 MiB arrays made and freed together, twenty times: page faults after a warm-up.
+FAULTS = "\n    ".join([
+    "import resource, numpy as np", "import actlab",
+    "def faults():",
+    "    for k in range(23):",
+    "        if k == 3:",
+    "            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt",
+    "        a = [np.ones(1 << 19) for _ in range(10)]",
+    "        del a",
+    "    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before",
+    "actlab.record('faults', faults())"])
+
+
+def test_a_kernel_keeps_freed_memory_instead_of_faulting_it_in_again(book):  # noqa: F811
+    """kernels.tune_malloc: with glibc's defaults the 40 MiB freed at the heap's top is handed back
+    and faulted in again on every round (about 100,000 faults); a chapter's kernel reuses it."""
+    import textwrap
+
+    plain = textwrap.dedent("    " + FAULTS).replace("actlab.record('faults', faults())", "print(faults())")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}  # glibc's defaults
+    control = subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True, env=env).stdout
+    (book / "chapters" / "demo.md").write_text(chapter(FAULTS))
+    pipeline.execute("quick", ["demo"], jobs=1)
+    kernel = json.loads((book / "_build" / "quick" / "executed" / "demo.metrics.json").read_text())["faults"]
+    assert int(control) > 50_000 and kernel < 1_000, (control, kernel)
 
 
 def test_the_zygote_imports_what_the_chapters_import_and_no_more(book):  # noqa: F811
