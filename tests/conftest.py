@@ -2,7 +2,7 @@ import pytest
 import torch
 from hypothesis import settings
 
-from actlab import pipeline
+from actlab import kernels, pipeline
 from actlab.record import load_metrics
 
 # The same examples on every run: a test that passes must pass again in CI.
@@ -13,6 +13,8 @@ settings.load_profile("deterministic")
 # thread per core, oversubscribe the machine (the chapters run on one thread too, see
 # actlab.seeding). Set before any test builds a tensor.
 torch.set_num_threads(1)
+# and memory reused as in a chapter's kernel (actlab.kernels.tune_malloc): the tests train ensembles too
+kernels.tune_malloc()
 
 
 
