@@ -635,8 +635,7 @@ def he_sentence(he: dict, ln10: float, steps: int, first_grid) -> str:
         k, n = learned_count(tuned, runs, ln10)
         test, train = np.median(runs[lr].test[-1]), np.median(runs[lr].train[-1])
         # the gap itself, so that a loss a few thousandths from chance reads as that, not as two long numbers
-        rel = (f"{fmt(abs(test - ln10), 2)} {'above' if test > ln10 else 'below'} chance "
-               f"(ln 10 ≈ {fmt(ln10, 5)})")
+        rel = _from_chance(test, ln10)
         if tuned.best is None:
             out.append(f"Under {name}, {k} of {n} learning rates ({grid}{ext}) ended {fmt(LEARNED_MARGIN)} or more "
                        f"below chance on the validation half within {steps} steps; {grid_outcome(tuned, runs, ln10)}, "
@@ -647,7 +646,14 @@ def he_sentence(he: dict, ln10: float, steps: int, first_grid) -> str:
             out.append(f"Under {name} the learning rate with the lowest validation loss is {fmt(lr)} ({where}; "
                        f"grid {grid}{ext}; {k} of {n} rates learned); after {steps} steps its test loss is "
                        f"{fmt(test, 4)} and its training loss {fmt(train, 4)}.")
-    return "In training. " + " ".join(out)
+    return " ".join(out)
+
+
+def _from_chance(loss: float, chance: float) -> str:
+    """A loss near chance as its gap, so that rounding never shows it on the wrong side."""
+    from actlab.numbers import fmt
+
+    return f"{fmt(abs(loss - chance), 2)} {'above' if loss > chance else 'below'} chance (ln 10 ≈ {fmt(chance, 5)})"
 
 
 def pretrain_sentence(m: dict) -> str:
@@ -661,8 +667,8 @@ def pretrain_sentence(m: dict) -> str:
     if m["pretrain_learned_random"] == 0:
         base += (f" The baseline is therefore a network that did not learn in this budget: each seed at the rate "
                  f"with its lowest final validation loss (in its favour); their test loss has median "
-                 f"{g('pretrain_test_random')}, against chance at {fmt(m['ln10'], 4)}, and the figure draws those "
-                 f"runs. The random start never "
+                 f"{fmt(m['pretrain_test_random'], 5)}, {_from_chance(m['pretrain_test_random'], m['ln10'])}, and "
+                 f"the figure draws those runs. The random start never "
                  f"learned at any rate tried, so the gain below is over a network that did not learn, not over a "
                  f"random start that learned more slowly.")
     else:
