@@ -574,9 +574,9 @@ def rescue_sentence(m: dict, threshold: float = VANISH_RATIO) -> str:
         said.append("So what holds is narrower than \"no initialisation rescues the sigmoid\": of those we tried, "
                     + (("the ones that only scale the weights or make them orthogonal (" + ", ".join(tried) + ") do not; ")
                        if tried else "")
-                    + "the ones that multiply the weights by four and shift the biases do — because that makes the "
-                    "network a tanh network in disguise, with half of its reach (the sigmoid's layer outputs are "
-                    "half the tanh's).")
+                    + "the ones that rewrite the weights and biases as above do — because that makes the network a "
+                    "tanh network in disguise, with half of its reach (each of its pre-activations is twice the "
+                    "tanh network's, so the error reaching it is half).")
     elif not ok:
         said.append("None of the initialisations we tried rescues the sigmoid.")
     return " ".join(said)
@@ -629,18 +629,20 @@ def he_sentence(he: dict, ln10: float, steps: int, first_grid) -> str:
     for init, (tuned, runs, lr) in he.items():
         name = {"xavier": "Xavier", "kaiming": "Kaiming"}[init]
         grid = ", ".join(fmt(v) for v in tuned.lrs)
+        bottom0 = min(first_grid)
         ext = (f"; the given grid up to {fmt(top0)}, extended upward {times(tuned.rounds)} by ×3"
                if tuned.rounds and max(tuned.lrs) > top0 else
-               f"; extended {times(tuned.rounds)}" if tuned.rounds else "")
+               f"; the given grid from {fmt(bottom0)}, extended downward {times(tuned.rounds)} by ÷3"
+               if tuned.rounds and min(tuned.lrs) < bottom0 else "")
         k, n = learned_count(tuned, runs, ln10)
         test, train = np.median(runs[lr].test[-1]), np.median(runs[lr].train[-1])
         # the gap itself, so that a loss a few thousandths from chance reads as that, not as two long numbers
         rel = _from_chance(test, ln10)
         if tuned.best is None:
-            out.append(f"Under {name}, {k} of {n} learning rates ({grid}{ext}) ended {fmt(LEARNED_MARGIN)} or more "
+            out.append(f"Under {name}, {k} of {n} learning rates ({grid}{ext}) ended more than {fmt(LEARNED_MARGIN)} "
                        f"below chance on the validation half within {steps} steps; {grid_outcome(tuned, runs, ln10)}, "
-                       f"so no rate in reach learns in this budget. At {fmt(lr)} (shown) the test loss after "
-                       f"{steps} steps is {fmt(test, 5)}, {rel}.")
+                       f"so no rate tried learns in this budget. At {fmt(lr)} (shown) the test loss after "
+                       f"{steps} steps is {rel}.")
         else:
             where = "inside the grid" if tuned.interior else tuned.edge_note()
             out.append(f"Under {name} the learning rate with the lowest validation loss is {fmt(lr)} ({where}; "
@@ -650,10 +652,12 @@ def he_sentence(he: dict, ln10: float, steps: int, first_grid) -> str:
 
 
 def _from_chance(loss: float, chance: float) -> str:
-    """A loss near chance as its gap, so that rounding never shows it on the wrong side."""
+    """A loss near chance, with its gap from chance, so that rounding never shows it on the wrong
+    side (six figures each, so that the gap agrees with the difference of the printed values)."""
     from actlab.numbers import fmt
 
-    return f"{fmt(abs(loss - chance), 2)} {'above' if loss > chance else 'below'} chance (ln 10 ≈ {fmt(chance, 5)})"
+    side = "above" if loss > chance else "below"
+    return f"{fmt(loss, 6)}, {fmt(abs(loss - chance), 2)} {side} chance (ln 10 ≈ {fmt(chance, 6)})"
 
 
 def pretrain_sentence(m: dict) -> str:
@@ -667,17 +671,16 @@ def pretrain_sentence(m: dict) -> str:
     if m["pretrain_learned_random"] == 0:
         base += (f" The baseline is therefore a network that did not learn in this budget: each seed at the rate "
                  f"with its lowest final validation loss (in its favour); their test loss has median "
-                 f"{fmt(m['pretrain_test_random'], 5)}, {_from_chance(m['pretrain_test_random'], m['ln10'])}, and "
-                 f"the figure draws those runs. The random start never "
-                 f"learned at any rate tried, so the gain below is over a network that did not learn, not over a "
-                 f"random start that learned more slowly.")
+                 f"{_from_chance(m['pretrain_test_random'], m['ln10'])}, and the figure draws those runs. So the "
+                 f"gain below is over a network that did not learn, not over a random start that learned more "
+                 f"slowly.")
     else:
         base += (" The baseline is each seed at its own best rate of all those (the lowest final validation loss, "
                  "in its favour), and the figure draws those runs.")
     return (base + f" After pre-training the tuned rate is {g('pretrain_lr_pretrained')} "
             f"({g('pretrain_learned_pretrained')} of {g('pretrain_n_lrs_pretrained')} rates learn). For a "
             f"{g('pretrain_depth')}-layer sigmoid network the test loss ends at {g('pretrain_test_pretrained')} "
-            f"after pre-training against {g('pretrain_test_random')} from the random start; the difference, seed "
+            f"after pre-training against {fmt(m['pretrain_test_random'], 4)} from the random start; the difference, seed "
             f"by seed, is {_iv(m, 'pretrain_heldout_gain')} (median of {g('pretrain_heldout_gain_n')} seeds; in "
             f"brackets the {m['pretrain_heldout_gain_iv'].rstrip(',')}).")
 
