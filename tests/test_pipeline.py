@@ -142,6 +142,37 @@ def test_a_dead_kernel_is_reported_with_the_chapter_name(book):
 
 # ---------------------------------------------------------------- hardening (each reproduced first)
 
+def test_a_kernel_that_dies_before_it_starts_is_replaced(book, monkeypatch, capsys):
+    """jupyter_client's port race ("Address already in use": seen once in CI) kills a kernel before
+    it answers kernel_info; no cell ran, so the chapter starts another instead of failing. Twice
+    in a row is also retried; a death on every try is reported as before."""
+    import papermill
+
+    real, calls = papermill.execute_notebook, []
+
+    def flaky(*a, **kw):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise RuntimeError(pipeline.KERNEL_NEVER_STARTED)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    job = pipeline._job("quick", "demo", {}, book / "plain")
+    pipeline.run_job(job)  # in this process: papermill starts the kernel
+    assert len(calls) == 3 and "twice" in json.loads((book / "plain" / "demo.metrics.json").read_text())
+    assert capsys.readouterr().err.count("died before it started") == 2
+
+    def dead(*a, **kw):
+        calls.append(1)
+        raise RuntimeError(pipeline.KERNEL_NEVER_STARTED)
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", dead)
+    with pytest.raises(pipeline.PipelineError, match="chapter 'demo' stopped without finishing"):
+        pipeline.run_job(pipeline._job("quick", "demo", {}, book / "plain2"))
+    assert len(calls) == pipeline.KERNEL_START_TRIES
+
+
 def test_editor_swap_file_under_src_does_not_reexecute(book):
     pipeline.execute("quick", ["demo"], jobs=1)
     (book / "src" / ".helper.py.swp").write_text("junk")

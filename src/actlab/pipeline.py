@@ -224,6 +224,13 @@ def _failing_cell(nb, err) -> tuple[int, str]:
     return 0, err.source
 
 
+# A kernel that dies before it answers its first request ran no cell, so another can be started.
+# jupyter_client picks free ports and the new kernel then binds them: another process can take one
+# in between ("Address already in use"), a known race of two builds or test workers starting kernels.
+KERNEL_NEVER_STARTED = "Kernel died before replying to kernel_info"
+KERNEL_START_TRIES = 3
+
+
 def run_job(job: Job) -> tuple[str, float, dict]:
     """Execute one chapter; on success, atomically publish notebook, key and metrics."""
     import jupytext
@@ -254,38 +261,46 @@ def run_job(job: Job) -> tuple[str, float, dict]:
     nbformat.write(nb, src)
     # the kernel's own start-up warnings are noise in the build log
     kernel_args = ["--IPKernelApp.log_level=CRITICAL"]
-    zygote, forked = kernels.zygote(), None
     try:
-        if zygote is not None:  # a fresh kernel, forked with the imports done (actlab.kernels)
+        for attempt in range(KERNEL_START_TRIES):
+            zygote, forked = kernels.zygote(), None
             try:
-                forked = kernels.forked_kernel_manager(zygote, str(job.source.parent), kernel_args)
-            except kernels.ZygoteGone:  # papermill starts this kernel, and this worker's next ones
-                kernels.forget_zygote()
-        papermill.execute_notebook(
-            str(src), str(running), parameters=job.params, kernel_name="python3",
-            cwd=str(job.source.parent), progress_bar=False, log_output=False,
-            # papermill rewrites the whole notebook (images included) before and after every
-            # cell by default: 3.5 s of the longest chapter's 54. It still writes it once at the
-            # end, and the failing one on an error.
-            request_save_on_cell_execute=False,
-            extra_arguments=kernel_args, **({"km": forked[0]} if forked else {}),
-        )
-    except PapermillExecutionError as e:
-        failed.parent.mkdir(exist_ok=True)
-        os.replace(running, failed)
-        k, src_text = _failing_cell(nbformat.read(failed, as_version=4), e)
-        raise PipelineError(
-            f"chapter '{job.title}' failed in code cell {k} of chapters/{job.name}.md "
-            f"(`{_first_line(src_text)}`): {e.ename}: {e.evalue}\n"
-            f"  the failed notebook: {failed}") from None
-    except Exception as e:  # the kernel died (killed for memory?) or could not start
-        running.unlink(missing_ok=True)
-        raise PipelineError(
-            f"chapter '{job.title}' stopped without finishing ({type(e).__name__}: {str(e)[:200]}); if its "
-            f"kernel was killed, memory may be the cause. Parameters: {json.dumps(job.params)}") from None
+                if zygote is not None:  # a fresh kernel, forked with the imports done (actlab.kernels)
+                    try:
+                        forked = kernels.forked_kernel_manager(zygote, str(job.source.parent), kernel_args)
+                    except kernels.ZygoteGone:  # papermill starts this kernel, and this worker's next ones
+                        kernels.forget_zygote()
+                papermill.execute_notebook(
+                    str(src), str(running), parameters=job.params, kernel_name="python3",
+                    cwd=str(job.source.parent), progress_bar=False, log_output=False,
+                    # papermill rewrites the whole notebook (images included) before and after every
+                    # cell by default: 3.5 s of the longest chapter's 54. It still writes it once at the
+                    # end, and the failing one on an error.
+                    request_save_on_cell_execute=False,
+                    extra_arguments=kernel_args, **({"km": forked[0]} if forked else {}),
+                )
+                break
+            except PapermillExecutionError as e:
+                failed.parent.mkdir(exist_ok=True)
+                os.replace(running, failed)
+                k, src_text = _failing_cell(nbformat.read(failed, as_version=4), e)
+                raise PipelineError(
+                    f"chapter '{job.title}' failed in code cell {k} of chapters/{job.name}.md "
+                    f"(`{_first_line(src_text)}`): {e.ename}: {e.evalue}\n"
+                    f"  the failed notebook: {failed}") from None
+            except Exception as e:  # the kernel died (killed for memory?) or could not start
+                running.unlink(missing_ok=True)
+                if KERNEL_NEVER_STARTED in str(e) and attempt + 1 < KERNEL_START_TRIES:
+                    print(f"[{job.title}] its kernel died before it started ({str(e)[:120]}); starting another",
+                          file=sys.stderr, flush=True)
+                    continue
+                raise PipelineError(
+                    f"chapter '{job.title}' stopped without finishing ({type(e).__name__}: {str(e)[:200]}); if its "
+                    f"kernel was killed, memory may be the cause. Parameters: {json.dumps(job.params)}") from None
+            finally:
+                peak_mb = kernels.release(*forked) if forked else None
     finally:
         src.unlink(missing_ok=True)
-        peak_mb = kernels.release(*forked) if forked else None
     try:
         executed_nb = nbformat.read(running, as_version=4)
         metrics = metrics_from_notebook(executed_nb)
