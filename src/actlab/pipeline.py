@@ -274,7 +274,7 @@ def run_job(job: Job) -> tuple[str, float, dict]:
                     str(src), str(running), parameters=job.params, kernel_name="python3",
                     cwd=str(job.source.parent), progress_bar=False, log_output=False,
                     # papermill rewrites the whole notebook (images included) before and after every
-                    # cell by default: 3.5 s of the longest chapter's 54. It still writes it once at the
+                    # cell by default: 2 to 3.5 s of a 54 s chapter. It still writes it once at the
                     # end, and the failing one on an error.
                     request_save_on_cell_execute=False,
                     extra_arguments=kernel_args, **({"km": forked[0]} if forked else {}),
