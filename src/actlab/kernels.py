@@ -191,9 +191,10 @@ def _kernel(spec: dict, path: list[str]):
 # torch's CPU tensors come from glibc's malloc. By default a block over 128 KiB (a threshold that
 # rises only as such blocks are freed) is mapped from the OS afresh and unmapped when freed, and
 # free memory at the top of the heap beyond twice that threshold is handed back: each new tensor
-# then page-faults its memory in again, a fifth of the ReLU chapter's time. Blocks up to 32 MiB (the largest threshold glibc
-# accepts) come from the heap, and up to 1 GiB of it stays mapped once freed, so memory is reused.
-# Where the values live a forked kernel inherits them; a kernel papermill starts reads the variables.
+# then page-faults its memory in again, a fifth of the ReLU chapter's time. With these values,
+# blocks up to 32 MiB (the largest threshold glibc accepts) come from the heap, and up to 1 GiB of
+# it stays mapped once freed, so memory is reused (at the cost of a higher peak). A forked kernel
+# inherits the settings; a kernel that papermill starts reads them from the environment.
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 1 << 30}
 _MALLOPT = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
 
