@@ -625,18 +625,16 @@ def he_sentence(he: dict, ln10: float, steps: int, first_grid) -> str:
     from actlab.tuning import times
 
     out = []
-    top0 = max(first_grid)
+    top0, bottom0 = max(first_grid), min(first_grid)
     for init, (tuned, runs, lr) in he.items():
         name = {"xavier": "Xavier", "kaiming": "Kaiming"}[init]
         grid = ", ".join(fmt(v) for v in tuned.lrs)
-        bottom0 = min(first_grid)
         ext = (f"; the given grid up to {fmt(top0)}, extended upward {times(tuned.rounds)} by ×3"
                if tuned.rounds and max(tuned.lrs) > top0 else
                f"; the given grid from {fmt(bottom0)}, extended downward {times(tuned.rounds)} by ÷3"
                if tuned.rounds and min(tuned.lrs) < bottom0 else "")
         k, n = learned_count(tuned, runs, ln10)
         test, train = np.median(runs[lr].test[-1]), np.median(runs[lr].train[-1])
-        # the gap itself, so that a loss a few thousandths from chance reads as that, not as two long numbers
         rel = _from_chance(test, ln10)
         if tuned.best is None:
             out.append(f"Under {name}, {k} of {n} learning rates ({grid}{ext}) ended more than {fmt(LEARNED_MARGIN)} "

@@ -195,21 +195,21 @@ def _kernel(spec: dict, path: list[str]):
 # blocks up to 32 MiB (the largest threshold glibc accepts) come from the heap, and up to 1 GiB of
 # it stays mapped once freed, so memory is reused (at the cost of a higher peak). A forked kernel
 # inherits the settings; a kernel that papermill starts reads them from the environment.
-MALLOC = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 1 << 30}
-_MALLOPT = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+# environment variable: (mallopt's option, value); the options are M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": (-3, 32 << 20), "MALLOC_TRIM_THRESHOLD_": (-1, 1 << 30)}
 
 
 def tune_malloc() -> bool:
     """MALLOC's values for this process, what it forks, and (its environment) what it starts;
     true when glibc took them (elsewhere the variables are set and nothing else changes)."""
-    os.environ.update({k: str(v) for k, v in MALLOC.items()})
+    os.environ.update({k: str(v) for k, (_, v) in MALLOC.items()})
     if not sys.platform.startswith("linux"):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except AttributeError:  # not glibc
         return False
-    return all(mallopt(_MALLOPT[k], v) == 1 for k, v in MALLOC.items())
+    return all(mallopt(option, v) == 1 for option, v in MALLOC.values())
 
 
 def start_zygote(modules: list[str], path: list[str]):
