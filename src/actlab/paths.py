@@ -1,7 +1,9 @@
-"""Where the project's files are, independent of the working directory a chapter runs in."""
+"""Where the project's files are, independent of the working directory a chapter runs in.
+``ACTLAB_ROOT`` points the build at another checkout (the tests build throw-away books)."""
+import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]  # src/actlab/paths.py -> project root (editable install)
+ROOT = Path(os.environ.get("ACTLAB_ROOT") or Path(__file__).resolve().parents[2])  # src/actlab/paths.py -> root
 CHAPTERS = ROOT / "chapters"
 BUILD = ROOT / "_build"
 SRC = ROOT / "src"

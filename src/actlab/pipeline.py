@@ -1,21 +1,22 @@
-"""The book's one execution pipeline.
+"""The book's build, on make and papermill.
 
     chapters/NAME.md --jupytext--> notebook --papermill(profile params)--> <out>/executed/NAME.ipynb
-    executed notebooks + pages --staged copy--> jupyter-book build (execution off) --> <out>/html
+    executed notebooks + current prose --staged copy--> jupyter-book build (execution off) --> <out>/html
 
-A chapter is re-executed only when its key changes: the hash of its text, of every file
-under ``src/``, of ``requirements.lock`` and of its parameters (and, for a chapter that
-reads the others' metrics, of those metrics). jupyter-cache would key on code cells only.
+make decides what is stale (``book.mk``, with the rules ``rules`` writes: each chapter depends
+on its code cells, its parameters and the package modules it imports, never on its prose) and
+runs the chapters two at a time; this module runs one chapter, stages the book and renders it.
+The driver (``book``/``execute``) holds the checkout's lock and reports in one line.
 
 Commands (``python -m actlab.pipeline ...``; the Makefile wraps them):
 
     book    [--profile full|quick] [--jobs N]   execute what changed, then build the HTML
-    execute [--profile P] [CHAPTER ...]          execute only
-    chapter NAME [-p KEY VALUE ...]             run one chapter with these parameters
+    execute [--profile P] [--jobs N]             execute only (and write metrics.json)
+    chapter NAME [--profile P] [-p KEY VALUE ...]  run one chapter with these parameters
+    rules PROFILE | run PROFILE NAME [--exercise ID] | gather PROFILE | html PROFILE   (make's steps)
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import hashlib
 import json
@@ -24,22 +25,21 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import tomllib
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-from actlab import kernels
 from actlab.interactive import DATA_DIR, VEGA_DIR
 from actlab.interactive import MIME as DATA_MIME
-from actlab.paths import BUILD, CHAPTERS, LOCK, PROFILES, ROOT, SRC
+from actlab.paths import BUILD, CHAPTERS, LOCK, PROFILES, ROOT
 from actlab.record import load_metrics, metrics_json
 
 PROFILE_NAMES = ("full", "quick")
 BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+PACKAGE = Path(__file__).resolve().parent  # the modules chapters import (their dependencies)
+ENGINE = Path(__file__).resolve().parents[2] / "book.mk"
+PEAK_BUDGET_MB = 1536  # a chapter's kernel above this is reported in the build log
 
 
 class PipelineError(RuntimeError):
@@ -76,6 +76,10 @@ def front_matter(md: Path) -> dict:
     return yaml.safe_load(text[4:text.index("\n---", 3)]) or {}
 
 
+def _actlab(name: str) -> dict:
+    return front_matter(CHAPTERS / f"{name}.md").get("actlab", {}) or {}
+
+
 def is_notebook(md: Path) -> bool:
     """A chapter is a notebook when its jupytext header declares a kernelspec."""
     return "kernelspec" in front_matter(md)
@@ -93,30 +97,30 @@ def chapters() -> list[str]:
 
 def runs_alone(name: str) -> bool:
     """Chapters that time things (``actlab: {runs_alone: true}``) get the machine to themselves."""
-    return bool(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("runs_alone"))
+    return bool(_actlab(name).get("runs_alone"))
 
 
 def reads_metrics(name: str) -> bool:
     """Chapters that read the others' recorded metrics (``actlab: {reads_metrics: true}``) run last."""
-    return bool(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("reads_metrics"))
+    return bool(_actlab(name).get("reads_metrics"))
 
 
 def keyed_on_environment(name: str) -> bool:
     """Chapters that describe the build (``actlab: {keyed_on_environment: true}``) re-run when
     the git commit, the working tree or the machine changes."""
-    return bool(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("keyed_on_environment"))
+    return bool(_actlab(name).get("keyed_on_environment"))
 
 
-def environment_key() -> bytes:
+def environment_key() -> str:
     import platform
 
     def git(*args):
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, timeout=10).stdout
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
         except (OSError, subprocess.SubprocessError):
-            return b""
-    return b"|".join([git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no"),
-                      platform.platform().encode(), platform.processor().encode(), str(os.cpu_count()).encode()])
+            return ""
+    return "\n".join([git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no"),
+                      platform.platform(), platform.processor(), str(os.cpu_count())])
 
 
 def profile_params(profile: str, name: str) -> dict:
@@ -153,60 +157,155 @@ def out_dir(profile: str) -> Path:
     return BUILD if profile == "full" else BUILD / profile
 
 
-# ---------------------------------------------------------------- change detection
+# ---------------------------------------------------------------- "predict, then run" exercises
 
-SOURCE_SUFFIXES = (".py", ".css", ".js")  # the package, its Sphinx extension, stylesheet and script
-
-
-# what only the HTML depends on (site_key hashes it); a chapter's execution does not
-HTML_ONLY = ("sphinxext.py", "static")
+EXERCISE_PROFILE = "quick"  # an exercise's run is small, and the same run in the book and the tests
 
 
-def _hash_tree(h, root: Path, exclude: tuple[str, ...] = ()):
-    """The package's source files only: an editor's swap file or a cache must not re-execute the book."""
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if (p.is_file() and p.suffix in SOURCE_SUFFIXES and "__pycache__" not in rel.parts
-                and not any(part.startswith(".") for part in rel.parts)
-                and not (rel.parts[0] == "actlab" and len(rel.parts) > 1 and rel.parts[1] in exclude)):
-            h.update(str(rel).encode())
-            h.update(p.read_bytes())
+def exercise_runs(name: str) -> dict[str, dict]:
+    """A chapter's "predict, then run" exercises (``actlab: {exercises: {id: {param: value}}}``):
+    each is a ``make chapter`` run the build performs, so its solution quotes a real run."""
+    runs = _actlab(name).get("exercises", {}) or {}
+    if runs and reads_metrics(name):
+        raise PipelineError(f"chapter '{name}' reads the other chapters' metrics; it cannot declare exercise runs.")
+    return {k: dict(v or {}) for k, v in runs.items()}
 
 
-def chapter_key(name: str, params: dict, extra: bytes = b"") -> str:
-    h = hashlib.sha256()
-    h.update((CHAPTERS / f"{name}.md").read_bytes())
-    _hash_tree(h, SRC, exclude=HTML_ONLY)
-    h.update(LOCK.read_bytes() if LOCK.exists() else b"")
-    h.update(json.dumps(params, sort_keys=True).encode())
-    h.update(extra)
-    return h.hexdigest()
+def exercise_command(name: str, ex_id: str) -> str:
+    """The command an exercise asks the reader to run, quoted for the shell."""
+    args = exercise_runs(name)[ex_id]
+    return (f"make chapter NAME={name} PROFILE={EXERCISE_PROFILE}"
+            + (f' ARGS="{example_args(args)}"' if args else ""))
 
 
-# ---------------------------------------------------------------- execution
+def exercise_results(names: list[str] | None = None) -> dict:
+    """{chapter: {exercise: {"command": ..., "metrics": {...}}}} from the runs the build performed."""
+    out = {}
+    for name in names or chapters():
+        for ex_id, args in exercise_runs(name).items():
+            f = chapter_dir(name, args, EXERCISE_PROFILE) / f"{name}.metrics.json"
+            if not f.exists():
+                raise PipelineError(f"chapter '{name}': exercise '{ex_id}' has not been run ({f} is missing).")
+            out.setdefault(name, {})[ex_id] = {"command": exercise_command(name, ex_id),
+                                               "metrics": _read_json(f, raw=True)}
+    return out
 
-@dataclass
-class Job:
-    """Everything a worker needs, passed explicitly (workers are spawned, not forked)."""
-    name: str
-    params: dict
-    executed: Path  # folder for NAME.ipynb, NAME.key, NAME.metrics.json
-    key: str
-    source: Path = None  # chapters/NAME.md
-    keep_previous: bool = False  # `make chapter`: a failed run leaves the last good one in place
-    exercise: str = ""  # the exercise whose run this is, if any
 
-    @property
-    def title(self) -> str:
-        return f"{self.name} (exercise run '{self.exercise}')" if self.exercise else self.name
+# ---------------------------------------------------------------- what a chapter depends on
 
-    def __post_init__(self):
-        if self.source is None:
-            self.source = CHAPTERS / f"{self.name}.md"
+def _imports(source: str) -> set[str]:
+    """The ``actlab`` modules a piece of code imports, anywhere in it (lazy imports included)."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return {"actlab"}
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "actlab"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "actlab":
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}  # `from actlab import x`: maybe a module
+    return out
 
+
+def module_files(source: str) -> list[Path]:
+    """The package files that code importing these modules runs: its imports' transitive closure."""
+    seen: set[Path] = set()
+    todo = list(_imports(source))
+    while todo:
+        parts = todo.pop().split(".")
+        for k in range(1, len(parts) + 1):  # a parent package's __init__ runs too
+            sub = PACKAGE.joinpath(*parts[1:k])
+            f = sub / "__init__.py" if sub.is_dir() else sub.with_suffix(".py")
+            if f.is_file() and f not in seen:
+                seen.add(f)
+                todo += list(_imports(f.read_text()))
+    return sorted(seen)
+
+
+def code_cells(nb) -> list[dict]:
+    """What executing a chapter depends on in its source: its code cells, not its prose."""
+    return [{"source": c.source, "tags": c.metadata.get("tags", [])} for c in nb.cells if c.cell_type == "code"]
+
+
+def _write_if_changed(path: Path, text: str):
+    """make compares times: a file rewritten with the same bytes would re-run what depends on it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        write_atomic(path, text)
+
+
+def params_for(profile: str, name: str, overrides: dict | None = None) -> dict:
+    params = {**profile_params(profile, name), **(overrides or {})}
+    if reads_metrics(name):
+        params.setdefault("metrics_file", str((out_dir(profile) / "others.metrics.json").relative_to(ROOT)))
+    return params
+
+
+def write_rules(profile: str) -> Path:
+    """make's rules for one profile (``<out>/rules.mk``), with the stamps they depend on: each
+    chapter's code cells and parameters, written only when they change."""
+    import jupytext
+
+    out = out_dir(profile)
+    rel = lambda p: os.path.relpath(p, ROOT)  # noqa: E731
+    lock = [rel(LOCK)] if LOCK.exists() else []
+    rules, notebooks, exercises, shared = [], [], [], []
+    names = chapters()
+    for name in names:
+        nb = jupytext.read(CHAPTERS / f"{name}.md")
+        code = BUILD / ".code" / f"{name}.json"
+        _write_if_changed(code, json.dumps(code_cells(nb), indent=0))
+        deps = [rel(code), *map(str, module_files("\n".join(c.source for c in nb.cells if c.cell_type == "code"))),
+                *lock]
+        target = out / "executed" / f"{name}.ipynb"
+        params = out / "params" / f"{name}.json"
+        _write_if_changed(params, json.dumps(params_for(profile, name), sort_keys=True))
+        extra = ""
+        if keyed_on_environment(name):
+            deps.append(rel(out / "environment.txt"))
+        if reads_metrics(name):
+            deps.append(rel(out / "others.metrics.json"))
+        elif runs_alone(name) and profile != "quick":
+            extra = " | $(SHARED)"  # after the others: it times things (quick timings are direction-only)
+        rules.append(f"{rel(target)}: {rel(params)} {' '.join(deps)}{extra}\n\t@$(RUN) run {profile} {name}\n")
+        notebooks.append(rel(target))
+        if not reads_metrics(name) and not runs_alone(name):
+            shared.append(rel(target))
+        for ex_id, args in exercise_runs(name).items():
+            where = chapter_dir(name, args, EXERCISE_PROFILE)
+            ex_params = where / "params.json"
+            _write_if_changed(ex_params, json.dumps(params_for(EXERCISE_PROFILE, name, args), sort_keys=True))
+            ex_target = rel(where / f"{name}.ipynb")
+            rules.append(f"{ex_target}: {rel(ex_params)} {' '.join(deps)}\n\t@$(RUN) run {EXERCISE_PROFILE} {name} "
+                         f"--exercise {ex_id}\n")
+            exercises.append(ex_target)
+    others = [n for n, name in zip(notebooks, names, strict=True) if not reads_metrics(name)]
+    # make starts prerequisites in the order listed: the longest declared runs first
+    order = {rel(out / "executed" / f"{n}.ipynb"): -float(_actlab(n).get("full_seconds", 0)) for n in names}
+    notebooks.sort(key=lambda t: order[t])
+    pages = [rel(ROOT / f"{f}.md") for f in toc_files()] + [f for f in BOOK_FILES if (ROOT / f).exists()]
+    site = [rel(p) for d in (ROOT / "_static", PACKAGE / "static") if d.is_dir() for p in sorted(d.iterdir())]
+    site += [rel(PACKAGE / "sphinxext.py"), rel(CHAPTERS / "references.bib")] if (CHAPTERS / "references.bib").exists() \
+        else [rel(PACKAGE / "sphinxext.py")]
+    text = (f"# written by `python -m actlab.pipeline rules {profile}`: do not edit\n"
+            f"NOTEBOOKS := {' '.join(notebooks)}\nEXERCISES := {' '.join(exercises)}\n"
+            f"SHARED := {' '.join(shared + exercises)}\n\nexecuted: $(EXERCISES)\n\n" + "\n".join(rules)
+            + f"\n{rel(out / 'others.metrics.json')}: {' '.join(others)}\n\t@$(RUN) gather {profile} --others\n"
+            + f"\n{rel(out / 'metrics.json')}: $(NOTEBOOKS)\n\t@$(RUN) gather {profile}\n"
+            + f"\n{rel(out / 'html.stamp')}: {rel(out / 'metrics.json')} $(EXERCISES) {' '.join(pages + site)}\n"
+            + f"\t@$(RUN) html {profile}\n")
+    path = out / "rules.mk"
+    _write_if_changed(path, text)
+    return path
+
+
+# ---------------------------------------------------------------- running one chapter
 
 def _first_line(src: str) -> str:
-    lines = [l for l in src.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    lines = [line for line in src.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return (lines[0][:70] + ("…" if len(lines[0]) > 70 else "")) if lines else ""
 
 
@@ -231,8 +330,12 @@ KERNEL_NEVER_STARTED = "Kernel died before replying to kernel_info"
 KERNEL_START_TRIES = 3
 
 
-def run_job(job: Job) -> tuple[str, float, dict]:
-    """Execute one chapter; on success, atomically publish notebook, key and metrics."""
+def run_chapter(name: str, params: dict, executed: Path, *, title: str = "", keep_previous: bool = False,
+                source: Path | None = None) -> tuple[float, float]:
+    """Execute one chapter with papermill; on success publish its notebook and metrics atomically
+    (the notebook last: it is what make checks). Returns (seconds, the kernel's peak memory in MB)."""
+    import resource
+
     import jupytext
     import nbformat
     import papermill
@@ -240,86 +343,64 @@ def run_job(job: Job) -> tuple[str, float, dict]:
 
     from actlab.record import metrics_from_notebook
 
+    title = title or name
     start = time.perf_counter()
-    nb = jupytext.read(job.source)
+    source = source or CHAPTERS / f"{name}.md"
+    nb = jupytext.read(source)
     nb.metadata["kernelspec"] = KERNELSPEC
     declared = declared_parameters(nb)
-    unknown = sorted(set(job.params) - set(declared))
+    unknown = sorted(set(params) - set(declared))
     if unknown:
         allowed = ", ".join(declared) or "none"
-        raise PipelineError(f"chapter '{job.name}': unknown parameter '{unknown[0]}'; "
-                            f"allowed: {allowed}.")
-    job.executed.mkdir(parents=True, exist_ok=True)
-    final = job.executed / f"{job.name}.ipynb"
-    if not job.keep_previous:  # a stale result must never survive a failed re-run
-        for suffix in (".ipynb", ".key", ".metrics.json"):
-            (job.executed / f"{job.name}{suffix}").unlink(missing_ok=True)
-    tag = f"{os.getpid()}"  # unique per run: two runs never share a temporary file
-    src = job.executed / f".{job.name}.{tag}.input.ipynb"
-    running = job.executed / f".{job.name}.{tag}.running.ipynb"
-    failed = job.executed.parent / "failed" / f"{job.name}.ipynb"
+        raise PipelineError(f"chapter '{name}': unknown parameter '{unknown[0]}'; allowed: {allowed}.")
+    executed.mkdir(parents=True, exist_ok=True)
+    final = executed / f"{name}.ipynb"
+    if not keep_previous:  # a stale result must never survive a failed or killed re-run
+        for suffix in (".ipynb", ".metrics.json"):
+            (executed / f"{name}{suffix}").unlink(missing_ok=True)
+    src = executed / f".{name}.{os.getpid()}.input.ipynb"
+    running = executed / f".{name}.{os.getpid()}.running.ipynb"
+    failed = BUILD / "failed" / f"{name}.ipynb"
     nbformat.write(nb, src)
-    # the kernel's own start-up warnings are noise in the build log
-    kernel_args = ["--IPKernelApp.log_level=CRITICAL"]
     try:
         for attempt in range(KERNEL_START_TRIES):
-            zygote, forked = kernels.zygote(), None
             try:
-                if zygote is not None:  # a fresh kernel, forked with the imports done (actlab.kernels)
-                    try:
-                        forked = kernels.forked_kernel_manager(zygote, str(job.source.parent), kernel_args)
-                    except kernels.ZygoteGone:  # papermill starts this kernel, and this worker's next ones
-                        kernels.forget_zygote()
                 papermill.execute_notebook(
-                    str(src), str(running), parameters=job.params, kernel_name="python3",
-                    cwd=str(job.source.parent), progress_bar=False, log_output=False,
-                    # papermill rewrites the whole notebook (images included) before and after every
-                    # cell by default: 2 to 3.5 s of a 54 s chapter. It still writes it once at the
-                    # end, and the failing one on an error.
+                    str(src), str(running), parameters=params, kernel_name="python3",
+                    cwd=str(source.parent), progress_bar=False, log_output=False,
+                    # papermill rewrites the whole notebook before and after every cell by default
                     request_save_on_cell_execute=False,
-                    extra_arguments=kernel_args, **({"km": forked[0]} if forked else {}),
-                )
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
                 break
             except PapermillExecutionError as e:
-                failed.parent.mkdir(exist_ok=True)
+                failed.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(running, failed)
                 k, src_text = _failing_cell(nbformat.read(failed, as_version=4), e)
                 raise PipelineError(
-                    f"chapter '{job.title}' failed in code cell {k} of chapters/{job.name}.md "
-                    f"(`{_first_line(src_text)}`): {e.ename}: {e.evalue}\n"
-                    f"  the failed notebook: {failed}") from None
+                    f"chapter '{title}' failed in code cell {k} of chapters/{name}.md "
+                    f"(`{_first_line(src_text)}`): {e.ename}: {e.evalue}\n  the failed notebook: {failed}") from None
             except Exception as e:  # the kernel died (killed for memory?) or could not start
                 running.unlink(missing_ok=True)
                 if KERNEL_NEVER_STARTED in str(e) and attempt + 1 < KERNEL_START_TRIES:
-                    print(f"[{job.title}] its kernel died before it started ({str(e)[:120]}); starting another",
-                          file=sys.stderr, flush=True)
+                    print(f"[{title}] its kernel died before it started; starting another", file=sys.stderr)
                     continue
-                raise PipelineError(
-                    f"chapter '{job.title}' stopped without finishing ({type(e).__name__}: {str(e)[:200]}); if its "
-                    f"kernel was killed, memory may be the cause. Parameters: {json.dumps(job.params)}") from None
-            finally:
-                peak_mb = kernels.release(*forked) if forked else None
+                raise PipelineError(f"chapter '{title}' stopped without finishing: its kernel died "
+                                    f"({type(e).__name__}: {str(e)[:200]}). Parameters: {json.dumps(params)}") from None
     finally:
         src.unlink(missing_ok=True)
     try:
         executed_nb = nbformat.read(running, as_version=4)
-        metrics = metrics_from_notebook(executed_nb)
-        write_atomic(job.executed / f"{job.name}.metrics.json", metrics_json(metrics))
-        normalise(executed_nb, job.name)
+        write_atomic(executed / f"{name}.metrics.json", metrics_json(metrics_from_notebook(executed_nb)))
+        normalise(executed_nb, name)
         write_atomic(final, nbformat.writes(executed_nb))
-        write_atomic(job.executed / f"{job.name}.key", job.key)
     finally:
         running.unlink(missing_ok=True)
     failed.unlink(missing_ok=True)  # the chapter passes now: its failed notebook is history
     seconds = time.perf_counter() - start
-    if peak_mb is None:  # a kernel started by papermill: the largest of the worker's children (one
-        # job per worker where there is no zygote; after a zygote died, an upper bound)
-        import resource
-
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    write_atomic(job.executed / f"{job.name}.stats.json", json.dumps({"seconds": round(seconds, 1),
-                                                                       "peak_mb": round(peak_mb)}))
-    return job.name, seconds, peak_mb
+    # this process runs one kernel and has reaped it: the largest child's peak is the kernel's
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    write_atomic(executed / f"{name}.stats.json", json.dumps({"seconds": round(seconds, 1), "peak_mb": round(peak_mb)}))
+    return seconds, peak_mb
 
 
 def write_atomic(path: Path, text: str):
@@ -327,6 +408,17 @@ def write_atomic(path: Path, text: str):
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _read_json(path: Path, raw: bool = False) -> dict:
+    """A build file that does not read back is stale, not a traceback: removed, and named.
+    ``raw``: as stored (non-finite values as ``{"float": "inf"}``), else decoded."""
+    try:
+        return json.loads(path.read_text()) if raw else load_metrics(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        path.unlink(missing_ok=True)
+        raise PipelineError(f"{path} did not read back (a damaged file?); it was removed, so the next "
+                            "build recomputes it.") from None
 
 
 def normalise(nb, name: str):
@@ -344,224 +436,17 @@ def normalise(nb, name: str):
             cell["id"] = f"cell-{i}"
 
 
-def _last_seconds(job: Job) -> float:
-    """How long this run took last time; on a machine where it never ran, the full profile's time
-    the chapter declares (``actlab: {full_seconds: ...}``), so the longest chapters still start first."""
-    f = job.executed / f"{job.name}.stats.json"
-    if f.exists():
-        return float(json.loads(f.read_text())["seconds"])
-    return 0.0 if job.exercise else float(front_matter(job.source).get("actlab", {}).get("full_seconds", 0))
-
-
-def _is_fresh(job: Job) -> bool:
-    key = job.executed / f"{job.name}.key"
-    return (job.executed / f"{job.name}.ipynb").exists() and key.exists() and key.read_text() == job.key
-
-
 def collect_metrics(profile: str, readers: bool = True) -> dict:
     """All chapters' metrics keyed ``chapter.metric``; without the chapters that read them
-    when ``readers`` is false (the ledger's key must not hash its own previous output)."""
+    when ``readers`` is false (the ledger must not read its own previous output)."""
     executed = out_dir(profile) / "executed"
     out = {}
     for name in chapters():
         f = executed / f"{name}.metrics.json"
         if f.exists() and (readers or not reads_metrics(name)):
-            for k, v in load_metrics(f.read_text()).items():
+            for k, v in _read_json(f).items():
                 out[f"{name}.{k}"] = v
     return out
-
-
-class Interrupted(PipelineError):
-    """Ctrl-C: queued chapters cancelled, running kernels stopped."""
-
-
-def _stop_workers(pool):
-    """Kill the pool's workers and everything they started (papermill's kernels)."""
-    import psutil
-
-    for proc in list(getattr(pool, "_processes", {}).values()):
-        try:
-            parent = psutil.Process(proc.pid)
-            for child in parent.children(recursive=True):
-                child.kill()
-            parent.kill()
-        except psutil.NoSuchProcess:
-            pass
-
-
-def _result(fut):
-    """``fut.result()``, waiting in short slices: Ctrl-C's signal can be delivered to one of the
-    pool's threads, and then a main thread blocked in one long wait never sees it; between two
-    slices it does, and stops the build within half a second."""
-    from concurrent.futures import wait
-
-    while not wait([fut], timeout=0.5).done:
-        pass
-    return fut.result()
-
-
-def _start_worker(modules: list[str], path: list[str]):
-    """Workers leave Ctrl-C to the main process, which stops them and their kernels itself;
-    each sets up malloc for its kernels, then forks their zygote while it has no threads
-    (actlab.kernels)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    kernels.tune_malloc()  # before the zygote forks: its kernels inherit it
-    if modules:
-        kernels.start_zygote(modules, path)
-
-
-def _run_wave(todo: list[Job], width: int, profile: str, timings: dict, failures: list):
-    import multiprocessing
-    from concurrent.futures.process import BrokenProcessPool
-
-    # spawned workers (nothing inherited by fork) that fork each chapter's kernel from their
-    # zygote; without one (not Linux), one job per worker, whose RUSAGE_CHILDREN peak is its kernel's
-    modules = kernels.imported_modules([j.source for j in todo]) if kernels.available() else []
-    pool = ProcessPoolExecutor(max_workers=max(1, min(width, len(todo))),
-                               max_tasks_per_child=None if modules else 1,
-                               mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker,
-                               initargs=(modules, kernels.clean_path() if modules else []))
-    broken, interrupted = [], False
-    try:
-        futures = [(j, pool.submit(run_job, j)) for j in todo]
-        for job, fut in futures:
-            try:
-                _, secs, peak = _result(fut)
-                timings[job.title] = (secs, peak)
-                print(f"[{profile}] {job.title}: executed in {secs:.1f} s, peak memory {peak:.0f} MB", flush=True)
-            except PipelineError as e:
-                failures.append(str(e))
-            except BrokenProcessPool:
-                broken.append(job.title)
-            except Exception as e:  # an unreadable chapter: still name it
-                failures.append(f"chapter '{job.name}' could not be executed: {type(e).__name__}: {e}")
-    except KeyboardInterrupt:
-        interrupted = True
-        _stop_workers(pool)
-        # in a thread of its own, so that whatever the executor does about its killed workers
-        # cannot delay the report (a precaution: no such delay was ever observed)
-        threading.Thread(target=pool.shutdown, kwargs={"wait": False, "cancel_futures": True}, daemon=True).start()
-        for job in todo:  # what the killed kernels were writing
-            for p in job.executed.glob(f".{job.name}.*"):
-                p.unlink(missing_ok=True)
-        raise Interrupted("interrupted: queued chapters cancelled, running kernels stopped; "
-                          "the previous book and metrics were removed (rebuild with `make book`)") from None
-    finally:
-        if not interrupted:
-            pool.shutdown(wait=True, cancel_futures=True)
-    if broken:  # once, not as a failure of every pending chapter
-        failures.append(f"a worker process died (killed for memory?) while running {broken[0]}; "
-                        f"not run: {', '.join(broken[1:]) or 'nothing else'}")
-
-
-# ---------------------------------------------------------------- "predict, then run" exercises
-
-EXERCISE_PROFILE = "quick"  # an exercise's run is small, and the same run in the book and the tests
-
-
-def exercise_runs(name: str) -> dict[str, dict]:
-    """A chapter's "predict, then run" exercises (``actlab: {exercises: {id: {param: value}}}``):
-    each is a ``make chapter`` run the build performs, so its solution quotes a real run."""
-    runs = front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("exercises", {}) or {}
-    if runs and reads_metrics(name):
-        raise PipelineError(f"chapter '{name}' reads the other chapters' metrics; it cannot declare exercise runs.")
-    return {k: dict(v or {}) for k, v in runs.items()}
-
-
-def exercise_command(name: str, ex_id: str) -> str:
-    """The command an exercise asks the reader to run, quoted for the shell."""
-    args = exercise_runs(name)[ex_id]
-    return (f"make chapter NAME={name} PROFILE={EXERCISE_PROFILE}"
-            + (f' ARGS="{example_args(args)}"' if args else ""))
-
-
-def _job(profile: str, name: str, overrides: dict, executed: Path, keep_previous: bool = False,
-         exercise: str = "") -> Job:
-    """One run of a chapter: the profile's parameters, then the overrides, and the key that says
-    whether it must run again. The book, `make chapter` and the exercises' runs all build theirs
-    here, so the same run gets the same key (and an exercise's run is the reader's command's)."""
-    params = {**profile_params(profile, name), **overrides}
-    extra = environment_key() if keyed_on_environment(name) else b""
-    if reads_metrics(name):
-        metrics_path = out_dir(profile) / "metrics.json"
-        params.setdefault("metrics_file", str(metrics_path.relative_to(ROOT)))
-        extra += metrics_json(collect_metrics(profile, readers=False)).encode()
-    return Job(name, params, executed, chapter_key(name, params, extra), keep_previous=keep_previous,
-               exercise=exercise)
-
-
-def _exercise_jobs(name: str) -> list:
-    return [_job(EXERCISE_PROFILE, name, args, chapter_dir(name, args, EXERCISE_PROFILE), keep_previous=True,
-                 exercise=ex_id) for ex_id, args in exercise_runs(name).items()]
-
-
-def exercise_results(names: list[str] | None = None) -> dict:
-    """{chapter: {exercise: {"command": ..., "metrics": {...}}}} from the runs the build performed."""
-    out = {}
-    for name in names or chapters():
-        for ex_id, args in exercise_runs(name).items():
-            f = chapter_dir(name, args, EXERCISE_PROFILE) / f"{name}.metrics.json"
-            if not f.exists():
-                raise PipelineError(f"chapter '{name}': exercise '{ex_id}' has not been run ({f} is missing).")
-            out.setdefault(name, {})[ex_id] = {"command": exercise_command(name, ex_id),
-                                               "metrics": json.loads(f.read_text())}  # strict JSON as stored
-    return out
-
-
-def execute(profile: str = "full", names: list[str] | None = None, jobs: int = 2,
-            overrides: dict | None = None, executed: Path | None = None, keep_previous: bool = False) -> dict:
-    """Execute the chapters whose key changed. Raises PipelineError naming every failure.
-
-    The book's ``metrics.json`` is written only for the book's own folder (not for a
-    ``make chapter`` run, which goes elsewhere)."""
-    names = names or chapters()
-    unknown = sorted(set(names) - set(chapters()))
-    if unknown:
-        raise PipelineError(f"unknown chapter '{unknown[0]}'; chapters: {', '.join(chapters())}.")
-    book_run = executed is None
-    executed = executed or out_dir(profile) / "executed"
-    metrics_path = out_dir(profile) / "metrics.json"
-    _remove_leftovers(executed)
-    # three waves: chapters side by side; chapters that time things, one at a time; the chapter
-    # that reads everyone's metrics, last. Only the book's timings get the machine to themselves:
-    # the quick profile's are checked for their direction only, and share it with pytest anyway.
-    alone = (lambda n: runs_alone(n) and not reads_metrics(n)) if profile != "quick" else (lambda n: False)
-    shared = [n for n in names if not reads_metrics(n) and not alone(n)]
-    waves = [(shared, jobs), ([n for n in names if alone(n)], 1),
-             ([n for n in names if reads_metrics(n)], jobs)]
-    failures, timings = [], {}
-    for k, (wave, width) in enumerate(waves):
-        todo = []
-        for name in wave:
-            job = _job(profile, name, overrides or {}, executed, keep_previous=keep_previous)
-            if not _is_fresh(job):
-                todo.append(job)
-        if book_run and k == 0:  # the exercises' runs, cached across profiles: they always run the
-            # quick profile, whose timings are not the book's, so they share the first wave
-            todo += [j for name in names if not reads_metrics(name)
-                     for j in _exercise_jobs(name) if not _is_fresh(j)]
-        if todo:
-            print(f"[{profile}] executing {len(todo)} chapter(s): {', '.join(j.title for j in todo)}", flush=True)
-            # longest first (by the last run's time), so two workers finish close together
-            todo.sort(key=lambda j: -_last_seconds(j))
-            _run_wave(todo, width, profile, timings, failures)
-        if book_run:
-            metrics_path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(metrics_path, metrics_json(collect_metrics(profile)))
-    if failures:
-        raise PipelineError("\n".join(failures))
-    if not timings:
-        print(f"[{profile}] every chapter is up to date; nothing executed", flush=True)
-    return {k: v[0] for k, v in timings.items()}
-
-
-def _remove_leftovers(executed: Path):
-    """Temporary files of a run that was killed (we hold the build lock: no run is live)."""
-    if executed.exists():
-        for p in executed.glob(".*"):
-            if p.is_file() and (p.name.endswith((".running.ipynb", ".input.ipynb", ".tmp"))):
-                p.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- staging and HTML
@@ -608,10 +493,34 @@ def rerun_markdown(name: str, declared: dict, used: dict | None = None) -> str:
             f"This page was built with: {listing}.\n:::")
 
 
+def with_current_prose(executed, name: str):
+    """The executed notebook with the chapter's prose as it is now: a prose edit re-renders a page
+    without re-executing it (make keys execution on the code cells only)."""
+    import jupytext
+
+    current = jupytext.read(CHAPTERS / f"{name}.md")
+    runs = iter(c for c in executed.cells if c.cell_type == "code"
+                and "injected-parameters" not in c.metadata.get("tags", []))
+    cells = []
+    for cell in current.cells:
+        if cell.cell_type == "code":
+            ran = next(runs, None)
+            if ran is None or ran.source != cell.source:
+                raise PipelineError(f"chapter '{name}': its executed notebook does not match chapters/{name}.md "
+                                    "(a stale run); run `make book` again.")
+            cell = ran
+        cells.append(cell)
+        if "parameters" in cell.metadata.get("tags", []):
+            cells += [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    executed.cells = cells
+    executed.metadata.update({k: v for k, v in current.metadata.items() if k not in ("kernelspec", "jupytext")})
+    return executed
+
+
 def _write_with_rerun_box(src: Path, dst: Path, name: str):
     import nbformat
 
-    nb = nbformat.read(src, as_version=4)
+    nb = with_current_prose(nbformat.read(src, as_version=4), name)
     declared = declared_parameters(nb)
     used = {**declared, **injected_parameters(nb)}
     for cell in nb.cells:  # raw parameter cells are not for readers: the box below lists the values
@@ -653,8 +562,9 @@ def stage(profile: str) -> Path:
     st = base / "stage"
     keep = set()
     for f in BOOK_FILES:
-        _sync(ROOT / f, st / f)
-        keep.add(st / f)
+        if (ROOT / f).exists():
+            _sync(ROOT / f, st / f)
+            keep.add(st / f)
     nb_chapters = set(chapters())
     for f in toc_files():
         name = Path(f).name
@@ -697,31 +607,27 @@ def stage(profile: str) -> Path:
     return st
 
 
-def site_key(st: Path) -> str:
-    """Hash of every staged file: the HTML depends on nothing else (execution is off)."""
-    h = hashlib.sha256()
-    for p in sorted(st.rglob("*")):
-        rel = p.relative_to(st)
-        if p.is_file() and rel.parts[0] != "_build":
-            h.update(str(rel).encode())
-            h.update(p.read_bytes())
-    _hash_tree(h, SRC)  # the book's Sphinx extension and stylesheet live in the package
-    h.update(sys.version.encode())
-    return h.hexdigest()
+
+def _manifest(html: Path) -> dict:
+    """Every built file and its hash: a deleted or overwritten page makes the site stale."""
+    return {str(p.relative_to(html)): hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+            for p in sorted(html.rglob("*")) if p.is_file()}
 
 
-def build_html(profile: str, force: bool = False) -> Path:
-    """Render the staged book (no execution) and publish it only if the build succeeded.
-    A book whose staged sources are unchanged since the last successful build is not re-rendered."""
+def site_is_intact(profile: str) -> bool:
+    stamp, html = out_dir(profile) / "html.stamp", out_dir(profile) / "html"
+    try:
+        return stamp.exists() and json.loads(stamp.read_text()) == _manifest(html)
+    except (ValueError, OSError):
+        return False
+
+
+def build_html(profile: str) -> Path:
+    """Render the staged book (no execution) and publish it only if the build succeeded."""
     base = out_dir(profile)
+    html, stamp = base / "html", base / "html.stamp"
+    stamp.unlink(missing_ok=True)
     st = stage(profile)
-    html = base / "html"
-    key_file = base / "html.key"
-    key = site_key(st)
-    if not force and (html / "index.html").exists() and key_file.exists() and key_file.read_text() == key:
-        print(f"[{profile}] the site is up to date; nothing rendered: {html / 'index.html'}", flush=True)
-        return html
-    key_file.unlink(missing_ok=True)
     # Always a clean Sphinx build: an incremental one does not re-read unchanged pages, so a
     # warning that failed the last build would not be raised again and the build would pass.
     shutil.rmtree(st / "_build", ignore_errors=True)
@@ -733,8 +639,9 @@ def build_html(profile: str, force: bool = False) -> Path:
     built = st / "_build" / "html"
     if proc.returncode != 0 or not (built / "index.html").exists():
         shutil.rmtree(html, ignore_errors=True)  # never leave a stale book behind
-        log = "\n".join(l for l in (proc.stdout + proc.stderr).splitlines()
-                        if "WARNING" in l or "ERROR" in l or "Error" in l) or proc.stdout[-3000:] + proc.stderr[-3000:]
+        log = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines()
+                        if "WARNING" in line or "ERROR" in line or "Error" in line) \
+            or proc.stdout[-3000:] + proc.stderr[-3000:]
         raise PipelineError(f"[{profile}] the HTML build failed (exit {proc.returncode}):\n{log}")
     index = built / "index.html"  # Jupyter Book's redirect to the first page: it declares the book's icon
     stub = index.read_text()  # too, or the browser asks for /favicon.ico (a 404)
@@ -745,12 +652,10 @@ def build_html(profile: str, force: bool = False) -> Path:
     shutil.copytree(built, tmp)
     shutil.rmtree(html, ignore_errors=True)
     os.replace(tmp, html)
-    write_atomic(key_file, key)
+    write_atomic(stamp, json.dumps(_manifest(html)))
     print(f"[{profile}] HTML built in {time.perf_counter() - start:.1f} s: {html / 'index.html'}", flush=True)
     return html
 
-
-# ---------------------------------------------------------------- command line
 
 def _value(text: str):
     """A ``-p`` value: a Python literal if it parses as one, a list written ``[relu,tanh]``
@@ -785,100 +690,261 @@ def chapter_dir(name: str, overrides: dict, profile: str = "full") -> Path:
     return BUILD / "chapter" / f"{name}-{tag}"
 
 
+
+
+# ---------------------------------------------------------------- the driver: lock, make, report
+
+class Interrupted(PipelineError):
+    """Ctrl-C or SIGTERM: make and the chapters it runs are stopped."""
+
+
+def build_lock():
+    """One build at a time per checkout: a lock held on the checkout's own directory, which no
+    ``rm`` of a build file can take away (it goes when this process does). A second build waits."""
+    import contextlib
+    import fcntl
+
+    @contextlib.contextmanager
+    def held():
+        fd = os.open(ROOT, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"another build is running in this checkout (it holds the lock on {ROOT}); "
+                      "waiting for it to finish", file=sys.stderr, flush=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+    return held()
+
+
 def mark_stale(profile: str):
-    """After a failure or an interrupt nothing may look current: the book and its metrics go."""
+    """Before a build that has work to do, and after a failure or an interrupt, nothing may look
+    current: the book and its metrics go."""
     base = out_dir(profile)
     shutil.rmtree(base / "html", ignore_errors=True)
-    for f in ("html.key", "metrics.json"):
+    for f in ("html.stamp", "metrics.json"):
         (base / f).unlink(missing_ok=True)
 
 
-_LOCKS: dict = {}
+def _remove_leftovers():
+    """Temporary files of a run that was killed (we hold the build lock: no run is live)."""
+    if BUILD.exists():
+        for p in BUILD.rglob(".*"):
+            if p.is_file() and p.name.endswith((".running.ipynb", ".input.ipynb", ".tmp")):
+                p.unlink(missing_ok=True)
 
 
-def build_lock(path: Path):
-    """One build at a time per checkout: a second waits, saying so."""
-    from filelock import FileLock, Timeout
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = _LOCKS.setdefault(path, FileLock(str(path)))
-
-    class _Held:
-        def __enter__(self):
+def _drop_damaged(folders):
+    """A cached result that does not read back (a truncated or overwritten file) is removed with its
+    notebook, so make runs the chapter again, instead of failing every later build."""
+    for folder in folders:
+        for f in sorted(folder.glob("*.metrics.json")) + sorted(folder.glob("*.ipynb")):
+            if not f.exists():  # its pair was damaged and is gone already
+                continue
             try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                print(f"another build is running in this checkout ({path} is held); waiting for it to finish",
-                      file=sys.stderr, flush=True)
-                lock.acquire()
-            return lock
-
-        def __exit__(self, *exc):
-            lock.release()
-    return _Held()
+                json.loads(f.read_text())
+            except (ValueError, UnicodeDecodeError):
+                name = f.name.split(".")[0]
+                print(f"{f} did not read back (a damaged file?); chapter '{name}' runs again", file=sys.stderr)
+                for suffix in (".ipynb", ".metrics.json"):
+                    (folder / f"{name}{suffix}").unlink(missing_ok=True)
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m actlab.pipeline", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    for cmd in ("book", "execute"):
-        p = sub.add_parser(cmd)
-        p.add_argument("--profile", default="full", choices=PROFILE_NAMES)
-        p.add_argument("--jobs", type=int, default=2)
-        if cmd == "execute":
-            p.add_argument("names", nargs="*")
-    p = sub.add_parser("chapter")
-    p.add_argument("name")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
-    p.add_argument("--profile", default="full", choices=PROFILE_NAMES)
-    return ap
+NOISE = ("***", "not remade because of errors", "Nothing to be done")  # make's echo of failures we report
+
+
+def run_make(profile: str, goal: str, jobs: int = 2) -> bool:
+    """Bring ``goal`` (``html`` or ``executed``) up to date with make; False if it already was.
+    Raises PipelineError naming every chapter that failed, Interrupted on Ctrl-C or SIGTERM."""
+    out = out_dir(profile)
+    _write_if_changed(out / "environment.txt", environment_key())
+    _remove_leftovers()
+    _drop_damaged([out / "executed", *(BUILD / "chapter").glob("*")])
+    if not site_is_intact(profile):
+        (out / "html.stamp").unlink(missing_ok=True)
+    make = ["make", "-f", str(ENGINE), "-C", str(ROOT), "--no-print-directory", f"PROFILE={profile}",
+            f"PY={sys.executable}", f"PACKAGE={PACKAGE}", goal]
+    env = {**os.environ, "ACTLAB_ROOT": str(ROOT)}
+    if subprocess.run([*make, "-q"], env=env, capture_output=True).returncode == 0:
+        return False
+    mark_stale(profile)
+    # its own session, so Ctrl-C reaches make through us (one line, below); setpriv: a killed
+    # driver takes make with it, and each chapter's runner goes with make (book.mk)
+    proc = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", *make, f"-j{jobs}", "-k"], env=env,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    failures = []
+    try:
+        for line in proc.stderr:
+            if line.startswith("error: "):
+                failures.append(line[7:].rstrip())
+                if not line.startswith("error:   "):  # a failure's first line, as it happens
+                    sys.stderr.write(line)
+            elif not any(n in line for n in NOISE):
+                sys.stderr.write(line)
+        proc.wait()
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        _remove_leftovers()
+        mark_stale(profile)
+        raise Interrupted("interrupted: the running chapters were stopped; the previous book and metrics were "
+                          "removed (rebuild with `make book`)") from None
+    if proc.returncode:
+        mark_stale(profile)
+        raise PipelineError("\n".join(failures) or f"make stopped (exit {proc.returncode})")
+    return True
+
+
+def execute(profile: str = "full", jobs: int = 2) -> bool:
+    """Execute what changed and write ``metrics.json``; False when everything was up to date."""
+    ran = run_make(profile, "executed", jobs)
+    if not ran:
+        print(f"[{profile}] every chapter is up to date; nothing executed", flush=True)
+    return ran
+
+
+def book(profile: str = "full", jobs: int = 2) -> bool:
+    ran = run_make(profile, "html", jobs)
+    if not ran:
+        print(f"[{profile}] every chapter is up to date and the site is intact; nothing executed or rendered",
+              flush=True)
+    return ran
+
+
+# ---------------------------------------------------------------- command line
+
+def _parse(argv: list[str]) -> tuple[str, dict, dict]:
+    """``CMD [ARG ...] [--profile P] [--jobs N] [--exercise ID] [--others] [-p KEY VALUE ...]``:
+    by hand, so that a value such as ``-1e999`` is a value, not an option."""
+    if not argv:
+        raise PipelineError(__doc__.split("\n\n")[-1].strip())
+    cmd, rest, opts, params, pos = argv[0], argv[1:], {}, {}, []
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a in ("-p", "--parameter"):
+            if len(rest) - i < 3:
+                raise PipelineError("-p takes a parameter's name and its value: -p KEY VALUE.")
+            params[rest[i + 1]] = _value(rest[i + 2])
+            i += 3
+        elif a in ("--profile", "--jobs", "--exercise"):
+            if i + 1 >= len(rest):
+                raise PipelineError(f"{a} needs a value.")
+            opts[a[2:]] = rest[i + 1]
+            i += 2
+        elif a == "--others":
+            opts["others"], i = True, i + 1
+        else:
+            pos.append(a)
+            i += 1
+    opts["args"] = pos
+    profile = opts.get("profile", pos[0] if cmd in ("rules", "run", "gather", "html") and pos else "full")
+    if profile not in PROFILE_NAMES:
+        raise PipelineError(f"profile must be one of {', '.join(PROFILE_NAMES)}; got {profile!r}.")
+    opts["profile"] = profile
+    jobs = opts.get("jobs", "2")
+    if not jobs.isdigit() or not 1 <= int(jobs) <= (os.cpu_count() or 1) * 4:
+        raise PipelineError(f"--jobs must be a whole number from 1 to {(os.cpu_count() or 1) * 4}; got {jobs!r}.")
+    opts["jobs"] = int(jobs)
+    return cmd, opts, params
+
+
+def _chapter(name: str, profile: str, overrides: dict, exercise: str = "") -> Path:
+    if name not in chapters():
+        raise PipelineError(f"unknown chapter '{name}'; chapters: {', '.join(chapters())}.")
+    if exercise:
+        overrides = exercise_runs(name).get(exercise)
+        if overrides is None:
+            raise PipelineError(f"chapter '{name}' has no exercise '{exercise}'.")
+    where = chapter_dir(name, overrides, profile) if overrides or exercise else out_dir(profile) / "executed"
+    title = f"{name} (exercise run '{exercise}')" if exercise else name
+    secs, peak = run_chapter(name, params_for(profile, name, overrides), where, title=title,
+                             keep_previous=bool(overrides) and not exercise)
+    over = f" (over the {PEAK_BUDGET_MB} MB budget)" if peak > PEAK_BUDGET_MB else ""
+    print(f"[{profile}] {title}: executed in {secs:.1f} s, peak memory {peak:.0f} MB{over}", flush=True)
+    return where
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     start = time.perf_counter()
-    # Ctrl-C stops a build even where it was started with SIGINT ignored (a shell's background
-    # job, some CI runners): Python keeps an inherited SIG_IGN, and the build would run on
-    if threading.current_thread() is threading.main_thread():  # only the main thread may set it
+    if threading_main():
+        # Ctrl-C stops a build even where it was started with SIGINT ignored (a shell's background
+        # job); SIGTERM stops it the same way
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with build_lock(BUILD / ".lock"):
-            if args.cmd == "chapter":
-                overrides = {k: _value(v) for k, v in args.parameter}
-                where = chapter_dir(args.name, overrides, args.profile)
-                execute(args.profile, [args.name], jobs=1, overrides=overrides, executed=where,
-                        keep_previous=True)
-                metrics_file = where / f"{args.name}.metrics.json"
-                metrics = load_metrics(metrics_file.read_text())
-                print(f"executed notebook: {where / (args.name + '.ipynb')}")
-                shown = ", ".join(f"{k}={v!r}" for k, v in list(metrics.items())[:8])
-                more = f", … ({len(metrics)} in all: {metrics_file})" if len(metrics) > 8 else ""
-                print(f"recorded metrics: {shown}{more}")
-            elif args.cmd == "execute":
-                execute(args.profile, args.names or None, jobs=args.jobs)
-            else:
-                try:
-                    execute(args.profile, jobs=args.jobs)
-                    build_html(args.profile)
-                except (PipelineError, KeyboardInterrupt):
-                    mark_stale(args.profile)
-                    raise
+        cmd, opts, params = _parse(argv)
+        profile, args = opts["profile"], opts["args"]
+        if cmd == "rules":  # make's steps: run under the driver's lock
+            write_rules(profile)
+        elif cmd == "run":
+            _chapter(args[1], profile, {}, opts.get("exercise", ""))
+        elif cmd == "gather":
+            missing = [n for n in chapters() if not reads_metrics(n)
+                       and not (out_dir(profile) / "executed" / f"{n}.metrics.json").exists()]
+            if missing:  # a ledger of half the book would look like a verdict on all of it
+                raise PipelineError(f"chapter(s) {', '.join(missing)} have no metrics; run `make book` first.")
+            metrics = collect_metrics(profile, readers=not opts.get("others"))
+            target = out_dir(profile) / ("others.metrics.json" if opts.get("others") else "metrics.json")
+            (_write_if_changed if opts.get("others") else write_atomic)(target, metrics_json(metrics))
+        elif cmd == "html":
+            build_html(profile)
+        elif cmd in ("book", "execute", "chapter"):
+            with build_lock():
+                if cmd == "chapter":
+                    if not args:
+                        raise PipelineError("usage: chapter NAME [-p KEY VALUE ...]")
+                    where = _chapter(args[0], profile, params)
+                    metrics = load_metrics((where / f"{args[0]}.metrics.json").read_text())
+                    print(f"executed notebook: {where / (args[0] + '.ipynb')}")
+                    shown = ", ".join(f"{k}={v!r}" for k, v in list(metrics.items())[:8])
+                    more = f", … ({len(metrics)} in all: {where / args[0]}.metrics.json)" if len(metrics) > 8 else ""
+                    print(f"recorded metrics: {shown}{more}")
+                else:
+                    (book if cmd == "book" else execute)(profile, opts["jobs"])
+        else:
+            raise PipelineError(f"unknown command {cmd!r}; commands: book, execute, chapter, rules, run, gather, html.")
     except KeyboardInterrupt:
-        print("\ninterrupted: stopped; nothing from this run was published", file=sys.stderr)
+        print("interrupted: stopped; nothing from this run was published", file=sys.stderr)
         return 130
     except Interrupted as e:
         print(f"\n{e}", file=sys.stderr)
         return 130
-    except PipelineError as e:
-        print(f"\nFAILED: {e}", file=sys.stderr)
+    except (PipelineError, OSError) as e:
+        if isinstance(e, OSError):  # a missing file, a read-only or full disk: one sentence, no traceback
+            import errno
+
+            if e.errno == errno.ENOENT:
+                e = PipelineError(f"{e.filename} is missing.")
+            else:
+                why = "the disk is full" if e.errno == errno.ENOSPC else e.strerror
+                e = PipelineError(f"cannot write {e.filename or 'the build folder'} ({why}); free space or make "
+                                  f"{BUILD} writable, or remove it with `make clean`.")
+        # make's steps report on lines of their own, which the driver collects
+        step = argv and argv[0] in ("run", "rules", "gather", "html")
+        print("\n".join(f"error: {line}" for line in str(e).splitlines()) if step else f"\nFAILED: {e}",
+              file=sys.stderr)
         return 1
-    except OSError as e:  # a read-only or full _build: one sentence, no traceback
-        print(f"\nFAILED: cannot write {e.filename or 'the build folder'} ({e.strerror}); "
-              f"make {BUILD} writable, or remove it with `make clean`.", file=sys.stderr)
-        return 1
-    print(f"done in {time.perf_counter() - start:.1f} s")
+    if argv[0] in ("book", "execute", "chapter"):
+        print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":
