@@ -353,7 +353,10 @@ EXPECTED_VERDICTS = {  # claims decided by a rule; the quick profile's verdicts
     # the target) but slower than tanh, so it fails there; the MNIST-1D CNN's quick budget is too small to
     # decide (its bounds straddle 2), so the claim is undecided. In the full book the CNN setting holds and
     # the verdict is "holds with a qualification" (test_verdicts checks that combination).
-    "relu_speed": "undecided", "relu_die": "holds with a qualification", "relu_irreversible": "does not hold",
+    # relu_die's quick-profile verdict depends on the CPU: "holds with a qualification" where the
+    # baseline was first pinned, "holds" on this one (the previous build code gives the same here);
+    # its quick sweep is four seeds, too few to be stable (issue 23 asks for more)
+    "relu_speed": "undecided", "relu_die": "holds", "relu_irreversible": "does not hold",
     "relu_40": "holds with a qualification", "relu_offset": "holds with a qualification",
     "elu_saturation_death": "undecided",
 }
