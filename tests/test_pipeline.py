@@ -160,8 +160,9 @@ def test_reader_chapter_reads_the_others_metrics_and_only_they_rerun_it(book):
     assert json.loads((book / "_build" / "quick" / "metrics.json").read_text())["broken.seen"] == 10
     assert executed(run("execute", "--profile", "quick")) == []  # its own metrics changed nothing
     md = book / "chapters" / "demo.md"
-    md.write_text(md.read_text().replace("2 * n", "n + n"))  # re-run, same metrics: the ledger stays
-    assert executed(run("execute", "--profile", "quick")) == ["demo"]
+    md.write_text(md.read_text().replace("2 * n", "n * 3"))  # another chapter's metrics: the ledger re-runs
+    assert executed(run("execute", "--profile", "quick")) == ["broken", "demo"]
+    assert json.loads((book / "_build" / "quick" / "metrics.json").read_text())["broken.seen"] == 15
 
 
 def test_chapter_runs_are_kept_apart_and_never_touch_the_book(book):
