@@ -85,3 +85,39 @@ def check(**params: tuple[object, Rule]) -> dict:
         if not ok(value):
             raise ParameterError(f"parameter '{name}' must be {allowed}; got {value!r}.")
     return {name: value for name, (value, _) in params.items()}
+
+
+# ---------------------------------------------------------------- budgets: the product of the values
+
+# The book's budget: every process under 1.5 GB of memory. The kernel with torch, numpy and
+# matplotlib loaded takes about 0.5 GB before a chapter computes anything (the quick book's chapters
+# peak at 0.47 to 0.62 GB), so a chapter's own arrays get the other 1 GB.
+MEMORY_BYTES = 1.0e9
+# A chapter run should take at most a few minutes.
+SECONDS = 300.0
+
+
+def _amount(v: float) -> str:
+    return f"{v:.3g}" if v < 1e4 else f"{v:.1e}".replace("e+0", "e").replace("e+", "e")
+
+
+def budget(name: str, estimate: float, limit: float, unit: str, advice: str) -> float:
+    """Refuse a parameter set whose estimated cost exceeds the budget, in one sentence naming the
+    estimate, the budget and the parameters to lower; return the estimate otherwise.
+
+    ``name``: what is estimated (``"the width sweep's memory"``); ``unit``: of both numbers
+    (``"GB"``, ``"s"``); ``advice``: the parameters to lower (``"seeds, widths or n_points"``)."""
+    if not math.isfinite(estimate) or estimate > limit:
+        raise ParameterError(f"these parameters need about {_amount(estimate)} {unit} for {name}, over the "
+                             f"budget of {_amount(limit)} {unit}; lower {advice}.")
+    return estimate
+
+
+def memory(name: str, n_bytes: float, advice: str, limit: float = MEMORY_BYTES) -> float:
+    """:func:`budget` for memory: ``n_bytes`` held at once against :data:`MEMORY_BYTES`, in GB."""
+    return budget(name, n_bytes / 1e9, limit / 1e9, "GB of memory", advice) * 1e9
+
+
+def seconds(name: str, estimate_s: float, advice: str, limit: float = SECONDS) -> float:
+    """:func:`budget` for time: an estimate in seconds against :data:`SECONDS`."""
+    return budget(name, estimate_s, limit, "s", advice)
