@@ -49,6 +49,25 @@ def train(configs, seeds: int, lr: float, n_points: int, steps: int, dtype=torch
                 ens(xt)[..., 0].view(len(configs), seeds, -1).double().numpy())
 
 
+UNITS_PER_SECOND = 4e7  # hidden-unit x point x step of training per second, one core (measured 4.4e7 to 7.3e7)
+
+
+def cost(widths, n_targets: int, n_activations: int, seeds: int, n_points: int, steps: int, n_lrs: int,
+         max_rounds: int) -> tuple[float, float]:
+    """About how long :func:`run` takes (seconds) and the most memory it holds at once (bytes), at
+    worst: every round extends every config by one rate. Time: one hidden unit on one point for
+    one step, forward and backward, at :data:`UNITS_PER_SECOND`. Memory: a rate's training
+    (float32 pre-activations, activations and their gradients, on the fine grid too) and every
+    rate's predictions kept in float64 on both grids until the best is picked."""
+    nets = n_targets * n_activations * seeds
+    rates = n_lrs + max_rounds
+    n_fine = FINER * (n_points - 1) + 1
+    seconds = rates * nets * sum(widths) * n_points * steps / UNITS_PER_SECOND
+    training = 4 * 4 * nets * sum(widths) * (n_points + n_fine)
+    kept = 8 * (rates + 1) * nets * len(widths) * (n_points + n_fine)
+    return seconds, training + kept
+
+
 @dataclass
 class ApproxSweep:
     widths: list[int]

@@ -1,0 +1,86 @@
+"""Budgets on the product of a chapter's parameters (no kernel): the helper in actlab.params and the
+estimates the chapters give it, on the defaults, the quick profile and absurd sets."""
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from actlab import approximation, cost
+from actlab.params import MEMORY_BYTES, SECONDS, ParameterError, budget, memory, seconds
+
+CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
+
+
+def params(name: str, profile: str = "full") -> dict:
+    """The literal defaults of a chapter's ``parameters`` cell, with a profile's overrides."""
+    text = (CHAPTERS / f"{name}.md").read_text()
+    cell = re.search(r"```\{code-cell\}[^\n]*\n:tags: \[parameters\]\n(.*?)```", text, re.S).group(1)
+    values = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell).body for t in node.targets}
+    with open(CHAPTERS / "profiles.toml", "rb") as f:
+        return {**values, **tomllib.load(f).get(profile, {}).get(name, {})}
+
+
+def test_budget_passes_what_fits_and_returns_the_estimate():
+    assert budget("the sweep", 2.0, 3.0, "s", "seeds") == 2.0
+    assert memory("the sweep", 5e8, "seeds") == 5e8
+    assert seconds("the sweep", SECONDS, "seeds") == SECONDS  # the limit itself is allowed
+
+
+def test_budget_refuses_in_one_sentence_naming_estimate_budget_and_parameters():
+    with pytest.raises(ParameterError) as e:
+        memory("the width sweep", 3.3e14, "seeds, widths or n_points")
+    msg = str(e.value)
+    assert msg == ("these parameters need about 3.3e5 GB of memory for the width sweep, over the budget of "
+                   f"{MEMORY_BYTES / 1e9:g} GB of memory; lower seeds, widths or n_points.")
+    assert msg.count(". ") == 0 and msg.endswith(".")
+    with pytest.raises(ParameterError, match=r"about 1000 s for the timing, over the budget of 300 s; lower x\."):
+        seconds("the timing", 1000.0, "x")
+
+
+def test_budget_refuses_a_non_finite_estimate():
+    with pytest.raises(ParameterError, match="inf"):
+        budget("the sweep", float("inf"), 1.0, "s", "seeds")
+    with pytest.raises(ParameterError):
+        budget("the sweep", float("nan"), 1.0, "s", "seeds")
+
+
+def _approximation_cost(P: dict) -> tuple[float, float]:
+    return approximation.cost(P["widths"], len(P["targets"]), len(P["activations"]), P["seeds"], P["n_points"],
+                              P["steps"], len(P["lrs"]), P["lr_rounds"])
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_approximation_defaults_fit_the_budget(profile):
+    s, b = _approximation_cost(params("universal-approximation", profile))
+    assert 0 < s <= SECONDS and 0 < b <= MEMORY_BYTES
+
+
+def test_approximation_cost_grows_with_the_product():
+    P = params("universal-approximation")
+    s, b = _approximation_cost(P)
+    s2, b2 = _approximation_cost({**P, "seeds": 2 * P["seeds"]})
+    assert s2 == pytest.approx(2 * s) and b2 == pytest.approx(2 * b)
+    # the issue's case: each value within its own bound, the product far over the memory budget
+    _, b = _approximation_cost({**P, "widths": [1, 4096], "n_points": 1_000_001, "seeds": 200})
+    with pytest.raises(ParameterError, match="GB of memory for the width sweep"):
+        memory("the width sweep", b, "seeds, widths or n_points")
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_cost_timing_defaults_fit_the_budget(profile):
+    P = params("properties", profile)
+    assert 0 < cost.timing_seconds(cost.TIMED, P["cost_elements"], P["cost_repeats"],
+                                   P["cost_block_ms"] / 1000) <= SECONDS
+
+
+def test_cost_timing_refuses_long_blocks_and_many_large_repeats():
+    P = params("properties")
+    assert cost.timing_seconds(cost.TIMED, P["cost_elements"], P["cost_repeats"], 1.0) > SECONDS
+    assert cost.timing_seconds(cost.TIMED, 20_000_000, 200, 0.004) > SECONDS
+    # linear in the repeats once a block is longer than a call
+    one = cost.timing_seconds(cost.TIMED, 1000, 1, 0.01)
+    assert cost.timing_seconds(cost.TIMED, 1000, 10, 0.01) == pytest.approx(10 * one, rel=0.01)
