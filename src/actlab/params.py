@@ -98,7 +98,9 @@ SECONDS = 300.0
 
 
 def _amount(v: float) -> str:
-    return f"{v:.3g}" if v < 1e4 else f"{v:.1e}".replace("e+0", "e").replace("e+", "e")
+    if not math.isfinite(v) or v >= 1e4:
+        return f"{v:.1e}".replace("e+0", "e").replace("e+", "e")
+    return f"{v:.0f}" if v >= 100 else f"{v:.3g}"
 
 
 def budget(name: str, estimate: float, limit: float, unit: str, advice: str) -> float:
