@@ -299,6 +299,7 @@ def write_rules(profile: str) -> Path:
             + f"\t@$(RUN) html {profile}\n")
     path = out / "rules.mk"
     _write_if_changed(path, text)
+    path.touch()  # newer than what it was made from, or make would remake it on every run
     return path
 
 
