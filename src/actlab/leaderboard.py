@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 
 import numpy as np
@@ -129,6 +129,23 @@ class TaskResult:
     val: np.ndarray
     test: np.ndarray
     failed: np.ndarray
+    curve: np.ndarray | None = None   # (activations, seeds, rates, checkpoints) training loss
+    curve_steps: list[int] | None = None
+
+    def to_data(self) -> dict:
+        """Plain lists and dicts for the evidence store; arrays keep their dtype and shape, so
+        :meth:`from_data` gives back the same bits."""
+        return {"task": asdict(self.task), "activations": list(self.activations), "lrs": list(self.lrs),
+                "val": array_data(self.val), "test": array_data(self.test), "failed": array_data(self.failed),
+                "curve": None if self.curve is None else array_data(self.curve), "curve_steps": self.curve_steps}
+
+    @classmethod
+    def from_data(cls, d: dict) -> TaskResult:
+        t = d["task"]
+        task = Task(**{**t, "widths": tuple(t["widths"]), "lrs": tuple(t["lrs"])})
+        curve = None if d.get("curve") is None else array_from(d["curve"])
+        return cls(task, list(d["activations"]), list(d["lrs"]), array_from(d["val"]), array_from(d["test"]),
+                   array_from(d["failed"]), curve, d.get("curve_steps"))
 
     def chosen(self) -> tuple[np.ndarray, np.ndarray]:
         """Per activation: the index of the rate with the lowest median validation error (failed
@@ -181,8 +198,20 @@ def widths_for(task: Task, activation: str, n_in: int, n_out: int) -> tuple[int,
     return (functions.matched_width(activation, n_in, w, n_out, depth),) * depth
 
 
+def array_data(a: np.ndarray) -> dict:
+    return {"dtype": str(a.dtype), "shape": list(a.shape), "values": a.ravel().tolist()}
+
+
+def array_from(d: dict) -> np.ndarray:
+    return np.array(d["values"], dtype=d["dtype"]).reshape(d["shape"])
+
+
+CHECKPOINTS = 24  # points of each run's learning curve kept (training loss)
+
+
 def run_task(task: Task, activations: list[str], seeds: int, dtype=torch.float32) -> TaskResult:
-    """Train every (activation, seed, rate of the task's grid) as one batched ensemble."""
+    """Train every (activation, seed, rate of the task's grid) as one batched ensemble; keep each
+    run's training loss at about ``CHECKPOINTS`` steps (logging it changes no number)."""
     lrs = list(task.lrs)
     d = task_data(task, dtype)
     (xt, yt), (xv, yv), (xs, ys) = d["train"], d["val"], d["test"]
@@ -194,7 +223,9 @@ def run_task(task: Task, activations: list[str], seeds: int, dtype=torch.float32
         steps, batch = task.epochs, None
     else:
         steps, batch = task.epochs * math.ceil(n / task.batch_size), task.batch_size
-    fit(ens, xt, yt, loss=task.loss, steps=steps, batch_size=batch, seed=0)
+    every = max(1, steps // CHECKPOINTS)
+    history = fit(ens, xt, yt, loss=task.loss, steps=steps, batch_size=batch, seed=0, log_every=every)
+    logged = [s for s in range(1, steps + 1) if s % every == 0 or s == steps]
     with torch.no_grad():
         final = member_losses(ens(xt), yt, task.loss).double().numpy()
         val, test = errors(task, ens(xv), yv), errors(task, ens(xs), ys)
@@ -202,7 +233,7 @@ def run_task(task: Task, activations: list[str], seeds: int, dtype=torch.float32
     shape = (len(activations), seeds, len(lrs))
     val = np.where(np.isfinite(val), val, np.inf)
     return TaskResult(task, list(activations), list(lrs), val.reshape(shape), test.reshape(shape),
-                      failed.reshape(shape))
+                      failed.reshape(shape), history.T.reshape(shape + (len(logged),)), logged)
 
 
 def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int = 3, dtype=torch.float32) -> np.ndarray:
@@ -342,6 +373,16 @@ class Board:
         return (np.stack([r.failed.sum(axis=(1, 2)) for r in self.results]),
                 np.array([r.failed[0].size for r in self.results]))
 
+    def to_data(self) -> dict:
+        return {"results": [r.to_data() for r in self.results],
+                "step_time": None if self.step_time is None else array_data(self.step_time)}
+
+    @classmethod
+    def from_data(cls, d: dict) -> Board:
+        """The board :meth:`to_data` wrote (the evidence store's ``guide-leaderboard``)."""
+        return cls([TaskResult.from_data(r) for r in d["results"]],
+                   None if d["step_time"] is None else array_from(d["step_time"]))
+
     def medians(self) -> tuple[np.ndarray, np.ndarray]:
         """(tasks, activations): the median test error over seeds at the chosen rate (inf if half
         or more of the runs failed), and each function's rank by it within its task."""
@@ -392,6 +433,28 @@ def run_board(task_list: list[Task], activations: list[str], seeds: int, *, time
     if time_steps:
         times = np.stack([step_times(t, activations, steps=time_steps) for t in task_list])
     return Board(results, times)
+
+
+def board_data(device: str = "cpu", **p) -> dict:
+    """The guide's leaderboard at the chapter's parameters ``p``, as data: the evidence cell
+    ``guide-leaderboard`` (seeded here as the chapter seeds itself, so a live run and the stored
+    one give the same bits)."""
+    from actlab.seeding import deterministic
+
+    if device != "cpu":
+        raise ValueError(f"the leaderboard trains on the CPU only (actlab.ensemble has no device support); got {device!r}")
+    deterministic(0)
+    budgets = {k: p[k] for k in ("digits_lrs", "deep_lrs", "regression_lrs", "cnn_lrs", "deep_depth", "epochs",
+                                 "deep_epochs", "regression_steps", "cnn_channels", "cnn_epochs", "cnn_train")}
+    by_name = tasks(**budgets)
+    board = run_board([by_name[t] for t in p["tasks"]], p["activations"], p["seeds"], time_steps=p["time_steps"])
+    return board.to_data()
+
+
+def board_subset(data: dict, tasks: list[str], time_steps: int = 0) -> dict:
+    """The part of stored board data that ``board_data`` recomputes for ``tasks`` alone (a spot
+    check's block); timings are measurements, not results, and are left out."""
+    return {"results": [r for t in tasks for r in data["results"] if r["task"]["name"] == t], "step_time": None}
 
 
 def error_text(task: Task, e: float) -> str:
