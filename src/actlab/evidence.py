@@ -1,0 +1,456 @@
+"""The evidence store: expensive experiments computed once and kept as data, with provenance.
+
+A *cell* is a named experiment, a function ``module:function`` with its parameters, whose
+JSON-serialisable result (per-run outcomes, learning curves; never weights) lives in
+``evidence/NAME.json``. Its *key* hashes the code that computes it (the function's module and
+every ``actlab`` module that module imports, transitively), its parameters and the torch and
+numpy versions; a stored cell whose key differs from the current one is stale. Commit, machine,
+date, wall time and peak memory are provenance: they say where a number came from without
+making it stale.
+
+``python -m actlab.evidence compute|check|spot-check`` (``make evidence``, ``make evidence-check``).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import importlib
+import inspect
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from actlab import paths
+
+STORE = paths.ROOT / "evidence"       # committed: the cells at their registered parameters
+CACHE = paths.BUILD / "evidence"      # other parameters (a student's run, the quick profile)
+DEVICE = os.environ.get("DEVICE", "cpu")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """``summary`` is formatted with the parameters for the provenance line; ``spot`` lists
+    parameter overrides for cheap blocks whose results the full data contains, and ``select``
+    ("module:function" taking (data, **overrides)) cuts that block out of the stored data."""
+    func: str
+    params: dict
+    expected_s: float
+    summary: str = ""
+    spot: tuple = ()
+    select: str = ""
+    atol: float = 0.0
+    rtol: float = 0.0
+
+
+GUIDE = dict(
+    activations=["relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "mish", "softplus", "tanh",
+                 "lecun_tanh", "sigmoid", "maxout", "swiglu"],
+    tasks=["digits", "cnn", "deep", "regression"], seeds=3, epochs=10, deep_depth=20, deep_epochs=10,
+    regression_steps=800, digits_lrs=[0.003, 0.01, 0.03, 0.1], deep_lrs=[0.0003, 0.001, 0.003, 0.01],
+    regression_lrs=[0.003, 0.01, 0.03, 0.1], cnn_lrs=[0.01, 0.03, 0.1], cnn_channels=25, cnn_epochs=4,
+    cnn_train=2000, time_steps=10)
+
+CELLS: dict[str, Cell] = {
+    # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
+    # each, all its seeds: a task trains as its own ensemble, so a block repeats the stored runs
+    # exactly on the same CPU and torch. The tolerance is for another CPU, where rounding can move
+    # a run: 0.02 absolute is two points of a share misclassified (a smaller CNN ensemble, which
+    # rounds differently, moved test errors by up to 1.2 points here), 5% relative for the MSE.
+    "guide-leaderboard": Cell(
+        "actlab.leaderboard:board_data", GUIDE, expected_s=45,
+        summary="{seeds} seeds × {n_activations} functions × {n_tasks} tasks × 3–4 learning rates, budget "
+                "{epochs} epochs (digits), {deep_epochs} ({deep_depth}-layer), {cnn_epochs} (CNN), "
+                "{regression_steps} full-batch steps (regression)",
+        spot=tuple({"tasks": [t], "time_steps": 0} for t in ("regression", "digits", "deep", "cnn")),
+        select="actlab.leaderboard:board_subset", atol=0.02, rtol=0.05),
+}
+
+
+class EvidenceError(RuntimeError):
+    """A cell the book needs is missing or stale; the message names the command that fixes it."""
+
+
+# ---------------------------------------------------------------- strict JSON
+
+def dumps(obj) -> str:
+    """Strict JSON: a non-finite float becomes ``{"float": "inf"}`` (as ``record.metrics_json``)."""
+    def enc(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return {"float": repr(v)}
+        if isinstance(v, dict):
+            return {k: enc(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [enc(x) for x in v]
+        return v
+    return json.dumps(enc(obj), sort_keys=True, allow_nan=False, separators=(",", ":"))
+
+
+def loads(text: str):
+    return json.loads(text, object_hook=lambda d: float(d["float"]) if set(d) == {"float"} else d)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """A reader never sees half a file: write beside it, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would follow the file into a commit
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- keys
+
+# Packages whose modules enter a key when a cell imports them (a test adds a scratch package);
+# third-party code enters through its version (torch, numpy), not its source.
+ROOTS = {"actlab": Path(__file__).resolve().parent}
+
+
+def source_file(module: str) -> Path | None:
+    """The file of a module of ``ROOTS`` (found without importing it), or None if ``module``
+    names no such module (``from actlab.x import f`` names ``actlab.x.f`` too)."""
+    parts = module.split(".")
+    if parts[0] not in ROOTS:
+        return None
+    base = ROOTS[parts[0]].joinpath(*parts[1:])
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
+def _imports(module: str) -> set[str]:
+    """The modules of ``ROOTS`` ``module``'s source imports, anywhere in it (lazy imports too)."""
+    found = set()
+    for node in ast.walk(ast.parse(source_file(module).read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in found if source_file(m) is not None}
+
+
+def code_modules(module: str) -> tuple[str, ...]:
+    """``module`` and every module of ``ROOTS`` it imports, transitively, sorted (not cached:
+    a kernel that lives across an edit must see it; about 15 ms for the leaderboard)."""
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(_imports(m) - seen)
+    return tuple(sorted(seen))
+
+
+def versions() -> dict:
+    from importlib.metadata import version
+    return {"torch": version("torch"), "numpy": version("numpy")}
+
+
+def cell_key(cell: Cell, params: dict | None = None) -> str:
+    """sha256 of the code, the parameters and the library versions: what decides the numbers."""
+    h = hashlib.sha256(cell.func.encode())
+    for m in code_modules(cell.func.split(":")[0]):
+        h.update(m.encode() + b"\0" + source_file(m).read_bytes() + b"\0")
+    h.update(dumps(cell.params if params is None else params).encode())
+    h.update(dumps(versions()).encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- store and cache
+
+def store_path(name: str) -> Path:
+    return STORE / f"{name}.json"
+
+
+def cache_path(name: str, params: dict) -> Path:
+    return CACHE / f"{name}-{hashlib.sha256(dumps(params).encode()).hexdigest()[:8]}.json"
+
+
+def read(path: Path) -> dict | None:
+    """The record at ``path``; None if missing, or if it does not parse (said in one line)."""
+    if not path.exists():
+        return None
+    try:
+        rec = loads(path.read_text())
+        if not isinstance(rec, dict) or not {"key", "data", "provenance"} <= set(rec):
+            raise ValueError("not an evidence record")
+        return rec
+    except (ValueError, UnicodeDecodeError) as e:
+        print(f"evidence: {path} does not read back ({type(e).__name__}); treating it as missing", file=sys.stderr)
+        return None
+
+
+def problem(name: str) -> str | None:
+    """One sentence if the committed cell is missing or stale, else None."""
+    rec = read(store_path(name))
+    if rec is None:
+        why = "is missing or unreadable"
+    elif rec["key"] != cell_key(CELLS[name]):
+        why = "is stale (its code, parameters or library versions changed)"
+    else:
+        return None
+    return f"Evidence cell {name} {why}: run `make evidence CELL={name}`."
+
+
+def _params(name: str, params: dict) -> tuple[dict, bool]:
+    """All of the cell's parameters (given ones over registered ones), and whether they are the
+    registered ones (compared as JSON: a tuple equals a list, 1.0 equals 1)."""
+    cell = CELLS[name]
+    if unknown := set(params) - set(cell.params):
+        raise TypeError(f"evidence cell {name} has no parameter {', '.join(sorted(unknown))}")
+    full = loads(dumps({**cell.params, **params}))
+    return full, full == loads(dumps(cell.params))
+
+
+def load(name: str, **params):
+    """The cell's data. At its registered parameters, from the committed store (an error naming
+    the command if it is missing or stale, so the book never renders stale data); at any other
+    parameters, computed here once and cached under ``_build/evidence``, never in the store."""
+    full, registered = _params(name, params)
+    if registered:
+        if msg := problem(name):
+            raise EvidenceError(msg)
+        return read(store_path(name))["data"]
+    cell, path = CELLS[name], cache_path(name, full)
+    key = cell_key(cell, full)
+    rec = read(path)
+    if rec is None or rec["key"] != key:
+        t0 = time.perf_counter()
+        data = call(cell.func, full, DEVICE)
+        rec = record(name, key, full, data, time.perf_counter() - t0, peak_mb(), DEVICE)
+        write_atomic(path, dumps(rec))
+    return rec["data"]
+
+
+def provenance_line(name: str, **params) -> str:
+    """One Markdown line under a figure or verdict built on the cell: what was run, when, where,
+    at what cost. Other parameters than the registered ones read the run's cache entry."""
+    full, registered = _params(name, params)
+    rec = read(store_path(name) if registered else cache_path(name, full))
+    if rec is None:
+        return f"Evidence `{name}`: not computed yet."
+    p, prov = rec["params"], rec["provenance"]
+    what = CELLS[name].summary.format(**p, **{f"n_{k}": len(v) for k, v in p.items() if isinstance(v, list)})
+    head = f"Stored evidence `{name}`" if registered else f"Evidence `{name}`, computed for this run's parameters"
+    return (f"{head}: {what}; computed {prov['date'][:10]} at commit {prov['commit'][:7]} on {prov['machine']} "
+            f"({prov['device']}) in {prov['wall_seconds']:.0f} s, peak {prov['peak_mb']:.0f} MB.")
+
+
+# ---------------------------------------------------------------- computing
+
+def call(func: str, params: dict, device: str = "cpu"):
+    """Run ``module:function`` with ``params``; ``device`` reaches a function that takes one."""
+    mod, _, fn = func.partition(":")
+    f = getattr(importlib.import_module(mod), fn)
+    kw = dict(params)
+    if "device" in inspect.signature(f).parameters:
+        kw["device"] = device
+    return loads(dumps(f(**kw)))  # what a reader of the file gets: lists, plain floats
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=paths.ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except OSError:
+        return "unknown"
+
+
+def machine() -> str:
+    """Host, CPU model and cores: what a timing or a rounding difference depends on."""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.machine()
+    return f"{platform.node()} ({cpu}, {os.cpu_count()} cores)"
+
+
+def record(name, key, params, data, wall, peak, device) -> dict:
+    return {"cell": name, "key": key, "params": params, "data": data,
+            "provenance": {"commit": git_commit(), "machine": machine(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                           "wall_seconds": round(wall, 2), "peak_mb": round(peak, 1), "device": device, **versions()}}
+
+
+def _worker_init():
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us: no traceback per worker
+
+
+def _work(func: str, params: dict, device: str):
+    """In a fresh process: the cell's data, its wall time and this process's peak memory."""
+    t0 = time.perf_counter()
+    data = call(func, params, device)
+    return data, time.perf_counter() - t0, peak_mb()
+
+
+def _expected(name: str) -> float:
+    rec = read(store_path(name)) if store_path(name).exists() else None
+    return float(rec["provenance"]["wall_seconds"]) if rec else CELLS[name].expected_s
+
+
+def compute(names: list[str], jobs: int = 2, device: str = "cpu") -> int:
+    """Compute ``names`` side by side, one fresh process per cell (so its peak memory is its own),
+    each written to the store the moment it finishes; 0 if all succeeded, 1 if one failed, 130
+    on Ctrl-C (finished cells kept)."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    import psutil
+    from tqdm import tqdm
+
+    if not names:
+        print("evidence: every cell is up to date")
+        return 0
+    expected = {n: _expected(n) for n in names}
+    keys = {n: cell_key(CELLS[n]) for n in names}
+    jobs = max(1, min(jobs, len(names)))
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                               max_tasks_per_child=1)
+    bar = tqdm(total=round(sum(expected.values())), unit="s", desc=f"evidence ({len(names)} cells, {jobs} jobs)",
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of work, ~{remaining} left",
+               mininterval=0.5 if sys.stderr.isatty() else 30)  # a log gets a line every 30 s, not every 0.5
+    failed, done_work = [], 0.0
+    try:
+        # longest first: the wall time is then closest to the total divided by the jobs
+        futs = {pool.submit(_work, CELLS[n].func, CELLS[n].params, device): n
+                for n in sorted(names, key=lambda n: -expected[n])}
+        pending, started = set(futs), {}
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for f in finished:
+                n = futs[f]
+                try:
+                    data, wall, peak = f.result()
+                except Exception as e:  # one failed cell does not stop the others
+                    failed.append(n)
+                    tqdm.write(f"evidence: cell {n} failed: {type(e).__name__}: {e}")
+                else:
+                    write_atomic(store_path(n), dumps(record(n, keys[n], CELLS[n].params, data, wall, peak, device)))
+                    tqdm.write(f"evidence: {n} computed in {wall:.1f} s, peak {peak:.0f} MB -> {store_path(n)}")
+                done_work += expected[n]
+            now = time.monotonic()  # a queued call counts as running too: credit the first `jobs` only
+            running = sorted((started.setdefault(f, now), futs[f]) for f in pending if f.running())[:jobs]
+            running = sum(min(now - t, 0.95 * expected[n]) for t, n in running)
+            bar.update(min(done_work + running, bar.total) - bar.n)
+    except KeyboardInterrupt:
+        for child in psutil.Process().children(recursive=True):
+            try:  # the workers and what they started; multiprocessing's resource tracker cleans up after them
+                if "resource_tracker" not in " ".join(child.cmdline()):
+                    child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+        kept = sum(1 for n in names if n not in failed and problem(n) is None)
+        print(f"evidence: interrupted; {kept} finished cell(s) kept, run `make evidence` to compute the rest",
+              file=sys.stderr)
+        return 130
+    bar.close()
+    pool.shutdown()
+    return 1 if failed else 0
+
+
+def check(names: list[str]) -> int:
+    """CI's test of the store: one sentence per missing or stale cell, exit 1 if any."""
+    problems = [p for n in names if (p := problem(n))]
+    for p in problems:
+        print(p)
+    if not problems:
+        print(f"evidence: all {len(names)} cell(s) match the current code and parameters")
+    return 1 if problems else 0
+
+
+def compare(stored, fresh, atol: float, rtol: float, where: str = "data") -> str | None:
+    """The first place where ``fresh`` differs from ``stored`` beyond the tolerance, or None."""
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        if set(stored) != set(fresh):
+            return f"{where} has keys {sorted(fresh)}, stored {sorted(stored)}"
+        return next((d for k in sorted(stored) if (d := compare(stored[k], fresh[k], atol, rtol, f"{where}.{k}"))), None)
+    if isinstance(stored, list) and isinstance(fresh, list):
+        if len(stored) != len(fresh):
+            return f"{where} has {len(fresh)} items, stored {len(stored)}"
+        return next((d for i, (a, b) in enumerate(zip(stored, fresh, strict=True))
+                     if (d := compare(a, b, atol, rtol, f"{where}[{i}]"))), None)
+    numbers = (int, float)
+    if isinstance(stored, numbers) and isinstance(fresh, numbers) and not isinstance(stored, bool) \
+            and not isinstance(fresh, bool):
+        if stored == fresh or (math.isnan(stored) and math.isnan(fresh)) or abs(fresh - stored) <= atol + rtol * abs(stored):
+            return None
+        return f"{where} is {fresh!r}, stored {stored!r}"
+    return None if stored == fresh else f"{where} is {fresh!r}, stored {stored!r}"
+
+
+def spot_blocks() -> list[tuple[str, dict | None]]:
+    """Every (cell, overrides) a spot check may draw; a cell without blocks is one block."""
+    return [(n, b) for n, c in CELLS.items() for b in (c.spot or (None,))]
+
+
+def spot_check(commit: str | None = None, device: str = "cpu") -> int:
+    """Recompute one block, drawn from the commit hash, in a fresh process; compare it with the store."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    commit = commit or git_commit().split("+")[0]
+    blocks = spot_blocks()
+    name, over = blocks[int(hashlib.sha256(commit.encode()).hexdigest(), 16) % len(blocks)]
+    cell = CELLS[name]
+    if msg := problem(name):
+        print(msg)
+        return 1
+    stored = read(store_path(name))["data"]
+    if over:
+        mod, _, fn = cell.select.partition(":")
+        stored = loads(dumps(getattr(importlib.import_module(mod), fn)(stored, **over)))
+    params = {**cell.params, **(over or {})}
+    print(f"evidence: spot check of {name} {dumps(over or {})} (drawn from commit {commit[:7]})")
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), max_tasks_per_child=1) as pool:
+        fresh, wall, peak = pool.submit(_work, cell.func, params, device).result()
+    if diff := compare(stored, fresh, cell.atol, cell.rtol):
+        print(f"Evidence cell {name} does not reproduce within atol {cell.atol} and rtol {cell.rtol}: {diff}; "
+              f"recompute it with `make evidence CELL={name}` after finding why.")
+        return 1
+    print(f"evidence: {name} reproduces within atol {cell.atol}, rtol {cell.rtol} ({wall:.1f} s, peak {peak:.0f} MB)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m actlab.evidence", description=__doc__.split("\n\n")[0])
+    ap.add_argument("command", choices=["compute", "check", "spot-check"])
+    ap.add_argument("--cell", default="", help="one cell by name (compute: even if it is up to date)")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--device", default=DEVICE, choices=["cpu", "cuda"])
+    ap.add_argument("--commit", default=None, help="spot-check: draw from this commit instead of HEAD")
+    a = ap.parse_args(argv)
+    if a.cell and a.cell not in CELLS:
+        print(f"evidence: there is no cell {a.cell!r}; the cells are {', '.join(sorted(CELLS))}.")
+        return 2
+    names = [a.cell] if a.cell else sorted(CELLS)
+    if a.command == "check":
+        return check(names)
+    if a.command == "spot-check":
+        return spot_check(a.commit, a.device)
+    todo = names if a.cell else [n for n in names if problem(n)]
+    return compute(todo, max(1, min(a.jobs, os.cpu_count() or 1)), a.device)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
