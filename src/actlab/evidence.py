@@ -25,6 +25,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -352,13 +353,15 @@ def compute(names: list[str], jobs: int = 2, device: str = "cpu") -> int:
             running = sum(min(now - t, 0.95 * expected[n]) for t, n in running)
             bar.update(min(done_work + running, bar.total) - bar.n)
     except KeyboardInterrupt:
+        # the pool's manager thread can trip over workers killed under it; we are leaving anyway
+        threading.excepthook = lambda args: None
         for child in psutil.Process().children(recursive=True):
             try:  # the workers and what they started; multiprocessing's resource tracker cleans up after them
                 if "resource_tracker" not in " ".join(child.cmdline()):
                     child.kill()
             except psutil.NoSuchProcess:
                 pass
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # its workers are dead: this returns at once
         bar.close()
         kept = sum(1 for n in names if n not in failed and problem(n) is None)
         print(f"evidence: interrupted; {kept} finished cell(s) kept, run `make evidence` to compute the rest",
