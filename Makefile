@@ -26,6 +26,8 @@ ifeq ($(filter $(JOBS),$(shell seq 1 $(CORES))),)
 $(error JOBS must be a whole number from 1 to $(CORES) (the cores); got '$(JOBS)')
 endif
 
+include evidence.mk
+
 .PHONY: book test check chapter quick clean lock bench help browser baseline notebook
 
 help:
@@ -48,7 +50,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# A stale or missing evidence cell is named and computed first, never rendered silently.
 book: $(STAMP)
+	$(PY) -m actlab.evidence compute
 	$(PY) -m actlab.pipeline book --profile full --jobs $(JOBS)
 
 # The browser tests drive Debian's Chromium (Playwright cannot download a browser here).
@@ -66,10 +70,12 @@ browser:
 check: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m actlab.chapterlint
+	$(PY) -m actlab.evidence check
 	$(PY) -m pytest -q -n $(JOBS) -m "not book" --dist loadfile
 
 # Everything: check, then the quick book, the site and the browser tests.
 test: check browser
+	$(PY) -m actlab.evidence spot-check   # one block of a stored cell, recomputed from scratch
 	$(PY) -m pytest -q -n $(JOBS) -m book --dist worksteal   # the quick book is built once, under the build lock
 
 # NAME is checked against the chapters before any shell sees it, then passed quoted. ARGS is

@@ -29,6 +29,7 @@ import time
 import tomllib
 from pathlib import Path
 
+from actlab import evidence
 from actlab.interactive import DATA_DIR, VEGA_DIR
 from actlab.interactive import MIME as DATA_MIME
 from actlab.paths import BUILD, CHAPTERS, LOCK, PROFILES, ROOT
@@ -258,8 +259,9 @@ def write_rules(profile: str) -> Path:
         nb = jupytext.read(CHAPTERS / f"{name}.md")
         code = BUILD / ".code" / f"{name}.json"
         _write_if_changed(code, json.dumps(code_cells(nb), indent=0))
-        deps = [rel(code), *map(str, module_files("\n".join(c.source for c in nb.cells if c.cell_type == "code"))),
-                *lock]
+        source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        deps = [rel(code), *map(str, module_files(source)), *lock]
+        deps += [rel(evidence.store_path(c)) for c in evidence.CELLS if f'"{c}"' in source]  # the data it loads
         target = out / "executed" / f"{name}.ipynb"
         params = out / "params" / f"{name}.json"
         _write_if_changed(params, json.dumps(params_for(profile, name), sort_keys=True))
