@@ -239,14 +239,14 @@ def test_batched_conv1d_is_torch_conv1d_and_its_hand_written_backward_is_right(k
     from actlab.ensemble import BatchedConv1d
 
     g = torch.Generator().manual_seed(0)
-    h = torch.randn(2, 2, length, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    h = torch.randn(2, 3, length, 2, dtype=torch.float64, generator=g, requires_grad=True)  # (E, C, L, B)
     w = torch.randn(2, kernel * 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
     b = torch.randn(2, 1, 4, dtype=torch.float64, generator=g, requires_grad=True)
     conv = lambda h, w, b: BatchedConv1d.apply(h, w, b, kernel, stride, padding)
     for e in range(2):
-        ref = torch.nn.functional.conv1d(h[e].transpose(1, 2), w[e].view(kernel, 3, 4).permute(2, 1, 0), b[e, 0],
+        ref = torch.nn.functional.conv1d(h[e].permute(2, 0, 1), w[e].view(kernel, 3, 4).permute(2, 1, 0), b[e, 0],
                                          stride=stride, padding=padding)
-        torch.testing.assert_close(conv(h, w, b)[e], ref.transpose(1, 2), rtol=0, atol=1e-13)
+        torch.testing.assert_close(conv(h, w, b)[e], ref.permute(1, 2, 0), rtol=0, atol=1e-13)
     assert torch.autograd.gradcheck(conv, (h, w, b))
 
 

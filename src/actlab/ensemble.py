@@ -10,11 +10,11 @@ in different blocks of the same model (no padding, so nothing is wasted on maske
 A member may start with 1-D convolutions (``Member.conv``: channels per layer; the input
 x (B, L) is one channel of length L), flattened channel by channel into its dense layers,
 as ``torch.nn.Conv1d`` then ``nn.Flatten`` then ``nn.Linear`` would. Inside a block the
-activations of conv layers are kept channels-last, (members, B, length, channels), and each
+activations of conv layers are kept batch innermost, (members, channels, length, B), and each
 layer is an im2col copy plus one batched matmul (:class:`BatchedConv1d`); the first layer,
 whose input all members share, is a single matmul for the whole block. On one CPU core
 this beats both ``F.conv1d`` with ``groups=members`` and a Python loop of ``nn.Conv1d``
-networks (``benchmarks/ensemble_vs_loop.py --conv`` measures the latter).
+networks (``benchmarks/ensemble_vs_loop.py --sweep conv`` measures the latter).
 
 Every member is exactly the network it would be alone: its initial weights come from its
 own generator (seeded by ``Member.seed``), its loss is its own mean, the total loss is a
@@ -35,6 +35,7 @@ from actlab import functions
 
 INITS = ("default", "standard", "xavier", "kaiming", "lecun")
 LOSSES = ("mse", "xent", "bce")
+_SQRT_HALF, _INV_SQRT_2PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
 
 
 # Greydanus's small MNIST-1D CNN (his ConvBase): three conv layers of 25 channels, kernels 5, 3, 3,
@@ -148,62 +149,114 @@ def affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.baddbmm(b, h, w)
 
 
-class BatchedConv1d(torch.autograd.Function):
-    """Every member's 1-D convolution at once, channels-last: h (E, B, L, C_in), w (E, k*C_in, C_out)
-    (row j*C_in + c holds torch's weight[:, c, j]), b (E, 1, C_out) -> (E, B, L_out, C_out).
+def _taps(L: int, L_out: int, kernel: int, stride: int, padding: int):
+    """Per tap j: the output positions [lo, hi) whose window reads tap j inside the signal (output
+    i reads input stride*i + j - padding), and the input position t that output lo reads."""
+    for j in range(kernel):
+        lo = max(0, -((j - padding) // stride))
+        hi = max(lo, min(L_out, (L - 1 + padding - j) // stride + 1))
+        yield j, lo, hi, stride * lo + j - padding
 
-    Forward: zero-pad, take the k-wide windows every ``stride`` as an im2col copy (E, B*L_out,
-    k*C_in) and multiply by w in one batched matmul. Backward by hand, because autograd's
-    backward of ``unfold`` (a scatter) costs more than the matmuls: the input gradient is the
-    matmul with w transposed, added back into the k shifted strided slices it came from.
+
+class BatchedConv1d(torch.autograd.Function):
+    """Every member's 1-D convolution at once, batch innermost: h (E, C_in, L, B),
+    w (E, k*C_in, C_out) (row j*C_in + c holds torch's weight[:, c, j]), b (E, 1, C_out)
+    -> (E, C_out, L_out, B).
+
+    With the batch innermost, (length, batch) is one matmul dimension of L_out*B columns: the
+    im2col columns (E, k*C_in, L_out*B) are one strided copy per tap straight from h (zeros
+    where a window reaches into the padding, so no padded copy of h), each a run of B values,
+    and w^T @ columns is one batched matmul whose output is already the next layer's layout.
+    Backward by hand, because autograd's backward of ``unfold`` (a zero fill and a scatter)
+    costs more than the matmuls: the columns' gradient, w @ grad, goes back into the k strided
+    slices it came from, copied where no earlier tap wrote and added where one did.
     First derivatives only (no double backward)."""
 
     @staticmethod
     def forward(ctx, h, w, b, kernel: int, stride: int, padding: int):
-        E, B, L, C = h.shape
+        E, C, L, B = h.shape
         L_out = (L + 2 * padding - kernel) // stride + 1
-        hp = h.new_zeros(E, B, L + 2 * padding, C)
-        hp[:, :, padding:padding + L] = h
-        s = hp.stride()
-        cols = hp.as_strided((E, B, L_out, kernel, C), (s[0], s[1], stride * s[2], s[2], s[3]))
-        cols = cols.reshape(E, B * L_out, kernel * C)
+        cols = h.new_empty(E, kernel, C, L_out, B)
+        for j, lo, hi, t in _taps(L, L_out, kernel, stride, padding):
+            if lo:
+                cols[:, j, :, :lo] = 0
+            if hi < L_out:
+                cols[:, j, :, hi:] = 0
+            cols[:, j, :, lo:hi] = h[:, :, t:t + stride * (hi - lo - 1) + 1:stride]
+        cols = cols.view(E, kernel * C, L_out * B)
         ctx.save_for_backward(cols, w)
         ctx.geometry = (kernel, stride, padding, L)
-        return torch.baddbmm(b, cols, w).view(E, B, L_out, -1)
+        return torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), cols).view(E, -1, L_out, B)
 
     @staticmethod
     def backward(ctx, grad):
         cols, w = ctx.saved_tensors
         kernel, stride, padding, L = ctx.geometry
-        E, B, L_out, C_out = grad.shape
-        grad = grad.reshape(E, B * L_out, C_out)
-        gw = torch.bmm(cols.transpose(1, 2), grad) if ctx.needs_input_grad[1] else None
-        gb = grad.sum(1, keepdim=True) if ctx.needs_input_grad[2] else None
+        E, C_out, L_out, B = grad.shape
+        grad = grad.reshape(E, C_out, L_out * B)
+        gw = torch.bmm(cols, grad.transpose(1, 2)) if ctx.needs_input_grad[1] else None
+        gb = grad.sum(2).unsqueeze(1) if ctx.needs_input_grad[2] else None
         gh = None
         if ctx.needs_input_grad[0]:
             C = w.shape[1] // kernel
-            gcols = torch.bmm(grad, w.transpose(1, 2)).view(E, B, L_out, kernel, C)
-            gh = grad.new_zeros(E, B, L, C)
-            for j in range(kernel):  # window position i, tap j reads input stride*i + j - padding
-                lo = max(0, -((j - padding) // stride))
-                hi = min(L_out - 1, (L - 1 + padding - j) // stride)
-                if hi >= lo:
-                    t = stride * lo + j - padding
-                    gh[:, :, t:t + stride * (hi - lo) + 1:stride] += gcols[:, :, lo:hi + 1, j]
+            gcols = torch.bmm(w, grad).view(E, kernel, C, L_out, B)
+            gh = grad.new_empty(E, C, L, B)
+            written = [False] * L
+            for j, lo, hi, t in _taps(L, L_out, kernel, stride, padding):
+                pos = range(t, t + stride * (hi - lo), stride)
+                dst, src = gh[:, :, t:t + stride * (hi - lo - 1) + 1:stride], gcols[:, j, :, lo:hi]
+                if not any(written[p] for p in pos):
+                    dst.copy_(src)
+                else:
+                    for p in pos:  # the few positions no earlier tap reached
+                        if not written[p]:
+                            gh[:, :, p] = 0
+                    dst.add_(src)
+                for p in pos:
+                    written[p] = True
+            for p in range(L):  # positions no window reads (stride > kernel)
+                if not written[p]:
+                    gh[:, :, p] = 0
         return gh, gw, gb, None, None, None
 
 
 def conv_shared(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, kernel: int, stride: int,
                 padding: int) -> torch.Tensor:
-    """A first conv layer whose input x (B, L) every member shares: one (B*L_out, k) @ (k, E*C)
-    matmul for the whole block instead of one per member. w (E, k, C), b (E, 1, C) ->
-    (E, B, L_out, C)."""
+    """A first conv layer whose input x (B, L) every member shares: its im2col columns
+    (k, L_out*B) are built once, and one (E*C, k) @ (k, L_out*B) matmul gives every member's
+    output in the block's layout. w (E, k, C), b (E, 1, C) -> (E, C, L_out, B)."""
     E, k, C = w.shape
     cols = F.pad(x, (padding, padding)).unfold(-1, kernel, stride)  # (B, L_out, k), a view
     B, L_out, _ = cols.shape
-    z = torch.addmm(b.transpose(0, 1).reshape(1, E * C), cols.reshape(B * L_out, k),
-                     w.transpose(0, 1).reshape(k, E * C))
-    return z.view(B, L_out, E, C).permute(2, 0, 1, 3).contiguous()
+    z = torch.addmm(b.reshape(E * C, 1), w.transpose(1, 2).reshape(E * C, k),
+                    cols.permute(2, 1, 0).reshape(k, L_out * B))
+    return z.view(E, C, L_out, B)
+
+
+class _GELU(torch.autograd.Function):
+    """functions' GELU, x Phi(x) with Phi from erfc (the same values), with its derivative
+    Phi(x) + x phi(x) by hand. Autograd through that composite keeps about eight intermediates
+    and makes some twenty passes over them, which on conv layers' activations costs more than
+    the layer's matmuls; this makes five passes forward and seven backward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        p = torch.mul(x, -_SQRT_HALF).erfc_().mul_(0.5)  # Phi(x), as functions._ndtr forms it
+        y = x * p
+        if not torch.isfinite(x.sum()):  # x may hold +-inf: the registered function's limits
+            y = functions.get("gelu")(x)
+        ctx.save_for_backward(x, p)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, p = ctx.saved_tensors
+        return (x * x).mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).mul_(x).add_(p).mul_(grad)
+
+
+# activations whose autograd graph is much slower than a hand-fused forward and backward (used on
+# conv layers, whose activations are the largest tensors of a step)
+FUSED = {"gelu": _GELU.apply}
 
 
 class Block:
@@ -271,7 +324,7 @@ class Block:
     def _act(self, f, a: int, part: torch.Tensor, layer: int) -> torch.Tensor:
         if a in self.slopes:
             slope = self.slopes[a][layer]
-            if part.dim() == 4:  # a conv layer, (members, B, length, channels)
+            if part.dim() == 4:  # a conv layer, (members, channels, length, B)
                 slope = slope[..., None]
             return torch.where(part > 0, part, slope * part)
         return f(part)
@@ -288,14 +341,17 @@ class Block:
         """x: (B, n_in) shared by all members, or (E, B, n_in). Returns (E, B, n_out) [, pre, post];
         pre/post per hidden layer: (E, B, width), or (E, B, channels, length) for a conv layer."""
         pre, post = [], []
-        if self.conv:
+        nc = len(self.conv)
+        if nc:
             h = self._conv_forward(x, keep, pre, post)
         else:
             h = x.expand(len(self.members), *x.shape[-2:]) if x.dim() == 2 else x
-        nc = len(self.conv)
         last = len(self.weights) - 1
         for layer, (w, b) in enumerate(zip(self.weights[nc:], self.biases[nc:], strict=True), start=nc):
-            z = affine(h, w, b)
+            if layer == nc and nc:  # conv features (E, channels * length, B): w^T @ h keeps their gradient in that layout
+                z = torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), h).transpose(1, 2)
+            else:
+                z = affine(h, w, b)
             if layer == last:
                 return (z, pre, post) if keep else z
             if self.batch_norm:  # training-mode statistics over the batch, no affine part
@@ -306,21 +362,43 @@ class Block:
                 post.append(h)
 
     def _conv_forward(self, x: torch.Tensor, keep: bool, pre: list, post: list) -> torch.Tensor:
-        """The conv layers, channels-last inside; returns the flattened (E, B, channels * length),
-        channel by channel as torch's Flatten of a (B, channels, length) output."""
-        h, nc = None, len(self.conv)
-        for layer, (w, b, k) in enumerate(zip(self.weights[:nc], self.biases[:nc], self.kernels, strict=True)):
-            if layer == 0 and x.dim() == 2:
-                z = conv_shared(x, w, b, k, self.stride, self.padding)
-            else:
-                z = BatchedConv1d.apply(x[..., None] if layer == 0 else h, w, b, k, self.stride, self.padding)
-            if self.batch_norm:  # over batch and length per channel, as BatchNorm1d in training mode
-                z = (z - z.mean((1, 2), keepdim=True)) / torch.sqrt(z.var((1, 2), unbiased=False, keepdim=True) + 1e-5)
-            h = self.activate(z, layer)
-            if keep:
-                pre.append(z.transpose(2, 3))
-                post.append(h.transpose(2, 3))
-        return h.transpose(2, 3).reshape(h.shape[0], h.shape[1], -1)
+        """The conv layers, (E, channels, length, B) inside (see :class:`BatchedConv1d`); returns
+        the flattened features (E, channels * length, B), channel by channel as torch's Flatten
+        of a (B, channels, length) output.
+
+        Each run of one activation goes through the conv layers on its own: its slice of the
+        weights is a view, and the activation's output feeds the next matmul directly, where one
+        tensor for the whole block would cost a concatenation forward and another backward, per
+        layer, of the largest tensors of the step."""
+        nc, sizes = len(self.conv), [b - a for _f, a, b in self.groups]
+        ws = [w.split(sizes) for w in self.weights[:nc]]
+        bs = [b.split(sizes) for b in self.biases[:nc]]
+        xs = x.transpose(1, 2)[:, None].split(sizes) if x.dim() == 3 else [x] * len(sizes)
+        outs, zs, hs = [], [], []
+        for g, (f, a, _b) in enumerate(self.groups):
+            h, fused = xs[g], FUSED.get(f.name) if a not in self.slopes else None
+            for layer, k in enumerate(self.kernels):
+                if h.dim() == 2:
+                    z = conv_shared(h, ws[0][g], bs[0][g], k, self.stride, self.padding)
+                else:
+                    z = BatchedConv1d.apply(h, ws[layer][g], bs[layer][g], k, self.stride, self.padding)
+                if self.batch_norm:  # over batch and length per channel, as BatchNorm1d in training mode
+                    z = (z - z.mean((2, 3), keepdim=True)) / torch.sqrt(z.var((2, 3), unbiased=False, keepdim=True) + 1e-5)
+                if fused:
+                    h = fused(z)
+                elif f.elementwise:
+                    h = self._act(f, a, z, layer)
+                else:  # maxout and gated units reduce the last axis: move channels there and back
+                    h = self._act(f, a, z.movedim(1, -1), layer).movedim(-1, 1)
+                if keep:
+                    zs.append(z)
+                    hs.append(h)
+            outs.append(h)
+        if keep:  # per layer, the groups' tensors in member order, as (E, B, channels, length)
+            for out, got in ((pre, zs), (post, hs)):
+                out += [torch.cat(got[layer::nc], 0).permute(0, 3, 1, 2) for layer in range(nc)]
+        h = torch.cat(outs, 0) if len(outs) > 1 else outs[0]
+        return h.reshape(h.shape[0], -1, h.shape[-1])
 
 
 class Ensemble:
