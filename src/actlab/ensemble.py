@@ -149,6 +149,17 @@ def affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.baddbmm(b, h, w)
 
 
+def _buffer(like: torch.Tensor, *shape: int) -> torch.Tensor:
+    """An uninitialised tensor that the caller writes in full: without the NaN fill that
+    deterministic mode gives every new tensor, a wasted pass over the step's largest buffers."""
+    det = torch.utils.deterministic
+    fill, det.fill_uninitialized_memory = det.fill_uninitialized_memory, False
+    try:
+        return like.new_empty(shape)
+    finally:
+        det.fill_uninitialized_memory = fill
+
+
 def _taps(L: int, L_out: int, kernel: int, stride: int, padding: int):
     """Per tap j: the output positions [lo, hi) whose window reads tap j inside the signal (output
     i reads input stride*i + j - padding), and the input position t that output lo reads."""
@@ -176,7 +187,7 @@ class BatchedConv1d(torch.autograd.Function):
     def forward(ctx, h, w, b, kernel: int, stride: int, padding: int):
         E, C, L, B = h.shape
         L_out = (L + 2 * padding - kernel) // stride + 1
-        cols = h.new_empty(E, kernel, C, L_out, B)
+        cols = _buffer(h, E, kernel, C, L_out, B)
         for j, lo, hi, t in _taps(L, L_out, kernel, stride, padding):
             if lo:
                 cols[:, j, :, :lo] = 0
@@ -186,7 +197,9 @@ class BatchedConv1d(torch.autograd.Function):
         cols = cols.view(E, kernel * C, L_out * B)
         ctx.save_for_backward(cols, w)
         ctx.geometry = (kernel, stride, padding, L)
-        return torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), cols).view(E, -1, L_out, B)
+        out = _buffer(h, E, w.shape[2], L_out, B)  # not a view of the product: activations may act in place
+        torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), cols, out=out.view(E, -1, L_out * B))
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -200,7 +213,7 @@ class BatchedConv1d(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             C = w.shape[1] // kernel
             gcols = torch.bmm(w, grad).view(E, kernel, C, L_out, B)
-            gh = grad.new_empty(E, C, L, B)
+            gh = _buffer(grad, E, C, L, B)
             written = [False] * L
             for j, lo, hi, t in _taps(L, L_out, kernel, stride, padding):
                 pos = range(t, t + stride * (hi - lo), stride)
@@ -222,15 +235,10 @@ class BatchedConv1d(torch.autograd.Function):
 
 def conv_shared(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, kernel: int, stride: int,
                 padding: int) -> torch.Tensor:
-    """A first conv layer whose input x (B, L) every member shares: its im2col columns
-    (k, L_out*B) are built once, and one (E*C, k) @ (k, L_out*B) matmul gives every member's
-    output in the block's layout. w (E, k, C), b (E, 1, C) -> (E, C, L_out, B)."""
-    E, k, C = w.shape
-    cols = F.pad(x, (padding, padding)).unfold(-1, kernel, stride)  # (B, L_out, k), a view
-    B, L_out, _ = cols.shape
-    z = torch.addmm(b.reshape(E * C, 1), w.transpose(1, 2).reshape(E * C, k),
-                    cols.permute(2, 1, 0).reshape(k, L_out * B))
-    return z.view(E, C, L_out, B)
+    """A first conv layer whose input x (B, L) every member shares, as an expanded view (E, 1, L, B):
+    im2col copies its k columns per member, a fifth of the layer's output at k = 5 and one
+    channel. w (E, k, C), b (E, 1, C) -> (E, C, L_out, B)."""
+    return BatchedConv1d.apply(x.T.expand(w.shape[0], 1, *x.T.shape), w, b, kernel, stride, padding)
 
 
 class _GELU(torch.autograd.Function):
@@ -254,9 +262,11 @@ class _GELU(torch.autograd.Function):
         return (x * x).mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).mul_(x).add_(p).mul_(grad)
 
 
-# activations whose autograd graph is much slower than a hand-fused forward and backward (used on
-# conv layers, whose activations are the largest tensors of a step)
+# On conv layers, whose activations are the largest tensors of a step: activations whose autograd
+# graph is much slower than a hand-fused forward and backward, and the registered functions' in-place
+# forms (the same kernels; their backward reads the output, so the pre-activation need not be kept).
 FUSED = {"gelu": _GELU.apply}
+IN_PLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "sigmoid": torch.sigmoid_}
 
 
 class Block:
@@ -376,7 +386,8 @@ class Block:
         xs = x.transpose(1, 2)[:, None].split(sizes) if x.dim() == 3 else [x] * len(sizes)
         outs, zs, hs = [], [], []
         for g, (f, a, _b) in enumerate(self.groups):
-            h, fused = xs[g], FUSED.get(f.name) if a not in self.slopes else None
+            fast = None if a in self.slopes else FUSED.get(f.name) or (None if keep else IN_PLACE.get(f.name))
+            h = xs[g]
             for layer, k in enumerate(self.kernels):
                 if h.dim() == 2:
                     z = conv_shared(h, ws[0][g], bs[0][g], k, self.stride, self.padding)
@@ -384,8 +395,8 @@ class Block:
                     z = BatchedConv1d.apply(h, ws[layer][g], bs[layer][g], k, self.stride, self.padding)
                 if self.batch_norm:  # over batch and length per channel, as BatchNorm1d in training mode
                     z = (z - z.mean((2, 3), keepdim=True)) / torch.sqrt(z.var((2, 3), unbiased=False, keepdim=True) + 1e-5)
-                if fused:
-                    h = fused(z)
+                if fast:
+                    h = fast(z)
                 elif f.elementwise:
                     h = self._act(f, a, z, layer)
                 else:  # maxout and gated units reduce the last axis: move channels there and back
