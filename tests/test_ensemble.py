@@ -250,6 +250,25 @@ def test_batched_conv1d_is_torch_conv1d_and_its_hand_written_backward_is_right(k
     assert torch.autograd.gradcheck(conv, (h, w, b))
 
 
+@pytest.mark.parametrize("kernel, stride, padding, length", [(5, 2, 1, 12), (3, 2, 1, 9), (3, 2, 1, 10), (4, 3, 2, 11),
+                                                              (2, 2, 0, 8), (3, 3, 0, 10)])
+def test_phase_ordered_conv1d_layers_equal_in_order_ones_and_their_backward_is_right(kernel, stride, padding, length):
+    """A layer writing its positions phase by phase, then PhaseConv1d reading them: the same two
+    layers as BatchedConv1d in order, and both hand-written backwards pass gradcheck."""
+    from actlab.ensemble import BatchedConv1d, PhaseConv1d
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 2, length, 3, dtype=torch.float64, generator=g, requires_grad=True)  # (E, C, L, B)
+    w1, w2 = (torch.randn(2, kernel * c, 4, dtype=torch.float64, generator=g, requires_grad=True) for c in (2, 4))
+    b1, b2 = (torch.randn(2, 1, 4, dtype=torch.float64, generator=g, requires_grad=True) for _ in range(2))
+    geometry = (kernel, stride, padding)
+    in_order = lambda *a: BatchedConv1d.apply(BatchedConv1d.apply(a[0], a[1], a[2], *geometry).tanh(), a[3], a[4], *geometry)
+    phased = lambda *a: PhaseConv1d.apply(BatchedConv1d.apply(a[0], a[1], a[2], *geometry, stride).tanh(), a[3], a[4], *geometry)
+    args = (x, w1, b1, w2, b2)
+    torch.testing.assert_close(phased(*args), in_order(*args), rtol=0, atol=1e-13)
+    assert torch.autograd.gradcheck(phased, args)
+
+
 CONV_MEMBERS = [
     Member("relu", (), seed=0, lr=0.02, conv=(4, 3, 3)),                       # kernels 5, 3, 3 by default
     Member("tanh", (), seed=1, lr=0.05, init="xavier", conv=(4, 3, 3)),

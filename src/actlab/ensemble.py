@@ -160,19 +160,31 @@ def _buffer(like: torch.Tensor, *shape: int) -> torch.Tensor:
         det.fill_uninitialized_memory = fill
 
 
-def _taps(L: int, L_out: int, kernel: int, stride: int, padding: int):
-    """Per tap j: the output positions [lo, hi) whose window reads tap j inside the signal (output
-    i reads input stride*i + j - padding), and the input position t that output lo reads."""
-    for j in range(kernel):
-        lo = max(0, -((j - padding) // stride))
-        hi = max(lo, min(L_out, (L - 1 + padding - j) // stride + 1))
-        yield j, lo, hi, stride * lo + j - padding
+def _taps(L: int, runs, kernel: int, stride: int, padding: int):
+    """Where each window tap reads. Output positions come in runs (start, step, count) laid out one
+    after another (one run (0, 1, L_out) in order); output i reads input stride*i + j - padding at
+    tap j. Yields (j, o, n, lo, hi, t, dt): the run's n outputs start at column o, and its outputs
+    lo..hi-1 read inside the signal at tap j, at input positions t, t + dt, ..."""
+    o = 0
+    for i0, step, n in runs:
+        for j in range(kernel):
+            t0, dt = stride * i0 + j - padding, stride * step
+            lo = max(0, -(t0 // dt))
+            hi = max(lo, min(n, (L - 1 - t0) // dt + 1))
+            yield j, o, n, lo, hi, t0 + dt * lo, dt
+        o += n
+
+
+def _phases(L: int, s: int) -> list[tuple[int, int, int]]:
+    """Positions 0..L-1 phase by phase for a layer of stride s: r, r + s, ... for r < s."""
+    return [(r, s, len(range(r, L, s))) for r in range(s)]
 
 
 class BatchedConv1d(torch.autograd.Function):
     """Every member's 1-D convolution at once, batch innermost: h (E, C_in, L, B),
     w (E, k*C_in, C_out) (row j*C_in + c holds torch's weight[:, c, j]), b (E, 1, C_out)
-    -> (E, C_out, L_out, B).
+    -> (E, C_out, L_out, B), its positions in order, or with ``phases`` = s > 1 phase by phase
+    (0, s, 2s, ..., then 1, s + 1, ...) for a next layer of stride s (:class:`PhaseConv1d`).
 
     With the batch innermost, (length, batch) is one matmul dimension of L_out*B columns: the
     im2col columns (E, k*C_in, L_out*B) are one strided copy per tap straight from h (zeros
@@ -184,19 +196,20 @@ class BatchedConv1d(torch.autograd.Function):
     First derivatives only (no double backward)."""
 
     @staticmethod
-    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int):
+    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int, phases: int = 1):
         E, C, L, B = h.shape
         L_out = (L + 2 * padding - kernel) // stride + 1
+        runs = _phases(L_out, phases)
         cols = _buffer(h, E, kernel, C, L_out, B)
-        for j, lo, hi, t in _taps(L, L_out, kernel, stride, padding):
+        for j, o, n, lo, hi, t, dt in _taps(L, runs, kernel, stride, padding):
             if lo:
-                cols[:, j, :, :lo] = 0
-            if hi < L_out:
-                cols[:, j, :, hi:] = 0
-            cols[:, j, :, lo:hi] = h[:, :, t:t + stride * (hi - lo - 1) + 1:stride]
+                cols[:, j, :, o:o + lo] = 0
+            if hi < n:
+                cols[:, j, :, o + hi:o + n] = 0
+            cols[:, j, :, o + lo:o + hi] = h[:, :, t:t + dt * (hi - lo - 1) + 1:dt]
         cols = cols.view(E, kernel * C, L_out * B)
         ctx.save_for_backward(cols, w)
-        ctx.geometry = (kernel, stride, padding, L)
+        ctx.geometry = (kernel, stride, padding, L, runs)
         out = _buffer(h, E, w.shape[2], L_out, B)  # not a view of the product: activations may act in place
         torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), cols, out=out.view(E, -1, L_out * B))
         return out
@@ -204,7 +217,7 @@ class BatchedConv1d(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         cols, w = ctx.saved_tensors
-        kernel, stride, padding, L = ctx.geometry
+        kernel, stride, padding, L, runs = ctx.geometry
         E, C_out, L_out, B = grad.shape
         grad = grad.reshape(E, C_out, L_out * B)
         gw = torch.bmm(cols, grad.transpose(1, 2)) if ctx.needs_input_grad[1] else None
@@ -215,9 +228,11 @@ class BatchedConv1d(torch.autograd.Function):
             gcols = torch.bmm(w, grad).view(E, kernel, C, L_out, B)
             gh = _buffer(grad, E, C, L, B)
             written = [False] * L
-            for j, lo, hi, t in _taps(L, L_out, kernel, stride, padding):
-                pos = range(t, t + stride * (hi - lo), stride)
-                dst, src = gh[:, :, t:t + stride * (hi - lo - 1) + 1:stride], gcols[:, j, :, lo:hi]
+            for j, o, _n, lo, hi, t, dt in _taps(L, runs, kernel, stride, padding):
+                if hi == lo:
+                    continue
+                pos = range(t, t + dt * (hi - lo), dt)
+                dst, src = gh[:, :, t:pos[-1] + 1:dt], gcols[:, j, :, o + lo:o + hi]
                 if not any(written[p] for p in pos):
                     dst.copy_(src)
                 else:
@@ -230,15 +245,84 @@ class BatchedConv1d(torch.autograd.Function):
             for p in range(L):  # positions no window reads (stride > kernel)
                 if not written[p]:
                     gh[:, :, p] = 0
+        return gh, gw, gb, None, None, None, None
+
+
+class PhaseConv1d(torch.autograd.Function):
+    """:class:`BatchedConv1d` for an input whose positions come phase by phase for this layer's
+    stride s (``BatchedConv1d(..., phases=s)`` writes them so): each tap then reads one contiguous
+    block of (position, batch) columns, a plain matrix, so the layer is k accumulating matmuls of
+    w's tap rows, with no im2col copy forward and no column gradient to scatter back.
+    Output positions in order."""
+
+    @staticmethod
+    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int):
+        E, C, L, B = h.shape
+        L_out = (L + 2 * padding - kernel) // stride + 1
+        h = h.contiguous().view(E, C, L * B)
+        taps = PhaseConv1d._blocks(L, L_out, kernel, stride, padding, B)
+        out = _buffer(h, E, w.shape[2], L_out, B)
+        flat = out.view(E, w.shape[2], L_out * B)
+        flat.copy_(b.transpose(1, 2).expand_as(flat))
+        for j, (o0, o1), (i0, i1) in taps:
+            flat[:, :, o0:o1].baddbmm_(w[:, j * C:(j + 1) * C].transpose(1, 2), h[:, :, i0:i1])
+        ctx.save_for_backward(h, w)
+        ctx.geometry = (taps, L)
+        return out
+
+    @staticmethod
+    def _blocks(L, L_out, kernel, stride, padding, B):
+        """Per tap: the output columns it feeds and the input columns (one phase's block) it reads."""
+        start = [0]
+        for _r, _s, n in _phases(L, stride):
+            start.append(start[-1] + n)
+        out = []
+        for j, _o, _n, lo, hi, t, _dt in _taps(L, [(0, 1, L_out)], kernel, stride, padding):
+            if hi > lo:
+                m = start[t % stride] + t // stride
+                out.append((j, (lo * B, hi * B), (m * B, (m + hi - lo) * B)))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, w = ctx.saved_tensors
+        taps, L = ctx.geometry
+        E, C_out = grad.shape[:2]
+        C = h.shape[1]
+        grad = grad.flatten(2)
+        gw = gh = None
+        if ctx.needs_input_grad[1]:
+            gw = w.new_zeros(E, w.shape[1] // C, C, C_out)
+            for j, (o0, o1), (i0, i1) in taps:
+                torch.bmm(h[:, :, i0:i1], grad[:, :, o0:o1].transpose(1, 2), out=gw[:, j])
+            gw = gw.view_as(w)
+        gb = grad.sum(2).unsqueeze(1) if ctx.needs_input_grad[2] else None
+        if ctx.needs_input_grad[0]:
+            gh, B = _buffer(h, *h.shape), h.shape[2] // L
+            written = [False] * L  # per position, in the input's (phase) order
+            for j, (o0, o1), (i0, i1) in taps:  # the first tap to reach a position writes it, later ones add
+                seen = written[i0 // B:i1 // B]
+                if not any(seen):
+                    torch.bmm(w[:, j * C:(j + 1) * C], grad[:, :, o0:o1], out=gh[:, :, i0:i1])
+                else:
+                    for m, done in enumerate(seen, start=i0 // B):
+                        if not done:
+                            gh[:, :, m * B:(m + 1) * B] = 0
+                    gh[:, :, i0:i1].baddbmm_(w[:, j * C:(j + 1) * C], grad[:, :, o0:o1])
+                written[i0 // B:i1 // B] = [True] * len(seen)
+            for m, done in enumerate(written):  # positions no window reads (stride > kernel)
+                if not done:
+                    gh[:, :, m * B:(m + 1) * B] = 0
+            gh = gh.view(E, C, L, B)
         return gh, gw, gb, None, None, None
 
 
 def conv_shared(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, kernel: int, stride: int,
-                padding: int) -> torch.Tensor:
+                padding: int, phases: int = 1) -> torch.Tensor:
     """A first conv layer whose input x (B, L) every member shares, as an expanded view (E, 1, L, B):
     im2col copies its k columns per member, a fifth of the layer's output at k = 5 and one
-    channel. w (E, k, C), b (E, 1, C) -> (E, C, L_out, B)."""
-    return BatchedConv1d.apply(x.T.expand(w.shape[0], 1, *x.T.shape), w, b, kernel, stride, padding)
+    channel. w (E, k, C), b (E, 1, C) -> (E, C, L_out, B); ``phases`` as in :class:`BatchedConv1d`."""
+    return BatchedConv1d.apply(x.T.expand(w.shape[0], 1, *x.T.shape), w, b, kernel, stride, padding, phases)
 
 
 class _GELU(torch.autograd.Function):
@@ -385,14 +469,19 @@ class Block:
         bs = [b.split(sizes) for b in self.biases[:nc]]
         xs = x.transpose(1, 2)[:, None].split(sizes) if x.dim() == 3 else [x] * len(sizes)
         outs, zs, hs = [], [], []
+        phased = nc > 1 and self.stride > 1
         for g, (f, a, _b) in enumerate(self.groups):
             fast = None if a in self.slopes else FUSED.get(f.name) or (None if keep else IN_PLACE.get(f.name))
             h = xs[g]
             for layer, k in enumerate(self.kernels):
-                if h.dim() == 2:
-                    z = conv_shared(h, ws[0][g], bs[0][g], k, self.stride, self.padding)
+                geometry = (k, self.stride, self.padding)
+                if layer == 0:  # positions phase by phase for a second layer of stride > 1 (see PhaseConv1d)
+                    conv = conv_shared if h.dim() == 2 else BatchedConv1d.apply
+                    z = conv(h, ws[0][g], bs[0][g], *geometry, self.stride if phased else 1)
+                elif layer == 1 and phased:
+                    z = PhaseConv1d.apply(h, ws[1][g], bs[1][g], *geometry)
                 else:
-                    z = BatchedConv1d.apply(h, ws[layer][g], bs[layer][g], k, self.stride, self.padding)
+                    z = BatchedConv1d.apply(h, ws[layer][g], bs[layer][g], *geometry)
                 if self.batch_norm:  # over batch and length per channel, as BatchNorm1d in training mode
                     z = (z - z.mean((2, 3), keepdim=True)) / torch.sqrt(z.var((2, 3), unbiased=False, keepdim=True) + 1e-5)
                 if fast:
@@ -405,9 +494,12 @@ class Block:
                     zs.append(z)
                     hs.append(h)
             outs.append(h)
-        if keep:  # per layer, the groups' tensors in member order, as (E, B, channels, length)
+        if keep:  # per layer, the groups' tensors in member order and positions in order, (E, B, channels, length)
+            order = torch.tensor([i for r, s, n in _phases(self.lengths[1], self.stride if phased else 1)
+                                  for i in range(r, r + s * n, s)]).argsort()
             for out, got in ((pre, zs), (post, hs)):
-                out += [torch.cat(got[layer::nc], 0).permute(0, 3, 1, 2) for layer in range(nc)]
+                out += [torch.cat(got[layer::nc], 0)[:, :, order if layer == 0 else slice(None)].permute(0, 3, 1, 2)
+                        for layer in range(nc)]
         h = torch.cat(outs, 0) if len(outs) > 1 else outs[0]
         return h.reshape(h.shape[0], -1, h.shape[-1])
 
