@@ -367,3 +367,20 @@ def test_gated_conv_and_dense_members_equal_their_plain_torch_networks():
     out = ens(x)
     for i in range(len(ms)):
         assert torch.allclose(out[i], torch_network(ens, i)(x), atol=1e-12), ms[i]
+
+
+def test_fused_conv_gelu_is_the_registered_gelu_with_its_derivative():
+    """Conv layers' fused GELU: the registered function's values exactly (its limits at +-inf too),
+    and the derivative autograd takes through it, to rounding."""
+    from actlab import functions
+    from actlab.ensemble import FUSED
+
+    x = torch.cat([torch.linspace(-40, 40, 4001, dtype=torch.float64), torch.tensor([-math.inf, math.inf])])
+    fused, ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y, y_ref = FUSED["gelu"](fused), functions.get("gelu")(ref)
+    assert torch.equal(y, y_ref)
+    y[:-2].sum().backward()
+    y_ref[:-2].sum().backward()
+    # in the left tail Phi(x) + x phi(x) cancels to about 1/x^2 of its terms, so rounding grows by x^2
+    torch.testing.assert_close(fused.grad[:-2], ref.grad[:-2], rtol=1e-12, atol=1e-300)
+    assert torch.autograd.gradcheck(FUSED["gelu"], (torch.randn(30, dtype=torch.float64, requires_grad=True),))

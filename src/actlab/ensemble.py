@@ -329,7 +329,7 @@ class _GELU(torch.autograd.Function):
     """functions' GELU, x Phi(x) with Phi from erfc (the same values), with its derivative
     Phi(x) + x phi(x) by hand. Autograd through that composite keeps about eight intermediates
     and makes some twenty passes over them, which on conv layers' activations costs more than
-    the layer's matmuls; this makes five passes forward and seven backward."""
+    the layer's matmuls; this makes five passes forward and five backward."""
 
     @staticmethod
     def forward(ctx, x):
@@ -343,7 +343,8 @@ class _GELU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, p = ctx.saved_tensors
-        return (x * x).mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).mul_(x).add_(p).mul_(grad)
+        phi = torch.mul(x, x).mul_(-0.5).exp_()  # sqrt(2 pi) phi(x)
+        return torch.addcmul(p, phi, x, value=_INV_SQRT_2PI).mul_(grad)
 
 
 # On conv layers, whose activations are the largest tensors of a step: activations whose autograd
