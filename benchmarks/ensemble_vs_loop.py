@@ -9,9 +9,13 @@ started from the same initial weights. Two sweeps:
   learning rates, minibatch Adam on MNIST-1D in the same batch order for both.
 
 Both print the wall times, the speed-up and the largest difference between the two sets of
-predictions. It is a measurement, not a test: run it with `make bench`.
+predictions; the conv sweep also prints the rate of matmul FLOPs the ensemble reaches beside
+this machine's matmul peak in the same dtype, measured in the same process with the same
+thread count.
+It is a measurement, not a test: run it with `make bench`.
 """
 import argparse
+import math
 import platform
 import time
 
@@ -130,6 +134,32 @@ def batch_order(n: int, batch_size: int, steps: int, seed: int = 0) -> list[torc
     return out
 
 
+def matmul_flops(ens: Ensemble) -> tuple[int, int]:
+    """Matmul FLOPs per example summed over the members: (a forward pass, a training step). A
+    training step is the forward pass, every weight gradient and every input gradient but the
+    first layer's (its input needs none); activations, loss and Adam are not counted."""
+    fwd = step = 0
+    for blk in ens.blocks:
+        lengths = blk.lengths[1:] + [1] * (len(blk.weights) - len(blk.conv))  # output positions per layer
+        macs = [n * w.shape[1] * w.shape[2] for n, w in zip(lengths, blk.weights, strict=True)]
+        fwd += 2 * len(blk.members) * sum(macs)
+        step += 2 * len(blk.members) * (3 * sum(macs) - macs[0])
+    return fwd, step
+
+
+def matmul_peak(dtype, n: int = 2048, reps: int = 5) -> float:
+    """FLOP/s of the best of ``reps`` (n x n) @ (n x n) products in ``dtype``, cpu time (this process's
+    work), with the thread count the sweeps ran with."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b  # warm-up
+    best = math.inf
+    for _ in range(reps):
+        c0 = time.process_time()
+        a @ b
+        best = min(best, time.process_time() - c0)
+    return 2 * n**3 / best
+
+
 def conv_sweep(a, dtype):
     x, y, xt, yt = mnist1d(dtype=dtype)
     ms = [mnist1d_cnn(act, seed=s, lr=lr) for act in a.conv_activations for s in range(a.seeds) for lr in a.conv_lrs]
@@ -172,6 +202,12 @@ def conv_sweep(a, dtype):
              if dtype == torch.float32 else ""))
     print(f"test accuracy after {a.conv_steps} steps: median {float(acc.median()):.1%}, "
           f"range {float(acc.min()):.1%} to {float(acc.max()):.1%}")
+    fwd, step = matmul_flops(ens)
+    flops = a.conv_steps * a.batch_size * step + len(xt) * fwd
+    rate, peak = flops / c_batched, matmul_peak(dtype)
+    print(f"matmul FLOPs: {flops / 1e9:.1f} G ({step * a.batch_size / 1e6:.0f} M per step); ensemble "
+          f"{rate / 1e9:.1f} GFLOP/s of cpu time, {rate / peak:.0%} of this machine's {a.dtype} matmul peak, "
+          f"{peak / 1e9:.1f} GFLOP/s (2048 x 2048 products, best of 5, {torch.get_num_threads()} thread(s))")
 
 
 if __name__ == "__main__":
