@@ -11,10 +11,11 @@ A member may start with 1-D convolutions (``Member.conv``: channels per layer; t
 x (B, L) is one channel of length L), flattened channel by channel into its dense layers,
 as ``torch.nn.Conv1d`` then ``nn.Flatten`` then ``nn.Linear`` would. Inside a block the
 activations of conv layers are kept batch innermost, (members, channels, length, B), and each
-layer is an im2col copy plus one batched matmul (:class:`BatchedConv1d`); the first layer,
-whose input all members share, is a single matmul for the whole block. On one CPU core
-this beats both ``F.conv1d`` with ``groups=members`` and a Python loop of ``nn.Conv1d``
-networks (``benchmarks/ensemble_vs_loop.py --sweep conv`` measures the latter).
+layer is an im2col copy plus one batched matmul (:class:`BatchedConv1d`), except the second,
+which reads the first's output in phase order as plain matrices (:class:`PhaseConv1d`). Each
+run of one activation goes through the conv layers on its own. On one CPU core this beats
+both ``F.conv1d`` with ``groups=members`` and a Python loop of ``nn.Conv1d`` networks
+(``benchmarks/ensemble_vs_loop.py --sweep conv`` measures the latter).
 
 Every member is exactly the network it would be alone: its initial weights come from its
 own generator (seeded by ``Member.seed``), its loss is its own mean, the total loss is a
