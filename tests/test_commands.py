@@ -2,7 +2,7 @@
 values reach the chapter intact, and nothing a user types reaches a shell unchecked."""
 import pytest
 
-from actlab import pipeline
+from actlab import evidence, pipeline
 
 
 def test_cli_values_parse_as_literals():
@@ -37,7 +37,7 @@ def test_a_chapter_depends_on_the_modules_it_imports_and_theirs(tmp_path, monkey
     (pkg / "experiment.py").write_text("import numpy\n\ndef f():\n    from actlab import helper\n")
     (pkg / "helper.py").write_text("")
     (pkg / "unrelated.py").write_text("")
-    monkeypatch.setattr(pipeline, "PACKAGE", pkg)
+    monkeypatch.setitem(evidence.ROOTS, "actlab", pkg)
     got = {p.name for p in pipeline.module_files("%matplotlib inline\nfrom actlab import experiment\n")}
     assert got == {"__init__.py", "params.py", "experiment.py", "helper.py"}  # a lazy import counts too
 

@@ -133,8 +133,19 @@ def source_file(module: str) -> Path | None:
 
 def _imports(module: str) -> set[str]:
     """The modules of ``ROOTS`` ``module``'s source imports, anywhere in it (lazy imports too)."""
+    return imports_of(source_file(module).read_text())
+
+
+def imports_of(source: str) -> set[str]:
+    """The modules of ``ROOTS`` a piece of code imports (a chapter's cells: IPython's ``%`` and
+    ``!`` lines are skipped; code that does not parse counts as importing the package)."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return {m for m in ROOTS if source_file(m)}
     found = set()
-    for node in ast.walk(ast.parse(source_file(module).read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

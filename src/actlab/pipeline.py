@@ -30,6 +30,7 @@ import tomllib
 from pathlib import Path
 
 from actlab import evidence
+from actlab.evidence import write_atomic
 from actlab.interactive import DATA_DIR, VEGA_DIR
 from actlab.interactive import MIME as DATA_MIME
 from actlab.paths import BUILD, CHAPTERS, LOCK, PROFILES, ROOT
@@ -38,7 +39,7 @@ from actlab.record import load_metrics, metrics_json
 PROFILE_NAMES = ("full", "quick")
 BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-PACKAGE = Path(__file__).resolve().parent  # the modules chapters import (their dependencies)
+PACKAGE = Path(__file__).resolve().parent  # make regenerates the rules when a module here changes
 ENGINE = Path(__file__).resolve().parents[2] / "book.mk"
 PEAK_BUDGET_MB = 1536  # a chapter's kernel above this is reported in the build log
 
@@ -194,36 +195,9 @@ def exercise_results(names: list[str] | None = None) -> dict:
 
 # ---------------------------------------------------------------- what a chapter depends on
 
-def _imports(source: str) -> set[str]:
-    """The ``actlab`` modules a piece of code imports, anywhere in it (lazy imports included)."""
-    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError:
-        return {"actlab"}
-    out = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.split(".")[0] == "actlab"}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "actlab":
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names}  # `from actlab import x`: maybe a module
-    return out
-
-
 def module_files(source: str) -> list[Path]:
     """The package files that code importing these modules runs: its imports' transitive closure."""
-    seen: set[Path] = set()
-    todo = list(_imports(source))
-    while todo:
-        parts = todo.pop().split(".")
-        for k in range(1, len(parts) + 1):  # a parent package's __init__ runs too
-            sub = PACKAGE.joinpath(*parts[1:k])
-            f = sub / "__init__.py" if sub.is_dir() else sub.with_suffix(".py")
-            if f.is_file() and f not in seen:
-                seen.add(f)
-                todo += list(_imports(f.read_text()))
-    return sorted(seen)
+    return sorted({evidence.source_file(m) for top in evidence.imports_of(source) for m in evidence.code_modules(top)})
 
 
 def code_cells(nb) -> list[dict]:
@@ -404,13 +378,6 @@ def run_chapter(name: str, params: dict, executed: Path, *, title: str = "", kee
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     write_atomic(executed / f"{name}.stats.json", json.dumps({"seconds": round(seconds, 1), "peak_mb": round(peak_mb)}))
     return seconds, peak_mb
-
-
-def write_atomic(path: Path, text: str):
-    """Write a temporary file beside ``path``, then replace: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path, raw: bool = False) -> dict:
