@@ -166,10 +166,12 @@ def test_reader_chapter_reads_the_others_metrics_and_only_they_rerun_it(book):
 
 
 def test_chapter_runs_are_kept_apart_and_never_touch_the_book(book):
+    assert run("chapter", "demo").returncode == 0  # no parameters: still a folder of its own
+    assert not (book / "_build" / "executed").exists()
     assert run("chapter", "demo", "-p", "n", "4").returncode == 0
     out = run("chapter", "demo", "-p", "n", "7").stdout
     runs = sorted((book / "_build" / "chapter").glob("demo-*/demo.metrics.json"))
-    assert len(runs) == 2 and {json.loads(p.read_text())["twice"] for p in runs} == {8, 14}
+    assert len(runs) == 3 and {json.loads(p.read_text())["twice"] for p in runs} == {6, 8, 14}
     assert str(pipeline.chapter_dir("demo", {"n": 7})) in out and "recorded metrics: twice=14" in out
     assert not (book / "_build" / "metrics.json").exists()
     good = pipeline.chapter_dir("demo", {"n": 4}) / "demo.ipynb"  # a failing rerun keeps the last good run

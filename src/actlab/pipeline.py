@@ -825,17 +825,19 @@ def _parse(argv: list[str]) -> tuple[str, dict, dict]:
     return cmd, opts, params
 
 
-def _chapter(name: str, profile: str, overrides: dict, exercise: str = "") -> Path:
+def _chapter(name: str, profile: str, overrides: dict, exercise: str = "", book: bool = False) -> Path:
+    """One run: the book's own (make's ``run`` step, ``book``), or a reader's ``make chapter``,
+    which goes to a folder of its parameters and keeps its last good run if this one fails."""
     if name not in chapters():
         raise PipelineError(f"unknown chapter '{name}'; chapters: {', '.join(chapters())}.")
     if exercise:
         overrides = exercise_runs(name).get(exercise)
         if overrides is None:
             raise PipelineError(f"chapter '{name}' has no exercise '{exercise}'.")
-    where = chapter_dir(name, overrides, profile) if overrides or exercise else out_dir(profile) / "executed"
+    where = out_dir(profile) / "executed" if book and not exercise else chapter_dir(name, overrides, profile)
     title = f"{name} (exercise run '{exercise}')" if exercise else name
     secs, peak = run_chapter(name, params_for(profile, name, overrides), where, title=title,
-                             keep_previous=bool(overrides) and not exercise)
+                             keep_previous=not book)
     over = f" (over the {PEAK_BUDGET_MB} MB budget)" if peak > PEAK_BUDGET_MB else ""
     print(f"[{profile}] {title}: executed in {secs:.1f} s, peak memory {peak:.0f} MB{over}", flush=True)
     return where
@@ -855,7 +857,7 @@ def main(argv: list[str] | None = None) -> int:
         if cmd == "rules":  # make's steps: run under the driver's lock
             write_rules(profile)
         elif cmd == "run":
-            _chapter(args[1], profile, {}, opts.get("exercise", ""))
+            _chapter(args[1], profile, {}, opts.get("exercise", ""), book=True)
         elif cmd == "gather":
             missing = [n for n in chapters() if not reads_metrics(n)
                        and not (out_dir(profile) / "executed" / f"{n}.metrics.json").exists()]
