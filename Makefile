@@ -67,15 +67,13 @@ browser:
 	  else echo "warning: chromium is missing and cannot be installed here (not root, or no apt-get); the browser tests will skip (with CI=true they fail)"; fi; }
 
 # The fast tier: lint (the chapters' code cells too) and the unit tests; no kernel, no book.
-check: $(STAMP)
+check: $(STAMP) evidence-check
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m actlab.chapterlint
-	$(PY) -m actlab.evidence check
 	$(PY) -m pytest -q -n $(JOBS) -m "not book" --dist loadfile
 
 # Everything: check, then the quick book, the site and the browser tests.
-test: check browser
-	$(PY) -m actlab.evidence spot-check   # one block of a stored cell, recomputed from scratch
+test: check browser evidence-spot   # the spot check: one block of a stored cell, recomputed from scratch
 	$(PY) -m pytest -q -n $(JOBS) -m book --dist worksteal   # the quick book is built once, under the build lock
 
 # NAME is checked against the chapters before any shell sees it, then passed quoted. ARGS is

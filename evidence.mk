@@ -1,5 +1,5 @@
 # The evidence store (evidence/, see src/actlab/evidence.py), included by the Makefile:
-#   make evidence               compute every missing or stale cell, two at a time (EVIDENCE_JOBS)
+#   make evidence               compute every missing or stale cell, JOBS at a time (the Makefile checks JOBS)
 #   make evidence CELL=name     compute that one cell, even if it is up to date
 #   make evidence-check         fail, naming each cell and its command, if one is missing or stale
 #   make evidence-spot          recompute one block, drawn from the commit, against the store
@@ -7,10 +7,9 @@
 PY ?= .venv/bin/python
 CELL ?=
 DEVICE ?= cpu
-EVIDENCE_JOBS ?=   # empty: two, or the cores if fewer
 
 # Values reach the shell only after make has checked them: a cell name is letters, digits and
-# dashes; the device one of two words; jobs a number.
+# dashes; the device one of two words.
 ifneq ($(filter evidence,$(MAKECMDGOALS)),)
 ifneq ($(shell printf '%s' '$(subst ','',$(CELL))' | grep -Ecv '^[A-Za-z0-9-]*$$'),0)
 $(error CELL must be a cell name (letters, digits, dashes); got '$(CELL)')
@@ -18,15 +17,12 @@ endif
 ifeq ($(filter cpu cuda,$(DEVICE)),)
 $(error DEVICE must be cpu or cuda; got '$(DEVICE)')
 endif
-ifneq ($(shell printf '%s' '$(subst ','',$(EVIDENCE_JOBS))' | grep -Ecv '^[0-9]+$$'),0)
-$(error EVIDENCE_JOBS must be a number; got '$(EVIDENCE_JOBS)')
-endif
 endif
 
 .PHONY: evidence evidence-check evidence-spot
 
 evidence: $(STAMP)
-	$(PY) -m actlab.evidence compute --device $(DEVICE) $(if $(EVIDENCE_JOBS),--jobs $(EVIDENCE_JOBS)) $(if $(CELL),--cell '$(CELL)')
+	$(PY) -m actlab.evidence compute --device $(DEVICE) --jobs $(JOBS) $(if $(CELL),--cell '$(CELL)')
 
 evidence-check: $(STAMP)
 	$(PY) -m actlab.evidence check
