@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import settings
 
-from actlab import pipeline
+from actlab import paths, pipeline
 from actlab.record import load_metrics
 
 # The same examples on every run: a test that passes must pass again in CI.
@@ -37,14 +37,14 @@ def _build(goal: str):
 def quick_metrics() -> dict:
     """Every chapter executed in the quick profile (only what changed), its metrics by key."""
     _build("execute")
-    return load_metrics((pipeline.out_dir("quick") / "metrics.json").read_text())
+    return load_metrics((paths.out_dir("quick") / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="session")
 def quick_site(quick_metrics):
     """The quick-profile book, built the way `make book` builds the full one."""
     _build("book")
-    return pipeline.out_dir("quick") / "html"
+    return paths.out_dir("quick") / "html"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from actlab import pipeline
+from actlab import contents
 from actlab.paths import CHAPTERS, ROOT
 
 
 def chapter_sources():
-    return [CHAPTERS / f"{n}.md" for n in pipeline.chapters()]
+    return [CHAPTERS / f"{n}.md" for n in contents.chapters()]
 
 
 @pytest.mark.parametrize("md", chapter_sources(), ids=lambda p: p.stem)
@@ -107,7 +107,7 @@ NO_OWN_RUN = {"claims"}
 
 
 def lessons():
-    return [CHAPTERS / f"{n}.md" for n in pipeline.chapters() if n not in NOT_LESSONS]
+    return [CHAPTERS / f"{n}.md" for n in contents.chapters() if n not in NOT_LESSONS]
 
 
 def body_of(md: Path) -> str:
@@ -168,7 +168,7 @@ def test_lesson_has_two_to_four_exercises_each_with_a_folded_solution(md):
 @pytest.mark.parametrize("md", [p for p in lessons() if p.stem not in NO_OWN_RUN], ids=lambda p: p.stem)
 def test_lesson_has_a_predict_then_run_exercise_answered_by_a_real_run(md):
     ex = section(body_of(md), "Exercises")
-    declared = set(pipeline.exercise_runs(md.stem))
+    declared = set(contents.exercises(md.stem))
     commands = set(re.findall(r"\{run-command\}`([^`]+)`", ex))
     answers = {a.split(":")[0] for a in re.findall(r"\{run\}`([^`]+)`", ex)}
     assert declared, f"{md.name}: no exercise run declared (actlab: exercises: in the header)"

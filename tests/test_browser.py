@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from actlab import pipeline
+from actlab import contents
 from actlab.paths import BUILD
 
 pytestmark = pytest.mark.browser
@@ -56,7 +56,7 @@ def browser():
 
 
 def pages() -> list[str]:
-    return ["index.html"] + [f"{f}.html" for f in pipeline.toc_files()]
+    return ["index.html"] + [f"{f}.html" for f in contents.toc_files()]
 
 
 class Visit:
@@ -261,7 +261,7 @@ def test_dark_mode_toggle_keeps_figures_readable(browser, site_url):
 # at least 7 pt, the upper end of the smallest sizes journals allow in printed figures (5-7 pt),
 # read from a phone held closer than a laptop; every figure also opens at full size when tapped.
 DESKTOP_FLOOR_PT, PHONE_FLOOR_PT = 9.0, 7.0
-LESSONS = [n for n in pipeline.chapters() if n != "reproducing"]
+LESSONS = [n for n in contents.chapters() if n != "reproducing"]
 
 FIGURES = """() => Array.from(document.querySelectorAll('main .cell_output img')).map(img => ({
     src: img.getAttribute('src'), shown: img.getBoundingClientRect().width,

@@ -9,9 +9,9 @@ pytestmark = pytest.mark.chapters
 
 
 def test_every_chapter_recorded_metrics(quick_metrics):
-    from actlab import pipeline
+    from actlab import contents
 
-    for name in pipeline.chapters():
+    for name in contents.chapters():
         assert any(k.startswith(name + ".") for k in quick_metrics), f"chapter {name} recorded nothing"
 
 
@@ -397,11 +397,11 @@ def test_no_chapter_cell_prints_text(quick_metrics):
     figures' HTML and glued values (which render where the prose cites them) may come out."""
     import nbformat
 
-    from actlab import pipeline
+    from actlab import contents, paths
 
     bad = []
-    for name in pipeline.chapters():
-        nb = nbformat.read(pipeline.out_dir("quick") / "executed" / f"{name}.ipynb", as_version=4)
+    for name in contents.chapters():
+        nb = nbformat.read(paths.out_dir("quick") / "executed" / f"{name}.ipynb", as_version=4)
         for cell in nb.cells:
             if cell.cell_type != "code" or {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
                 continue

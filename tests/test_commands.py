@@ -2,7 +2,7 @@
 values reach the chapter intact, and nothing a user types reaches a shell unchecked."""
 import pytest
 
-from actlab import evidence, pipeline
+from actlab import contents, evidence, pipeline
 
 
 def test_cli_values_parse_as_literals():
@@ -10,9 +10,9 @@ def test_cli_values_parse_as_literals():
     assert pipeline._value("['relu', 'tanh']") == ["relu", "tanh"] and pipeline._value("relu") == "relu"
     # a negative value is a value, not an option
     assert pipeline._parse(["chapter", "saturation", "-p", "x_max", "-1e999"])[2] == {"x_max": float("-inf")}
-    with pytest.raises(pipeline.PipelineError, match="-p takes a parameter's name and its value"):
+    with pytest.raises(contents.PipelineError, match="-p takes a parameter's name and its value"):
         pipeline._parse(["chapter", "saturation", "-p", "x_max"])
-    with pytest.raises(pipeline.PipelineError, match="profile must be one of full, quick"):
+    with pytest.raises(contents.PipelineError, match="profile must be one of full, quick"):
         pipeline._parse(["book", "--profile", "slow"])
 
 
@@ -73,8 +73,8 @@ def _through_make(command: str):
 
 
 def _printed_commands():
-    return [(n, pipeline.rerun_command(n)) for n in pipeline.chapters()
-            if pipeline.front_matter(pipeline.CHAPTERS / f"{n}.md").get("actlab", {}).get("rerun", True)]
+    return [(n, contents.rerun_command(n)) for n in contents.chapters()
+            if contents.front_matter(contents.CHAPTERS / f"{n}.md").get("actlab", {}).get("rerun", True)]
 
 
 @pytest.mark.parametrize("name, command", _printed_commands(), ids=lambda v: v if "make" not in v else "")
@@ -84,14 +84,14 @@ def test_each_pages_printed_command_reaches_the_chapter_intact(name, command):
     import jupytext
 
     got_name, _, got = _through_make(command)
-    assert got_name == name and got == pipeline.rerun_example(name) and got
-    declared = pipeline.declared_parameters(jupytext.read(pipeline.CHAPTERS / f"{name}.md"))
+    assert got_name == name and got == contents.rerun_example(name) and got
+    declared = contents.declared_parameters(jupytext.read(contents.CHAPTERS / f"{name}.md"))
     for k, v in got.items():
         assert k in declared and declared[k] != v, (k, v)
 
 
 def _exercise_commands():
-    return [(n, ex, pipeline.exercise_command(n, ex)) for n in pipeline.chapters() for ex in pipeline.exercise_runs(n)]
+    return [(n, ex, contents.exercise_command(n, ex)) for n in contents.chapters() for ex in contents.exercises(n)]
 
 
 @pytest.mark.parametrize("name, ex, command", _exercise_commands(), ids=lambda v: v if "make" not in v else "")
@@ -99,8 +99,8 @@ def test_each_exercise_command_reaches_the_chapter_intact(name, ex, command):
     """An exercise's printed command, through bash and make (dry run), asks for exactly the run
     whose numbers its solution quotes."""
     got_name, profile, got = _through_make(command)
-    assert got_name == name and profile == pipeline.EXERCISE_PROFILE
-    assert got == pipeline.exercise_runs(name)[ex]
+    assert got_name == name and profile == contents.EXERCISE_PROFILE
+    assert got == contents.exercises(name)[ex]
 
 
 def test_importing_the_pipeline_does_not_import_torch():

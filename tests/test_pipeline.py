@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from actlab import pipeline
+from actlab import contents, paths, pipeline, staging
 
 HEADER = """---
 jupytext:
@@ -55,7 +55,9 @@ def book(tmp_path, monkeypatch):
     for name, value in {"ROOT": tmp_path, "CHAPTERS": tmp_path / "chapters",
                         "BUILD": tmp_path / "_build", "LOCK": tmp_path / "requirements.lock",
                         "PROFILES": tmp_path / "chapters" / "profiles.toml"}.items():
-        monkeypatch.setattr(pipeline, name, value)
+        for module in (paths, contents, staging, pipeline):  # each holds its own copy of the name
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
     monkeypatch.setenv("ACTLAB_ROOT", str(tmp_path))
     return tmp_path
 
@@ -91,18 +93,23 @@ def test_reexecutes_only_what_changed(book):
     assert json.loads((book / "_build" / "metrics.json").read_text()) == {"demo.twice": 6}
 
 
-def test_exercise_runs_are_performed_by_the_build_and_shared_with_make_chapter(book):
+def test_a_chapter_answers_its_exercise_itself_and_prints_its_command(book):
+    """An exercise is the chapter's experiment with the exercise's parameters, computed in the
+    chapter's own run (no second run), recorded as ID__metric; its command reproduces it."""
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/demo\n")
     md = book / "chapters" / "demo.md"
-    md.write_text(md.read_text().replace("kernelspec:", "actlab:\n  exercises:\n    bigger: {n: 7}\nkernelspec:", 1))
-    assert executed(run("execute", "--profile", "full")) == ["demo", "demo (exercise run 'bigger')"]
-    runs = pipeline.exercise_results(["demo"])
-    assert runs["demo"]["bigger"]["metrics"] == {"twice": 14}
-    assert runs["demo"]["bigger"]["command"] == 'make chapter NAME=demo PROFILE=quick ARGS="-p n 7"'
-    assert executed(run("execute", "--profile", "quick")) == ["demo"]  # the exercise's run is shared
-    md.write_text(md.read_text().replace("bigger: {n: 7}", "bigger: {nope: 7}"))
+    answer = ("\nfrom actlab.contents import exercise\nfrom actlab.record import record_all\n"
+              "record_all({'twice': 2 * exercise('demo', 'bigger')['n']}, exercise='bigger')")
+    md.write_text(chapter(OK_BODY + answer.replace("\n", "\n    ")).replace(
+        "kernelspec:", "actlab:\n  exercises:\n    bigger: {n: 7}\nkernelspec:", 1))
+    assert executed(run("execute", "--profile", "full")) == ["demo"]
+    assert json.loads((book / "_build" / "metrics.json").read_text()) == {"demo.twice": 6, "demo.bigger__twice": 14}
+    runs = staging.exercise_results(book / "_build" / "executed", ["demo"])
+    assert runs == {"demo": {"bigger": {"command": 'make chapter NAME=demo PROFILE=quick ARGS="-p n 7"',
+                                        "metrics": {"twice": 14}}}}
+    md.write_text(md.read_text().replace("bigger: {n: 7}", "other: {n: 7}"))
     proc = run("execute", "--profile", "full")
-    assert proc.returncode == 1 and "unknown parameter 'nope'" in proc.stderr
+    assert proc.returncode == 1 and "declares no exercise 'bigger'" in proc.stderr
 
 
 def test_bad_value_or_name_stops_with_one_sentence(book):
@@ -206,16 +213,16 @@ def test_stage_removes_a_chapter_dropped_from_the_book(book):
     (st / "_static" / "sources").mkdir(parents=True)
     (st / "_static" / "sources" / "gone.md").write_text("old")
     (book / "intro.md").write_text("# Intro\n")
-    for f in pipeline.BOOK_FILES:
+    for f in staging.BOOK_FILES:
         if not (book / f).exists():
             (book / f).write_text("title: t\n")
-    pipeline.stage("quick")
+    staging.stage("quick")
     assert not (st / "chapters" / "gone.ipynb").exists() and not (st / "_static" / "sources" / "gone.md").exists()
     staged = (st / "chapters" / "demo.ipynb").read_text()
     assert "Some prose." in staged
     md = book / "chapters" / "demo.md"
     md.write_text(md.read_text().replace("Some prose.", "Edited prose."))
-    pipeline.stage("quick")  # the page takes the prose as it is now, with the outputs it had
+    staging.stage("quick")  # the page takes the prose as it is now, with the outputs it had
     assert "Edited prose." in (st / "chapters" / "demo.ipynb").read_text()
 
 
@@ -326,23 +333,26 @@ def test_a_no_op_book_notices_a_deleted_or_changed_page(book):
     assert "HTML built" in run("book", "--profile", "quick").stdout and page.exists()
 
 
-def test_an_exercise_answer_is_what_a_fresh_run_of_its_command_records(tmp_path, quick_site):
-    """The solution quotes the build's run; a fresh execution of the same command, in a folder
-    of its own, gives the same metrics and the same executed notebook, figures included, byte
-    for byte (the cheapest exercise of a chapter that times nothing, to keep the suite short;
-    it is also the book's check that a chapter is reproducible)."""
-    def seconds(where, name):
-        return json.loads((where / f"{name}.stats.json").read_text())["seconds"]
+def test_an_exercise_answer_is_what_a_fresh_run_of_its_command_records(tmp_path, quick_metrics):
+    """A solution quotes the chapter's own computation with the exercise's parameters; the
+    command it prints, run afresh in a folder of its own, records the same numbers (the
+    cheapest exercise of a chapter that times nothing, to keep the suite short)."""
+    def seconds(name):
+        return json.loads((paths.out_dir("quick") / "executed" / f"{name}.stats.json").read_text())["seconds"]
 
-    runs = [(seconds(pipeline.chapter_dir(n, args, "quick"), n), n, args) for n in pipeline.chapters()
-            if not pipeline.runs_alone(n) for args in pipeline.exercise_runs(n).values()]
-    assert runs, "no chapter declares an exercise run"
-    _, name, args = min(runs, key=lambda r: r[0])
-    pipeline.run_chapter(name, pipeline.params_for("quick", name, args), tmp_path)
-    for suffix in (".metrics.json", ".ipynb"):
-        build = pipeline.chapter_dir(name, args, "quick") / f"{name}{suffix}"
-        assert (tmp_path / f"{name}{suffix}").read_bytes() == build.read_bytes(), \
-            f"{name} {args}: {suffix} differs between the build's run and a fresh one"
+    runs = [(seconds(n), n, ex) for n in contents.chapters() if not contents.runs_alone(n)
+            for ex in contents.exercises(n)]
+    assert runs, "no chapter declares an exercise"
+    _, name, ex = min(runs)
+    args = contents.exercise(name, ex)
+    pipeline.run_chapter(name, pipeline.params_for(contents.EXERCISE_PROFILE, name, args), tmp_path)
+    fresh = json.loads((tmp_path / f"{name}.metrics.json").read_text())
+    answer = {k.split(".", 1)[1].partition("__")[2]: v for k, v in quick_metrics.items()
+              if k.startswith(f"{name}.{ex}__")}
+    assert answer, f"{name}: exercise '{ex}' has no recorded answer"
+    for k, v in answer.items():
+        assert pipeline.load_metrics(json.dumps({k: fresh[k]})) == {k: v}, \
+            f"{name}, exercise '{ex}': the book recorded {k} = {v!r}, its command {fresh[k]!r}"
 
 
 def test_a_printed_command_runs(tmp_path, quick_metrics):
@@ -353,7 +363,7 @@ def test_a_printed_command_runs(tmp_path, quick_metrics):
 
     from actlab.paths import ROOT
 
-    command = pipeline.rerun_command("sigmoid") + " PROFILE=quick"
+    command = contents.rerun_command("sigmoid") + " PROFILE=quick"
     proc = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "executed notebook:" in proc.stdout

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from actlab import pipeline
+from actlab import contents
 
 pytestmark = pytest.mark.site
 
@@ -30,7 +30,7 @@ def pages(site: Path):
 
 
 def test_every_toc_file_has_a_page(quick_site):
-    for f in pipeline.toc_files():
+    for f in contents.toc_files():
         assert (quick_site / f"{f}.html").exists(), f"{f} has no page"
 
 
@@ -123,26 +123,25 @@ def test_no_raw_parameter_cell_and_a_parameters_box_on_chapter_pages(quick_site)
     for page in (quick_site / "chapters").glob("*.html"):
         html = page.read_text()
         assert "# Parameters" not in html, f"{page.name} shows papermill's injected cell"
-        rerun = page.stem in pipeline.chapters() and pipeline.front_matter(
-            pipeline.CHAPTERS / f"{page.stem}.md").get("actlab", {}).get("rerun", True)
+        rerun = page.stem in contents.chapters() and contents.front_matter(
+            contents.CHAPTERS / f"{page.stem}.md").get("actlab", {}).get("rerun", True)
         if not rerun:
             assert "Parameters of this page" not in html, page.name
         else:
             assert "Parameters of this page" in html and "This page was built with" in html, page.name
 
 
-def test_exercise_solutions_quote_the_runs_the_build_performed(quick_site):
-    """Every {run} number on a page is the metric its exercise's run recorded (formatted by the
-    book's one formatter), and the page prints the command that produced it."""
+def test_exercise_solutions_quote_the_answers_their_chapters_recorded(quick_site, quick_metrics):
+    """Every {run} number on a page is the answer its chapter recorded for the exercise
+    (formatted by the book's one formatter), and the page prints the command that reproduces it."""
     import html as htmllib
 
     from actlab.numbers import fmt
     from actlab.paths import CHAPTERS
-    from actlab.record import load_metrics
 
     checked = 0
-    for name in pipeline.chapters():
-        runs = pipeline.exercise_runs(name)
+    for name in contents.chapters():
+        runs = contents.exercises(name)
         if not runs:
             continue
         page = htmllib.unescape((quick_site / "chapters" / f"{name}.html").read_text())
@@ -150,14 +149,12 @@ def test_exercise_solutions_quote_the_runs_the_build_performed(quick_site):
         expected = []
         for ref in re.findall(r"\{run\}`([^`]+)`", (CHAPTERS / f"{name}.md").read_text()):
             ex, metric, *sig = ref.split(":")
-            run_dir = pipeline.chapter_dir(name, runs[ex], pipeline.EXERCISE_PROFILE)
-            metrics = load_metrics((run_dir / f"{name}.metrics.json").read_text())
-            value = metrics[metric]
+            value = quick_metrics[f"{name}.{ex}__{metric}"]
             expected.append(value if isinstance(value, str) else fmt(value, sig=int(sig[0]) if sig else 3))
         assert shown == expected, f"{name}: the page shows {shown}, the runs recorded {expected}"
         commands = [re.sub(r"<[^>]+>", "", c) for c in
                     re.findall(r'<code class="[^"]*actlab-run-command[^"]*">(.*?)</code>', page, re.S)]
         for ex in runs:
-            assert pipeline.exercise_command(name, ex) in commands, f"{name}: exercise '{ex}' command not shown"
+            assert contents.exercise_command(name, ex) in commands, f"{name}: exercise '{ex}' command not shown"
         checked += 1
     assert checked >= 1

@@ -12,14 +12,14 @@ from actlab.paths import BUILD, CHAPTERS
 def main() -> int:
     import jupytext
 
-    from actlab import pipeline
+    from actlab import contents, pipeline
 
     out = BUILD / "lint"
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.ipynb"):
         old.unlink()
     files = []
-    for name in pipeline.chapters():
+    for name in contents.chapters():
         nb = jupytext.read(CHAPTERS / f"{name}.md")
         nb.metadata["kernelspec"] = pipeline.KERNELSPEC
         files.append(out / f"{name}.ipynb")

@@ -9,3 +9,8 @@ BUILD = ROOT / "_build"
 SRC = ROOT / "src"
 LOCK = ROOT / "requirements.lock"
 PROFILES = CHAPTERS / "profiles.toml"
+
+
+def out_dir(profile: str) -> Path:
+    """A profile's build folder: the full book's is _build itself."""
+    return BUILD if profile == "full" else BUILD / profile

@@ -5,15 +5,16 @@
 
 make decides what is stale (``book.mk``, with the rules ``rules`` writes: each chapter depends
 on its code cells, its parameters and the package modules it imports, never on its prose) and
-runs the chapters two at a time; this module runs one chapter, stages the book and renders it.
-The driver (``book``/``execute``) holds the checkout's lock and reports in one line.
+runs the chapters two at a time; this module writes those rules, runs one chapter and drives
+make (``actlab.staging`` stages and renders the book). The driver (``book``/``execute``) holds
+the checkout's lock and reports in one line.
 
 Commands (``python -m actlab.pipeline ...``; the Makefile wraps them):
 
     book    [--profile full|quick] [--jobs N]   execute what changed, then build the HTML
     execute [--profile P] [--jobs N]             execute only (and write metrics.json)
     chapter NAME [--profile P] [-p KEY VALUE ...]  run one chapter with these parameters
-    rules PROFILE | run PROFILE NAME [--exercise ID] | gather PROFILE | html PROFILE   (make's steps)
+    rules PROFILE | run PROFILE NAME | gather PROFILE | html PROFILE   (make's steps)
 """
 from __future__ import annotations
 
@@ -26,91 +27,31 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 from actlab import evidence
+from actlab.contents import (
+    PROFILE_NAMES,
+    PipelineError,
+    chapters,
+    declared_parameters,
+    exercises,
+    header,
+    keyed_on_environment,
+    profile_params,
+    reads_metrics,
+    runs_alone,
+    toc_files,
+)
 from actlab.evidence import write_atomic
-from actlab.interactive import DATA_DIR, VEGA_DIR
-from actlab.interactive import MIME as DATA_MIME
-from actlab.paths import BUILD, CHAPTERS, LOCK, PROFILES, ROOT
+from actlab.paths import BUILD, CHAPTERS, LOCK, ROOT, out_dir
 from actlab.record import load_metrics, metrics_json
+from actlab.staging import BOOK_FILES, build_html, site_is_intact
 
-PROFILE_NAMES = ("full", "quick")
-BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 PACKAGE = Path(__file__).resolve().parent  # make regenerates the rules when a module here changes
 ENGINE = Path(__file__).resolve().parents[2] / "book.mk"
 PEAK_BUDGET_MB = 1536  # a chapter's kernel above this is reported in the build log
-
-
-class PipelineError(RuntimeError):
-    """A failure the user must see: the message names the chapter and what went wrong."""
-
-
-# ---------------------------------------------------------------- chapters and profiles
-
-def toc_files() -> list[str]:
-    """Every file the table of contents names, without suffix, relative to the root."""
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        for key in ("parts", "chapters", "sections"):
-            for child in node.get(key, []) or []:
-                if "file" in child:
-                    files.append(child["file"])
-                walk(child)
-
-    walk(toc)
-    return [str(Path(f).with_suffix("")) for f in files]
-
-
-def front_matter(md: Path) -> dict:
-    """The YAML header of a MyST file (jupytext keeps its notebook metadata there)."""
-    import yaml
-
-    text = md.read_text()
-    if not text.startswith("---\n"):
-        return {}
-    return yaml.safe_load(text[4:text.index("\n---", 3)]) or {}
-
-
-def _actlab(name: str) -> dict:
-    return front_matter(CHAPTERS / f"{name}.md").get("actlab", {}) or {}
-
-
-def is_notebook(md: Path) -> bool:
-    """A chapter is a notebook when its jupytext header declares a kernelspec."""
-    return "kernelspec" in front_matter(md)
-
-
-def chapters() -> list[str]:
-    """Notebook chapters, in reading order."""
-    out = []
-    for f in toc_files():
-        md = ROOT / f"{f}.md"
-        if f.startswith("chapters/") and md.exists() and is_notebook(md):
-            out.append(Path(f).name)
-    return out
-
-
-def runs_alone(name: str) -> bool:
-    """Chapters that time things (``actlab: {runs_alone: true}``) get the machine to themselves."""
-    return bool(_actlab(name).get("runs_alone"))
-
-
-def reads_metrics(name: str) -> bool:
-    """Chapters that read the others' recorded metrics (``actlab: {reads_metrics: true}``) run last."""
-    return bool(_actlab(name).get("reads_metrics"))
-
-
-def keyed_on_environment(name: str) -> bool:
-    """Chapters that describe the build (``actlab: {keyed_on_environment: true}``) re-run when
-    the git commit, the working tree or the machine changes."""
-    return bool(_actlab(name).get("keyed_on_environment"))
 
 
 def environment_key() -> str:
@@ -123,74 +64,6 @@ def environment_key() -> str:
             return ""
     return "\n".join([git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no"),
                       platform.platform(), platform.processor(), str(os.cpu_count())])
-
-
-def profile_params(profile: str, name: str) -> dict:
-    """The parameter overrides a profile sets for one chapter (``full`` = defaults + these)."""
-    if profile not in PROFILE_NAMES:
-        raise PipelineError(f"profile must be one of {', '.join(PROFILE_NAMES)}; got {profile!r}.")
-    table = tomllib.loads(PROFILES.read_text()) if PROFILES.exists() else {}
-    return dict(table.get(profile, {}).get(name, {}))
-
-
-def declared_parameters(nb) -> dict:
-    """Names and literal defaults of the ``parameters``-tagged cell."""
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            # papermill injects its values in a cell *after* this one, so anything derived
-            # here would keep its default: only literal assignments are allowed.
-            out = {}
-            for node in ast.parse(cell.source).body:
-                simple = (isinstance(node, ast.Assign) and len(node.targets) == 1
-                          and isinstance(node.targets[0], ast.Name))
-                try:
-                    value = ast.literal_eval(node.value) if simple else None
-                except ValueError:
-                    simple = False
-                if not simple:
-                    raise PipelineError("a parameters cell holds only literal assignments "
-                                        f"`name = value`; line {node.lineno} is not one.")
-                out[node.targets[0].id] = value
-            return out
-    return {}
-
-
-def out_dir(profile: str) -> Path:
-    return BUILD if profile == "full" else BUILD / profile
-
-
-# ---------------------------------------------------------------- "predict, then run" exercises
-
-EXERCISE_PROFILE = "quick"  # an exercise's run is small, and the same run in the book and the tests
-
-
-def exercise_runs(name: str) -> dict[str, dict]:
-    """A chapter's "predict, then run" exercises (``actlab: {exercises: {id: {param: value}}}``):
-    each is a ``make chapter`` run the build performs, so its solution quotes a real run."""
-    runs = _actlab(name).get("exercises", {}) or {}
-    if runs and reads_metrics(name):
-        raise PipelineError(f"chapter '{name}' reads the other chapters' metrics; it cannot declare exercise runs.")
-    return {k: dict(v or {}) for k, v in runs.items()}
-
-
-def exercise_command(name: str, ex_id: str) -> str:
-    """The command an exercise asks the reader to run, quoted for the shell."""
-    args = exercise_runs(name)[ex_id]
-    return (f"make chapter NAME={name} PROFILE={EXERCISE_PROFILE}"
-            + (f' ARGS="{example_args(args)}"' if args else ""))
-
-
-def exercise_results(names: list[str] | None = None) -> dict:
-    """{chapter: {exercise: {"command": ..., "metrics": {...}}}} from the runs the build performed."""
-    out = {}
-    for name in names or chapters():
-        for ex_id, args in exercise_runs(name).items():
-            f = chapter_dir(name, args, EXERCISE_PROFILE) / f"{name}.metrics.json"
-            if not f.exists():
-                raise PipelineError(f"chapter '{name}': exercise '{ex_id}' has not been run ({f} is missing).")
-            out.setdefault(name, {})[ex_id] = {"command": exercise_command(name, ex_id),
-                                               "metrics": _read_json(f, raw=True)}
-    return out
 
 
 # ---------------------------------------------------------------- what a chapter depends on
@@ -227,7 +100,7 @@ def write_rules(profile: str) -> Path:
     out = out_dir(profile)
     rel = lambda p: os.path.relpath(p, ROOT)  # noqa: E731
     lock = [rel(LOCK)] if LOCK.exists() else []
-    rules, notebooks, exercises, shared = [], [], [], []
+    rules, notebooks, shared = [], [], []
     names = chapters()
     for name in names:
         nb = jupytext.read(CHAPTERS / f"{name}.md")
@@ -238,7 +111,9 @@ def write_rules(profile: str) -> Path:
         deps += [rel(evidence.store_path(c)) for c in evidence.CELLS if f'"{c}"' in source]  # the data it loads
         target = out / "executed" / f"{name}.ipynb"
         params = out / "params" / f"{name}.json"
-        _write_if_changed(params, json.dumps(params_for(profile, name), sort_keys=True))
+        # what the run reads besides its code: its parameters, and its exercises' (from the header)
+        inputs = {"parameters": params_for(profile, name), "exercises": exercises(name)}
+        _write_if_changed(params, json.dumps(inputs, sort_keys=True))
         extra = ""
         if keyed_on_environment(name):
             deps.append(rel(out / "environment.txt"))
@@ -250,28 +125,19 @@ def write_rules(profile: str) -> Path:
         notebooks.append(rel(target))
         if not reads_metrics(name) and not runs_alone(name):
             shared.append(rel(target))
-        for ex_id, args in exercise_runs(name).items():
-            where = chapter_dir(name, args, EXERCISE_PROFILE)
-            ex_params = where / "params.json"
-            _write_if_changed(ex_params, json.dumps(params_for(EXERCISE_PROFILE, name, args), sort_keys=True))
-            ex_target = rel(where / f"{name}.ipynb")
-            rules.append(f"{ex_target}: {rel(ex_params)} {' '.join(deps)}\n\t@$(RUN) run {EXERCISE_PROFILE} {name} "
-                         f"--exercise {ex_id}\n")
-            exercises.append(ex_target)
     others = [n for n, name in zip(notebooks, names, strict=True) if not reads_metrics(name)]
     # make starts prerequisites in the order listed: the longest declared runs first
-    order = {rel(out / "executed" / f"{n}.ipynb"): -float(_actlab(n).get("full_seconds", 0)) for n in names}
+    order = {rel(out / "executed" / f"{n}.ipynb"): -float(header(n).get("full_seconds", 0)) for n in names}
     notebooks.sort(key=lambda t: order[t])
     pages = [rel(ROOT / f"{f}.md") for f in toc_files()] + [f for f in BOOK_FILES if (ROOT / f).exists()]
     site = [rel(p) for d in (ROOT / "_static", PACKAGE / "static") if d.is_dir() for p in sorted(d.iterdir())]
     site += [rel(PACKAGE / "sphinxext.py"), rel(CHAPTERS / "references.bib")] if (CHAPTERS / "references.bib").exists() \
         else [rel(PACKAGE / "sphinxext.py")]
     text = (f"# written by `python -m actlab.pipeline rules {profile}`: do not edit\n"
-            f"NOTEBOOKS := {' '.join(notebooks)}\nEXERCISES := {' '.join(exercises)}\n"
-            f"SHARED := {' '.join(shared + exercises)}\n\nexecuted: $(EXERCISES)\n\n" + "\n".join(rules)
+            f"NOTEBOOKS := {' '.join(notebooks)}\nSHARED := {' '.join(shared)}\n\n" + "\n".join(rules)
             + f"\n{rel(out / 'others.metrics.json')}: {' '.join(others)}\n\t@$(RUN) gather {profile} --others\n"
             + f"\n{rel(out / 'metrics.json')}: $(NOTEBOOKS)\n\t@$(RUN) gather {profile}\n"
-            + f"\n{rel(out / 'html.stamp')}: {rel(out / 'metrics.json')} $(EXERCISES) {' '.join(pages + site)}\n"
+            + f"\n{rel(out / 'html.stamp')}: {rel(out / 'metrics.json')} {' '.join(pages + site)}\n"
             + f"\t@$(RUN) html {profile}\n")
     path = out / "rules.mk"
     _write_if_changed(path, text)
@@ -421,212 +287,6 @@ def collect_metrics(profile: str, readers: bool = True) -> dict:
 
 # ---------------------------------------------------------------- staging and HTML
 
-def _sync(src: Path, dst: Path):
-    """Copy only when the content differs (the stage is rebuilt on every book build)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if not dst.exists() or dst.read_bytes() != src.read_bytes():
-        shutil.copyfile(src, dst)
-
-
-def rerun_example(name: str) -> dict:
-    """The parameters a chapter's box suggests (``actlab: {example: {...}}`` in its header)."""
-    return dict(front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("example", {}) or {})
-
-
-def rerun_command(name: str) -> str:
-    """The command the chapter's box prints: its suggested parameters, quoted for the shell."""
-    example = rerun_example(name)
-    return f"make chapter NAME={name}" + (f' ARGS="{example_args(example)}"' if example else "")
-
-
-def injected_parameters(nb) -> dict:
-    """The values papermill injected (the profile's), from its ``injected-parameters`` cell."""
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "injected-parameters" in cell.metadata.get("tags", []):
-            out = {}
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    out[node.targets[0].id] = ast.literal_eval(node.value)
-            return out
-    return {}
-
-
-def rerun_markdown(name: str, declared: dict, used: dict | None = None) -> str:
-    """The box at the end of a chapter page: the parameters it was built with, downloads, how to rerun it."""
-    used = declared if used is None else used
-    listing = ", ".join(f"`{k} = {used[k]!r}`" + (f" (default `{v!r}`)" if used[k] != v else "")
-                        for k, v in declared.items()) or "none"
-    return (f":::{{admonition}} Parameters of this page, and how to run it yourself\n:class: tip\n\n"
-            f"Download its source, {{download}}`{name}.md <../_static/sources/{name}.md>`, or the executed "
-            f"notebook this page was rendered from, {{download}}`{name}.ipynb <{name}.ipynb>`. From a checkout of "
-            f"the book, rerun it with other parameters, for example:\n\n```bash\n{rerun_command(name)}\n```\n\n"
-            f"This page was built with: {listing}.\n:::")
-
-
-def with_current_prose(executed, name: str):
-    """The executed notebook with the chapter's prose as it is now: a prose edit re-renders a page
-    without re-executing it (make keys execution on the code cells only)."""
-    import jupytext
-
-    current = jupytext.read(CHAPTERS / f"{name}.md")
-    runs = iter(c for c in executed.cells if c.cell_type == "code"
-                and "injected-parameters" not in c.metadata.get("tags", []))
-    cells = []
-    for cell in current.cells:
-        if cell.cell_type == "code":
-            ran = next(runs, None)
-            if ran is None or ran.source != cell.source:
-                raise PipelineError(f"chapter '{name}': its executed notebook does not match chapters/{name}.md "
-                                    "(a stale run); run `make book` again.")
-            cell = ran
-        cells.append(cell)
-        if "parameters" in cell.metadata.get("tags", []):
-            cells += [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    executed.cells = cells
-    executed.metadata.update({k: v for k, v in current.metadata.items() if k not in ("kernelspec", "jupytext")})
-    return executed
-
-
-def _write_with_rerun_box(src: Path, dst: Path, name: str):
-    import nbformat
-
-    nb = with_current_prose(nbformat.read(src, as_version=4), name)
-    declared = declared_parameters(nb)
-    used = {**declared, **injected_parameters(nb)}
-    for cell in nb.cells:  # raw parameter cells are not for readers: the box below lists the values
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and ("parameters" in tags or "injected-parameters" in tags):
-            cell.metadata["tags"] = [*tags, "remove-cell"]
-        for o in cell.get("outputs", []):  # an interactive figure's rows: written beside the page instead
-            o.get("data", {}).pop(DATA_MIME, None)
-    if front_matter(CHAPTERS / f"{name}.md").get("actlab", {}).get("rerun", True):
-        box = nbformat.v4.new_markdown_cell(rerun_markdown(name, declared, used))
-        box["id"] = "rerun-box"
-        nb.cells.append(box)
-    text = nbformat.writes(nb)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if not dst.exists() or dst.read_text() != text:  # unchanged pages keep their bytes
-        write_atomic(dst, text)
-
-
-def _write_interactive_data(executed: Path, st: Path) -> set[Path]:
-    """The data of each interactive figure of an executed chapter, one strict-JSON file per figure
-    in the staged book (``_static/data/CHAPTER/NAME.json``), read by the figure's chart by URL."""
-    import nbformat
-
-    from actlab.interactive import data_files
-
-    written = set()
-    for rel, text in data_files(nbformat.read(executed, as_version=4)).items():
-        dst = st / DATA_DIR / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if not dst.exists() or dst.read_text() != text:
-            write_atomic(dst, text)
-        written.add(dst)
-    return written
-
-
-def stage(profile: str) -> Path:
-    """A book source tree where every notebook chapter is its executed .ipynb."""
-    base = out_dir(profile)
-    st = base / "stage"
-    keep = set()
-    for f in BOOK_FILES:
-        if (ROOT / f).exists():
-            _sync(ROOT / f, st / f)
-            keep.add(st / f)
-    nb_chapters = set(chapters())
-    for f in toc_files():
-        name = Path(f).name
-        if f.startswith("chapters/") and name in nb_chapters:
-            src, dst = base / "executed" / f"{name}.ipynb", st / f"{f}.ipynb"
-            if not src.exists():
-                raise PipelineError(f"chapter '{name}' has no executed notebook at {src}.")
-            # readers download the chapter's source from its page
-            _sync(CHAPTERS / f"{name}.md", st / "_static" / "sources" / f"{name}.md")
-            keep.add(st / "_static" / "sources" / f"{name}.md")
-            _write_with_rerun_box(src, dst, name)
-            keep.update(_write_interactive_data(src, st))
-        else:
-            src, dst = ROOT / f"{f}.md", st / f"{f}.md"
-            if not src.exists():
-                raise PipelineError(f"'{f}' is in _toc.yml but {src} does not exist.")
-            _sync(src, dst)
-        keep.add(dst)
-    runs = st / "exercise_runs.json"  # read by the book's {run} role (actlab.sphinxext)
-    text = json.dumps(exercise_results(), indent=1, sort_keys=True, allow_nan=False)
-    if not runs.exists() or runs.read_text() != text:
-        write_atomic(runs, text)
-    keep.add(runs)
-    if any(p.parent.parent == st / DATA_DIR for p in keep):  # a page holds an interactive figure
-        from actlab.interactive import bundle
-
-        # generated once per vl-convert version, offline; staged outside _static, whose scripts
-        # Jupyter Book would load on every page (the extension serves this folder as static files)
-        js = Path(bundle(BUILD / "vega"))
-        _sync(js, st / VEGA_DIR / js.name)
-        keep.add(st / VEGA_DIR / js.name)
-    for extra in [CHAPTERS / "references.bib", *sorted((ROOT / "_static").glob("*"))]:
-        if extra.is_file():
-            dst = st / extra.relative_to(ROOT)
-            _sync(extra, dst)
-            keep.add(dst)
-    for p in st.rglob("*"):  # a chapter removed from the book leaves nothing behind
-        if p.is_file() and p not in keep and "_build" not in p.relative_to(st).parts:
-            p.unlink()
-    return st
-
-
-
-def _manifest(html: Path) -> dict:
-    """Every built file and its hash: a deleted or overwritten page makes the site stale."""
-    return {str(p.relative_to(html)): hashlib.sha256(p.read_bytes()).hexdigest()[:16]
-            for p in sorted(html.rglob("*")) if p.is_file()}
-
-
-def site_is_intact(profile: str) -> bool:
-    stamp, html = out_dir(profile) / "html.stamp", out_dir(profile) / "html"
-    try:
-        return stamp.exists() and json.loads(stamp.read_text()) == _manifest(html)
-    except (ValueError, OSError):
-        return False
-
-
-def build_html(profile: str) -> Path:
-    """Render the staged book (no execution) and publish it only if the build succeeded."""
-    base = out_dir(profile)
-    html, stamp = base / "html", base / "html.stamp"
-    stamp.unlink(missing_ok=True)
-    st = stage(profile)
-    # Always a clean Sphinx build: an incremental one does not re-read unchanged pages, so a
-    # warning that failed the last build would not be raised again and the build would pass.
-    shutil.rmtree(st / "_build", ignore_errors=True)
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(st), "--builder", "html", "--warningiserror", "--nitpick",
-           "--keep-going", "--quiet"]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    built = st / "_build" / "html"
-    if proc.returncode != 0 or not (built / "index.html").exists():
-        shutil.rmtree(html, ignore_errors=True)  # never leave a stale book behind
-        log = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines()
-                        if "WARNING" in line or "ERROR" in line or "Error" in line) \
-            or proc.stdout[-3000:] + proc.stderr[-3000:]
-        raise PipelineError(f"[{profile}] the HTML build failed (exit {proc.returncode}):\n{log}")
-    index = built / "index.html"  # Jupyter Book's redirect to the first page: it declares the book's icon
-    stub = index.read_text()  # too, or the browser asks for /favicon.ico (a 404)
-    if 'rel="icon"' not in stub:
-        index.write_text(stub.rstrip() + '\n<link rel="icon" href="_static/favicon.svg" />\n')
-    tmp = base / ".html.new"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(built, tmp)
-    shutil.rmtree(html, ignore_errors=True)
-    os.replace(tmp, html)
-    write_atomic(stamp, json.dumps(_manifest(html)))
-    print(f"[{profile}] HTML built in {time.perf_counter() - start:.1f} s: {html / 'index.html'}", flush=True)
-    return html
-
-
 def _value(text: str):
     """A ``-p`` value: a Python literal if it parses as one, a list written ``[relu,tanh]``
     (bare words, so no quotes inside quotes on a command line), else the string."""
@@ -637,19 +297,6 @@ def _value(text: str):
         if t.startswith("[") and t.endswith("]"):
             return [_value(item.strip()) for item in t[1:-1].split(",") if item.strip()]
         return text
-
-
-def shell_value(v) -> str:
-    """A value as one shell word inside ``ARGS="..."`` that ``_value`` reads back as ``v``."""
-    if isinstance(v, (list, tuple)):
-        return "'[" + ",".join(shell_value(x).strip("'") for x in v) + "]'"
-    if isinstance(v, str):
-        return v if v.replace("_", "").replace("-", "").isalnum() else "'" + v.replace("'", "") + "'"
-    return repr(v)
-
-
-def example_args(overrides: dict) -> str:
-    return " ".join(f"-p {k} {shell_value(v)}" for k, v in overrides.items())
 
 
 def chapter_dir(name: str, overrides: dict, profile: str = "full") -> Path:
@@ -790,7 +437,7 @@ def book(profile: str = "full", jobs: int = 2) -> bool:
 # ---------------------------------------------------------------- command line
 
 def _parse(argv: list[str]) -> tuple[str, dict, dict]:
-    """``CMD [ARG ...] [--profile P] [--jobs N] [--exercise ID] [--others] [-p KEY VALUE ...]``:
+    """``CMD [ARG ...] [--profile P] [--jobs N] [--others] [-p KEY VALUE ...]``:
     by hand, so that a value such as ``-1e999`` is a value, not an option."""
     if not argv:
         raise PipelineError(__doc__.split("\n\n")[-1].strip())
@@ -803,7 +450,7 @@ def _parse(argv: list[str]) -> tuple[str, dict, dict]:
                 raise PipelineError("-p takes a parameter's name and its value: -p KEY VALUE.")
             params[rest[i + 1]] = _value(rest[i + 2])
             i += 3
-        elif a in ("--profile", "--jobs", "--exercise"):
+        elif a in ("--profile", "--jobs"):
             if i + 1 >= len(rest):
                 raise PipelineError(f"{a} needs a value.")
             opts[a[2:]] = rest[i + 1]
@@ -825,17 +472,13 @@ def _parse(argv: list[str]) -> tuple[str, dict, dict]:
     return cmd, opts, params
 
 
-def _chapter(name: str, profile: str, overrides: dict, exercise: str = "", book: bool = False) -> Path:
+def _chapter(name: str, profile: str, overrides: dict, book: bool = False) -> Path:
     """One run: the book's own (make's ``run`` step, ``book``), or a reader's ``make chapter``,
     which goes to a folder of its parameters and keeps its last good run if this one fails."""
     if name not in chapters():
         raise PipelineError(f"unknown chapter '{name}'; chapters: {', '.join(chapters())}.")
-    if exercise:
-        overrides = exercise_runs(name).get(exercise)
-        if overrides is None:
-            raise PipelineError(f"chapter '{name}' has no exercise '{exercise}'.")
-    where = out_dir(profile) / "executed" if book and not exercise else chapter_dir(name, overrides, profile)
-    title = f"{name} (exercise run '{exercise}')" if exercise else name
+    where = out_dir(profile) / "executed" if book else chapter_dir(name, overrides, profile)
+    title = name
     secs, peak = run_chapter(name, params_for(profile, name, overrides), where, title=title,
                              keep_previous=not book)
     over = f" (over the {PEAK_BUDGET_MB} MB budget)" if peak > PEAK_BUDGET_MB else ""
@@ -857,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         if cmd == "rules":  # make's steps: run under the driver's lock
             write_rules(profile)
         elif cmd == "run":
-            _chapter(args[1], profile, {}, opts.get("exercise", ""), book=True)
+            _chapter(args[1], profile, {}, book=True)
         elif cmd == "gather":
             missing = [n for n in chapters() if not reads_metrics(n)
                        and not (out_dir(profile) / "executed" / f"{n}.metrics.json").exists()]

@@ -49,6 +49,18 @@ def record(name: str, value, *, display: bool = False):
     return value
 
 
+EXERCISE_SEP = "__"  # an exercise's answer is recorded as ID__metric (actlab.contents reads it back)
+
+
+def record_all(metrics: dict, exercise: str = "") -> dict:
+    """Record every metric of an experiment's result; under ``EXERCISE__name`` when the run
+    answers that exercise of the chapter (the same experiment with the exercise's parameters)."""
+    if exercise and not exercise.isidentifier():
+        raise ValueError(f"exercise id {exercise!r} must be an identifier")
+    prefix = f"{exercise}{EXERCISE_SEP}" if exercise else ""
+    return {k: record(prefix + k, v) for k, v in metrics.items()}
+
+
 def record_texts(names) -> None:
     """Glue each already recorded number ``n`` of ``names`` once more as ``n_text``, formatted by
     the book's one formatter (``actlab.numbers.fmt``), for prose. Safe to call again later in

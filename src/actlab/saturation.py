@@ -21,6 +21,15 @@ FAMILIES = {
 FLOOR = 1e-45  # the lowest |f'| drawn on the log axis; under it, the "exactly 0" band
 
 
+def edges(x_max: float) -> dict:
+    """How far out float64 keeps the registry's tanh and sigmoid derivatives nonzero: the first
+    |x| from which each is exactly 0 on a grid out to ``x_max`` (inf: never)."""
+    out = {"x_max": float(x_max)}
+    for n in properties.TEXTBOOK:
+        out[f"edge_zero_from_{n}"] = properties.first_zero(functions.get(n).derivative, x_max=x_max)
+    return out
+
+
 def families(names: list[str]) -> dict[str, list[str]]:
     """The registry's elementwise functions by family; any not listed go into "other"."""
     out = {fam: [n for n in members if n in names] for fam, members in FAMILIES.items()}

@@ -1,8 +1,8 @@
 """A small Sphinx extension for the book.
 
 - ``{run}`EXERCISE:METRIC``` and ``{run-command}`EXERCISE``` : a "predict, then run"
-  exercise's number and command, read from the runs the pipeline performed
-  (``exercise_runs.json`` in the staged book), never typed.
+  exercise's number, as its chapter recorded it, and the command that reproduces it
+  (``exercise_runs.json``, which ``actlab.staging`` writes into the staged book), never typed.
 - Figures open full size when tapped (phones), and scroll sideways in a narrow column instead
   of shrinking their text (``static/actlab.css``).
 - Interactive figures (``actlab.interactive``): their pages, and only theirs, load the Vega
@@ -96,7 +96,7 @@ def _run_role(name, rawtext, text, lineno, inliner, options=None, content=None):
         known = ", ".join(sorted(_runs(env).get(chapter, {}))) or "none"
         msg = inliner.reporter.error(
             f"{{run}}`{text}`: chapter '{chapter}' has no exercise run '{ex_id}' recording '{metric}' "
-            f"(its exercise runs: {known}; declare them under actlab: exercises: in the chapter's header)",
+            f"(its exercises: {known}; declare them under actlab: exercises: in the chapter's header)",
             line=lineno)
         return [inliner.problematic(rawtext, rawtext, msg)], [msg]
     value = load_metrics(json.dumps({"v": run["metrics"][metric]}))["v"]  # {"float": "inf"} and the like
