@@ -141,3 +141,16 @@ def peak_slope(name: str, x_max: float, n_points: int = 2001) -> float:
     """The largest |f'| on [-x_max, x_max]."""
     x = torch.linspace(-x_max, x_max, n_points, dtype=torch.float64)
     return float(np.abs(curves(name, x)[1]).max())
+
+
+def edge_reading(x_max: float) -> dict:
+    """The chapter's reading at the panels' edges, +-x_max, as metrics: which elementwise
+    functions are saturated on both sides there (one yes/no each) and which have a slope above
+    one somewhere on [-x_max, x_max]."""
+    names = functions.names(elementwise_only=True)
+    sat = [n for n in names if saturated_at(n, x_max)]
+    steep = [n for n in names if peak_slope(n, x_max) > 1 + 1e-9]
+    return {"x_max": float(x_max), "n_saturated": len(sat),
+            "saturated_names": ", ".join(functions.get(n).label for n in sat),
+            **{f"saturated_{n}": n in sat for n in names},
+            "n_steep": len(steep), "steep_names": ", ".join(functions.get(n).label for n in steep)}
