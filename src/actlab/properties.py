@@ -39,6 +39,13 @@ def saturation_distance(name: str, fraction: float = 0.01, x_max: float = 50.0,
     return float(x[above].abs().max())
 
 
+def saturation_reading(name: str, saturation_fraction: float = 0.01) -> dict:
+    """A function's saturation distance at ``saturation_fraction`` of its derivative's peak (on
+    the fixed grid of :func:`saturation_distance`), as metrics."""
+    return {"saturation_x": saturation_distance(name, fraction=saturation_fraction),
+            "saturation_fraction_pct": 100 * saturation_fraction}
+
+
 def mean_output(name: str, n_samples: int = 100_000, seed: int = 0) -> tuple[float, float]:
     """Mean output for standard-normal input, and its standard error."""
     g = torch.Generator().manual_seed(seed)
