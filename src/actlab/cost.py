@@ -184,37 +184,45 @@ def excess_share(t: Timings, name: str, base: str = "relu") -> Measure:
     return bootstrap((bwd - 1) / (fwd - 1))
 
 
-def record_all(t: Timings, names: list[str]) -> None:
-    """Record every ratio the chapter and its claims read, each with its interval."""
-    from actlab.numbers import pct
-    from actlab.record import record
-    from actlab.verdicts import record_measure
+def run(cost_elements: int, cost_repeats: int, cost_block_ms: float, names: list[str] = TIMED) -> Timings:
+    """The cost chapter's timing, in its parameters: ``cost_elements`` float32 values per call (whole
+    rows of the layer's width, so it rounds down), ``cost_repeats`` rounds, blocks of about
+    ``cost_block_ms`` milliseconds."""
+    return time_activations(names, cost_elements, cost_repeats, block_s=cost_block_ms / 1000)
 
+
+def metrics(t: Timings, names: list[str] = TIMED) -> dict:
+    """Every ratio the chapter and its claims read, each with its interval, as metrics."""
+    from actlab.numbers import pct
+    from actlab.verdicts import measure_metrics
+
+    out = {}
     for n in names:
-        record_measure(f"fwd_rel_{n}", t.ratio(fwd_key(n), fwd_key("relu")))
-        record_measure(f"bwd_rel_{n}", t.ratio(bwd_key(n), bwd_key("relu")))
-    record_measure("fwd_ns_relu", t.ns(fwd_key("relu")))
-    record_measure("relu_over_copy", t.ratio(fwd_key("relu"), "copy"))
-    record_measure("linear_over_relu", t.ratio("linear", fwd_key("relu")))
-    record_measure("exp_over_relu", t.ratio("exp", fwd_key("relu")))
-    record_measure("exp_over_sigmoid", t.ratio("exp", fwd_key("sigmoid")))
-    record_measure("linear_over_sigmoid", t.ratio("linear", fwd_key("sigmoid")))
-    record_measure("gelu_registry_over_torch", t.ratio("gelu:fwd_registry", "gelu:fwd_torch"))
-    record_measure("bwd_share_sigmoid", excess_share(t, "sigmoid"))
+        out |= measure_metrics(f"fwd_rel_{n}", t.ratio(fwd_key(n), fwd_key("relu")))
+        out |= measure_metrics(f"bwd_rel_{n}", t.ratio(bwd_key(n), bwd_key("relu")))
+    out |= measure_metrics("fwd_ns_relu", t.ns(fwd_key("relu")))
+    out |= measure_metrics("relu_over_copy", t.ratio(fwd_key("relu"), "copy"))
+    out |= measure_metrics("linear_over_relu", t.ratio("linear", fwd_key("relu")))
+    out |= measure_metrics("exp_over_relu", t.ratio("exp", fwd_key("relu")))
+    out |= measure_metrics("exp_over_sigmoid", t.ratio("exp", fwd_key("sigmoid")))
+    out |= measure_metrics("linear_over_sigmoid", t.ratio("linear", fwd_key("sigmoid")))
+    out |= measure_metrics("gelu_registry_over_torch", t.ratio("gelu:fwd_registry", "gelu:fwd_torch"))
+    out |= measure_metrics("bwd_share_sigmoid", excess_share(t, "sigmoid"))
     slowest = max(names, key=lambda n: np.median(t.t[fwd_key(n)]))
-    record("slowest", functions.get(slowest).label)
-    record_measure("slowest_rel", t.ratio(fwd_key(slowest), fwd_key("relu")))
-    record_measure("slowest_over_linear", t.ratio(fwd_key(slowest), "linear"))
-    record("slowest_over_linear_pct", pct(np.median(t.t[fwd_key(slowest)] / t.t["linear"])))
+    out["slowest"] = functions.get(slowest).label
+    out |= measure_metrics("slowest_rel", t.ratio(fwd_key(slowest), fwd_key("relu")))
+    out |= measure_metrics("slowest_over_linear", t.ratio(fwd_key(slowest), "linear"))
+    out["slowest_over_linear_pct"] = pct(np.median(t.t[fwd_key(slowest)] / t.t["linear"]))
     # how many forward kernels stay under a tenth of the layer's time (median of paired ratios)
     cheap = [n for n in names if np.median(t.t[fwd_key(n)] / t.t["linear"]) < 0.1]
-    record("n_kernels_cheap", len(cheap))
-    record("n_kernels", len(names))
-    record("kernels_not_cheap", ", ".join(functions.get(n).label for n in names if n not in cheap) or "none")
-    record("machine", machine())
-    record("cost_elements", t.n)
-    record("cost_repeats", t.repeats)
-    record("cost_width", t.width)
+    out["n_kernels_cheap"] = len(cheap)
+    out["n_kernels"] = len(names)
+    out["kernels_not_cheap"] = ", ".join(functions.get(n).label for n in names if n not in cheap) or "none"
+    out["machine"] = machine()
+    out["cost_elements"] = t.n
+    out["cost_repeats"] = t.repeats
+    out["cost_width"] = t.width
+    return out
 
 
 def cost_bars(t: Timings, names: list[str]):

@@ -281,17 +281,18 @@ def interval_words(m: Measure) -> str:
     return "95% bootstrap interval" if m.method.startswith("bootstrap") else "95% interval"
 
 
-def record_measure(name: str, m: Measure) -> Measure:
-    """Record ``name`` (the value) and ``name_lo``, ``name_hi``, ``name_n``, ``name_ci``, and
-    ``name_iv``: what the interval is, in words (:func:`interval_words`)."""
-    from actlab.record import record
+def measure_metrics(name: str, m: Measure) -> dict:
+    """``name`` (the value) and ``name_lo``, ``name_hi``, ``name_n``, ``name_ci``, and ``name_iv``:
+    what the interval is, in words (:func:`interval_words`), as metrics for ``record_all``."""
+    return {name: m.value, name + "_lo": m.lo, name + "_hi": m.hi, name + "_n": m.n,
+            name + "_ci": m.method, name + "_iv": interval_words(m)}
 
-    record(name, m.value)
-    record(name + "_lo", m.lo)
-    record(name + "_hi", m.hi)
-    record(name + "_n", m.n)
-    record(name + "_ci", m.method)
-    record(name + "_iv", interval_words(m))
+
+def record_measure(name: str, m: Measure) -> Measure:
+    """Record the metrics of :func:`measure_metrics`."""
+    from actlab.record import record_all
+
+    record_all(measure_metrics(name, m))
     return m
 
 
