@@ -209,6 +209,69 @@ def flow_constants(error_below: float) -> dict[str, float]:
             "mse": 0.5 * float(np.exp(2 * c)) + 3 * float(np.exp(c)) + 3 * c - float(np.exp(-c))}
 
 
+@dataclass
+class RaceRun:
+    """The chapter's race and everything it records about it (``metrics``)."""
+    race: Race
+    metrics: dict
+
+
+def race_run(*, start_logits, seeds: int, lr: float, error_below: float, max_steps: int,
+             n_examples: int) -> RaceRun:
+    """The chapter's race (:func:`escape_race`) with its medians, intervals and gradient flow's
+    predictions, and the squared error rerun from the top start with two larger steps: the
+    curvature bound's factor ("scaled") and 2 (the loss without its half, "no_half")."""
+    from actlab.numbers import fmt
+    from actlab.verdicts import bootstrap, measure_metrics
+
+    race = escape_race(start_logits, seeds=seeds, lr=lr, n=n_examples, error_below=error_below,
+                       max_steps=max_steps)
+    top, first = race.starts[-1], race.starts[0]
+    flow = lambda loss, v, factor=1.0: flow_steps(loss, v, error_below, lr * factor)  # noqa: E731
+    m, misfit = {}, []  # misfit: the medians against gradient flow, every start and loss
+    for loss in LOSSES:
+        for j, v in enumerate(race.starts):
+            med = m[f"steps_{loss}_{start_key(v)}"] = race.median(loss)[j]
+            if np.isfinite(med):
+                misfit.append(abs(med / flow(loss, v) - 1))
+        m |= measure_metrics(f"steps_{loss}_top", bootstrap(race.steps[loss][:, -1]))
+        m[f"steps_{loss}_top_text"] = spread_text(race.steps[loss][:, -1])
+        m[f"flow_{loss}_top"] = flow(loss, top)
+        m[f"flow_{loss}_top_text"] = fmt(m[f"flow_{loss}_top"])
+    for j, v in enumerate(race.starts):  # the ratio per start, median over seeds (the exercise compares one)
+        m[f"ratio_{start_key(v)}"] = np.median(race.ratio()[:, j])
+    m |= measure_metrics("ratio_top", bootstrap(race.ratio()[:, -1]))
+    m["ratio_top_text"] = spread_text(race.ratio()[:, -1])
+    for loss in LOSSES:  # the smallest start, where the flow's constants dominate
+        m[f"steps_{loss}_first"] = race.median(loss)[0]
+        m[f"flow_{loss}_first"] = flow(loss, first)
+    const = flow_constants(error_below)
+    m |= {"flow_c": const["c"], "flow_e_c": const["e_c"], "flow_const_bce": const["bce"],
+          "flow_const_mse": const["mse"], "ln_flow_const_mse": np.log(const["mse"]),
+          "flow_ratio_top": flow("mse", top) / flow("bce", top)}
+    # the squared error with a larger step: the curvature bound's factor, and 2 (the loss without the half)
+    _, h_bce = curvature("bce")
+    _, h_mse = curvature("mse")
+    for name, factor in (("scaled", float(h_bce.max() / h_mse.max())), ("no_half", 2.0)):
+        r2 = escape_race(race.starts[-1:], seeds=seeds, lr=lr, n=n_examples, error_below=error_below,
+                         max_steps=max_steps, mse_step_factor=factor)
+        m[f"mse_step_factor_{name}"] = factor
+        m[f"steps_mse_{name}_top_text"] = spread_text(r2.steps["mse"][:, 0])
+        m[f"flow_mse_{name}_top"] = flow("mse", top, factor)
+        m[f"ratio_{name}_top_text"] = spread_text(r2.ratio()[:, 0])
+    m["flow_misfit_max"] = max(misfit) if misfit else float("nan")
+    m["flow_misfit_pct"] = 100 * max(misfit) if misfit else float("nan")
+    m["top_start"], m["first_start"] = top, first
+    if len(race.starts) >= 2:  # the last two starts: the cross-entropy's cost per unit of logit, the squared error's factor
+        (a, b), med = race.starts[-2:], {loss: race.median(loss)[-2:] for loss in LOSSES}
+        m["bce_per_logit"] = (med["bce"][1] - med["bce"][0]) / (b - a)
+        m["mse_factor_per_logit"] = (med["mse"][1] / med["mse"][0]) ** (1 / (b - a))
+        m["prev_start"] = a
+    m |= {"e": np.e, "seeds": seeds, "lr": lr, "error_below": error_below, "n_examples": n_examples,
+          "dims": race.dims}
+    return RaceRun(race, m)
+
+
 def race_figure(race: Race, z: np.ndarray):
     """Top: |dL/dz| of a sigmoid output for a positive target, each loss, log scale. Bottom: the
     race, updates to bring the mean error under the threshold against the starting logit,
