@@ -227,3 +227,38 @@ def failure_analysis(sweep: XorSweep, act: str = "relu", steps: int = 2000, lr: 
     measures = {"leaky_rate_narrow": wilson(int(lwin.sum()), sweep.seeds),
                 "leaky_rescue_rate": wilson(int((dead_fail & lwin).sum()), int(dead_fail.sum()))}
     return out, measures
+
+
+@dataclass
+class XorRun:
+    """The chapter's XOR experiment: the sweep, its wins and Wilson rates per activation and
+    width (``rates``), and for ReLU why the narrowest layer fails (``failures``, empty without ReLU)."""
+    sweep: XorSweep
+    rates: dict
+    failures: dict
+
+    @property
+    def metrics(self) -> dict:
+        return self.rates | self.failures
+
+
+def run(*, xor_activations, xor_widths, xor_seeds: int, xor_steps: int, xor_lr: float) -> XorRun:
+    """Train the sweep (:func:`train_sweep`) and count it: per activation and width (``w2`` for
+    width 2, ..., and ``narrow``, ``wide`` for the first and last) the seeds that solve XOR with their Wilson
+    interval; for ReLU, :func:`failure_analysis` with the same steps and learning rate."""
+    from actlab.verdicts import measure_metrics, wilson
+
+    sweep = train_sweep(xor_activations, xor_widths, xor_seeds, steps=xor_steps, lr=xor_lr)
+    wins = sweep.success.sum(-1)
+    rates = {}
+    for a, act in enumerate(sweep.activations):
+        for w, label in [*((w, f"w{width}") for w, width in enumerate(sweep.widths)), (0, "narrow"), (-1, "wide")]:
+            rates |= measure_metrics(f"xor_rate_{act}_{label}", wilson(int(wins[a, w]), xor_seeds))
+            rates[f"xor_wins_{act}_{label}"] = int(wins[a, w])
+    rates |= {"xor_seeds": xor_seeds, "xor_steps": xor_steps, "xor_narrow": sweep.widths[0],
+              "xor_wide": sweep.widths[-1], "xor_shown_width": 4 if 4 in sweep.widths else sweep.widths[-1]}
+    failures = {}
+    if "relu" in sweep.activations:
+        counts, measures = failure_analysis(sweep, "relu", steps=xor_steps, lr=xor_lr)
+        failures = counts | {k: v for name, m in measures.items() for k, v in measure_metrics(name, m).items()}
+    return XorRun(sweep, rates, failures)
