@@ -162,6 +162,69 @@ def best_line_mse(sweep: ApproxSweep, target: str, n_points: int) -> float:
     return float(np.mean((np.polyval(coef, sweep.x_test[held]) - sweep.y_test[t][held]) ** 2))
 
 
+@dataclass
+class ApproxRun:
+    """The chapter's width sweep and everything it records about it (``metrics``)."""
+    sweep: ApproxSweep
+    metrics: dict
+
+
+def experiment(*, widths, activations, targets, seeds: int, n_points: int, steps: int, lrs,
+               lr_rounds: int) -> ApproxRun:
+    """The chapter's sweep (:func:`run`) and its metrics: the settings, the learning rates picked,
+    and per target and activation the errors at the narrowest and widest layer (median over
+    seeds), how far they fall and how far past the best straight line, the fitted slope in width,
+    and the width whose training error is lowest. Errors are also given as ``NAME_text``."""
+    from actlab.numbers import fmt
+    from actlab.record import as_plain
+    from actlab.verdicts import bootstrap, interval_words, measure_metrics
+
+    sweep = run(widths, activations, targets, seeds, n_points=n_points, steps=steps, lrs=lrs,
+                max_rounds=lr_rounds)
+    nonlin = [a for a, act in enumerate(sweep.activations) if act != "identity"]
+    edges = [f"{target} with {act} at width {w} (rate {fmt(sweep.lr[t, a, i])})"
+             for t, target in enumerate(sweep.targets) for a, act in enumerate(sweep.activations)
+             if act != "identity" for i, w in enumerate(sweep.widths) if not sweep.interior[t, a, i]]
+    m = {"seeds": seeds, "n_points": n_points, "steps": steps, "lr_rounds": lr_rounds,
+         "n_fine": len(sweep.x_test), "n_held": len(sweep.x_test) - n_points,
+         "lrs_text": ", ".join(fmt(v) for v in lrs), "lrs_tried_text": ", ".join(fmt(v) for v in sweep.lrs_tried),
+         "lr_interior": int(sweep.interior[:, nonlin].sum()), "lr_configs": int(sweep.interior[:, nonlin].size),
+         "lr_rounds_text": {0: "never (no extension)", 1: "once at most"}.get(lr_rounds, f"up to {lr_rounds} times"),
+         "lr_edges_text": "Every picked rate is inside what was tried." if not edges else
+                          f"The picked rate is on an edge of what was tried in {len(edges)}: " + "; ".join(edges)
+                          + ". Their errors may be higher than a wider grid would give.",
+         "n_networks": sweep.n_trained, "grid_gap": float(sweep.x_test[1] - sweep.x_test[0]),
+         "width_min": widths[0], "width_max": widths[-1]}
+    slopes = sweep.slope("mse")
+    med = np.median(sweep.mse, -1)
+    for t, target in enumerate(sweep.targets):
+        line = m[f"line_mse_{target}"] = best_line_mse(sweep, target, n_points)
+        for a, act in enumerate(sweep.activations):
+            key = f"{target}_{act}"
+            # the widest layer against the best straight line, seed by seed: how far past linear it gets
+            m |= measure_metrics(f"mse_{key}_vs_line", bootstrap(sweep.mse[t, a, -1] / line))
+            m[f"slope_{key}"] = slopes[t, a]
+            m[f"slope_{key}_text"] = fmt(slopes[t, a], sig=2, zero=1e-4)  # float32 rounding level
+            m[f"mse_{key}_narrow"], m[f"mse_{key}_wide"] = med[t, a, 0], med[t, a, -1]
+            m[f"mse_train_{key}_wide"] = np.median(sweep.mse_train[t, a, -1])
+            m[f"mse_{key}_best"] = med[t, a].min()
+            fall = bootstrap(sweep.mse[t, a, 0] / sweep.mse[t, a, -1])
+            m |= measure_metrics(f"mse_{key}_fall", fall)
+            m[f"mse_{key}_fall_text"] = (f"{fmt(fall.value)} ({interval_words(fall)} "
+                                         f"{fmt(fall.lo, sig=2)} to {fmt(fall.hi, sig=2)})")
+            m[f"mse_{key}_wide_worst"] = float(sweep.mse[t, a, -1].max())  # the band's top
+            m |= measure_metrics(f"sup_{key}_wide", bootstrap(sweep.sup[t, a, -1]))
+            tr = np.median(sweep.mse_train[t, a], -1)
+            m[f"best_width_{key}"] = widths[int(np.argmin(tr))]  # by training error
+            m[f"mse_train_{key}_best"] = tr.min()
+            m[f"lr_{key}_wide"] = sweep.lr[t, a, -1]
+    m = {k: as_plain(v) for k, v in m.items()}
+    texts = {k + "_text": fmt(v, sig=2) for k, v in m.items()  # errors in prose: formatted once, by fmt
+             if k.startswith(("mse_", "line_mse_")) and isinstance(v, float)
+             and not k.endswith(("_lo", "_hi", "_fall", "_vs_line"))}
+    return ApproxRun(sweep, m | texts)
+
+
 # ---------------------------------------------------------------- figures
 
 
