@@ -29,6 +29,21 @@ def same_sign_fraction(act: str, X, y, *, seeds: int, width: int, batch_size: in
     return counts / steps
 
 
+def same_sign_study(X, y, *, seeds: int, width: int, steps: int, lr: float, minibatch: int) -> dict:
+    """:func:`same_sign_fraction` behind sigmoid and tanh, one example a step ("single") and
+    ``minibatch`` a step ("batch"), as metrics: the mean over seeds, its min and max, and a text
+    "mean (min–max over seeds)"."""
+    out = {}
+    for a in ("sigmoid", "tanh"):
+        for tag, b in (("single", 1), ("batch", minibatch)):
+            v = same_sign_fraction(a, X, y, seeds=seeds, width=width, batch_size=b, steps=steps, lr=lr)
+            out |= {f"same_sign_{a}_{tag}": v.mean(), f"same_sign_{a}_{tag}_min": v.min(),
+                    f"same_sign_{a}_{tag}_max": v.max()}
+            lo, mid, hi = (f"{100 * x:.0f}%" for x in (v.min(), v.mean(), v.max()))
+            out[f"same_sign_{a}_{tag}_text"] = mid if lo == hi else f"{mid} ({lo}–{hi} over seeds)"
+    return out | {"minibatch": minibatch, "steps": steps, "seeds": seeds}
+
+
 def two_weight_path(feed: str, *, n: int, lr: float, epochs: int, seed: int = 0):
     """Per-example SGD on one linear unit y = w1 x1 + w2 x2 with inputs x = feed(z), z standard
     normal, and target y = x1 - x2 (weights (1, -1)). Returns the path (steps + 1, 2), the
