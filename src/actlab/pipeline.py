@@ -131,8 +131,8 @@ def write_rules(profile: str) -> Path:
     notebooks.sort(key=lambda t: order[t])
     pages = [rel(ROOT / f"{f}.md") for f in toc_files()] + [f for f in BOOK_FILES if (ROOT / f).exists()]
     site = [rel(p) for d in (ROOT / "_static", PACKAGE / "static") if d.is_dir() for p in sorted(d.iterdir())]
-    site += [rel(PACKAGE / "sphinxext.py"), rel(CHAPTERS / "references.bib")] if (CHAPTERS / "references.bib").exists() \
-        else [rel(PACKAGE / "sphinxext.py")]
+    site += [rel(PACKAGE / f"{m}.py") for m in ("sphinxext", "staging", "contents")]  # how a page is rendered
+    site += [rel(CHAPTERS / "references.bib")] if (CHAPTERS / "references.bib").exists() else []
     text = (f"# written by `python -m actlab.pipeline rules {profile}`: do not edit\n"
             f"NOTEBOOKS := {' '.join(notebooks)}\nSHARED := {' '.join(shared)}\n\n" + "\n".join(rules)
             + f"\n{rel(out / 'others.metrics.json')}: {' '.join(others)}\n\t@$(RUN) gather {profile} --others\n"
