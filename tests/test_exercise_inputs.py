@@ -1,0 +1,31 @@
+"""An exercise's overrides fix every input of the experiment its chapter reruns for it, so the
+printed command (quick profile + overrides) records the numbers the chapter quotes. The functions
+take their inputs as required keywords; these tests keep each header and its function in step
+without training anything."""
+import inspect
+
+import pytest
+
+from actlab import tanhrace
+from actlab.contents import exercise
+from actlab.verdicts import Measure, bootstrap, measure_from
+
+
+def keywords(f) -> set[str]:
+    return {n for n, p in inspect.signature(f).parameters.items() if p.kind is p.KEYWORD_ONLY}
+
+
+@pytest.mark.parametrize("chapter, ex_id, inputs", [
+    ("tanh", "deep", keywords(tanhrace.run)),
+])
+def test_an_exercise_fixes_every_input_of_its_experiment(chapter, ex_id, inputs):
+    assert set(exercise(chapter, ex_id)) == inputs
+
+
+def test_a_measure_flattens_as_record_measure_records_it():
+    from actlab.results import measure_metrics
+
+    for m in (bootstrap([1.0, 2.0, 4.0]), Measure(2.0, 1.0, float("inf"), 4, "censored")):
+        flat = measure_metrics("x", m)
+        assert set(flat) == {"x", "x_lo", "x_hi", "x_n", "x_ci", "x_iv"}
+        assert measure_from(flat, "x") == m
