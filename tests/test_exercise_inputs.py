@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from actlab import tanhrace
+from actlab import gating, tanhrace
 from actlab.contents import exercise
 from actlab.verdicts import Measure, bootstrap, measure_from
 
@@ -17,9 +17,14 @@ def keywords(f) -> set[str]:
 
 @pytest.mark.parametrize("chapter, ex_id, inputs", [
     ("tanh", "deep", keywords(tanhrace.run)),
+    ("gated", "deeper", keywords(gating.compare)),
 ])
 def test_an_exercise_fixes_every_input_of_its_experiment(chapter, ex_id, inputs):
     assert set(exercise(chapter, ex_id)) == inputs
+
+
+def test_the_named_parameter_lists_are_the_functions_inputs():
+    assert set(gating.COMPARE_PARAMS) == keywords(gating.compare)
 
 
 def test_a_measure_flattens_as_record_measure_records_it():

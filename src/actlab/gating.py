@@ -12,6 +12,7 @@ bootstrap over seeds of the median paired difference, decided only when it exclu
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -72,6 +73,9 @@ def settings(*, depth: int = 1, digits_width: int = 64, digits_epochs: int = 10,
         "mnist1d": lb.Task("mnist1d", title("MNIST-1D", mnist1d_width), (mnist1d_width,) * depth,
                            tuple(mnist1d_lrs), epochs=mnist1d_epochs, batch_size=128, data="mnist1d"),
     }
+
+
+_tasks = settings  # for compare(), whose parameter ``settings`` is the chapter's list of setting names
 
 
 def pairs_in(activations) -> list[tuple[str, str]]:
@@ -239,6 +243,58 @@ def comparison_figure(results: list[lb.TaskResult]):
         ax.set_title(r.task.title)
         ax.grid(axis="y", visible=False)
     return plotting.finish(fig)
+
+
+@dataclass
+class Comparison:
+    results: list[lb.TaskResult]   # one per setting
+    pairs: list[tuple[str, str]]   # (gated, plain) pairs among the activations
+    measures: dict[str, Measure]   # per pair and setting: the median paired difference
+    items: list                    # (claim text, Verdict) per pair, a part per setting
+    metrics: dict                  # what the chapter records (actlab.record.record_all)
+
+
+COMPARE_PARAMS = ("activations", "settings", "seeds", "depth", "digits_width", "digits_epochs", "digits_lrs",
+                  "mnist1d_width", "mnist1d_epochs", "mnist1d_lrs")  # the chapter's parameters compare() takes
+
+
+def compare(*, activations, settings, seeds: int, depth: int, digits_width: int, digits_epochs: int, digits_lrs,
+            mnist1d_width: int, mnist1d_epochs: int, mnist1d_lrs) -> Comparison:
+    """The chapter's comparison at its parameters: every activation, seed and rate of each setting
+    (:func:`settings`, by name) as one ensemble, each gated unit against its plain counterpart."""
+    from actlab import literature
+    from actlab.numbers import pct
+    from actlab.results import measure_metrics, measures_metrics
+
+    tasks = _tasks(depth=depth, digits_width=digits_width, digits_epochs=digits_epochs, digits_lrs=digits_lrs,
+                   mnist1d_width=mnist1d_width, mnist1d_epochs=mnist1d_epochs, mnist1d_lrs=mnist1d_lrs)
+    results = [lb.run_task(tasks[s], activations, seeds) for s in settings]
+    pairs = pairs_in(activations)
+    measures = differences(results, pairs)
+    items = verdicts(results, pairs)
+    m = measures_metrics(measures)
+    m |= {f"verdict_{v.claim.replace('-vs-', '_')}": v.outcome for _, v in items}
+    m |= {f"n_{k}": v for k, v in tally(items).items()}
+    m |= {"agreement": agreement(items, seeds), "shazeer_text": shazeer_text(pairs), "n_seeds": seeds}
+    for r in results:
+        err = r.tuned_test()
+        for i, a in enumerate(r.activations):
+            m |= measure_metrics(f"err_{a}_{r.task.name}", bootstrap(err[i], "median"))
+    board = lb.Board(results)  # the guide's bookkeeping of grid edges
+    edges = board.edge_sides()
+    m |= {"n_edge": len(edges), "n_choices": board.n_choices(),
+          "edge_text": "; ".join(f"{lb.names_text([a])} on {t} ({side})" for t, a, side in edges) or "none"}
+    mnist = next((r for r in results if r.task.name == "mnist1d"), None)
+    if mnist is not None and "relu" in mnist.activations:
+        relu_err = float(np.median(mnist.tuned_test()[mnist.activations.index("relu")]))
+        m["relu_acc_mnist1d_text"] = pct(1 - relu_err)
+        below = 1 - relu_err < literature.get("greydanus_mnist1d_mlp").value
+        m["relu_vs_greydanus"] = "below" if below else "not below"
+    else:
+        m["relu_acc_mnist1d_text"] = "not measured in this run"
+        m["relu_vs_greydanus"] = "to be set beside"
+    m["mnist1d_epochs"] = mnist1d_epochs
+    return Comparison(results, pairs, measures, items, m)
 
 
 # ---------------------------------------------------------------- the gate as a switch
