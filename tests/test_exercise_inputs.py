@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from actlab import gating, tanhrace
+from actlab import evidence, gating, guide, tanhrace
 from actlab.contents import exercise
 from actlab.verdicts import Measure, bootstrap, measure_from
 
@@ -18,6 +18,7 @@ def keywords(f) -> set[str]:
 @pytest.mark.parametrize("chapter, ex_id, inputs", [
     ("tanh", "deep", keywords(tanhrace.run)),
     ("gated", "deeper", keywords(gating.compare)),
+    ("guide", "shallow", set(evidence.CELLS[guide.CELL].params)),
 ])
 def test_an_exercise_fixes_every_input_of_its_experiment(chapter, ex_id, inputs):
     assert set(exercise(chapter, ex_id)) == inputs
@@ -25,6 +26,13 @@ def test_an_exercise_fixes_every_input_of_its_experiment(chapter, ex_id, inputs)
 
 def test_the_named_parameter_lists_are_the_functions_inputs():
     assert set(gating.COMPARE_PARAMS) == keywords(gating.compare)
+
+
+def test_the_guide_refuses_a_partial_parameter_set():
+    params = dict(evidence.CELLS[guide.CELL].params)
+    del params["seeds"]
+    with pytest.raises(TypeError, match="missing: seeds"):
+        guide.run(**params)
 
 
 def test_a_measure_flattens_as_record_measure_records_it():

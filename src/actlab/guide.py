@@ -1,0 +1,57 @@
+"""The practical guide's reading of its leaderboard: the board of the evidence cell
+``guide-leaderboard`` (``actlab.leaderboard``; stored at the chapter's defaults, computed once
+under ``_build/evidence`` at other parameters), ranked, with the advice and every number the
+chapter quotes, as one result, so the chapter and its exercise record the same names.
+
+Kept apart from ``actlab.leaderboard`` on purpose: the cell's key covers that module and what it
+imports, and how the chapter reads the data does not change the data."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actlab import evidence
+from actlab import leaderboard as lb
+from actlab.numbers import pct
+from actlab.results import measure_metrics
+
+CELL = "guide-leaderboard"
+
+
+@dataclass
+class Guide:
+    board: lb.Board
+    ranking: lb.Ranking
+    advice: lb.Advice
+    metrics: dict     # what the chapter records (actlab.record.record_all)
+
+
+def run(**params) -> Guide:
+    """The leaderboard at ``params``, every parameter of the cell (a missing one would silently
+    take the stored cell's value, and the chapter's number would then answer another question)."""
+    if missing := sorted(set(evidence.CELLS[CELL].params) - set(params)):
+        raise TypeError(f"the guide's leaderboard takes every parameter of the evidence cell {CELL}; "
+                        f"missing: {', '.join(missing)}")
+    board = lb.Board.from_data(evidence.load(CELL, **params))
+    ranking = board.ranking()
+    advice = lb.advice(ranking, board.fail_share(), board.titles)
+    acts, tasks = params["activations"], params["tasks"]
+    m = {"fail_fraction_text": pct(lb.FAIL_FRACTION)}
+    for a in acts:
+        m |= measure_metrics(f"rank_{a}", ranking.measure(a))
+    m |= {"best": lb.names_text([advice.best]), "top_group": lb.names_text(advice.top), "n_top": len(advice.top)}
+    edges = board.edge_sides()
+    m |= {"n_edge": len(edges), "n_choices": board.n_choices(),
+          "edge_text": "; ".join(f"{lb.names_text([a])} on {t} ({side})" for t, a, side in edges) or "none",
+          "n_informative": len(board.informative()), "uninformative_text": lb.uninformative_text(board)}
+    if "cnn" in tasks:
+        cnn = board.results[tasks.index("cnn")]
+        best = board.best_accuracy(tasks.index("cnn"))
+        m |= {"cnn_train_used": len(lb.task_data(cnn.task)["train"][1]), "cnn_epochs": params["cnn_epochs"],
+              "cnn_best": best, "cnn_best_text": pct(best)}
+    fails = board.fail_share()
+    for a in ("relu", "sigmoid"):
+        if a in acts:
+            m[f"fail_max_{a}"] = float(fails[:, acts.index(a)].max())
+            m[f"fail_max_{a}_text"] = pct(fails[:, acts.index(a)].max())
+            m[f"profile_{a}"] = lb.profile_text(board, a)
+    return Guide(board, ranking, advice, m)
