@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from actlab import evidence, gating, guide, tanhrace
+from actlab import evidence, gating, guide, mnist1dcnn, tanhrace
 from actlab.contents import exercise
 from actlab.verdicts import Measure, bootstrap, measure_from
 
@@ -18,6 +18,7 @@ def keywords(f) -> set[str]:
 @pytest.mark.parametrize("chapter, ex_id, inputs", [
     ("tanh", "deep", keywords(tanhrace.run)),
     ("gated", "deeper", keywords(gating.compare)),
+    ("mnist1d", "deep20", keywords(mnist1dcnn.deep_profile)),
     ("guide", "shallow", set(evidence.CELLS[guide.CELL].params)),
 ])
 def test_an_exercise_fixes_every_input_of_its_experiment(chapter, ex_id, inputs):
@@ -26,6 +27,7 @@ def test_an_exercise_fixes_every_input_of_its_experiment(chapter, ex_id, inputs)
 
 def test_the_named_parameter_lists_are_the_functions_inputs():
     assert set(gating.COMPARE_PARAMS) == keywords(gating.compare)
+    assert set(mnist1dcnn.DEEP_PARAMS) == keywords(mnist1dcnn.deep_profile)
 
 
 def test_the_guide_refuses_a_partial_parameter_set():

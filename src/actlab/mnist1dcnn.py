@@ -8,6 +8,8 @@ the chapter's figures; the machinery is theirs.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -76,6 +78,53 @@ def deep_updates(activations, depth: int, width: int, seeds: int, X, y, *, steps
         out[opt] = layer_updates(ens, X, y, steps=steps, optimizer=opt, momentum=momentum if opt == "sgd" else 0.0,
                                  batch_size=batch_size)
     return out
+
+
+@dataclass
+class DeepProfile:
+    updates: dict     # {optimizer: gradients.LayerUpdates}, members activations x seeds
+    metrics: dict     # what the chapter records (actlab.record.record_all)
+
+
+DEEP_PARAMS = ("n_train", "deep_depth", "deep_width", "deep_seeds", "deep_steps", "deep_sgd_lr", "deep_adam_lr")
+
+
+def deep_profile(*, n_train: int, deep_depth: int, deep_width: int, deep_seeds: int, deep_steps: int,
+                 deep_sgd_lr: float, deep_adam_lr: float) -> DeepProfile:
+    """The chapter's deep MLPs on the first ``n_train`` MNIST-1D training signals (:func:`deep_updates`
+    for every activation, from the same initial weights under SGD with momentum and under Adam), and
+    the numbers the chapter quotes: per activation the first over the last hidden layer's gradient at
+    initialisation and update per step (their medians over seeds with intervals), the update ratio
+    at the first step and the final training loss."""
+    from actlab import data
+    from actlab.numbers import fmt
+    from actlab.results import measure_metrics
+    from actlab.verdicts import bootstrap, interval_words
+
+    x, y, _, _ = data.mnist1d(n_train, 0, dtype=torch.float32)
+    acts, D, S = list(ACTIVATIONS), deep_depth, deep_seeds
+    deep = deep_updates(acts, D, deep_width, S, x, y, steps=deep_steps, rates={"sgd": deep_sgd_lr, "adam": deep_adam_lr})
+    m, measures = {}, {}
+    for k, act in enumerate(acts):
+        sl = slice(k * S, (k + 1) * S)
+        measures[f"deep_grad_ratio_{act}"] = bootstrap(deep["sgd"].first_over_last("grad_init", D)[sl])
+        for opt in ("sgd", "adam"):
+            measures[f"deep_update_ratio_{opt}_{act}"] = bootstrap(deep[opt].first_over_last("update", D)[sl])
+            m[f"deep_update_first_step_{opt}_{act}"] = float(
+                np.median(deep[opt].first_over_last("update", D, slice(0, 1))[sl]))
+            m[f"deep_loss_{opt}_{act}"] = final_loss(deep[opt], sl)
+    for name, v in measures.items():
+        m |= measure_metrics(name, v)
+    m |= {"deep_depth": D, "deep_width": deep_width, "deep_steps": deep_steps, "deep_sgd_lr": deep_sgd_lr,
+          "deep_adam_lr": deep_adam_lr, "ln10_text": fmt(np.log(10)),
+          "deep_adam_predicted": float(np.sqrt(x.shape[1] / deep_width))}  # sqrt(n_1 / n_L): 40 x w weights against w x w
+    n_first = x.shape[1] * deep_width  # weights of the first layer, for their rms gradient
+    sig = slice(acts.index("sigmoid") * S, (acts.index("sigmoid") + 1) * S)
+    m["deep_grad_rms_first_sigmoid_text"] = fmt(float(np.median(deep["sgd"].grad_init[sig, 0])) / np.sqrt(n_first))
+    for key in ("deep_grad_ratio_sigmoid", "deep_update_ratio_sgd_sigmoid", "deep_update_ratio_adam_sigmoid"):
+        v = measures[key]
+        m[key + "_text"] = f"{fmt(v.value)} ({interval_words(v)} {fmt(v.lo)} to {fmt(v.hi)})"
+    return DeepProfile(deep, m)
 
 
 def step_times(activations, X, y, *, batch_size: int = 64, repeats: int = 7, lr: float = 1e-3,
