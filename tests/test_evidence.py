@@ -265,6 +265,17 @@ def test_the_guide_defaults_are_the_stored_cell_parameters():
     assert defaults == ev.CELLS["guide-leaderboard"].params
 
 
+def test_the_mnist1d_defaults_are_the_stored_cell_parameters():
+    """The chapter loads the cell with SPEED_PARAMS of its parameters: at its defaults, the store."""
+    from actlab import mnist1dcnn as mc
+
+    text = (CHAPTERS / "mnist1d.md").read_text()
+    cell = text.split(":tags: [parameters]", 1)[1].split("```", 1)[0]
+    defaults = {n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(cell).body}
+    assert {k: defaults[k] for k in mc.SPEED_PARAMS} == ev.CELLS["mnist1d-speed"].params
+    assert 'evidence.load("mnist1d-speed", **SP)' in text and "SP = {k: P[k] for k in mc.SPEED_PARAMS}" in text
+
+
 def test_the_guide_cell_key_covers_its_training_code_only():
     mods = ev.code_modules("actlab.leaderboard")
     assert {"actlab.leaderboard", "actlab.ensemble", "actlab.data", "actlab.functions", "actlab.seeding"} <= set(mods)

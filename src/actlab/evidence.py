@@ -61,6 +61,10 @@ GUIDE = dict(
     regression_lrs=[0.003, 0.01, 0.03, 0.1], cnn_lrs=[0.01, 0.03, 0.1], cnn_channels=25, cnn_epochs=4,
     cnn_train=2000, time_steps=10)
 
+MNIST1D_SPEED = dict(
+    n_train=4000, n_test=1000, speed_lrs=[0.01, 0.03, 0.1, 0.3], speed_seeds=3, speed_epochs=10, speed_target=0.25,
+    tune_rounds=1, eval_every=42, eval_examples=300, adam_lrs=[0.003, 0.01, 0.03], mlp_width=100, mlp_lr=0.01)
+
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
     # each, all its seeds: a task trains as its own ensemble, so a block repeats the stored runs
@@ -74,6 +78,19 @@ CELLS: dict[str, Cell] = {
                 "{regression_steps} full-batch steps (regression)",
         spot=tuple({"tasks": [t], "time_steps": 0} for t in ("regression", "digits", "deep", "cnn")),
         select="actlab.leaderboard:board_subset", atol=0.02, rtol=0.05),
+    # The MNIST-1D chapter's sweeps at its defaults (chapters/mnist1d.md, the parameters of
+    # actlab.mnist1dcnn.SPEED_PARAMS; a test keeps the two equal). Spot blocks: one part each
+    # (SGD's tuned sweep of the three functions, Adam's of ReLU, the MLP), each its own ensembles,
+    # so a block repeats the stored runs exactly on the same CPU and torch. The tolerance is for
+    # another CPU: 0.05 absolute is one dead channel of a layer's 25 (0.04) or 15 of the 300
+    # signals an error is measured on; 5% relative for the final losses.
+    "mnist1d-speed": Cell(
+        "actlab.mnist1dcnn:speed_data", MNIST1D_SPEED, expected_s=40,
+        summary="{speed_seeds} seeds × 3 functions × {n_speed_lrs} learning rates of SGD with momentum (up to "
+                "{tune_rounds} more while tuning), the ReLU CNN with Adam at {n_adam_lrs} learning rates, an MLP "
+                "at η = {mlp_lr}; budget {speed_epochs} epochs of {n_train} MNIST-1D signals, errors every {eval_every} steps",
+        spot=tuple({"parts": [p]} for p in ("mlp", "adam", "sgd")),
+        select="actlab.mnist1dcnn:speed_parts", atol=0.05, rtol=0.05),
 }
 
 
