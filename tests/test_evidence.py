@@ -267,13 +267,20 @@ def test_the_guide_defaults_are_the_stored_cell_parameters():
 
 def test_the_mnist1d_defaults_are_the_stored_cell_parameters():
     """The chapter loads the cell with SPEED_PARAMS of its parameters: at its defaults, the store."""
-    from actlab import mnist1dcnn as mc
+    from actlab import mnist1dsweeps as mc
 
     text = (CHAPTERS / "mnist1d.md").read_text()
     cell = text.split(":tags: [parameters]", 1)[1].split("```", 1)[0]
     defaults = {n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(cell).body}
     assert {k: defaults[k] for k in mc.SPEED_PARAMS} == ev.CELLS["mnist1d-speed"].params
     assert 'evidence.load("mnist1d-speed", **SP)' in text and "SP = {k: P[k] for k in mc.SPEED_PARAMS}" in text
+
+
+def test_the_mnist1d_cell_key_covers_its_training_code_only():
+    """Not the chapter's deep MLPs, timings, tables or figures: editing those leaves the cell current."""
+    mods = ev.code_modules("actlab.mnist1dsweeps")
+    assert {"actlab.convergence", "actlab.deadunits", "actlab.ensemble", "actlab.data", "actlab.seeding"} <= set(mods)
+    assert not {"actlab.mnist1dcnn", "actlab.gradients", "actlab.cost", "actlab.evidence", "actlab.pipeline"} & set(mods)
 
 
 def test_the_guide_cell_key_covers_its_training_code_only():

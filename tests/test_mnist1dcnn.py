@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from actlab import convergence, gradients, mnist1dcnn
+from actlab import convergence, gradients, mnist1dcnn, mnist1dsweeps
 from actlab import deadunits as du
 from actlab.ensemble import Ensemble, Member, mnist1d_cnn
 
@@ -23,7 +23,7 @@ def test_speed_sweep_takes_a_cnn_and_adam_and_keeps_what_inspect_returns():
     x, y = _signals()
     seen = []
     sw = convergence.run(["relu", "tanh"], [3], [0.01, 0.03], 2, x, y, epochs=2, batch_size=32, target=0.8,
-                         eval_every=1, network=mnist1dcnn.cnn(channels=4), optimizer="adam",
+                         eval_every=1, network=mnist1dsweeps.cnn(channels=4), optimizer="adam",
                          inspect=lambda ens: seen.append(ens) or np.arange(len(ens))[:, None] * np.ones((1, 3)))
     assert all(m.conv == (4, 4, 4) for m in seen[0].members)  # the factory's CNN, not an MLP
     assert sw.inspected[("relu", 3, 0.03)].shape == (2, 3)  # (seeds, what inspect returned per member)
@@ -34,7 +34,7 @@ def test_speed_sweep_takes_a_cnn_and_adam_and_keeps_what_inspect_returns():
 def test_tuned_from_sweep_follows_the_tuning_rule_on_a_batched_sweep():
     x, y = _signals()
     sw = convergence.run(["relu", "sigmoid"], [3], [0.01, 0.03], 2, x, y, epochs=2, batch_size=32, target=0.5,
-                         eval_every=1, network=mnist1dcnn.cnn(channels=4), tune_rounds=1, held_out=(x[:48], y[:48]))
+                         eval_every=1, network=mnist1dsweeps.cnn(channels=4), tune_rounds=1, held_out=(x[:48], y[:48]))
     t = convergence.tuned_from_sweep(sw, [0.01, 0.03])
     for a, act in enumerate(sw.activations):
         tuned = t.tuned[act]
@@ -84,7 +84,7 @@ def test_layer_updates_sgd_moves_by_the_gradient_and_adam_by_the_rate():
 
 def test_shown_rate_dead_share_and_tables():
     x, y = _signals()
-    sp = mnist1dcnn.speed(["relu", "sigmoid"], [0.01, 0.03], 2, x, y, (x[:48], y[:48]), epochs=2, target=0.05,
+    sp = mnist1dsweeps.speed(["relu", "sigmoid"], [0.01, 0.03], 2, x, y, (x[:48], y[:48]), epochs=2, target=0.05,
                           tune_rounds=0, eval_every=1, eval_examples=96, batch_size=32, channels=4)
     lr, tuned = mnist1dcnn.shown_rate(sp, "sigmoid")
     if not tuned:  # no rate reached the target: the lowest median final training error stands for it
@@ -119,7 +119,7 @@ def _png_ok(img):
 def test_figures_draw_at_the_books_sizes():
     x, y = _signals()
     _png_ok(mnist1dcnn.signals_figure(x, y, 3))
-    sp = mnist1dcnn.speed(["relu", "tanh"], [0.01, 0.03], 2, x, y, (x[:48], y[:48]), epochs=1, target=0.5,
+    sp = mnist1dsweeps.speed(["relu", "tanh"], [0.01, 0.03], 2, x, y, (x[:48], y[:48]), epochs=1, target=0.5,
                           tune_rounds=0, eval_every=1, eval_examples=96, batch_size=32, channels=4)
     _png_ok(mnist1dcnn.error_curves(sp, 0.5))
     up = mnist1dcnn.deep_updates(["sigmoid", "relu"], 3, 8, 2, x, y, steps=3, rates={"sgd": 0.01, "adam": 1e-3})
@@ -134,12 +134,12 @@ def test_a_speed_sweep_round_trips_through_stored_data_bit_for_bit():
 
     x, y = _signals()
     sw = convergence.run(["relu", "sigmoid"], [3], [0.01, 0.03], 2, x, y, epochs=2, batch_size=32, target=0.5,
-                         eval_every=1, network=mnist1dcnn.cnn(channels=4), tune_rounds=1, held_out=(x[:48], y[:48]),
-                         inspect=mnist1dcnn.dead_channels(x), dtype=torch.float32)
+                         eval_every=1, network=mnist1dsweeps.cnn(channels=4), tune_rounds=1, held_out=(x[:48], y[:48]),
+                         inspect=mnist1dsweeps.dead_channels(x), dtype=torch.float32)
     if sw.trained.all():  # make one run a blank, as tuning leaves a rate another activation needed
         sw.trained[1, 0, -1], sw.error[1, 0, -1], sw.error_test[1, 0, -1], sw.loss[1, 0, -1] = False, 1.0, 1.0, np.nan
         del sw.inspected[("sigmoid", 3, sw.lrs[-1])]
-    back = mnist1dcnn.sweep_from_data(ev.loads(ev.dumps(mnist1dcnn.sweep_data(sw))))
+    back = mnist1dsweeps.sweep_from_data(ev.loads(ev.dumps(mnist1dsweeps.sweep_data(sw))))
     for f in ("error", "error_test", "loss", "trained", "eval_epochs"):
         a, b = getattr(sw, f), getattr(back, f)
         assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
@@ -155,5 +155,5 @@ def test_a_speed_sweep_round_trips_through_stored_data_bit_for_bit():
 
 def test_a_spot_block_is_the_part_of_the_stored_data_it_recomputes():
     data = {"sgd": {"runs": [1]}, "adam": {"runs": [2]}, "mlp": {"runs": [3]}}
-    assert mnist1dcnn.speed_parts(data, ["adam"]) == {"adam": {"runs": [2]}}
-    assert set(mnist1dcnn.PARTS) == set(data)
+    assert mnist1dsweeps.speed_parts(data, ["adam"]) == {"adam": {"runs": [2]}}
+    assert set(mnist1dsweeps.PARTS) == set(data)

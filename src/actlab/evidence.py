@@ -79,18 +79,18 @@ CELLS: dict[str, Cell] = {
         spot=tuple({"tasks": [t], "time_steps": 0} for t in ("regression", "digits", "deep", "cnn")),
         select="actlab.leaderboard:board_subset", atol=0.02, rtol=0.05),
     # The MNIST-1D chapter's sweeps at its defaults (chapters/mnist1d.md, the parameters of
-    # actlab.mnist1dcnn.SPEED_PARAMS; a test keeps the two equal). Spot blocks: one part each
+    # actlab.mnist1dsweeps.SPEED_PARAMS; a test keeps the two equal). Spot blocks: one part each
     # (SGD's tuned sweep of the three functions, Adam's of ReLU, the MLP), each its own ensembles,
     # so a block repeats the stored runs exactly on the same CPU and torch. The tolerance is for
     # another CPU: 0.05 absolute is one dead channel of a layer's 25 (0.04) or 15 of the 300
     # signals an error is measured on; 5% relative for the final losses.
     "mnist1d-speed": Cell(
-        "actlab.mnist1dcnn:speed_data", MNIST1D_SPEED, expected_s=40,
+        "actlab.mnist1dsweeps:speed_data", MNIST1D_SPEED, expected_s=40,
         summary="{speed_seeds} seeds × 3 functions × {n_speed_lrs} learning rates of SGD with momentum (up to "
                 "{tune_rounds} more while tuning), the ReLU CNN with Adam at {n_adam_lrs} learning rates, an MLP "
                 "at η = {mlp_lr}; budget {speed_epochs} epochs of {n_train} MNIST-1D signals, errors every {eval_every} steps",
         spot=tuple({"parts": [p]} for p in ("mlp", "adam", "sgd")),
-        select="actlab.mnist1dcnn:speed_parts", atol=0.05, rtol=0.05),
+        select="actlab.mnist1dsweeps:speed_parts", atol=0.05, rtol=0.05),
 }
 
 
