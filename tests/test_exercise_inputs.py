@@ -38,7 +38,7 @@ def test_the_guide_refuses_a_partial_parameter_set():
 
 
 def test_a_measure_flattens_as_record_measure_records_it():
-    from actlab.results import measure_metrics
+    from actlab.verdicts import measure_metrics
 
     for m in (bootstrap([1.0, 2.0, 4.0]), Measure(2.0, 1.0, float("inf"), 4, "censored")):
         flat = measure_metrics("x", m)

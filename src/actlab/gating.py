@@ -264,7 +264,7 @@ def compare(*, activations, settings, seeds: int, depth: int, digits_width: int,
     (:func:`settings`, by name) as one ensemble, each gated unit against its plain counterpart."""
     from actlab import literature
     from actlab.numbers import pct
-    from actlab.results import measure_metrics, measures_metrics
+    from actlab.verdicts import measure_metrics, measures_metrics
 
     tasks = _tasks(depth=depth, digits_width=digits_width, digits_epochs=digits_epochs, digits_lrs=digits_lrs,
                    mnist1d_width=mnist1d_width, mnist1d_epochs=mnist1d_epochs, mnist1d_lrs=mnist1d_lrs)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from actlab import evidence
 from actlab import leaderboard as lb
 from actlab.numbers import pct
-from actlab.results import measure_metrics
+from actlab.verdicts import measure_metrics
 
 CELL = "guide-leaderboard"
 

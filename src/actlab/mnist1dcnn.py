@@ -66,8 +66,7 @@ def deep_profile(*, n_train: int, deep_depth: int, deep_width: int, deep_seeds: 
     at the first step and the final training loss."""
     from actlab import data
     from actlab.numbers import fmt
-    from actlab.results import measure_metrics
-    from actlab.verdicts import bootstrap, interval_words
+    from actlab.verdicts import bootstrap, interval_words, measure_metrics
 
     x, y, _, _ = data.mnist1d(n_train, 0, dtype=torch.float32)
     acts, D, S = list(ACTIVATIONS), deep_depth, deep_seeds

@@ -11,8 +11,7 @@ import numpy as np
 from actlab import convergence, data
 from actlab.numbers import fmt
 from actlab.plotting import label
-from actlab.results import measure_metrics
-from actlab.verdicts import bootstrap, wilson
+from actlab.verdicts import bootstrap, measure_metrics, wilson
 
 
 @dataclass

@@ -288,6 +288,14 @@ def measure_metrics(name: str, m: Measure) -> dict:
             name + "_ci": m.method, name + "_iv": interval_words(m)}
 
 
+def measures_metrics(measures: dict[str, Measure]) -> dict:
+    """Every measure of ``{name: Measure}``, flattened by :func:`measure_metrics`."""
+    out = {}
+    for name, m in measures.items():
+        out |= measure_metrics(name, m)
+    return out
+
+
 def record_measure(name: str, m: Measure) -> Measure:
     """Record the metrics of :func:`measure_metrics`."""
     from actlab.record import record_all
