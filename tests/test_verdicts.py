@@ -20,16 +20,33 @@ from actlab.verdicts import (
     exact,
     judge,
     measure_from,
+    normal,
     wilson,
 )
 
 
-def test_wilson_matches_known_values():
-    m = wilson(0, 10)  # 95% Wilson upper bound for 0 of 10 is 0.2775
+def test_wilson_matches_published_values():
+    """Newcombe (1998, Stat Med 17:857, table I, the score method) and the 0-of-10 bound 0.2775."""
+    m = wilson(0, 10)
     assert m.value == 0 and m.lo == 0 and m.hi == pytest.approx(0.2775, abs=1e-4)
-    m = wilson(5, 10)
-    assert (m.lo, m.hi) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    for k, n, lo, hi in [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611),
+                         (1, 29, 0.0061, 0.1718), (5, 10, 0.2366, 0.7634)]:
+        m = wilson(k, n)
+        assert (m.lo, m.hi) == pytest.approx((lo, hi), abs=5e-5), (k, n)
+        assert m.value == k / n and m.n == n and f"({k} of {n})" in m.method
+    assert wilson(20, 20).hi == 1 and wilson(20, 20).lo == pytest.approx(0.8389, abs=1e-4)  # the mirror of 0 of 20
     assert wilson(0, 0).n == 0  # no events: nothing to estimate
+    assert wilson(3, 10, level=0.99).hi - wilson(3, 10, level=0.99).lo > wilson(3, 10).hi - wilson(3, 10).lo
+
+
+@pytest.mark.parametrize("n", [20, 50])
+def test_wilson_intervals_cover_the_true_share_about_95_percent_of_the_time(n):
+    """Exact coverage, summed over the binomial outcomes: near the level asked (a Wald interval or a
+    wrong quantile would fall well short at these sizes)."""
+    for p in (0.2, 0.3, 0.4, 0.5):
+        coverage = sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)
+                       if wilson(k, n).lo <= p <= wilson(k, n).hi)
+        assert 0.93 <= coverage <= 0.985, (n, p, coverage)
 
 
 def test_bootstrap_interval_contains_median_and_narrows_with_more_seeds():
@@ -40,6 +57,21 @@ def test_bootstrap_interval_contains_median_and_narrows_with_more_seeds():
     assert bootstrap([3.0]).lo == bootstrap([3.0]).hi == 3.0
 
 
+def test_bootstrap_of_a_median_of_seven_ends_at_the_second_and_sixth_values():
+    """The resampled median of 7 is the smallest value with chance P(Bin(7, 1/7) >= 4) = 1.0%, and at
+    most the second smallest with chance P(Bin(7, 2/7) >= 4) = 10.8%: the 2.5% point is the second
+    value (and by symmetry the 97.5% point the sixth), up to resampling noise far below these gaps."""
+    def at_least_4(p):
+        return sum(math.comb(7, k) * p**k * (1 - p) ** (7 - k) for k in range(4, 8))
+
+    assert at_least_4(1 / 7) < 0.02 and at_least_4(2 / 7) > 0.05
+    x = np.random.default_rng(7).normal(size=7)
+    m = bootstrap(x)
+    assert (m.lo, m.hi) == tuple(np.sort(x)[[1, 5]]) and m.value == np.median(x)
+    assert bootstrap(x) == m  # seeded: the same interval every run
+    assert bootstrap(x, stat="mean").lo != bootstrap(x, stat="mean", seed=1).lo  # ...and the seed is the resampling's
+
+
 @pytest.mark.parametrize("n,coverage", [(3, "75%"), (4, "88%"), (5, "94%")])
 def test_a_median_of_five_seeds_or_fewer_says_its_interval_is_their_range(n, coverage):
     x = np.random.default_rng(n).normal(size=n)
@@ -47,6 +79,42 @@ def test_a_median_of_five_seeds_or_fewer_says_its_interval_is_their_range(n, cov
     assert (m.lo, m.hi) == (x.min(), x.max())
     assert f"their range, which covers the median with probability {coverage}" in m.method
     assert "their range" not in bootstrap(np.random.default_rng(0).normal(size=12)).method
+
+
+def test_bootstrap_intervals_cover_the_median_as_often_as_they_say():
+    """Simulated seeds from a standard normal (true median 0): three seeds' interval (their range)
+    covers it about 75% of the time, as its method says; fifteen seeds' about 95% (the percentile
+    bootstrap of a median runs a little short at that size)."""
+    rng = np.random.default_rng(3)
+    three = np.mean([(m := bootstrap(x, n_boot=1000)).lo <= 0 <= m.hi for x in rng.normal(size=(400, 3))])
+    assert abs(three - 0.75) < 0.065, three  # 3 binomial standard errors of 400 draws
+    fifteen = np.mean([(m := bootstrap(x, n_boot=1000)).lo <= 0 <= m.hi for x in rng.normal(size=(150, 15))])
+    assert 0.88 <= fifteen <= 0.995, fifteen
+
+
+def test_degenerate_and_diverged_seeds_give_an_interval_without_a_warning():
+    """All seeds equal: the interval is the value (scipy's default BCa would warn and give NaN);
+    a diverged seed (inf) leaves the median finite and opens the upper end; a NaN seed has none."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = bootstrap([0.25] * 8)
+        diverged = bootstrap([1.0, 2.0, np.inf, np.inf, np.inf, 3.0, 4.0, 5.0, 6.0])
+        mean_inf = bootstrap([1.0, 2.0, np.inf, 3.0, 4.0, 5.0, 6.0], stat="mean")
+        nan = bootstrap([1.0, np.nan, 3.0, 4.0])
+    assert (same.value, same.lo, same.hi) == (0.25, 0.25, 0.25)
+    assert diverged.value == 5.0 and diverged.lo == 2.0 and diverged.hi == np.inf
+    assert mean_inf.value == mean_inf.hi == np.inf and math.isfinite(mean_inf.lo)
+    assert math.isnan(nan.value) and math.isnan(nan.lo) and math.isnan(nan.hi) and nan.n == 4
+
+
+def test_normal_interval_uses_the_normal_quantile():
+    """z = 1.959964 at 95% and 1.644854 at 90% (any normal table)."""
+    m = normal(0.5, 0.01)
+    assert (m.lo, m.hi) == pytest.approx((0.5 - 0.01959964, 0.5 + 0.01959964), abs=1e-8)
+    assert normal(0.0, 1.0, level=0.90).hi == pytest.approx(1.644854, abs=1e-6)
+    assert m.method == "normal 95% (standard error)"
 
 
 @pytest.mark.parametrize("op", ["<", "<=", ">", ">="])

@@ -31,6 +31,7 @@ from actlab.verdicts import (  # noqa: F401
     exact,
     judge,
     measure_from,
+    normal,
 )
 
 DIGITS_MLP = "digits, MLP, SGD"
@@ -78,8 +79,7 @@ def _ratio(name, num, den, says=""):
 def _mean_se(name, mean_key, se_key):
     def derive(m):
         if mean_key in m and se_key in m:
-            v, se = m[mean_key], m[se_key]
-            return {name: Measure(v, v - 1.96 * se, v + 1.96 * se, 1, "normal 95% (standard error)")}
+            return {name: normal(m[mean_key], m[se_key])}
         return {}
     return derive
 

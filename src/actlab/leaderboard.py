@@ -27,7 +27,7 @@ from actlab import data, functions
 from actlab.cost import time_ops
 from actlab.ensemble import CONV_PADDING, CONV_STRIDE, MNIST1D_KERNELS, Ensemble, Member, fit, member_losses
 from actlab.tuning import best_index
-from actlab.verdicts import Measure
+from actlab.verdicts import Measure, resampled_interval
 
 FAIL_FRACTION = 0.95  # a run "fails" unless its training loss ends below 95% of a constant predictor's
 LEVEL = 0.95
@@ -262,32 +262,47 @@ def ranks(err: np.ndarray) -> np.ndarray:
     return rankdata(e, axis=1, method="average")
 
 
+def _mean_of_task_means(*tasks, axis=-1):
+    """The mean rank over tasks and seeds, from one array of seeds per task (equal seeds per task)."""
+    return np.mean([np.mean(t, axis=axis) for t in tasks], axis=0)
+
+
 @dataclass
 class Ranking:
     activations: list[str]
     mean: np.ndarray    # (A,) mean rank over tasks and seeds
-    boots: np.ndarray   # (n_boot, A) the same, over seeds resampled within each task
-    n_seeds: int
-    n_tasks: int
+    ranks: np.ndarray   # (T, A, S) the ranks within each (task, seed)
+    n_boot: int = 2000
+    seed: int = 0
+
+    @property
+    def n_tasks(self) -> int:
+        return self.ranks.shape[0]
+
+    @property
+    def n_seeds(self) -> int:
+        return self.ranks.shape[2]
 
     def _method(self) -> str:
         return f"bootstrap {round(100 * LEVEL)}% over seeds"
 
+    def _measure(self, per_seed: np.ndarray) -> Measure:
+        """(T, S) values -> their mean with scipy's bootstrap interval, seeds resampled within each task."""
+        v = float(per_seed.mean())
+        if self.n_seeds < 2:  # one seed per task: nothing to resample
+            return Measure(v, v, v, self.n_seeds, "one seed, no interval")
+        lo, hi = resampled_interval(tuple(per_seed), _mean_of_task_means, LEVEL, self.n_boot, self.seed)
+        return Measure(v, min(lo, v), max(hi, v), self.n_seeds, self._method())
+
     def measure(self, name: str) -> Measure:
         """The activation's mean rank with its interval."""
-        a = self.activations.index(name)
-        lo, hi = np.quantile(self.boots[:, a], [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-        v = float(self.mean[a])
-        return Measure(v, min(float(lo), v), max(float(hi), v), self.n_seeds, self._method())
+        return self._measure(self.ranks[:, self.activations.index(name)])
 
     def difference(self, name: str, reference: str) -> Measure:
         """Mean rank of ``name`` minus ``reference``'s (negative: ``name`` ranks better), with a
-        paired interval (both from the same resampled seeds)."""
+        paired interval (the seed-by-seed differences resampled: both ranks from the same seeds)."""
         a, b = self.activations.index(name), self.activations.index(reference)
-        diff = self.boots[:, a] - self.boots[:, b]
-        v = float(self.mean[a] - self.mean[b])
-        lo, hi = np.quantile(diff, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-        return Measure(v, min(float(lo), v), max(float(hi), v), self.n_seeds, self._method())
+        return self._measure(self.ranks[:, a] - self.ranks[:, b])
 
     def order(self) -> list[str]:
         return [self.activations[i] for i in np.argsort(self.mean, kind="stable")]
@@ -301,11 +316,7 @@ class Ranking:
 def rank(err: np.ndarray, activations: list[str], n_boot: int = 2000, seed: int = 0) -> Ranking:
     """Mean rank of each activation over (tasks, seeds), with a bootstrap over seeds."""
     r = ranks(err)                      # (T, A, S)
-    T, A, S = r.shape
-    rs = r.transpose(0, 2, 1)           # (T, S, A)
-    idx = np.random.default_rng(seed).integers(0, S, (n_boot, T, S))
-    boots = rs[np.arange(T)[None, :, None], idx].mean(axis=(1, 2))  # (n_boot, A)
-    return Ranking(list(activations), r.mean(axis=(0, 2)), boots, S, T)
+    return Ranking(list(activations), r.mean(axis=(0, 2)), r, n_boot, seed)
 
 
 # ---------------------------------------------------------------- advice from the numbers

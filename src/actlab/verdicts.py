@@ -60,8 +60,23 @@ def range_coverage(n: int) -> float:
     return 1 - 2.0 ** (1 - n)
 
 
+def resampled_interval(data: tuple, statistic, level: float = LEVEL, n_boot: int = 4000, seed: int = 0):
+    """(lo, hi): scipy's percentile bootstrap of ``statistic`` over ``data`` (one array per stratum,
+    each resampled within itself), seeded so that a chapter prints the same interval every run.
+
+    Percentile, not scipy's default BCa: BCa's jackknife acceleration is NaN for a sample whose values
+    are all equal (it warns and returns NaN), and for a median of a few seeds it is unstable."""
+    from scipy.stats import bootstrap as scipy_bootstrap
+
+    # a diverged run's inf makes scipy's standard error inf - inf (a warning); the ends are still right
+    with np.errstate(invalid="ignore"):
+        res = scipy_bootstrap(data, statistic, confidence_level=level, n_resamples=n_boot, method="percentile",
+                              rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int = 4000, seed: int = 0) -> Measure:
-    """Percentile bootstrap interval of the median (or mean) over seeds.
+    """Percentile bootstrap interval of the median (or mean) over seeds (:func:`resampled_interval`).
 
     Non-finite samples (a diverged run) are kept: the median of a set with a few infinite
     values is still finite, and a mean that is not finite says so honestly.
@@ -73,12 +88,11 @@ def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int =
     value = float(f(x))
     if x.size == 1:
         return Measure(value, value, value, 1, "one seed, no interval")
-    rng = np.random.default_rng(seed)
-    boots = f(x[rng.integers(0, x.size, (n_boot, x.size))], axis=1)
-    a = (1 - level) / 2
-    lo, hi = np.quantile(boots, [a, 1 - a], method="inverted_cdf")
-    lo, hi = float(min(lo, value)), float(max(hi, value))
     method = f"bootstrap {round(100 * level)}% ({stat} of {x.size})"
+    if np.isnan(x).any():  # the statistic is NaN, and so is every resample's: there is no interval to make
+        return Measure(value, math.nan, math.nan, int(x.size), method)
+    lo, hi = resampled_interval((x,), f, level, n_boot, seed)
+    lo, hi = min(lo, value), max(hi, value)  # a percentile interval need not contain the statistic itself
     if stat == "median" and x.size <= 5 and lo == x.min() and hi == x.max():
         # the percentile bootstrap of a median of five or fewer is their range, whose chance of
         # covering the true median (continuous outcomes) is 1 - 2^(1 - n), not the level asked
@@ -87,17 +101,22 @@ def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int =
 
 
 def wilson(k: int, n: int, level: float = LEVEL) -> Measure:
-    """Wilson score interval of a proportion k/n; with n = 0 there is nothing to estimate."""
+    """Wilson score interval of a proportion k/n (scipy's); with n = 0 there is nothing to estimate."""
     if n <= 0:
         return Measure(math.nan, 0.0, 1.0, 0, "no events")
-    from statistics import NormalDist
+    from scipy.stats import binomtest
 
-    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Measure(p, max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)), int(n),
-                   f"Wilson {round(100 * level)}% ({k} of {n})")
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return Measure(k / n, float(ci.low), float(ci.high), int(n), f"Wilson {round(100 * level)}% ({k} of {n})")
+
+
+def normal(value: float, se: float, level: float = LEVEL, what: str = "standard error") -> Measure:
+    """``value`` ± scipy's normal quantile × ``se``: for a Monte Carlo mean of many samples, whose
+    sampling distribution is normal to within far less than its standard error."""
+    from scipy.stats import norm
+
+    lo, hi = norm.interval(level, loc=value, scale=se)
+    return Measure(float(value), float(lo), float(hi), 1, f"normal {round(100 * level)}% ({what})")
 
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
