@@ -93,9 +93,12 @@ def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int =
         return Measure(value, math.nan, math.nan, int(x.size), method)
     lo, hi = resampled_interval((x,), f, level, n_boot, seed)
     lo, hi = min(lo, value), max(hi, value)  # a percentile interval need not contain the statistic itself
-    if stat == "median" and x.size <= 5 and lo == x.min() and hi == x.max():
+    if stat == "median" and x.size <= 5 and np.isclose([lo, hi], [x.min(), x.max()], rtol=1e-12, atol=0).all():
         # the percentile bootstrap of a median of five or fewer is their range, whose chance of
-        # covering the true median (continuous outcomes) is 1 - 2^(1 - n), not the level asked
+        # covering the true median (continuous outcomes) is 1 - 2^(1 - n), not the level asked;
+        # scipy interpolates between two equal resampled medians as (1 - t) a + t b, which can round
+        # a unit away from a: the ends are the smallest and largest seed exactly
+        lo, hi = float(x.min()), float(x.max())
         method += f"; with so few seeds, {RANGE}, which covers the median with probability {range_coverage(x.size):.0%}"
     return Measure(value, lo, hi, int(x.size), method)
 
