@@ -102,12 +102,12 @@ notebook: $(STAMP)
 	$(VENV)/bin/jupytext --to notebook --set-kernel python3 -o _build/notebooks/'$(NAME)'.ipynb chapters/'$(NAME)'.md
 	@echo "run it:  $(VENV)/bin/papermill _build/notebooks/$(NAME).ipynb _build/notebooks/$(NAME).out.ipynb -p KEY VALUE"
 
-# Pin the quick profile's non-timing metrics (tests/baseline/quick_metrics.json) on purpose.
+# Pin the quick profile's numbers and verdict words (tests/baseline/quick_metrics.json, with this
+# CPU's fingerprint) on purpose; actlab/baseline.py says what is pinned and how closely.
 baseline: $(STAMP)
 	$(PY) -m actlab.pipeline execute --profile quick --jobs $(JOBS)
-	$(PY) -c "from actlab import baseline, pipeline; from actlab.record import metrics_json; \
-	  baseline.BASELINE.write_text(metrics_json(baseline.pinned(pipeline.collect_metrics('quick'))) + '\n'); \
-	  print('pinned', len(baseline.pinned(pipeline.collect_metrics('quick'))), 'metrics in', baseline.BASELINE)"
+	$(PY) -c "from actlab import baseline, pipeline; \
+	  print('pinned', baseline.write(pipeline.collect_metrics('quick')), 'metrics in', baseline.BASELINE)"
 
 quick: $(STAMP)
 	$(PY) -m actlab.pipeline book --profile quick --jobs $(JOBS)
