@@ -215,6 +215,52 @@ def born_dead_bound(width: int, depth: int) -> float:
     return -math.expm1((depth - 1) * math.log1p(-(2.0**-width)))  # stable for wide layers
 
 
+@dataclass
+class BornDead:
+    """The born-dead Monte Carlo (:func:`born_dead`) beside the one-input formula, (widths, depths) each."""
+    widths: list[int]
+    depths: list[int]
+    samples: int
+    domain: np.ndarray  # share born dead on the whole domain
+    point: np.ndarray   # share dead at the one input x0
+    bound: np.ndarray   # the formula for being dead at one input (born_dead_bound)
+
+    @property
+    def metrics(self) -> dict:
+        """What the ReLU chapter records of it (its exercise ``born100`` too), by name."""
+        from actlab.numbers import fmt
+        from actlab.verdicts import wilson
+
+        domain, bound, widths, depths = self.domain, self.bound, self.widths, self.depths
+        m = {"born_samples": self.samples, "born_point_vs_bound": float(np.abs(self.point - bound).max())}
+        m["born_point_vs_bound_text"] = fmt(m["born_point_vs_bound"], 2)
+        for i, n in enumerate(widths):
+            m[f"born_w{n}_deepest"], m[f"born_w{n}_shallowest"] = domain[i, -1], domain[i, 0]
+        m |= {"born_depth_max": depths[-1], "born_width_min": widths[0], "born_width_max": widths[-1],
+              "born_narrow_deepest": domain[0, -1], "born_wide_deepest": domain[-1, -1],
+              "born_narrow_deepest_text": fmt(domain[0, -1], 2), "born_wide_deepest_text": fmt(domain[-1, -1], 2),
+              "born_wide_deepest_bound": bound[-1, -1]}
+        ci = wilson(int(round(domain[-1, -1] * self.samples)), self.samples)  # a Monte Carlo share
+        m |= {"born_wide_deepest_lo": ci.lo, "born_wide_deepest_hi": ci.hi,
+              "born_wide_vs_bound": "lies below" if ci.hi < bound[-1, -1] else
+              "lies above" if ci.lo > bound[-1, -1] else "is consistent with"}
+        gap = bound - domain
+        i, j = np.unravel_index(int(np.argmax(gap)), gap.shape)
+        m["born_gap_max"] = float(gap.max())
+        m["born_gap_text"] = (f"{fmt(gap[i, j], 2)} (at width {widths[i]}, depth {depths[j]}: "
+                              f"{fmt(domain[i, j], 2)} against {fmt(bound[i, j], 2)})")
+        for n, L in ((16, 50), (64, 50)):  # practical widths: the one-input probability, an upper bound for the domain
+            m[f"born_bound_w{n}_d{L}"] = fmt(born_dead_bound(n, L))
+        return m
+
+
+def born_dead_study(born_widths, born_depths, born_samples: int) -> BornDead:
+    """:func:`born_dead` at the ReLU chapter's parameters, with the formula beside it."""
+    domain, point = born_dead(born_widths, born_depths, born_samples)
+    bound = np.array([[born_dead_bound(n, L) for L in born_depths] for n in born_widths])
+    return BornDead(list(born_widths), list(born_depths), int(born_samples), domain, point, bound)
+
+
 TRIANGLE_DODGE = 0.04  # decades between the "all seeds diverged" triangles of neighbouring activations
 
 
