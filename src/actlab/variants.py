@@ -26,6 +26,16 @@ def selu_moments(depth: int, width: int, n: int, seed: int = 0, act: str = "selu
     return np.array(out)
 
 
+def selu_fixed_point(selu_depth: int, selu_width: int, n: int = 1024) -> dict:
+    """SELU's fixed point checked through a deep network (:func:`selu_moments`), plain ELU in the
+    same network beside it: the metrics the variants chapter records (its exercise ``narrow`` too)."""
+    m = selu_moments(selu_depth, selu_width, n)
+    me = selu_moments(selu_depth, selu_width, n, act="elu")
+    return {"selu_depth": selu_depth, "selu_width": selu_width, "selu_max_abs_mean": np.abs(m[:, 0]).max(),
+            "selu_max_var_dev": np.abs(m[:, 1] - 1).max(), "selu_last_mean": m[-1, 0], "selu_last_var": m[-1, 1],
+            "elu_last_var": me[-1, 1]}
+
+
 def gelu_gaps(x_max: float = 10.0, n: int = 200001) -> dict:
     """Largest |exact GELU - approximation| on [-x_max, x_max] for the tanh and sigmoid forms."""
     x = grid(x_max, n)
