@@ -45,6 +45,25 @@ class VarianceProfile:
     width: int
     forward: dict
     backward: dict
+    n_inputs: int = 0
+    seeds: int = 0
+
+    @property
+    def metrics(self) -> dict:
+        """What the vanishing-gradients chapter records of it (its exercise ``deep`` too), by name:
+        per config (``KEYS``) the linear theory's factor and the measured ones, how much the error
+        grows at twice He's variance, tanh-Xavier's last forward variance, and the setting."""
+        m = {}
+        for name, key in KEYS.items():
+            m |= {f"init_factor_{key}": self.factor(name), f"init_fwd_{key}": self.measured_factor(name, "forward"),
+                  f"init_bwd_{key}": self.measured_factor(name, "backward")}
+        back = self.backward["ReLU, 2 × He"]
+        m["explode_growth"] = float(np.median(np.sqrt(back[:, 0] / back[:, -1])))  # norm, layer L to 1
+        m["explode_growth_predicted"] = 2 ** ((self.depth - 1) / 2)
+        m["tanh_xavier_last_var"] = float(np.median(self.forward["tanh, Xavier"][:, -1]))
+        m["tanh_xavier_last_var_meanfield"] = float(self.mean_field_forward("tanh, Xavier")[-1])
+        return m | {"init_width": self.width, "init_depth": self.depth, "init_inputs": self.n_inputs,
+                    "init_seeds": self.seeds}
 
     def factor(self, name: str) -> float:
         """The linear theory's per-layer factor v c, the same forward and backward."""
@@ -108,7 +127,12 @@ def measure(configs: dict, width: int, depth: int, n_inputs: int, seeds: int, se
             grad_h = torch.bmm(deltas[layer], ws[layer])
         fwd[name] = torch.stack([z.var(dim=(1, 2)) for z in zs], 1).numpy().astype(float)
         bwd[name] = torch.stack([d.var(dim=(1, 2)) for d in deltas], 1).numpy().astype(float)
-    return VarianceProfile(dict(configs), depth, width, fwd, bwd)
+    return VarianceProfile(dict(configs), depth, width, fwd, bwd, n_inputs, seeds)
+
+
+def study(init_width: int, init_depth: int, init_inputs: int, init_seeds: int) -> VarianceProfile:
+    """:func:`measure` of every config of ``CONFIGS``, at the vanishing-gradients chapter's parameters."""
+    return measure(CONFIGS, init_width, init_depth, init_inputs, init_seeds)
 
 
 def mean_field(act: str, v: float, depth: int, q1: float | None = None, n_nodes: int = 80) -> tuple:
