@@ -298,3 +298,35 @@ def test_the_committed_store_is_small_and_strict_json():
     for f in files:
         json.loads(f.read_text(), parse_constant=refuse)
         assert f.stem in ev.CELLS
+
+
+# ---------------------------------------------------------------- the ReLU, variants and vanishing-gradients cells
+
+# cell: (chapter, the package's tuple of the chapter parameters the cell takes, the chapter's dict of them)
+CHAPTER_CELLS = {
+    "relu-speed": ("relu", "actlab.speedsweeps:RELU_SPEED_PARAMS", "SPEED"),
+}
+
+
+def chapter_defaults(name: str) -> dict:
+    text = (CHAPTERS / f"{name}.md").read_text()
+    cell = text.split(":tags: [parameters]", 1)[1].split("```", 1)[0]
+    return {n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(cell).body}
+
+
+@pytest.mark.parametrize("cell", sorted(CHAPTER_CELLS))
+def test_a_chapter_cell_is_registered_at_the_chapter_defaults(cell):
+    """Otherwise the full book would compute the cell live instead of reading the store; and the
+    chapter passes the cell every parameter it takes, so no other run reads the stored one."""
+    import importlib
+
+    chapter, names, var = CHAPTER_CELLS[cell]
+    mod, _, attr = names.partition(":")
+    names = getattr(importlib.import_module(mod), attr)
+    defaults = chapter_defaults(chapter)
+    assert set(names) == set(ev.CELLS[cell].params)
+    assert {k: defaults[k] for k in names} == ev.CELLS[cell].params
+    text = (CHAPTERS / f"{chapter}.md").read_text()
+    assert f"{var} = {{k: P[k] for k in " in text and f'evidence.load("{cell}", **{var})' in text
+    assert f".{attr}}}" in text.split(f"{var} = {{k: P[k] for k in ", 1)[1].split("\n", 1)[0]
+

@@ -64,6 +64,9 @@ GUIDE = dict(
 MNIST1D_SPEED = dict(
     n_train=4000, n_test=1000, speed_lrs=[0.01, 0.03, 0.1, 0.3], speed_seeds=3, speed_epochs=10, speed_target=0.25,
     tune_rounds=1, eval_every=42, eval_examples=300, adam_lrs=[0.003, 0.01, 0.03], mlp_width=100, mlp_lr=0.01)
+# The ReLU chapter's defaults of its expensive experiments (chapters/relu.md; a test keeps them equal)
+RELU_SPEED = dict(speed_lrs=[0.003, 0.01, 0.03, 0.1, 0.3, 1.0], speed_seeds=8, speed_depth=4, speed_target=0.25,
+                  speed_epochs=5)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -91,6 +94,17 @@ CELLS: dict[str, Cell] = {
                 "at η = {mlp_lr}; budget {speed_epochs} epochs of {n_train} MNIST-1D signals, errors every {eval_every} steps",
         spot=tuple({"parts": [p]} for p in ("mlp", "adam", "sgd")),
         select="actlab.mnist1dsweeps:speed_parts", atol=0.05, rtol=0.05),
+    # The ReLU chapter's race of sigmoid, tanh and ReLU at tuned rates. Spot blocks: one activation
+    # each (each tunes on its own runs; every run is its own network, so a block repeats the stored
+    # runs exactly on the same CPU). For another CPU: 0.05 absolute is about one evaluation of the
+    # epochs to the target (1/23 epoch) or 20 of the 400 examples an error is measured on; 5%
+    # relative for the final losses.
+    "relu-speed": Cell(
+        "actlab.speedsweeps:relu_speed_data", RELU_SPEED, expected_s=25,
+        summary="{speed_seeds} seeds × 3 functions × {n_speed_lrs} learning rates (extended while tuning), a "
+                "{speed_depth}-layer MLP on digits, budget {speed_epochs} epochs to a training error of {speed_target}",
+        spot=tuple({"activations": [a]} for a in ("relu", "tanh", "sigmoid")),
+        select="actlab.speedsweeps:relu_speed_part", atol=0.05, rtol=0.05),
 }
 
 

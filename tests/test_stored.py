@@ -1,0 +1,39 @@
+"""The ReLU, variants and vanishing-gradients chapters' evidence cells at tiny sizes: their data
+reads back as the objects the chapters used to compute live, bit for bit, and each spot block
+(a part of the cell computed alone) equals the part cut from the whole."""
+import numpy as np
+
+from actlab import evidence as ev
+from actlab import speedsweeps as ss
+
+
+def as_stored(data):
+    return ev.loads(ev.dumps(data))  # what a reader of the file gets
+
+
+def same(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+
+def test_relu_speed_reads_back_and_a_block_is_its_part():
+    import actlab
+    from actlab import convergence, data
+
+    p = dict(speed_lrs=[0.1, 0.3], speed_seeds=2, speed_depth=2, speed_target=0.5, speed_epochs=1)
+    stored = as_stored(ss.relu_speed_data(**p))
+    back = ss.tuned_speed_from(stored)
+    actlab.deterministic(0)
+    X, y = data.digits("train")
+    ref = convergence.tuned_speed(list(ss.RELU_RACE), p["speed_lrs"], 2, X, y, data.digits("test"), depth=2,
+                                  epochs=1, target=0.5, init=ss.RELU_RACE_INIT, evals_per_epoch=23, eval_examples=400)
+    for a in ref.activations:
+        t, u = ref.tuned[a], back.tuned[a]
+        assert (t.lrs, t.best, t.interior, t.rounds) == (u.lrs, u.best, u.interior, u.rounds) and same(t.scores, u.scores)
+        assert same(ref.train[a], back.train[a]) and same(ref.test[a], back.test[a])
+        for lr, r in ref.runs[a].items():
+            for f in ("to_target", "to_target_test", "diverged", "loss"):
+                assert same(getattr(r, f), getattr(back.runs[a][lr], f)), (a, lr, f)
+    assert ref.ratio("tanh", "relu", True) == back.ratio("tanh", "relu", True)
+    block = as_stored(ss.relu_speed_data(**p, activations=["tanh"]))
+    assert ev.compare(as_stored(ss.relu_speed_part(stored, ["tanh"])), block, 0, 0) is None
