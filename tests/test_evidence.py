@@ -305,6 +305,7 @@ def test_the_committed_store_is_small_and_strict_json():
 # cell: (chapter, the package's tuple of the chapter parameters the cell takes, the chapter's dict of them)
 CHAPTER_CELLS = {
     "relu-speed": ("relu", "actlab.speedsweeps:RELU_SPEED_PARAMS", "SPEED"),
+    "relu-dead-units": ("relu", "actlab.deadunits:RELU_DEAD_PARAMS", "DEAD"),
 }
 
 

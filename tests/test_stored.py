@@ -37,3 +37,26 @@ def test_relu_speed_reads_back_and_a_block_is_its_part():
     assert ref.ratio("tanh", "relu", True) == back.ratio("tanh", "relu", True)
     block = as_stored(ss.relu_speed_data(**p, activations=["tanh"]))
     assert ev.compare(as_stored(ss.relu_speed_part(stored, ["tanh"])), block, 0, 0) is None
+
+
+def test_relu_dead_units_read_back_and_a_block_is_its_part():
+    import actlab
+    from actlab import data
+    from actlab import deadunits as du
+
+    p = dict(dead_lrs=[0.01, 1.0, 3.0], dead_seeds=2, dead_epochs=1, widths=[16, 16])
+    stored = as_stored(du.relu_dead_data(**p))
+    back = du.DeadSweep.from_data(stored)
+    actlab.deterministic(0)
+    X, y = data.digits("train")
+    ref = du.sweep(["relu"], p["dead_lrs"], 2, X.float(), y, widths=(16, 16), epochs=1)
+    for f in ("dead", "diverged", "ever_dead", "revived", "final_loss", "inactive", "check_steps", "dead_curve",
+              "loss_curve"):
+        assert same(getattr(ref, f), getattr(back, f)), f
+    assert (back.activations, back.lrs, back.seeds, back.widths) == (ref.activations, ref.lrs, ref.seeds, ref.widths)
+    assert np.array_equal(back.dead_curve[..., -1], back.fraction(), equal_nan=True)  # the last check is the end
+    block = as_stored(du.relu_dead_data(**{**p, "dead_lrs": [1.0]}))
+    assert ev.compare(as_stored(du.dead_part(stored, dead_lrs=[1.0])), block, 0, 0) is None
+    two = as_stored(du.variants_dead_data(dead_activations=["relu", "elu"], dead_lrs=[0.1], dead_seeds=1, dead_epochs=1))
+    one = as_stored(du.variants_dead_data(dead_activations=["elu"], dead_lrs=[0.1], dead_seeds=1, dead_epochs=1))
+    assert ev.compare(as_stored(du.dead_part(two, dead_activations=["elu"])), one, 0, 0) is None

@@ -25,6 +25,7 @@ import torch
 
 from actlab import functions
 from actlab.ensemble import Ensemble, Member, fit
+from actlab.stored import array_data, array_from
 
 DEAD_DERIVATIVE = 1e-8
 
@@ -76,6 +77,23 @@ class DeadSweep:
     # (see deaths_and_revivals: units dead from the first check on are in neither)
     final_loss: np.ndarray  # (acts, lrs, seeds)
     inactive: np.ndarray | None = None  # (acts, lrs, seeds, layers): inactive fraction at the end; nan if diverged
+    check_steps: np.ndarray | None = None  # (checks,) the step of each check, 0 (before training) first
+    dead_curve: np.ndarray | None = None   # (acts, lrs, seeds, checks): dead fraction of all hidden units
+    loss_curve: np.ndarray | None = None   # (acts, lrs, seeds, checks - 1): training loss at each check after 0
+
+    def to_data(self) -> dict:
+        """Plain JSON for the evidence store (every array with its dtype: :meth:`from_data` gives
+        back the same bits): per run (activation, learning rate, seed) its outcome at the end, its
+        dead share and training loss at each check, never weights."""
+        arrays = ("dead", "diverged", "ever_dead", "revived", "final_loss", "inactive", "check_steps", "dead_curve",
+                  "loss_curve")
+        return {"activations": list(self.activations), "lrs": [float(v) for v in self.lrs], "seeds": int(self.seeds),
+                "widths": [int(w) for w in self.widths]} | {k: array_data(getattr(self, k)) for k in arrays}
+
+    @classmethod
+    def from_data(cls, d: dict) -> DeadSweep:
+        arrays = {k: array_from(v) for k, v in d.items() if isinstance(v, dict)}
+        return cls(list(d["activations"]), list(d["lrs"]), d["seeds"], tuple(d["widths"]), **arrays)
 
     def fraction(self) -> np.ndarray:
         """Dead fraction over all hidden units, (acts, lrs, seeds); nan where diverged."""
@@ -117,7 +135,8 @@ def sweep(activations, lrs, seeds: int, X, y, *, widths=(64, 64, 64), epochs: in
                     checkpoints=checkpoints, init=init) for a in activations]
     cat = lambda field: np.concatenate([getattr(p, field) for p in parts])
     return DeadSweep(list(activations), list(lrs), seeds, tuple(widths), cat("dead"), cat("diverged"),
-                     cat("ever_dead"), cat("revived"), cat("final_loss"), cat("inactive"))
+                     cat("ever_dead"), cat("revived"), cat("final_loss"), cat("inactive"), parts[0].check_steps,
+                     cat("dead_curve"), cat("loss_curve"))
 
 
 def _sweep(activation, lrs, seeds: int, X, y, *, widths, epochs, batch_size, checkpoints, init) -> DeadSweep:
@@ -149,9 +168,56 @@ def _sweep(activation, lrs, seeds: int, X, y, *, widths, epochs, batch_size, che
         rev[:, l] = came_back.sum(1)
     ever[diverged] = np.nan
     rev[diverged] = np.nan
+    w = np.array(widths, float)  # each check's dead share of all hidden units, as fraction() takes it
+    dead_curve = np.stack([sum(h[l].sum(1) for l in range(n_layers)) / w.sum() for h in history], -1)
+    check_steps = np.array([0] + [k for k in range(1, steps + 1) if k % every == 0 or k == steps])
     return DeadSweep(list(activations), list(lrs), seeds, tuple(widths), dead.reshape(*shape, n_layers),
                      diverged.reshape(shape), ever.reshape(*shape, n_layers), rev.reshape(*shape, n_layers),
-                     final.reshape(shape), inactive.reshape(*shape, len(widths)))
+                     final.reshape(shape), inactive.reshape(*shape, len(widths)), check_steps,
+                     dead_curve.reshape(*shape, -1), hist.T.reshape(*shape, -1))
+
+
+# ---------------------------------------------------------------- the chapters' sweeps, as stored data
+
+RELU_DEAD_PARAMS = ("dead_lrs", "dead_seeds", "dead_epochs", "widths")  # the cell relu-dead-units
+VARIANTS_DEAD_PARAMS = ("dead_activations", "dead_lrs", "dead_seeds", "dead_epochs")  # variants-dead-units
+
+
+def relu_dead_data(*, dead_lrs, dead_seeds: int, dead_epochs: int, widths, device: str = "cpu") -> dict:
+    """The ReLU chapter's dead-unit sweep (evidence cell ``relu-dead-units``): ReLU networks of
+    hidden ``widths`` trained on digits with plain SGD at every rate of ``dead_lrs``, as data."""
+    return _dead_data(["relu"], dead_lrs, dead_seeds, dead_epochs, widths, device)
+
+
+def variants_dead_data(*, dead_activations, dead_lrs, dead_seeds: int, dead_epochs: int, device: str = "cpu") -> dict:
+    """The variants chapter's sweep (evidence cell ``variants-dead-units``): every activation of
+    ``dead_activations`` in networks of three hidden layers of 64 units, as for ReLU."""
+    return _dead_data(dead_activations, dead_lrs, dead_seeds, dead_epochs, (64, 64, 64), device)
+
+
+def _dead_data(activations, lrs, seeds, epochs, widths, device) -> dict:
+    """:func:`sweep` on digits' training split in float32, seeded here as the chapters seed themselves."""
+    from actlab import data
+    from actlab.seeding import deterministic
+
+    if device != "cpu":
+        raise ValueError(f"the dead-unit sweeps train on the CPU only (actlab.ensemble has no device support); got {device!r}")
+    deterministic(0)
+    X, y = data.digits("train")
+    return sweep(list(activations), list(lrs), seeds, X.float(), y, widths=tuple(widths), epochs=epochs).to_data()
+
+
+def dead_part(data: dict, dead_activations=None, dead_lrs=None, **_) -> dict:
+    """The part of stored sweep data that the cell recomputes with ``dead_activations`` or
+    ``dead_lrs`` narrowed (a spot check's block: each activation trains as its own ensemble, and
+    every run of it is its own network, so a block repeats the stored runs)."""
+    sw = DeadSweep.from_data(data)
+    a = [sw.activations.index(x) for x in (dead_activations or sw.activations)]
+    j = [sw.lrs.index(x) for x in (dead_lrs or sw.lrs)]
+    cut = lambda v: v[a][:, j]
+    return DeadSweep([sw.activations[i] for i in a], [sw.lrs[i] for i in j], sw.seeds, sw.widths, cut(sw.dead),
+                     cut(sw.diverged), cut(sw.ever_dead), cut(sw.revived), cut(sw.final_loss), cut(sw.inactive),
+                     sw.check_steps, cut(sw.dead_curve), cut(sw.loss_curve)).to_data()
 
 
 def deaths_and_revivals(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -225,6 +291,17 @@ class BornDead:
     point: np.ndarray   # share dead at the one input x0
     bound: np.ndarray   # the formula for being dead at one input (born_dead_bound)
 
+    def to_data(self) -> dict:
+        """Plain JSON for the evidence store; :meth:`from_data` gives back the same bits."""
+        return {"widths": [int(n) for n in self.widths], "depths": [int(L) for L in self.depths],
+                "samples": int(self.samples), "domain": array_data(self.domain), "point": array_data(self.point),
+                "bound": array_data(self.bound)}
+
+    @classmethod
+    def from_data(cls, d: dict) -> BornDead:
+        return cls(list(d["widths"]), list(d["depths"]), d["samples"], array_from(d["domain"]),
+                   array_from(d["point"]), array_from(d["bound"]))
+
     @property
     def metrics(self) -> dict:
         """What the ReLU chapter records of it (its exercise ``born100`` too), by name."""
@@ -259,6 +336,19 @@ def born_dead_study(born_widths, born_depths, born_samples: int) -> BornDead:
     domain, point = born_dead(born_widths, born_depths, born_samples)
     bound = np.array([[born_dead_bound(n, L) for L in born_depths] for n in born_widths])
     return BornDead(list(born_widths), list(born_depths), int(born_samples), domain, point, bound)
+
+
+RELU_BORN_PARAMS = ("born_widths", "born_depths", "born_samples")  # the cell relu-born-dead
+
+
+def relu_born_data(*, born_widths, born_depths, born_samples: int, device: str = "cpu") -> dict:
+    """:func:`born_dead_study` as data (evidence cell ``relu-born-dead``; its own generator, seed 0)."""
+    from actlab.seeding import deterministic
+
+    if device != "cpu":
+        raise ValueError(f"the born-dead Monte Carlo runs on the CPU only; got {device!r}")
+    deterministic(0)  # one thread, as in the chapter
+    return born_dead_study(born_widths, born_depths, born_samples).to_data()
 
 
 TRIANGLE_DODGE = 0.04  # decades between the "all seeds diverged" triangles of neighbouring activations

@@ -67,6 +67,8 @@ MNIST1D_SPEED = dict(
 # The ReLU chapter's defaults of its expensive experiments (chapters/relu.md; a test keeps them equal)
 RELU_SPEED = dict(speed_lrs=[0.003, 0.01, 0.03, 0.1, 0.3, 1.0], speed_seeds=8, speed_depth=4, speed_target=0.25,
                   speed_epochs=5)
+RELU_DEAD = dict(dead_lrs=[0.01, 0.0155, 0.024, 0.0373, 0.0578, 0.0897, 0.139, 0.216, 0.335, 0.519, 0.804, 1.25,
+                           1.93, 3.0], dead_seeds=8, dead_epochs=8, widths=[64, 64, 64])
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -105,6 +107,17 @@ CELLS: dict[str, Cell] = {
                 "{speed_depth}-layer MLP on digits, budget {speed_epochs} epochs to a training error of {speed_target}",
         spot=tuple({"activations": [a]} for a in ("relu", "tanh", "sigmoid")),
         select="actlab.speedsweeps:relu_speed_part", atol=0.05, rtol=0.05),
+    # The ReLU chapter's dead units against the learning rate. Spot blocks: the odd and the even
+    # rates of the grid (every run its own network, the batch order shared: a block repeats the
+    # stored runs exactly on the same CPU). For another CPU: 0.02 absolute is about four of the
+    # 192 hidden units; 5% relative for losses and counts of units. Near divergence a run is
+    # chaotic, and another CPU may need a recomputation there, not a wider tolerance.
+    "relu-dead-units": Cell(
+        "actlab.deadunits:relu_dead_data", RELU_DEAD, expected_s=10,
+        summary="ReLU networks (hidden layers {widths}), {dead_seeds} seeds × {n_dead_lrs} learning rates of plain SGD "
+                "on digits, budget {dead_epochs} epochs, every unit checked at 12 points",
+        spot=tuple({"dead_lrs": RELU_DEAD["dead_lrs"][i::2]} for i in (0, 1)),
+        select="actlab.deadunits:dead_part", atol=0.02, rtol=0.05),
 }
 
 
