@@ -306,6 +306,7 @@ def test_the_committed_store_is_small_and_strict_json():
 CHAPTER_CELLS = {
     "relu-speed": ("relu", "actlab.speedsweeps:RELU_SPEED_PARAMS", "SPEED"),
     "relu-dead-units": ("relu", "actlab.deadunits:RELU_DEAD_PARAMS", "DEAD"),
+    "relu-born-dead": ("relu", "actlab.deadunits:RELU_BORN_PARAMS", "BORN"),
 }
 
 

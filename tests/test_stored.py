@@ -60,3 +60,13 @@ def test_relu_dead_units_read_back_and_a_block_is_its_part():
     two = as_stored(du.variants_dead_data(dead_activations=["relu", "elu"], dead_lrs=[0.1], dead_seeds=1, dead_epochs=1))
     one = as_stored(du.variants_dead_data(dead_activations=["elu"], dead_lrs=[0.1], dead_seeds=1, dead_epochs=1))
     assert ev.compare(as_stored(du.dead_part(two, dead_activations=["elu"])), one, 0, 0) is None
+
+
+def test_relu_born_dead_reads_back():
+    from actlab import deadunits as du
+
+    p = dict(born_widths=[2, 4], born_depths=[2, 8], born_samples=50)
+    back = du.BornDead.from_data(as_stored(du.relu_born_data(**p)))
+    ref = du.born_dead_study(*p.values())
+    assert all(same(getattr(ref, f), getattr(back, f)) for f in ("domain", "point", "bound"))
+    assert back.metrics == ref.metrics

@@ -69,6 +69,7 @@ RELU_SPEED = dict(speed_lrs=[0.003, 0.01, 0.03, 0.1, 0.3, 1.0], speed_seeds=8, s
                   speed_epochs=5)
 RELU_DEAD = dict(dead_lrs=[0.01, 0.0155, 0.024, 0.0373, 0.0578, 0.0897, 0.139, 0.216, 0.335, 0.519, 0.804, 1.25,
                            1.93, 3.0], dead_seeds=8, dead_epochs=8, widths=[64, 64, 64])
+RELU_BORN = dict(born_widths=[2, 3, 4, 5], born_depths=[2, 4, 8, 16, 32, 50], born_samples=1000)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -118,6 +119,14 @@ CELLS: dict[str, Cell] = {
                 "on digits, budget {dead_epochs} epochs, every unit checked at 12 points",
         spot=tuple({"dead_lrs": RELU_DEAD["dead_lrs"][i::2]} for i in (0, 1)),
         select="actlab.deadunits:dead_part", atol=0.02, rtol=0.05),
+    # The ReLU chapter's born-dead Monte Carlo: one generator for all settings, so no smaller block
+    # repeats it; the whole cell is the block (a few seconds). For another CPU: 0.005 absolute is
+    # five of the 1000 networks of a setting.
+    "relu-born-dead": Cell(
+        "actlab.deadunits:relu_born_data", RELU_BORN, expected_s=5,
+        summary="{born_samples} random ReLU networks for each of {n_born_widths} widths × {n_born_depths} depths, "
+                "one seed",
+        atol=0.005),
 }
 
 
