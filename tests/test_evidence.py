@@ -307,6 +307,7 @@ CHAPTER_CELLS = {
     "relu-speed": ("relu", "actlab.speedsweeps:RELU_SPEED_PARAMS", "SPEED"),
     "relu-dead-units": ("relu", "actlab.deadunits:RELU_DEAD_PARAMS", "DEAD"),
     "relu-born-dead": ("relu", "actlab.deadunits:RELU_BORN_PARAMS", "BORN"),
+    "relu-bias-shift": ("relu", "actlab.biasshift:RELU_SHIFT_PARAMS", "SHIFT"),
 }
 
 

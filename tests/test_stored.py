@@ -70,3 +70,24 @@ def test_relu_born_dead_reads_back():
     ref = du.born_dead_study(*p.values())
     assert all(same(getattr(ref, f), getattr(back, f)) for f in ("domain", "point", "bound"))
     assert back.metrics == ref.metrics
+
+
+def test_relu_bias_shift_reads_back_and_a_block_is_its_part():
+    import actlab
+    from actlab import biasshift, data
+
+    p = dict(shift_activations=["relu", "elu"], shift_depth=2, shift_width=16, shift_epochs=1, shift_seeds=2)
+    stored = as_stored(biasshift.relu_shift_data(**p))
+    back = biasshift.shifts_from(stored)
+    assert list(back) == list(biasshift.SETTINGS)
+    actlab.deterministic(0)
+    X, y = data.digits("train")
+    for name, (init, lr) in biasshift.SETTINGS.items():
+        ref = biasshift.measure(["relu", "elu"], [16, 16], 2, X.float(), y, data.digits("test"), lr=lr, epochs=1,
+                                init=init)
+        for f in ("loss", "test_error", "curve_steps", "loss_curve"):
+            assert same(getattr(ref, f), getattr(back[name], f)), (name, f)
+        for f in ("offset", "inflation"):
+            assert all(same(getattr(ref, f)[w], getattr(back[name], f)[w]) for w in ("init", "trained")), (name, f)
+    block = as_stored(biasshift.relu_shift_data(**p, settings=["Kaiming init"]))
+    assert ev.compare(biasshift.shift_part(stored, ["Kaiming init"]), block, 0, 0) is None

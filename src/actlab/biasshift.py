@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from actlab.ensemble import Ensemble, Member, fit
+from actlab.stored import array_data, array_from
 
 
 @dataclass
@@ -28,6 +29,25 @@ class BiasShift:
     loss: np.ndarray           # (acts, seeds) final training loss
     test_error: np.ndarray     # (acts, seeds) held-out error after training
     steps: int
+    curve_steps: np.ndarray | None = None  # (checks,) the steps at which the training loss was kept
+    loss_curve: np.ndarray | None = None   # (acts, seeds, checks) training loss (the minibatch's) there
+
+    def to_data(self) -> dict:
+        """Plain JSON for the evidence store; :meth:`from_data` gives back the same bits."""
+        arr = {f"{k}_{when}": array_data(getattr(self, k)[when]) for k in ("offset", "inflation") for when in WHEN}
+        return {"activations": list(self.activations), "seeds": int(self.seeds), "steps": int(self.steps),
+                "loss": array_data(self.loss), "test_error": array_data(self.test_error),
+                "curve_steps": array_data(self.curve_steps), "loss_curve": array_data(self.loss_curve)} | arr
+
+    @classmethod
+    def from_data(cls, d: dict) -> BiasShift:
+        by_when = lambda k: {when: array_from(d[f"{k}_{when}"]) for when in WHEN}
+        return cls(list(d["activations"]), d["seeds"], by_when("offset"), by_when("inflation"), array_from(d["loss"]),
+                   array_from(d["test_error"]), d["steps"], array_from(d["curve_steps"]), array_from(d["loss_curve"]))
+
+
+WHEN = ("init", "trained")
+CURVE_CHECKS = 20  # about this many points of each run's training loss are kept
 
 
 def layer_stats(post: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
@@ -70,14 +90,52 @@ def measure(activations, widths, seeds: int, X, y, held_out: tuple, *, lr: float
 
     before = stats()
     steps = epochs * -(-len(y) // batch_size)
+    every = max(1, steps // CURVE_CHECKS)  # logging the loss changes no number
     hist = fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", momentum=momentum,
-               batch_size=batch_size, log_every=steps)
+               batch_size=batch_size, log_every=every)
+    curve_steps = np.array([k for k in range(1, steps + 1) if k % every == 0 or k == steps])
     after = stats()
     with torch.no_grad():
         err = (ens(held_out[0].to(X.dtype)).argmax(-1) != held_out[1]).double().mean(1).numpy()
     return BiasShift(list(activations), seeds, {"init": before[0], "trained": after[0]},
                      {"init": before[1], "trained": after[1]}, hist[-1].reshape(shape[:2]),
-                     err.reshape(shape[:2]), steps)
+                     err.reshape(shape[:2]), steps, curve_steps, hist.T.reshape(*shape[:2], -1))
+
+
+# ---------------------------------------------------------------- the ReLU chapter's measurement, as stored data
+
+# The ReLU chapter's two settings: {title: (initialisation, learning rate)}, one rate for all activations
+SETTINGS = {"default init": ("default", 0.05), "Kaiming init": ("kaiming", 0.02)}
+RELU_SHIFT_PARAMS = ("shift_activations", "shift_depth", "shift_width", "shift_epochs", "shift_seeds")
+
+
+def relu_shift_data(*, shift_activations, shift_depth: int, shift_width: int, shift_epochs: int, shift_seeds: int,
+                    settings=tuple(SETTINGS), device: str = "cpu") -> dict:
+    """The ReLU chapter's bias-shift measurement (evidence cell ``relu-bias-shift``): :func:`measure`
+    on digits in float32, ``shift_depth`` hidden layers of ``shift_width`` units, in each of
+    ``SETTINGS`` (each its own ensemble: ``settings`` picks some, a spot check's block), as data.
+    Seeded here as the chapter seeds itself."""
+    from actlab import data
+    from actlab.seeding import deterministic
+
+    if device != "cpu":
+        raise ValueError(f"the bias-shift runs train on the CPU only (actlab.ensemble has no device support); got {device!r}")
+    deterministic(0)
+    X, y = data.digits("train")
+    held = data.digits("test")
+    return {name: measure(list(shift_activations), [shift_width] * shift_depth, shift_seeds, X.float(), y, held,
+                          lr=SETTINGS[name][1], epochs=shift_epochs, init=SETTINGS[name][0]).to_data()
+            for name in settings}
+
+
+def shift_part(data: dict, settings) -> dict:
+    """The part of stored ``relu_shift_data`` that ``relu_shift_data(..., settings=...)`` recomputes."""
+    return {name: data[name] for name in settings}
+
+
+def shifts_from(data: dict) -> dict:
+    """{title: BiasShift} from :func:`relu_shift_data`, in the order of ``SETTINGS``."""
+    return {name: BiasShift.from_data(data[name]) for name in SETTINGS if name in data}
 
 
 def offset_figure(shifts: dict):

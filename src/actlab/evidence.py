@@ -70,6 +70,8 @@ RELU_SPEED = dict(speed_lrs=[0.003, 0.01, 0.03, 0.1, 0.3, 1.0], speed_seeds=8, s
 RELU_DEAD = dict(dead_lrs=[0.01, 0.0155, 0.024, 0.0373, 0.0578, 0.0897, 0.139, 0.216, 0.335, 0.519, 0.804, 1.25,
                            1.93, 3.0], dead_seeds=8, dead_epochs=8, widths=[64, 64, 64])
 RELU_BORN = dict(born_widths=[2, 3, 4, 5], born_depths=[2, 4, 8, 16, 32, 50], born_samples=1000)
+RELU_SHIFT = dict(shift_activations=["relu", "leaky_relu", "elu"], shift_depth=8, shift_width=128, shift_epochs=10,
+                  shift_seeds=10)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -127,6 +129,16 @@ CELLS: dict[str, Cell] = {
         summary="{born_samples} random ReLU networks for each of {n_born_widths} widths × {n_born_depths} depths, "
                 "one seed",
         atol=0.005),
+    # The ReLU chapter's bias shift in two settings (default init, η = 0.05; Kaiming's, η = 0.02). Spot
+    # blocks: one setting each, each its own ensemble (exact on the same CPU). For another CPU: 0.02
+    # absolute on offsets (in standard deviations) and errors (7 of the 360 held-out digits); 5%
+    # relative for curvature inflations and losses.
+    "relu-bias-shift": Cell(
+        "actlab.biasshift:relu_shift_data", RELU_SHIFT, expected_s=20,
+        summary="{shift_seeds} seeds × {n_shift_activations} functions × 2 settings, {shift_depth} hidden layers "
+                "of {shift_width} units on digits, budget {shift_epochs} epochs",
+        spot=tuple({"settings": [s]} for s in ("default init", "Kaiming init")),
+        select="actlab.biasshift:shift_part", atol=0.02, rtol=0.05),
 }
 
 
