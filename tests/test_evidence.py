@@ -308,6 +308,7 @@ CHAPTER_CELLS = {
     "relu-dead-units": ("relu", "actlab.deadunits:RELU_DEAD_PARAMS", "DEAD"),
     "relu-born-dead": ("relu", "actlab.deadunits:RELU_BORN_PARAMS", "BORN"),
     "relu-bias-shift": ("relu", "actlab.biasshift:RELU_SHIFT_PARAMS", "SHIFT"),
+    "variants-prelu": ("relu-variants", "actlab.variants:PRELU_PARAMS", "PRELU"),
 }
 
 

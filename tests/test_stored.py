@@ -91,3 +91,27 @@ def test_relu_bias_shift_reads_back_and_a_block_is_its_part():
             assert all(same(getattr(ref, f)[w], getattr(back[name], f)[w]) for w in ("init", "trained")), (name, f)
     block = as_stored(biasshift.relu_shift_data(**p, settings=["Kaiming init"]))
     assert ev.compare(biasshift.shift_part(stored, ["Kaiming init"]), block, 0, 0) is None
+
+
+
+def test_variants_prelu_reads_back_and_a_block_is_its_part():
+    import torch
+
+    import actlab
+    from actlab import data
+    from actlab import variants as vr
+    from actlab.ensemble import Ensemble, Member, fit
+    from actlab.stored import array_from
+
+    p = dict(prelu_depth=2, prelu_seeds=2, prelu_steps=40)
+    stored = as_stored(vr.prelu_data(**p))
+    actlab.deterministic(0)
+    X, y = data.digits("train")
+    X_test, y_test = data.digits("test")
+    ens = Ensemble([Member("prelu", (64,) * 2, seed=s, lr=vr.PRELU_LR) for s in range(2)], X.shape[1], 10)
+    fit(ens, X, y, loss="xent", steps=40, optimizer="sgd", momentum=0.9, batch_size=64)
+    with torch.no_grad():
+        test_error = (ens(X_test).argmax(-1) != y_test).double().mean(1).numpy()
+    assert same(array_from(stored["slopes"]), ens.prelu_slopes()) and same(array_from(stored["test_error"]), test_error)
+    block = as_stored(vr.prelu_data(**{**p, "prelu_seeds": 1}))
+    assert ev.compare(as_stored(vr.prelu_part(stored, 1)), block, 0, 0) is None

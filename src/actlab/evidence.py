@@ -72,6 +72,8 @@ RELU_DEAD = dict(dead_lrs=[0.01, 0.0155, 0.024, 0.0373, 0.0578, 0.0897, 0.139, 0
 RELU_BORN = dict(born_widths=[2, 3, 4, 5], born_depths=[2, 4, 8, 16, 32, 50], born_samples=1000)
 RELU_SHIFT = dict(shift_activations=["relu", "leaky_relu", "elu"], shift_depth=8, shift_width=128, shift_epochs=10,
                   shift_seeds=10)
+# The variants chapter's defaults of its expensive experiments (chapters/relu-variants.md; a test keeps them equal)
+VARIANTS_PRELU = dict(prelu_depth=4, prelu_seeds=4, prelu_steps=1500)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -139,6 +141,14 @@ CELLS: dict[str, Cell] = {
                 "of {shift_width} units on digits, budget {shift_epochs} epochs",
         spot=tuple({"settings": [s]} for s in ("default init", "Kaiming init")),
         select="actlab.biasshift:shift_part", atol=0.02, rtol=0.05),
+    # The variants chapter's PReLU networks, whose learned slopes it reads. Spot block: the first two
+    # seeds (every seed its own network, the batch order shared: exact on the same CPU). For another
+    # CPU: 0.02 absolute on slopes and held-out errors (7 of 360 digits); 5% relative for losses.
+    "variants-prelu": Cell(
+        "actlab.variants:prelu_data", VARIANTS_PRELU, expected_s=6,
+        summary="{prelu_seeds} seeds of a PReLU MLP of {prelu_depth} hidden layers on digits, budget "
+                "{prelu_steps} steps of SGD with momentum",
+        spot=({"prelu_seeds": 2},), select="actlab.variants:prelu_part", atol=0.02, rtol=0.05),
 }
 
 

@@ -585,7 +585,7 @@ TRAINED = (
     Trained("relu", "digit classifiers: dead units, bias shift, speed", SOFTMAX, XENT, "{numref}`fig-dead-lr`",
             (("deadunits.py", 'loss="xent"'), ("biasshift.py", 'loss="xent"'), ("convergence.py", 'loss="xent"'))),
     Trained("relu-variants", "digit classifiers: dead units, PReLU's slopes, speed", SOFTMAX, XENT,
-            "{numref}`fig-prelu-slopes`", (("relu-variants.md", 'loss="xent"'), ("deadunits.py", 'loss="xent"'))),
+            "{numref}`fig-prelu-slopes`", (("variants.py", 'loss="xent"'), ("deadunits.py", 'loss="xent"'))),
     Trained("mnist1d", "the MNIST-1D CNN and MLPs: speed, SGD against Adam, dead channels", SOFTMAX, XENT,
             "{numref}`fig-mnist1d-speed`", (("convergence.py", 'loss="xent"'), ("gradients.py", 'loss="xent"'),
                                              ("deadunits.py", 'loss="xent"'))),

@@ -36,6 +36,45 @@ def selu_fixed_point(selu_depth: int, selu_width: int, n: int = 1024) -> dict:
             "elu_last_var": me[-1, 1]}
 
 
+PRELU_PARAMS = ("prelu_depth", "prelu_seeds", "prelu_steps")  # the evidence cell variants-prelu
+PRELU_LR, PRELU_CURVE_CHECKS = 0.05, 30
+
+
+def prelu_data(*, prelu_depth: int, prelu_seeds: int, prelu_steps: int, device: str = "cpu") -> dict:
+    """The variants chapter's PReLU networks (evidence cell ``variants-prelu``): ``prelu_depth``
+    hidden PReLU layers of 64 units on digits, one per seed, SGD with momentum 0.9 at η = 0.05 in
+    minibatches of 64 for ``prelu_steps`` steps, as plain JSON: each seed's learned slope per layer,
+    held-out error, and training loss at about 30 steps (logging it changes no number). Seeded here
+    as the chapter seeds itself; every seed is its own network, so fewer seeds are a spot block."""
+    from actlab import data
+    from actlab.ensemble import Ensemble, Member, fit
+    from actlab.seeding import deterministic
+    from actlab.stored import array_data
+
+    if device != "cpu":
+        raise ValueError(f"the PReLU runs train on the CPU only (actlab.ensemble has no device support); got {device!r}")
+    deterministic(0)
+    X, y = data.digits("train")
+    X_test, y_test = data.digits("test")
+    ens = Ensemble([Member("prelu", (64,) * prelu_depth, seed=s, lr=PRELU_LR) for s in range(prelu_seeds)],
+                   X.shape[1], 10)
+    every = max(1, prelu_steps // PRELU_CURVE_CHECKS)
+    hist = fit(ens, X, y, loss="xent", steps=prelu_steps, optimizer="sgd", momentum=0.9, batch_size=64,
+               log_every=every)
+    with torch.no_grad():
+        test_error = (ens(X_test).argmax(-1) != y_test).double().mean(1).numpy()
+    steps = [k for k in range(1, prelu_steps + 1) if k % every == 0 or k == prelu_steps]
+    return {"slopes": array_data(ens.prelu_slopes()), "test_error": array_data(test_error),
+            "curve_steps": steps, "loss_curve": array_data(hist.T)}
+
+
+def prelu_part(data: dict, prelu_seeds: int, **_) -> dict:
+    """The first ``prelu_seeds`` seeds of stored ``prelu_data``: what it recomputes with that many."""
+    from actlab.stored import array_data, array_from
+
+    return {**data, **{k: array_data(array_from(data[k])[:prelu_seeds]) for k in ("slopes", "test_error", "loss_curve")}}
+
+
 def gelu_gaps(x_max: float = 10.0, n: int = 200001) -> dict:
     """Largest |exact GELU - approximation| on [-x_max, x_max] for the tanh and sigmoid forms."""
     x = grid(x_max, n)
