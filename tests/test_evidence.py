@@ -309,6 +309,7 @@ CHAPTER_CELLS = {
     "relu-born-dead": ("relu", "actlab.deadunits:RELU_BORN_PARAMS", "BORN"),
     "relu-bias-shift": ("relu", "actlab.biasshift:RELU_SHIFT_PARAMS", "SHIFT"),
     "variants-prelu": ("relu-variants", "actlab.variants:PRELU_PARAMS", "PRELU"),
+    "variants-dead-units": ("relu-variants", "actlab.deadunits:VARIANTS_DEAD_PARAMS", "DEAD"),
 }
 
 

@@ -74,6 +74,8 @@ RELU_SHIFT = dict(shift_activations=["relu", "leaky_relu", "elu"], shift_depth=8
                   shift_seeds=10)
 # The variants chapter's defaults of its expensive experiments (chapters/relu-variants.md; a test keeps them equal)
 VARIANTS_PRELU = dict(prelu_depth=4, prelu_seeds=4, prelu_steps=1500)
+VARIANTS_DEAD = dict(dead_activations=["relu", "leaky_relu", "prelu", "elu"],
+                     dead_lrs=[0.01, 0.0373, 0.139, 0.519, 1.25, 1.93, 3.0], dead_seeds=5, dead_epochs=8)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -149,6 +151,14 @@ CELLS: dict[str, Cell] = {
         summary="{prelu_seeds} seeds of a PReLU MLP of {prelu_depth} hidden layers on digits, budget "
                 "{prelu_steps} steps of SGD with momentum",
         spot=({"prelu_seeds": 2},), select="actlab.variants:prelu_part", atol=0.02, rtol=0.05),
+    # The variants chapter's inactive and dead units against the learning rate. Spot blocks: one
+    # activation each (each its own ensemble: exact on the same CPU). Tolerances as relu-dead-units.
+    "variants-dead-units": Cell(
+        "actlab.deadunits:variants_dead_data", VARIANTS_DEAD, expected_s=15,
+        summary="{n_dead_activations} functions × {n_dead_lrs} learning rates of plain SGD × {dead_seeds} seeds, "
+                "three hidden layers of 64 units on digits, budget {dead_epochs} epochs",
+        spot=tuple({"dead_activations": [a]} for a in VARIANTS_DEAD["dead_activations"]),
+        select="actlab.deadunits:dead_part", atol=0.02, rtol=0.05),
 }
 
 
