@@ -310,6 +310,7 @@ CHAPTER_CELLS = {
     "relu-bias-shift": ("relu", "actlab.biasshift:RELU_SHIFT_PARAMS", "SHIFT"),
     "variants-prelu": ("relu-variants", "actlab.variants:PRELU_PARAMS", "PRELU"),
     "variants-dead-units": ("relu-variants", "actlab.deadunits:VARIANTS_DEAD_PARAMS", "DEAD"),
+    "variants-speed": ("relu-variants", "actlab.speedsweeps:VARIANTS_SPEED_PARAMS", "SPEED"),
 }
 
 

@@ -94,6 +94,24 @@ def test_relu_bias_shift_reads_back_and_a_block_is_its_part():
 
 
 
+def test_variants_speed_reads_back_and_a_block_is_its_part():
+    import actlab
+    from actlab import convergence, data
+
+    p = dict(speed_activations=["relu", "prelu", "maxout"], speed_lrs=[0.03, 0.1], speed_seeds=2, speed_epochs=1)
+    stored = as_stored(ss.variants_speed_data(**p))
+    back = ss.speed_sweep_from(stored)
+    actlab.deterministic(0)
+    X, y = data.digits("train")
+    ref = convergence.run(p["speed_activations"], [3], p["speed_lrs"], 2, X, y, epochs=1, target=0.05,
+                          held_out=data.digits("test"))
+    for f in ("error", "loss", "error_test", "eval_epochs", "trained"):
+        assert same(getattr(ref, f), getattr(back, f)), f
+    assert same(ref.tuned()[0], back.tuned()[0]) and same(ref.best_lr(), back.best_lr())
+    block = as_stored(ss.variants_speed_data(**{**p, "speed_activations": ["maxout"]}))
+    assert ev.compare(ss.variants_speed_part(stored, ["maxout"]), block, 0, 0) is None
+
+
 def test_variants_prelu_reads_back_and_a_block_is_its_part():
     import torch
 

@@ -76,6 +76,8 @@ RELU_SHIFT = dict(shift_activations=["relu", "leaky_relu", "elu"], shift_depth=8
 VARIANTS_PRELU = dict(prelu_depth=4, prelu_seeds=4, prelu_steps=1500)
 VARIANTS_DEAD = dict(dead_activations=["relu", "leaky_relu", "prelu", "elu"],
                      dead_lrs=[0.01, 0.0373, 0.139, 0.519, 1.25, 1.93, 3.0], dead_seeds=5, dead_epochs=8)
+VARIANTS_SPEED = dict(speed_activations=["relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "mish", "maxout"],
+                      speed_lrs=[0.01, 0.03, 0.1, 0.3], speed_seeds=4, speed_epochs=10)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -159,6 +161,15 @@ CELLS: dict[str, Cell] = {
                 "three hidden layers of 64 units on digits, budget {dead_epochs} epochs",
         spot=tuple({"dead_activations": [a]} for a in VARIANTS_DEAD["dead_activations"]),
         select="actlab.deadunits:dead_part", atol=0.02, rtol=0.05),
+    # The variants chapter's race on a small grid. Spot blocks: three activations each (every run its
+    # own network: exact on the same CPU). For another CPU: 0.02 absolute on errors (29 of the 1437
+    # training digits, 7 of the 360 held out); 5% relative for losses.
+    "variants-speed": Cell(
+        "actlab.speedsweeps:variants_speed_data", VARIANTS_SPEED, expected_s=15,
+        summary="{n_speed_activations} functions × {n_speed_lrs} learning rates × {speed_seeds} seeds, three "
+                "hidden layers of 64 units on digits, budget {speed_epochs} epochs of SGD with momentum",
+        spot=tuple({"speed_activations": VARIANTS_SPEED["speed_activations"][i:i + 3]} for i in (0, 3, 6)),
+        select="actlab.speedsweeps:variants_speed_part", atol=0.02, rtol=0.05),
 }
 
 
