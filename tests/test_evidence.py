@@ -311,6 +311,7 @@ CHAPTER_CELLS = {
     "variants-prelu": ("relu-variants", "actlab.variants:PRELU_PARAMS", "PRELU"),
     "variants-dead-units": ("relu-variants", "actlab.deadunits:VARIANTS_DEAD_PARAMS", "DEAD"),
     "variants-speed": ("relu-variants", "actlab.speedsweeps:VARIANTS_SPEED_PARAMS", "SPEED"),
+    "vanishing-norms": ("vanishing-gradients", "actlab.gradientdata:NORMS_PARAMS", "NORMS"),
 }
 
 

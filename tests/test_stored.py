@@ -133,3 +133,35 @@ def test_variants_prelu_reads_back_and_a_block_is_its_part():
     assert same(array_from(stored["slopes"]), ens.prelu_slopes()) and same(array_from(stored["test_error"]), test_error)
     block = as_stored(vr.prelu_data(**{**p, "prelu_seeds": 1}))
     assert ev.compare(as_stored(vr.prelu_part(stored, 1)), block, 0, 0) is None
+
+
+def test_vanishing_norms_read_back_and_a_block_is_their_part():
+    import actlab
+    from actlab import data
+    from actlab import gradientdata as gd
+    from actlab import gradients as gr
+
+    p = dict(activations=["sigmoid", "relu"], inits=["default", "kaiming"], depths=[2, 4], seeds=2, n_samples=32,
+             width=16)
+    stored = as_stored(gd.norms_data(**p))
+    back = gd.norm_sweeps_from(stored)
+    actlab.deterministic(0)
+    X, y = data.dataset("digits", 32)
+    Xg, yg = data.dataset("gaussian", 32)
+    ref = {"digits": gr.norm_sweep(p["activations"], p["inits"], [2, 4], 2, X, y, width=16),
+           "gaussian": gr.norm_sweep(p["activations"], p["inits"], [4], 2, Xg, yg, width=16),
+           "batch_norm": gr.norm_sweep(p["activations"], p["inits"], [2, 4], 2, X, y, width=16, batch_norm=True)}
+    for part, r in ref.items():
+        b = back[part]
+        assert list(b.norms) == list(r.norms) and (b.activations, b.inits, b.depths, b.seeds) == (
+            r.activations, r.inits, r.depths, r.seeds)
+        assert all(same(r.norms[k], b.norms[k]) and same(r.deltas[k], b.deltas[k]) for k in r.norms), part
+    block = as_stored(gd.norms_data(**p, parts=["gaussian"]))
+    assert ev.compare(gd.norms_part(stored, ["gaussian"]), block, 0, 0) is None
+
+
+def _same_tuned_runs(ref, back):
+    (t1, r1), (t2, r2) = ref, back
+    assert (t1.lrs, t1.best, t1.interior, t1.rounds) == (t2.lrs, t2.best, t2.interior, t2.rounds)
+    assert same(t1.scores, t2.scores) and list(r1) == list(r2)
+    assert all(same(getattr(r1[lr], f), getattr(r2[lr], f)) for lr in r1 for f in ("steps", "train", "test", "val"))

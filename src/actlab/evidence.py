@@ -78,6 +78,10 @@ VARIANTS_DEAD = dict(dead_activations=["relu", "leaky_relu", "prelu", "elu"],
                      dead_lrs=[0.01, 0.0373, 0.139, 0.519, 1.25, 1.93, 3.0], dead_seeds=5, dead_epochs=8)
 VARIANTS_SPEED = dict(speed_activations=["relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "mish", "maxout"],
                       speed_lrs=[0.01, 0.03, 0.1, 0.3], speed_seeds=4, speed_epochs=10)
+# The vanishing-gradients chapter's defaults of its expensive experiments (chapters/vanishing-gradients.md;
+# a test keeps them equal)
+VANISHING_NORMS = dict(activations=["sigmoid", "tanh", "relu"], inits=["default", "standard", "xavier", "kaiming"],
+                       depths=[2, 3, 5, 10, 20, 30], seeds=5, n_samples=256, width=64)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -170,6 +174,17 @@ CELLS: dict[str, Cell] = {
                 "hidden layers of 64 units on digits, budget {speed_epochs} epochs of SGD with momentum",
         spot=tuple({"speed_activations": VARIANTS_SPEED["speed_activations"][i:i + 3]} for i in (0, 3, 6)),
         select="actlab.speedsweeps:variants_speed_part", atol=0.02, rtol=0.05),
+    # The vanishing-gradients chapter's gradient norms at initialisation. Spot blocks: one part each
+    # (digits, Gaussian inputs, batch normalisation: each its own ensembles, exact on the same CPU).
+    # Norms fall through many orders of magnitude, so the tolerance is relative only: 1e-6 allows
+    # another CPU's rounding through 30 layers of float64, and nothing else.
+    "vanishing-norms": Cell(
+        "actlab.gradientdata:norms_data", VANISHING_NORMS, expected_s=12,
+        summary="{seeds} seeds × {n_activations} functions × {n_inits} initialisations × {n_depths} depths at "
+                "initialisation, {width} units per layer, {n_samples} digits (with and without batch "
+                "normalisation) and as many Gaussian inputs",
+        spot=tuple({"parts": [p]} for p in ("gaussian", "digits", "batch_norm")),
+        select="actlab.gradientdata:norms_part", rtol=1e-6),
 }
 
 

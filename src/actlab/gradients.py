@@ -476,12 +476,13 @@ def pretrain_layerwise(members: list[Member], X: torch.Tensor, *, steps: int, lr
 
 def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, pretrain_steps: int,
                      finetune_steps: int, every: int, pretrain_lr: float = 0.01, batch_size: int = 32,
-                     chance: float | None = None) -> dict:
+                     chance: float | None = None, starts=("random init", "pre-trained")) -> dict:
     """A fair test of layer-wise pre-training for a sigmoid MLP: the random start gets the same
     total number of steps (pre-training steps + fine-tuning steps), each start has its own
     learning rate tuned on the validation half of the held-out split, and both are scored on its
     test half.
-    Returns {"random init": (Tuned, runs), "pre-trained": (Tuned, runs)} (see ``tuned_curves``)."""
+    Returns {"random init": (Tuned, runs), "pre-trained": (Tuned, runs)} (see ``tuned_curves``);
+    ``starts`` computes some of them only (each is tuned on its own runs)."""
     total = finetune_steps + depth * pretrain_steps
 
     def members(grid):
@@ -496,7 +497,8 @@ def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, p
         return train_heldout(ens, len(grid), X, y, Xt, yt, steps=finetune_steps, batch_size=batch_size,
                              every=every, offset=depth * pretrain_steps)
 
-    return {"random init": tuned_curves(random_start, lrs, chance), "pre-trained": tuned_curves(pretrained, lrs, chance)}
+    make = {"random init": random_start, "pre-trained": pretrained}
+    return {name: tuned_curves(make[name], lrs, chance) for name in starts}
 
 
 def deepest_table(sweep: NormSweep, depth: int, ref: tuple[str, str] = ("relu", "kaiming")) -> str:
