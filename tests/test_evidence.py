@@ -312,6 +312,7 @@ CHAPTER_CELLS = {
     "variants-dead-units": ("relu-variants", "actlab.deadunits:VARIANTS_DEAD_PARAMS", "DEAD"),
     "variants-speed": ("relu-variants", "actlab.speedsweeps:VARIANTS_SPEED_PARAMS", "SPEED"),
     "vanishing-norms": ("vanishing-gradients", "actlab.gradientdata:NORMS_PARAMS", "NORMS"),
+    "vanishing-he": ("vanishing-gradients", "actlab.gradientdata:HE_PARAMS", "HE"),
 }
 
 

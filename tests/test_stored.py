@@ -165,3 +165,28 @@ def _same_tuned_runs(ref, back):
     assert (t1.lrs, t1.best, t1.interior, t1.rounds) == (t2.lrs, t2.best, t2.interior, t2.rounds)
     assert same(t1.scores, t2.scores) and list(r1) == list(r2)
     assert all(same(getattr(r1[lr], f), getattr(r2[lr], f)) for lr in r1 for f in ("steps", "train", "test", "val"))
+
+
+def test_vanishing_he_reads_back_and_a_block_is_its_part():
+    import math
+
+    import torch
+
+    import actlab
+    from actlab import data
+    from actlab import gradientdata as gd
+    from actlab import gradients as gr
+
+    p = dict(he_lrs=[0.01, 0.1], he_depth=4, width=16, he_seeds=2, he_steps=20, he_max_rounds=1)
+    stored = as_stored(gd.he_data(**p))
+    actlab.deterministic(0)
+    X, y = data.digits("train", dtype=torch.float32)
+    Xt, yt = data.digits("test", dtype=torch.float32)
+    ref = gr.tuned_inits("relu", list(gd.HE_INITS), p["he_lrs"], 4, 16, 2, X, y, Xt, yt, chance=math.log(10),
+                         steps=20, batch_size=64, every=1, max_rounds=1)
+    back = gd.he_from(stored)
+    assert list(back) == list(ref) == list(gd.HE_INITS)  # Kaiming's first: Xavier's curve may fall back on its rate
+    for i in gd.HE_INITS:
+        _same_tuned_runs(ref[i], back[i])
+    block = as_stored(gd.he_data(**p, inits=["xavier"]))
+    assert ev.compare(gd.he_part(stored, ["xavier"]), block, 0, 0) is None

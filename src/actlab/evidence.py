@@ -82,6 +82,7 @@ VARIANTS_SPEED = dict(speed_activations=["relu", "leaky_relu", "prelu", "elu", "
 # a test keeps them equal)
 VANISHING_NORMS = dict(activations=["sigmoid", "tanh", "relu"], inits=["default", "standard", "xavier", "kaiming"],
                        depths=[2, 3, 5, 10, 20, 30], seeds=5, n_samples=256, width=64)
+VANISHING_HE = dict(he_lrs=[0.003, 0.01, 0.03, 0.1], he_depth=30, width=64, he_seeds=3, he_steps=200, he_max_rounds=6)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -185,6 +186,15 @@ CELLS: dict[str, Cell] = {
                 "normalisation) and as many Gaussian inputs",
         spot=tuple({"parts": [p]} for p in ("gaussian", "digits", "batch_norm")),
         select="actlab.gradientdata:norms_part", rtol=1e-6),
+    # The vanishing-gradients chapter's deep ReLU network under Xavier and Kaiming, trained. Spot
+    # blocks: one initialisation each (each tunes on its own runs: exact on the same CPU). For another
+    # CPU: 0.02 absolute on losses near chance (ln 10), 5% relative on the rest.
+    "vanishing-he": Cell(
+        "actlab.gradientdata:he_data", VANISHING_HE, expected_s=12,
+        summary="{he_seeds} seeds × 2 initialisations × {n_he_lrs} learning rates (extended up to {he_max_rounds} "
+                "times while tuning), a {he_depth}-layer ReLU MLP of {width} units on digits, budget {he_steps} steps",
+        spot=tuple({"inits": [i]} for i in ("kaiming", "xavier")),
+        select="actlab.gradientdata:he_part", atol=0.02, rtol=0.05),
 }
 
 
