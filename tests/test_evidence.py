@@ -313,6 +313,7 @@ CHAPTER_CELLS = {
     "variants-speed": ("relu-variants", "actlab.speedsweeps:VARIANTS_SPEED_PARAMS", "SPEED"),
     "vanishing-norms": ("vanishing-gradients", "actlab.gradientdata:NORMS_PARAMS", "NORMS"),
     "vanishing-he": ("vanishing-gradients", "actlab.gradientdata:HE_PARAMS", "HE"),
+    "vanishing-pretrain": ("vanishing-gradients", "actlab.gradientdata:PRETRAIN_PARAMS", "PRETRAIN"),
 }
 
 

@@ -190,3 +190,28 @@ def test_vanishing_he_reads_back_and_a_block_is_its_part():
         _same_tuned_runs(ref[i], back[i])
     block = as_stored(gd.he_data(**p, inits=["xavier"]))
     assert ev.compare(gd.he_part(stored, ["xavier"]), block, 0, 0) is None
+
+
+def test_vanishing_pretrain_reads_back_and_a_block_is_its_part():
+    import math
+
+    import torch
+
+    import actlab
+    from actlab import data
+    from actlab import gradientdata as gd
+    from actlab import gradients as gr
+
+    p = dict(pretrain_depth=2, width=16, seeds=2, pretrain_lrs=[0.1, 1.0], pretrain_steps=10, finetune_steps=20)
+    stored = as_stored(gd.pretrain_data(**p))
+    actlab.deterministic(0)
+    X, y = data.digits("train", dtype=torch.float32)
+    Xt, yt = data.digits("test", dtype=torch.float32)
+    ref = gr.pretrain_compare(2, 16, 2, p["pretrain_lrs"], X, y, Xt, yt, pretrain_steps=10, finetune_steps=20,
+                              every=2, chance=math.log(10))
+    back = gd.pretrain_from(stored)
+    assert list(back) == list(ref) == list(gd.STARTS)  # the figure's legend order, not the store's sorted keys
+    for s in gd.STARTS:
+        _same_tuned_runs(ref[s], back[s])
+    block = as_stored(gd.pretrain_data(**p, starts=["pre-trained"]))
+    assert ev.compare(gd.pretrain_part(stored, ["pre-trained"]), block, 0, 0) is None

@@ -83,6 +83,8 @@ VARIANTS_SPEED = dict(speed_activations=["relu", "leaky_relu", "prelu", "elu", "
 VANISHING_NORMS = dict(activations=["sigmoid", "tanh", "relu"], inits=["default", "standard", "xavier", "kaiming"],
                        depths=[2, 3, 5, 10, 20, 30], seeds=5, n_samples=256, width=64)
 VANISHING_HE = dict(he_lrs=[0.003, 0.01, 0.03, 0.1], he_depth=30, width=64, he_seeds=3, he_steps=200, he_max_rounds=6)
+VANISHING_PRETRAIN = dict(pretrain_depth=5, width=64, seeds=5, pretrain_lrs=[0.03, 0.1, 0.3, 1.0], pretrain_steps=200,
+                          finetune_steps=600)
 
 CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
@@ -195,6 +197,15 @@ CELLS: dict[str, Cell] = {
                 "times while tuning), a {he_depth}-layer ReLU MLP of {width} units on digits, budget {he_steps} steps",
         spot=tuple({"inits": [i]} for i in ("kaiming", "xavier")),
         select="actlab.gradientdata:he_part", atol=0.02, rtol=0.05),
+    # The vanishing-gradients chapter's layer-wise pre-training against a random start. Spot blocks:
+    # one start each (each tunes on its own runs: exact on the same CPU). Tolerances as vanishing-he.
+    "vanishing-pretrain": Cell(
+        "actlab.gradientdata:pretrain_data", VANISHING_PRETRAIN, expected_s=20,
+        summary="{seeds} seeds × 2 starts × {n_pretrain_lrs} learning rates (extended while tuning), a "
+                "{pretrain_depth}-layer sigmoid MLP of {width} units on digits, budget {pretrain_steps} "
+                "autoencoder steps per layer and {finetune_steps} steps of fine-tuning",
+        spot=tuple({"starts": [s]} for s in ("random init", "pre-trained")),
+        select="actlab.gradientdata:pretrain_part", atol=0.02, rtol=0.05),
 }
 
 
