@@ -388,7 +388,8 @@ def provenance_line(name: str, **params) -> str:
     p, prov = rec["params"], rec["provenance"]
     what = CELLS[name].summary.format(**p, **{f"n_{k}": len(v) for k, v in p.items() if isinstance(v, list)})
     head = f"Stored evidence `{name}`" if registered else f"Evidence `{name}`, computed for this run's parameters"
-    return (f"{head}: {what}; computed {prov['date'][:10]} at commit {prov['commit'][:7]} on {prov['machine']} "
+    commit = prov["commit"][:7] + (" with uncommitted changes" if prov["commit"].endswith("+dirty") else "")
+    return (f"{head}: {what}; computed {prov['date'][:10]} at commit {commit} on {prov['machine']} "
             f"({prov['device']}) in {prov['wall_seconds']:.0f} s, peak {prov['peak_mb']:.0f} MB.")
 
 
