@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from actlab import convergence, gradients, mnist1dcnn, mnist1dsweeps
+from actlab import convergence, gradients, mnist1dcnn, mnist1dsweeps, speedsweeps
 from actlab import deadunits as du
 from actlab.ensemble import Ensemble, Member, mnist1d_cnn
 
@@ -139,7 +139,7 @@ def test_a_speed_sweep_round_trips_through_stored_data_bit_for_bit():
     if sw.trained.all():  # make one run a blank, as tuning leaves a rate another activation needed
         sw.trained[1, 0, -1], sw.error[1, 0, -1], sw.error_test[1, 0, -1], sw.loss[1, 0, -1] = False, 1.0, 1.0, np.nan
         del sw.inspected[("sigmoid", 3, sw.lrs[-1])]
-    back = mnist1dsweeps.sweep_from_data(ev.loads(ev.dumps(mnist1dsweeps.sweep_data(sw))))
+    back = speedsweeps.speed_sweep_from(ev.loads(ev.dumps(speedsweeps.speed_sweep_data(sw))))
     for f in ("error", "error_test", "loss", "trained", "eval_epochs"):
         a, b = getattr(sw, f), getattr(back, f)
         assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")

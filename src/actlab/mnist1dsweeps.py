@@ -12,6 +12,7 @@ import torch
 from actlab import convergence, ensemble
 from actlab import deadunits as du
 from actlab.ensemble import Ensemble
+from actlab.speedsweeps import speed_sweep_data, speed_sweep_from
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 # each activation with its recommended initialisation, as in the ReLU chapter's speed comparison
@@ -69,7 +70,7 @@ def speed_data(*, n_train: int, n_test: int, speed_lrs, speed_seeds: int, speed_
     evidence cell ``mnist1d-speed``; seeded here as the chapter seeds itself): "sgd", every activation
     of the CNN with SGD with momentum, its rate tuned; "adam", the ReLU CNN with Adam, tuned the
     same way; "mlp", a ReLU MLP of two hidden layers of ``mlp_width`` units with Adam at ``mlp_lr``.
-    Each is :func:`sweep_data` of its sweep: per run, the error curves at every evaluation, the final
+    Each is :func:`speedsweeps.speed_sweep_data` of its sweep: per run, the error curves at every evaluation, the final
     loss and the dead channels. ``parts`` computes some of them only (a spot check's block)."""
     from actlab import data
     from actlab.seeding import deterministic
@@ -82,11 +83,11 @@ def speed_data(*, n_train: int, n_test: int, speed_lrs, speed_seeds: int, speed_
               eval_examples=eval_examples)
     out = {}
     if "sgd" in parts:
-        out["sgd"] = sweep_data(speed_sweep(ACTIVATIONS, speed_lrs, speed_seeds, x, y, (xt, yt), optimizer="sgd", **kw))
+        out["sgd"] = speed_sweep_data(speed_sweep(ACTIVATIONS, speed_lrs, speed_seeds, x, y, (xt, yt), optimizer="sgd", **kw))
     if "adam" in parts:
-        out["adam"] = sweep_data(speed_sweep(["relu"], adam_lrs, speed_seeds, x, y, (xt, yt), optimizer="adam", **kw))
+        out["adam"] = speed_sweep_data(speed_sweep(["relu"], adam_lrs, speed_seeds, x, y, (xt, yt), optimizer="adam", **kw))
     if "mlp" in parts:
-        out["mlp"] = sweep_data(convergence.run(["relu"], [2], [mlp_lr], speed_seeds, x, y, width=mlp_width,
+        out["mlp"] = speed_sweep_data(convergence.run(["relu"], [2], [mlp_lr], speed_seeds, x, y, width=mlp_width,
                                                 epochs=speed_epochs, target=speed_target, optimizer="adam",
                                                 eval_every=eval_every, eval_examples=eval_examples, held_out=(xt, yt)))
     return out
@@ -101,50 +102,5 @@ def speeds(data: dict, speed_lrs, adam_lrs) -> tuple[convergence.TunedSpeed, con
                                                      convergence.SpeedSweep]:
     """The chapter's three results from :func:`speed_data`: SGD's and Adam's tuned speeds (their
     grids before tuning are ``speed_lrs`` and ``adam_lrs``) and the MLP's sweep."""
-    return (convergence.tuned_from_sweep(sweep_from_data(data["sgd"]), speed_lrs),
-            convergence.tuned_from_sweep(sweep_from_data(data["adam"]), adam_lrs), sweep_from_data(data["mlp"]))
-
-
-def sweep_data(sw: convergence.SpeedSweep) -> dict:
-    """A sweep as plain lists, one record per run that was trained (activation, depth, rate): per seed
-    its training and held-out error at every evaluation, its final loss, what ``inspect`` returned.
-    :func:`sweep_from_data` gives back the same arrays, bit for bit."""
-    runs = []
-    for a, act in enumerate(sw.activations):
-        for d, depth in enumerate(sw.depths):
-            for j, lr in enumerate(sw.lrs):
-                if sw.trained is not None and not sw.trained[a, d, j]:
-                    continue
-                run = {"activation": act, "depth": depth, "lr": lr, "error": sw.error[a, d, j].tolist(),
-                       "loss": sw.loss[a, d, j].tolist()}
-                if sw.error_test is not None:
-                    run["error_test"] = sw.error_test[a, d, j].tolist()
-                if sw.inspected is not None:
-                    run["inspected"] = np.asarray(sw.inspected[(act, depth, lr)]).tolist()
-                runs.append(run)
-    return {"activations": list(sw.activations), "depths": list(sw.depths), "lrs": [float(v) for v in sw.lrs],
-            "seeds": sw.seeds, "target": sw.target, "evals_per_epoch": sw.evals_per_epoch,
-            "eval_epochs": None if sw.eval_epochs is None else sw.eval_epochs.tolist(),
-            "dtypes": {"error": str(sw.error.dtype), "loss": str(sw.loss.dtype)}, "runs": runs}
-
-
-def sweep_from_data(d: dict) -> convergence.SpeedSweep:
-    """The sweep :func:`sweep_data` wrote; a run not trained reads as :func:`convergence.run` leaves
-    it (error 1, loss nan: it never reaches the target)."""
-    acts, depths, lrs, S = d["activations"], d["depths"], d["lrs"], d["seeds"]
-    T = len(d["runs"][0]["error"][0])
-    shape = (len(acts), len(depths), len(lrs), S)
-    err, loss = np.ones(shape + (T,), d["dtypes"]["error"]), np.full(shape, np.nan, d["dtypes"]["loss"])
-    has_test = "error_test" in d["runs"][0]
-    test = np.ones(shape + (T,), d["dtypes"]["error"]) if has_test else None
-    trained, seen = np.zeros(shape[:3], bool), {}
-    for r in d["runs"]:
-        i = (acts.index(r["activation"]), depths.index(r["depth"]), lrs.index(r["lr"]))
-        err[i], loss[i], trained[i] = r["error"], r["loss"], True
-        if has_test:
-            test[i] = r["error_test"]
-        if "inspected" in r:
-            seen[(r["activation"], r["depth"], r["lr"])] = np.array(r["inspected"])
-    return convergence.SpeedSweep(list(acts), list(depths), list(lrs), S, err, loss, d["target"], d["evals_per_epoch"],
-                                  test, None if d["eval_epochs"] is None else np.array(d["eval_epochs"]), trained,
-                                  seen or None)
+    return (convergence.tuned_from_sweep(speed_sweep_from(data["sgd"]), speed_lrs),
+            convergence.tuned_from_sweep(speed_sweep_from(data["adam"]), adam_lrs), speed_sweep_from(data["mlp"]))

@@ -80,9 +80,10 @@ def variants_speed_part(data: dict, speed_activations, **_) -> dict:
 # ---------------------------------------------------------------- SpeedSweep as data
 
 def speed_sweep_data(sw: convergence.SpeedSweep) -> dict:
-    """A sweep as plain JSON, one record per run that was trained (activation, depth, rate): per seed
-    its training and held-out error at every evaluation, its final loss. The format of
-    ``mnist1dcnn.sweep_data``; :func:`speed_sweep_from` gives back the same arrays, bit for bit."""
+    """A sweep as plain lists, one record per run that was trained (activation, depth, rate): per seed
+    its training and held-out error at every evaluation, its final loss, what ``inspect`` returned
+    (the MNIST-1D CNN's dead channels).
+    :func:`speed_sweep_from` gives back the same arrays, bit for bit."""
     runs = []
     for a, act in enumerate(sw.activations):
         for d, depth in enumerate(sw.depths):
@@ -93,6 +94,8 @@ def speed_sweep_data(sw: convergence.SpeedSweep) -> dict:
                        "loss": sw.loss[a, d, j].tolist()}
                 if sw.error_test is not None:
                     run["error_test"] = sw.error_test[a, d, j].tolist()
+                if sw.inspected is not None:
+                    run["inspected"] = np.asarray(sw.inspected[(act, depth, lr)]).tolist()
                 runs.append(run)
     return {"activations": list(sw.activations), "depths": list(sw.depths), "lrs": [float(v) for v in sw.lrs],
             "seeds": sw.seeds, "target": sw.target, "evals_per_epoch": sw.evals_per_epoch,
@@ -101,22 +104,25 @@ def speed_sweep_data(sw: convergence.SpeedSweep) -> dict:
 
 
 def speed_sweep_from(d: dict) -> convergence.SpeedSweep:
-    """The sweep :func:`speed_sweep_data` wrote; a run not trained reads as :func:`convergence.run`
-    leaves it (error 1, loss nan: it never reaches the target)."""
+    """The sweep :func:`speed_sweep_data` wrote; a run not trained reads as :func:`convergence.run` leaves
+    it (error 1, loss nan: it never reaches the target)."""
     acts, depths, lrs, S = d["activations"], d["depths"], d["lrs"], d["seeds"]
     T = len(d["runs"][0]["error"][0])
     shape = (len(acts), len(depths), len(lrs), S)
     err, loss = np.ones(shape + (T,), d["dtypes"]["error"]), np.full(shape, np.nan, d["dtypes"]["loss"])
     has_test = "error_test" in d["runs"][0]
     test = np.ones(shape + (T,), d["dtypes"]["error"]) if has_test else None
-    trained = np.zeros(shape[:3], bool)
+    trained, seen = np.zeros(shape[:3], bool), {}
     for r in d["runs"]:
         i = (acts.index(r["activation"]), depths.index(r["depth"]), lrs.index(r["lr"]))
         err[i], loss[i], trained[i] = r["error"], r["loss"], True
         if has_test:
             test[i] = r["error_test"]
+        if "inspected" in r:
+            seen[(r["activation"], r["depth"], r["lr"])] = np.array(r["inspected"])
     return convergence.SpeedSweep(list(acts), list(depths), list(lrs), S, err, loss, d["target"], d["evals_per_epoch"],
-                                  test, None if d["eval_epochs"] is None else np.array(d["eval_epochs"]), trained)
+                                  test, None if d["eval_epochs"] is None else np.array(d["eval_epochs"]), trained,
+                                  seen or None)
 
 
 # ---------------------------------------------------------------- TunedSpeed as data
