@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from actlab import approximation, cost
+from actlab import approximation, cost, workload
 from actlab.params import MEMORY_BYTES, SECONDS, ParameterError, budget, memory, seconds
+from actlab.workload import Cost
 
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 
@@ -84,3 +85,22 @@ def test_cost_timing_refuses_long_blocks_and_many_large_repeats():
     # linear in the repeats once a block is longer than a call
     one = cost.timing_seconds(cost.TIMED, 1000, 1, 0.01)
     assert cost.timing_seconds(cost.TIMED, 1000, 10, 0.01) == pytest.approx(10 * one, rel=0.01)
+
+
+def test_cost_advice_lists_sizes_for_memory_and_lengths_too_for_time():
+    c = Cost("the sweep", 1.0, 2.0, ("seeds", "widths"), ("steps",))
+    assert c.advice(memory=True) == "seeds or widths"
+    assert c.advice(memory=False) == "seeds, widths or steps"
+    assert Cost("x", 0, 0, ("n_points",)).advice(memory=False) == "n_points"
+
+
+def test_fit_estimate_grows_with_members_rows_and_steps():
+    net = workload.mlp(64, (64, 64), 10)
+    s, b = workload.fit(net, 10, 64, 100)
+    s2, b2 = workload.fit(net, 20, 64, 100)
+    assert s2 > 1.5 * s and b2 == pytest.approx(2 * b)
+    assert workload.fit(net, 10, 64, 200)[0] > 1.5 * s
+    assert workload.fit(net, 10, 128, 100)[1] > b
+    # float64 doubles the bytes; an evaluation on more rows than a step holds more
+    assert workload.fit(net, 10, 64, 100, itemsize=8)[1] == pytest.approx(2 * b)
+    assert workload.fit(net, 10, 64, 100, eval_rows=10_000)[1] > 10 * b
