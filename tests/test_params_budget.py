@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actlab import approximation, cost, workload
+from actlab import approximation, budgets, cost, pipeline, workload
 from actlab.params import MEMORY_BYTES, SECONDS, ParameterError, budget, memory, seconds
 from actlab.workload import Cost
 
@@ -87,11 +87,79 @@ def test_cost_timing_refuses_long_blocks_and_many_large_repeats():
     assert cost.timing_seconds(cost.TIMED, 1000, 10, 0.01) == pytest.approx(10 * one, rel=0.01)
 
 
+# ---------------------------------------------------------------- every chapter's product budget (actlab.budgets)
+
+BUDGETED = sorted(budgets.CHAPTERS)
+
+
+def runs(name: str) -> list[tuple[str, dict]]:
+    """The parameter sets a chapter must admit: the full and quick profiles, its rerun box's example
+    (full profile) and its declared exercises (quick profile)."""
+    out = [("full", params(name)), ("quick", params(name, "quick"))]
+    out.append(("example", {**params(name), **pipeline.rerun_example(name)}))
+    out += [(f"exercise {k}", {**params(name, pipeline.EXERCISE_PROFILE), **v})
+            for k, v in pipeline.exercise_runs(name).items()]
+    return out
+
+
+def test_every_chapter_that_calls_the_budget_is_registered_under_its_own_name():
+    calls = {p.stem: re.findall(r'budgets\.check\("([a-z0-9-]+)", P\)', p.read_text()) for p in CHAPTERS.glob("*.md")}
+    assert {name: found for name, found in calls.items() if found} == {name: [name] for name in BUDGETED}
+
+
+@pytest.mark.parametrize("name", BUDGETED)
+def test_chapter_budget_admits_its_profiles_example_and_exercises(name):
+    for what, P in runs(name):
+        costs = budgets.within(budgets.CHAPTERS[name](P))  # raises ParameterError if refused
+        assert all(c.seconds >= 0 and c.bytes >= 0 for c in costs), what
+        # with a margin: the defaults are not on the edge of the budget
+        if what == "full":
+            assert max(c.bytes for c in costs) <= 0.8 * MEMORY_BYTES, what
+            assert sum(c.seconds for c in costs) <= 0.8 * SECONDS, what
+
+
+# Each value within its own rule, the product far over the budget: what the chapter must refuse,
+# naming a parameter that shrinks it.
+ADVERSARIAL = {
+    "output-activations": ({"seeds": 200, "n_examples": 10_000, "start_logits": [float(v) for v in range(1, 13)]},
+                           "memory", "n_examples"),
+    "gallery": ({"n_points": 1_000_001}, "memory", "n_points"),
+}
+
+
+@pytest.mark.parametrize("name", BUDGETED)
+def test_chapter_budget_refuses_a_product_over_budget_in_one_sentence(name):
+    over, kind, named = ADVERSARIAL[name]
+    P = {**params(name), **over}
+    with pytest.raises(ParameterError) as e:
+        budgets.within(budgets.CHAPTERS[name](P))
+    msg = str(e.value)
+    assert msg.startswith("these parameters need about ") and msg.endswith(".") and msg.count(". ") == 0
+    assert (" GB of memory for " if kind == "memory" else " s for ") in msg
+    assert named in msg.split("; lower ", 1)[1]
+
+
+def test_the_issue_s_sizes_are_refused_where_they_appear():
+    # `-p widths '[1, 4096]' -p n_points 1000001 -p seeds 200`, spread over the chapters that have them
+    with pytest.raises(ParameterError, match="lower n_points"):
+        budgets.check("gallery", {**params("gallery"), "n_points": 1_000_001})
+    with pytest.raises(ParameterError, match="lower seeds"):
+        budgets.check("output-activations", {**params("output-activations"), "seeds": 200, "n_examples": 10_000})
+
+
 def test_cost_advice_lists_sizes_for_memory_and_lengths_too_for_time():
     c = Cost("the sweep", 1.0, 2.0, ("seeds", "widths"), ("steps",))
     assert c.advice(memory=True) == "seeds or widths"
     assert c.advice(memory=False) == "seeds, widths or steps"
     assert Cost("x", 0, 0, ("n_points",)).advice(memory=False) == "n_points"
+
+
+def test_within_adds_the_times_and_names_the_slowest_experiment():
+    fast, slow = Cost("the fast one", 100.0, 1.0, ("a",)), Cost("the slow one", 250.0, 1.0, ("b",), ("steps",))
+    with pytest.raises(ParameterError, match=r"need about 350 s for this chapter's experiments \(250 s of it for "
+                                             r"the slow one\), over the budget of 300 s; lower b or steps\.$"):
+        budgets.within([fast, slow])
+    assert budgets.within([fast]) == [fast]
 
 
 def test_fit_estimate_grows_with_members_rows_and_steps():

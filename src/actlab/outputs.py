@@ -167,6 +167,23 @@ def escape_race(start_logits, *, seeds: int, lr: float, n: int = 32, d: int = 3,
                 mse_step_factor)
 
 
+# The race's cost, measured on it (CPU time of its one thread) with a learning rate too small to
+# finish, so that every step runs: 0.15 ms a step at 3,840 values (2 losses x 10 seeds x 6 starts x 32
+# examples), 0.20 s at 4.8 million and 1.4 s at 32 million values (42 ns a value: exp, einsum and
+# their temporaries); at its peak 51 and 50 bytes a value (about six float64 arrays of that shape).
+RACE_STEP_S = 8e-5      # per step: the dozen numpy calls
+RACE_VALUE_S = 5e-8     # per (loss, seed, start, example) per step
+RACE_VALUE_BYTES = 64   # eight float64 arrays of that shape at once
+
+
+def race_cost(n_starts: int, *, seeds: int, n: int, max_steps: int, d: int = 3) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`escape_race` if no run reaches the error before ``max_steps``: an
+    upper bound on its time (it stops once every run has), its memory at any step."""
+    values = len(LOSSES) * seeds * n_starts * n
+    return ((max_steps + 1) * (RACE_STEP_S + RACE_VALUE_S * values),
+            RACE_VALUE_BYTES * values + 8 * seeds * n * (d + 2))
+
+
 def start_key(v: float) -> str:
     """A metric-name suffix for a starting logit: 8.0 -> 'z8', 2.5 -> 'z2_5'."""
     return "z" + f"{float(v):g}".replace(".", "_").replace("-", "m")
