@@ -124,6 +124,8 @@ ADVERSARIAL = {
     "output-activations": ({"seeds": 200, "n_examples": 10_000, "start_logits": [float(v) for v in range(1, 13)]},
                            "memory", "n_examples"),
     "gallery": ({"n_points": 1_000_001}, "memory", "n_points"),
+    "relu": ({"dead_seeds": 200, "widths": [1024, 1024, 1024]}, "memory", "dead_seeds"),
+    "relu-variants": ({"selu_width": 4096, "selu_depth": 500}, "s", "selu_width"),
 }
 
 

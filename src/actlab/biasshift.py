@@ -138,6 +138,28 @@ def shifts_from(data: dict) -> dict:
     return {name: BiasShift.from_data(data[name]) for name in SETTINGS if name in data}
 
 
+# layer_stats, measured with 30 networks of eight layers of 384 units: 16 ms for the eigenvalues of one
+# 384 x 384 float64 matrix (two per layer per network), about w^3 x 2.8e-10 s.
+EIGEN_S = 4e-10         # per width^3 of one symmetric eigenvalue problem
+
+
+def measure_cost(n_activations: int, widths, seeds: int, n: int, n_test: int, *, epochs: int, batch_size: int = 64,
+                 probe: int = 512, n_in: int = 64, n_out: int = 10, itemsize: int = 4) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`measure` on ``n`` training and ``n_test`` held-out examples: the
+    training, and twice :func:`layer_stats` on ``probe`` examples (float64 copies of each layer, its
+    second-moment and covariance matrices and their eigenvalues, per network)."""
+    from actlab import workload
+
+    members, probe = n_activations * seeds, min(probe, n)
+    net = workload.mlp(n_in, widths, n_out)
+    s, b = workload.fit(net, members, batch_size, workload.steps(n, epochs, batch_size), optimizer="momentum",
+                        itemsize=itemsize, evals=2, eval_rows=n_test, keep_rows=probe)
+    stats = members * sum(2 * workload.MAC_S * probe * w * w + 2 * EIGEN_S * w ** 3 for w in widths)
+    w = max(widths)
+    held = workload.SLACK * 8 * members * (probe * w * 3 + 4 * w * w)  # beside the kept layers
+    return s + 2 * stats, b + held
+
+
 def offset_figure(shifts: dict):
     """Mean output of each hidden layer (in units of its standard deviation) against the layer,
     before and after training: one row per setting (``{title: BiasShift}``), one column per

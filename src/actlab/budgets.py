@@ -63,3 +63,55 @@ def gallery(P: dict) -> list[Cost]:
 
     lines = 2 * len(functions.names(elementwise_only=True))  # each function and its derivative
     return [Cost("the function panels", *gallery.panels_cost(lines, P["n_points"]), ("n_points",))]
+
+
+# rows of data.digits("train") and ("test"): the 80/20 split of scikit-learn's 1,797 digits
+DIGITS_TRAIN, DIGITS_TEST = 1438, 359
+
+
+def _speed(activations, lrs, seeds: int, *, depth: int, epochs: int, evals_per_epoch: int, eval_examples: int,
+           max_rounds: int = 3, **kw) -> tuple[float, float]:
+    """:func:`actlab.convergence.tuned_speed` on digits: the grid at once, then up to ``max_rounds``
+    one-rate sweeps per activation."""
+    from actlab import convergence
+
+    common = dict(n_in=64, epochs=epochs, eval_every=max(1, 23 // evals_per_epoch), eval_examples=eval_examples,
+                  n_test=DIGITS_TEST, **kw)
+    s, b = convergence.run_cost(activations, [depth], len(lrs), seeds, DIGITS_TRAIN, **common)
+    more = sum(convergence.run_cost([a], [depth], 1, seeds, DIGITS_TRAIN, **common)[0] for a in activations)
+    return s + max_rounds * more, b
+
+
+@chapter
+def relu(P: dict) -> list[Cost]:
+    from actlab import biasshift, deadunits
+
+    speed = _speed(["sigmoid", "tanh", "relu"], P["speed_lrs"], P["speed_seeds"], depth=P["speed_depth"],
+                   epochs=P["speed_epochs"], evals_per_epoch=23, eval_examples=400)
+    dead = deadunits.sweep_cost(1, len(P["dead_lrs"]), P["dead_seeds"], DIGITS_TRAIN, widths=P["widths"],
+                                epochs=P["dead_epochs"])
+    born = deadunits.born_dead_cost(P["born_widths"], P["born_depths"], P["born_samples"])
+    shift = biasshift.measure_cost(len(P["shift_activations"]), [P["shift_width"]] * P["shift_depth"],
+                                   P["shift_seeds"], DIGITS_TRAIN, DIGITS_TEST, epochs=P["shift_epochs"])
+    return [Cost("the speed sweep", *speed, ("speed_seeds", "speed_lrs", "speed_depth"), ("speed_epochs",)),
+            Cost("the dead-unit sweep", *dead, ("dead_seeds", "dead_lrs", "widths"), ("dead_epochs",)),
+            Cost("the born-dead count", *born, ("born_samples", "born_widths", "born_depths")),
+            Cost("the bias-shift measurement", 2 * shift[0], shift[1],
+                 ("shift_seeds", "shift_activations", "shift_width", "shift_depth"), ("shift_epochs",))]
+
+
+@chapter
+def relu_variants(P: dict) -> list[Cost]:
+    from actlab import convergence, deadunits, variants, workload
+
+    selu = variants.selu_moments_cost(P["selu_depth"], P["selu_width"], 1024)
+    prelu = workload.fit(workload.mlp(64, (64,) * P["prelu_depth"], 10), P["prelu_seeds"], 64, P["prelu_steps"],
+                         optimizer="momentum", itemsize=8)
+    dead = deadunits.sweep_cost(len(P["dead_activations"]), len(P["dead_lrs"]), P["dead_seeds"], DIGITS_TRAIN,
+                                epochs=P["dead_epochs"])
+    speed = convergence.run_cost(P["speed_activations"], [3], len(P["speed_lrs"]), P["speed_seeds"], DIGITS_TRAIN,
+                                 n_in=64, epochs=P["speed_epochs"], eval_every=23, n_test=DIGITS_TEST)
+    return [Cost("the SELU moments", 2 * selu[0], selu[1], ("selu_depth", "selu_width")),
+            Cost("the PReLU training", *prelu, ("prelu_seeds", "prelu_depth"), ("prelu_steps",)),
+            Cost("the dead-unit sweep", *dead, ("dead_seeds", "dead_lrs", "dead_activations"), ("dead_epochs",)),
+            Cost("the speed sweep", *speed, ("speed_seeds", "speed_lrs", "speed_activations"), ("speed_epochs",))]

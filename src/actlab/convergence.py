@@ -205,6 +205,32 @@ def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: 
                       evals_per_epoch, test, when, trained.reshape(shape[:3]), seen if inspect is not None else None)
 
 
+def run_cost(activations, depths, n_lrs: int, seeds: int, n: int, *, n_in: int, n_out: int = 10, width: int = 64,
+             epochs: int, batch_size: int = 64, eval_every: int, eval_examples: int | None = None, n_test: int = 0,
+             tune_rounds: int = 0, optimizer: str = "sgd", momentum: float = 0.9, network=None,
+             itemsize: int = 4) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`run` on ``n`` training examples of ``n_in`` features, each round of
+    ``tune_rounds`` priced as one more rate for every (activation, depth), trained on its own.
+    ``network(activation, depth)``: the :class:`~actlab.workload.Net` of a member (an MLP of
+    ``width`` by default).
+
+    Not priced: the ReLU chapter's speed sweep (three activations in one block, evaluated after
+    every step) measured 0.64 to 1.6 GB where it allocates about 0.2 GB: under the Makefile's
+    MALLOC_MMAP_THRESHOLD_ (32 MB) glibc does not reuse the freed evaluation buffers and the heap
+    grows with every evaluation (with 4 MB it stays at 0.22 GB, at twice the CPU time)."""
+    from actlab import functions, workload
+
+    steps = workload.steps(n, epochs, batch_size)
+    kw = dict(optimizer="momentum" if optimizer == "sgd" and momentum else optimizer, itemsize=itemsize,
+              evals=steps // eval_every + 2, eval_rows=min(eval_examples or n, n) + n_test)
+    nets = [network(a, d) if network else workload.mlp(n_in, (width,) * d, n_out, functions.get(a).pieces)
+            for a in activations for d in depths]
+    blocks = [(net, n_lrs * seeds * nets.count(net), nets.count(net)) for net in set(nets)]  # equal shapes share one
+    seconds, peak = workload.ensemble(blocks, batch_size, steps, **kw)
+    more = sum(workload.fit(net, seeds, batch_size, steps, **kw)[0] for net in nets)  # one (activation, depth)
+    return seconds + tune_rounds * more, peak
+
+
 def speed_ratio(slow: np.ndarray, fast: np.ndarray, budget: float) -> np.ndarray:
     """Elementwise slow / fast epochs, pairing seeds, with a run that never reached the target
     counted as reaching it at the end of the ``budget``. The ratio is then a bound, never an

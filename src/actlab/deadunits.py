@@ -139,6 +139,30 @@ def sweep(activations, lrs, seeds: int, X, y, *, widths=(64, 64, 64), epochs: in
                      cat("dead_curve"), cat("loss_curve"))
 
 
+# A check of every unit (dead_mask: every layer kept on all rows, then each unit's derivative on
+# each), measured (CPU time): about 7 ns per network x row x hidden unit in the ReLU chapter's sweep
+# (112 networks of 64-64-64 on 1,438 rows), about 11 ns for the ReLU variants' (ELU's and PReLU's
+# derivatives cost more).
+CHECK_VALUE_S = 1.5e-8
+
+
+def sweep_cost(n_activations: int, n_lrs: int, seeds: int, n: int, *, widths=(64, 64, 64), epochs: int = 10,
+               batch_size: int = 64, checkpoints: int = 10, n_in: int = 64, n_out: int = 10,
+               itemsize: int = 4) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`sweep` on ``n`` examples: per activation one ensemble of rates x
+    seeds, every unit kept on all ``n`` examples at each check (elementwise activations). The
+    activations run one after another, but the heap one leaves is not all reused by the next: the
+    ReLU variants' four (ReLU, leaky ReLU, PReLU, ELU) measured 375 and 760 MB where one's estimate is
+    150 and 600 MB, so up to three activations count as held at once."""
+    from actlab import workload
+
+    net, members = workload.mlp(n_in, widths, n_out), n_lrs * seeds
+    s, b = workload.fit(net, members, batch_size, workload.steps(n, epochs, batch_size), itemsize=itemsize,
+                        keep_rows=n)
+    checks = (checkpoints + 3) * CHECK_VALUE_S * itemsize / 4 * members * n * sum(widths)
+    return n_activations * (s + checks), min(n_activations, 3) * b
+
+
 def _sweep(activation, lrs, seeds: int, X, y, *, widths, epochs, batch_size, checkpoints, init) -> DeadSweep:
     activations = [activation]
     members = [Member(a, tuple(widths), seed=s, lr=lr, init=init)
@@ -273,6 +297,27 @@ def born_dead(widths, depths, samples: int, *, x_range: float = 1.0, grid: int =
             domain[i, j] = dead_domain.double().mean().item()
             point[i, j] = dead_x0.double().mean().item()
     return domain, point
+
+
+# born_dead measured (CPU time; widths [2, 3, 4, 5] x depths [2, 4, 8, 16, 32, 50] at 1,000 and 5,000
+# samples, width 64 at depths 2 and 10 with 2,000, width 16 at depths 2 and 50 with 5,000): 9 to 10 ns
+# per sample x input x unit of a layer for the narrow widths, 14 and 20 ns at 16 and 64 (batched
+# float64 matmuls of tiny matrices: the batch, not the multiply-adds, costs); peaks of 92, 365, 875
+# and 607 MB (about three float64 copies of the widest layer's values, plus masks and copies of the
+# expanded input that weigh most at narrow widths, plus some 50 MB at any size).
+BORN_VALUE_S = 1.2e-8    # per sample x input x unit of a layer, float64, at narrow widths
+BORN_LAYER_S = 1e-4      # per layer: its few tensor operations
+BORN_FIXED_BYTES = 64e6
+
+
+def born_dead_cost(widths, depths, samples: int, *, grid: int = 257) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`born_dead`: every (width, depth) holds a layer's float64 values
+    (samples x inputs x width) about three times, their masks, and the weights (samples x width x width)."""
+    inputs = grid + 1
+    seconds = sum((d - 1) * (BORN_LAYER_S + BORN_VALUE_S * samples * inputs * n * (1 + n / 32))
+                  for n in widths for d in depths)
+    n = max(widths)
+    return seconds, BORN_FIXED_BYTES + 8 * samples * (inputs * (3 * n + 16) + 2 * n * n)
 
 
 def born_dead_bound(width: int, depth: int) -> float:

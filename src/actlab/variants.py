@@ -73,6 +73,13 @@ def prelu_part(data: dict, prelu_seeds: int, **_) -> dict:
     from actlab.stored import array_data, array_from
 
     return {**data, **{k: array_data(array_from(data[k])[:prelu_seeds]) for k in ("slopes", "test_error", "loss_curve")}}
+def selu_moments_cost(depth: int, width: int, n: int) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`selu_moments`: per layer a float64 (n, width) @ (width, width)
+    product and a LeCun-normal draw of the weights (the draw, about 20 ns a weight, measured)."""
+    from actlab import workload
+
+    seconds = depth * (2 * workload.MAC_S * n * width * width + 2e-8 * width * width)
+    return seconds, workload.SLACK * 8 * (4 * n * width + 3 * width * width)
 
 
 def gelu_gaps(x_max: float = 10.0, n: int = 200001) -> dict:
