@@ -115,3 +115,45 @@ def relu_variants(P: dict) -> list[Cost]:
             Cost("the PReLU training", *prelu, ("prelu_seeds", "prelu_depth"), ("prelu_steps",)),
             Cost("the dead-unit sweep", *dead, ("dead_seeds", "dead_lrs", "dead_activations"), ("dead_epochs",)),
             Cost("the speed sweep", *speed, ("speed_seeds", "speed_lrs", "speed_activations"), ("speed_epochs",))]
+
+
+@chapter
+def tanh(P: dict) -> list[Cost]:
+    from actlab import convergence
+
+    sweep = convergence.run_cost(P["activations"], P["depths"], len(P["lrs"]), P["seeds"], DIGITS_TRAIN, n_in=64,
+                                 width=P["width"], epochs=P["epochs"], eval_every=P["eval_every"],
+                                 eval_examples=P["eval_examples"], n_test=DIGITS_TEST, tune_rounds=P["tune_rounds"])
+    return [Cost("the speed sweep", *sweep, ("seeds", "lrs", "depths", "width", "activations", "eval_examples"),
+                 ("epochs", "tune_rounds", "eval_every"))]
+
+
+@chapter
+def linear_collapse(P: dict) -> list[Cost]:
+    from actlab import linear, xor
+
+    gaps = [linear.collapse_gap_cost(d, P["width"]) for d in P["depths"]]
+    collapse = (2 * P["collapse_seeds"] * sum(s for s, _ in gaps), max(b for _, b in gaps))
+    sweep = xor.train_sweep_cost(len(P["xor_activations"]), P["xor_widths"], P["xor_seeds"], P["xor_steps"])
+    leaky = xor.train_sweep_cost(1, P["xor_widths"][:1], P["xor_seeds"], P["xor_steps"])
+    return [Cost("the collapse check", *collapse, ("depths", "width"), ("collapse_seeds",)),
+            Cost("the XOR sweep", sweep[0] + leaky[0], sweep[1],
+                 ("xor_seeds", "xor_widths", "xor_activations"), ("xor_steps",))]
+
+
+@chapter
+def zero_centred(P: dict) -> list[Cost]:
+    from actlab import zerocentre as zc
+
+    same = [zc.same_sign_cost(P["seeds"], P["width"], b, P["steps"]) for b in (1, P["minibatch"])]
+    same = (2 * sum(s for s, _ in same), max(b for _, b in same))  # sigmoid and tanh
+    path = zc.two_weight_path_cost(P["path_points"], P["path_epochs"])
+    race = zc.path_steps_cost(len(P["path_lrs"]), P["path_seeds"], P["path_points"], P["path_epochs"])
+    one = zc.path_steps_cost(1, P["path_seeds"], P["path_points"], P["path_epochs"])[0]
+    study = zc.curvature_study_cost(P["feature_seeds"], P["feature_width"], P["ridge"], DIGITS_TRAIN)
+    return [Cost("the sign count", *same, ("seeds", "width", "minibatch"), ("steps",)),
+            Cost("the two-weight paths", 2 * path[0], path[1], ("path_points", "path_epochs")),
+            # three feeds: the grid, up to three one-rate extensions each, the shared rate
+            Cost("the two-weight race", 3 * (race[0] + 4 * one), race[1],
+                 ("path_seeds", "path_points", "path_epochs", "path_lrs")),
+            Cost("the curvature study", *study, ("feature_seeds", "feature_width"))]

@@ -28,3 +28,13 @@ def collapse_gap(depth: int, width: int, seed: int, bias: bool, n_inputs: int = 
         W, B = W @ w, B @ w + b
     one = x @ W + B
     return float((h - one).abs().max() / h.abs().max())
+
+
+def collapse_gap_cost(depth: int, width: int, n_inputs: int = 256) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`collapse_gap`: ``depth`` float64 weight matrices held at once, and
+    per layer a (width x width) product for the collapse and an (n_inputs x width) one for the net."""
+    from actlab import workload
+
+    seconds = depth * (2 * workload.MAC_S * (width + n_inputs) * width * width + 2e-8 * width * width)
+    return seconds, workload.SLACK * 8 * (depth + 3) * width * (width + 1) + 8 * 3 * n_inputs * width
+

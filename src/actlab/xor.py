@@ -100,6 +100,14 @@ def train_sweep(activations, widths, seeds: int, steps: int = 2000, lr: float = 
                     logits.numpy().reshape(*shape, 4))
 
 
+def train_sweep_cost(n_activations: int, widths, seeds: int, steps: int) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`train_sweep`: a float64 block per width on the four points."""
+    from actlab import workload
+
+    blocks = [(workload.mlp(2, (w,), 1), n_activations * seeds) for w in widths]
+    return workload.ensemble(blocks, 4, steps, optimizer="adam", itemsize=8, evals=2, keep_rows=4)
+
+
 def _entropy(p: float) -> float:
     return 0.0 if p in (0.0, 1.0) else -(p * math.log(p) + (1 - p) * math.log(1 - p))
 

@@ -104,6 +104,54 @@ def path_steps(feed: str, lrs, *, seeds: int, n: int, epochs: int, centre: bool 
     return settled.numpy()
 
 
+# Costs measured (CPU time): two_weight_path 20 to 28 us an update and 705 bytes an update at
+# 200,000 (its path as a list of small tensors); path_steps 52 us a step for 15 seeds x 4 rates,
+# 76 us for 200 x 2 and 139 us for 200 x 8, and 1.4 GB for 200 seeds of 400,000 steps (the
+# permutations, a list and its stack: 16 bytes a seed-step); gd_iterations 63 us an iteration on
+# 1,438 x 65 features and 226 us on 1,438 x 257, taking 4,116 and 15,678 iterations on sigmoid
+# features, 344 and 2,788 on tanh's, 243 and 319 on centred sigmoid's (ridge 1e-3): about 80 a
+# feature for the three settings together.
+PATH_UPDATE_S, PATH_UPDATE_BYTES = 3e-5, 800
+RACE_STEP_S, RACE_VALUE_S = 6e-5, 1e-7      # path_steps: per step, and per seed x rate per step
+GD_ITERATION_S, GD_VALUE_S = 3e-5, 6e-10    # gd_iterations: per iteration, and per example x feature of it
+GD_ITERATIONS_PER_FEATURE = 100             # the three settings together, at ridge 1e-3 (the default)
+
+
+def same_sign_cost(seeds: int, width: int, batch_size: int, steps: int, n_in: int = 64) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`same_sign_fraction` (float64; the count reads every gradient)."""
+    from actlab import workload
+
+    s, b = workload.fit(workload.mlp(n_in, (width, width), 10), seeds, batch_size, steps, itemsize=8)
+    masks = workload.SLACK * 8 * 6 * seeds * width * width  # the count's comparisons of every gradient
+    return s + steps * 8e-9 * seeds * width * width, b + masks
+
+
+def two_weight_path_cost(n: int, epochs: int) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`two_weight_path`: one Python-level update per example per epoch."""
+    return PATH_UPDATE_S * n * epochs, PATH_UPDATE_BYTES * n * epochs
+
+
+def path_steps_cost(n_lrs: int, seeds: int, n: int, epochs: int) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`path_steps`: a step per example per epoch, every seed and rate at once."""
+    steps = n * epochs
+    return steps * (RACE_STEP_S + RACE_VALUE_S * seeds * n_lrs), 1.25 * 16 * seeds * steps
+
+
+def curvature_study_cost(seeds: int, width: int, ridge: float, n: int, n_settings: int = 3,
+                         max_iter: int = 100_000) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`curvature_study` on ``n`` examples: per seed and setting the
+    features and 50 Newton steps; per seed gradient descent for about GD_ITERATIONS_PER_FEATURE
+    iterations a feature in all (more as the ridge shrinks: the condition number grows as 1 / ridge),
+    at most ``max_iter`` a setting."""
+    from actlab import workload
+
+    d = width + 1
+    iterations = min(n_settings * max_iter, GD_ITERATIONS_PER_FEATURE * d * max(1.0, 1e-3 / ridge))
+    newton = 50 * 2 * workload.MAC_S * (2 * n * d * d + d ** 3)
+    once = n_settings * newton + iterations * (GD_ITERATION_S + GD_VALUE_S * n * d)
+    return seeds * once, workload.SLACK * 8 * (6 * n * d + 4 * d * d)
+
+
 def features(X: torch.Tensor, act: str, width: int, seed: int, centre: bool = False) -> torch.Tensor:
     """A layer's outputs on X: act(X W) with LeCun-normal W (optionally mean-centred)."""
     g = torch.Generator().manual_seed(seed)
