@@ -126,9 +126,11 @@ ADVERSARIAL = {
     "gallery": ({"n_points": 1_000_001}, "memory", "n_points"),
     "relu": ({"dead_seeds": 200, "widths": [1024, 1024, 1024]}, "memory", "dead_seeds"),
     "relu-variants": ({"selu_width": 4096, "selu_depth": 500}, "s", "selu_width"),
+    "mnist1d": ({"speed_seeds": 20, "speed_epochs": 60}, "memory", "speed_seeds"),
     "tanh": ({"seeds": 200, "width": 1024, "eval_examples": 1438}, "memory", "width"),
     "linear-collapse": ({"depths": [500], "width": 1024}, "memory", "depths"),
     "zero-centred": ({"path_points": 100_000, "path_epochs": 500, "path_seeds": 200}, "memory", "path_points"),
+    "vanishing-gradients": ({"seeds": 200, "n_samples": 1438, "width": 1024}, "memory", "n_samples"),
 }
 
 

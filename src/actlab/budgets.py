@@ -118,6 +118,32 @@ def relu_variants(P: dict) -> list[Cost]:
 
 
 @chapter
+def mnist1d(P: dict) -> list[Cost]:
+    from actlab import convergence, gradients, workload
+    from actlab import mnist1dcnn as mc
+
+    n, n_test = P["n_train"], P["n_test"]
+    kw = dict(epochs=P["speed_epochs"], tune_rounds=P["tune_rounds"], eval_every=P["eval_every"],
+              eval_examples=P["eval_examples"])
+    sgd = mc.speed_cost(mc.ACTIVATIONS, len(P["speed_lrs"]), P["speed_seeds"], n, n_test, **kw)
+    adam = mc.speed_cost(["relu"], len(P["adam_lrs"]), P["speed_seeds"], n, n_test, optimizer="adam", **kw)
+    mlp = convergence.run_cost(["relu"], [2], 1, P["speed_seeds"], n, n_in=40, width=P["mlp_width"], optimizer="adam",
+                               epochs=P["speed_epochs"], eval_every=P["eval_every"], eval_examples=P["eval_examples"],
+                               n_test=n_test)
+    net = workload.mlp(40, (P["deep_width"],) * P["deep_depth"], 10)
+    deep = [gradients.layer_updates_cost(net, len(mc.ACTIVATIONS) * P["deep_seeds"], n, steps=P["deep_steps"],
+                                         optimizer=opt) for opt in ("momentum", "adam")]
+    timing = workload.fit(workload.cnn(40, (25,) * 3, (5, 3, 3), 10), 1, 64, 20 * P["time_repeats"])[0] * 3
+    return [Cost("the CNN speed sweep", sgd[0] + adam[0], max(sgd[1], adam[1]),
+                 ("speed_seeds", "speed_lrs", "n_train", "eval_examples", "n_test"),
+                 ("speed_epochs", "tune_rounds", "eval_every")),
+            Cost("the MLP run", *mlp, ("speed_seeds", "mlp_width", "n_train"), ("speed_epochs",)),
+            Cost("the deep updates", *workload.total(deep), ("deep_seeds", "deep_width", "deep_depth", "n_train"),
+                 ("deep_steps",)),
+            Cost("the step timing", timing, 0, ("time_repeats",))]
+
+
+@chapter
 def tanh(P: dict) -> list[Cost]:
     from actlab import convergence
 
@@ -157,3 +183,39 @@ def zero_centred(P: dict) -> list[Cost]:
             Cost("the two-weight race", 3 * (race[0] + 4 * one), race[1],
                  ("path_seeds", "path_points", "path_epochs", "path_lrs")),
             Cost("the curvature study", *study, ("feature_seeds", "feature_width"))]
+
+
+@chapter
+def vanishing_gradients(P: dict) -> list[Cost]:
+    from actlab import gradients as gr
+    from actlab import initialisation as ini
+    from actlab import workload
+
+    n, width, deepest = min(P["n_samples"], DIGITS_TRAIN), P["width"], P["depths"][-1]
+    acts, inits = len(P["activations"]), len(P["inits"])
+    sweeps = [gr.norm_sweep_cost(acts, inits, P["depths"], P["seeds"], n, width),
+              gr.norm_sweep_cost(acts, inits, [deepest], P["seeds"], n, width),
+              gr.norm_sweep_cost(acts, inits, P["depths"], P["seeds"], n, width, batch_norm=True)]
+    rescue = workload.gradients(workload.mlp(64, (width,) * deepest, 10), P["seeds"], n)
+    jac = gr.jacobian_cost(P["jacobian_width"], 5, 20)
+    sat = workload.fit(workload.mlp(64, (100,) * 4, 10), P["sat_seeds"], 10, P["sat_steps"], evals=31, keep_rows=300)
+    scale = workload.fit(workload.mlp(64, (width,) * P["he_depth"], 10), P["seeds"], 0, 0, evals=2, keep_rows=n)
+    curves = dict(steps=P["he_steps"], batch_size=64, every=max(1, P["he_steps"] // 20))
+    he = gr.train_curves_cost(2, len(P["he_lrs"]), P["he_depth"], width, P["he_seeds"], DIGITS_TRAIN, DIGITS_TEST,
+                              **curves)
+    he_more = gr.train_curves_cost(1, 1, P["he_depth"], width, P["he_seeds"], DIGITS_TRAIN, DIGITS_TEST, **curves)
+    pre = gr.pretrain_compare_cost(P["pretrain_depth"], width, P["seeds"], len(P["pretrain_lrs"]), DIGITS_TRAIN,
+                                   DIGITS_TEST, pretrain_steps=P["pretrain_steps"], finetune_steps=P["finetune_steps"],
+                                   every=max(1, P["pretrain_steps"] // 5))
+    return [Cost("the variance profile", *ini.measure_cost(len(ini.CONFIGS), P["init_width"], P["init_depth"],
+                                                            P["init_inputs"], P["init_seeds"]),
+                 ("init_seeds", "init_width", "init_depth", "init_inputs")),
+            Cost("the gradient-norm sweeps", *workload.total(sweeps),
+                 ("seeds", "depths", "n_samples", "width", "activations", "inits")),
+            Cost("the sigmoid rescue", 5 * rescue[0], rescue[1], ("seeds", "depths", "n_samples", "width")),
+            Cost("the Jacobian spectra", 2 * jac[0] + jac[0] / 5, jac[1], ("jacobian_width",)),
+            Cost("the saturation run", *sat, ("sat_seeds",), ("sat_steps",)),
+            Cost("the He comparison", scale[0] + he[0] + 2 * P["he_max_rounds"] * he_more[0], max(scale[1], he[1]),
+                 ("he_seeds", "he_lrs", "he_depth", "width"), ("he_steps", "he_max_rounds")),
+            Cost("the pre-training comparison", *pre, ("seeds", "pretrain_lrs", "pretrain_depth", "width"),
+                 ("pretrain_steps", "finetune_steps"))]

@@ -101,6 +101,42 @@ def layer_updates(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, *, steps: int
     return LayerUpdates(grad_init, grad_end, np.stack(updates), weight, loss)
 
 
+# svdvals of one float64 w x w matrix, measured (CPU time) at w = 128, 256 and 512: 0.36, 0.21 and
+# 0.17 ns x w^3 for the layer Jacobians, 0.54, 0.31 and 0.22 for the Gaussian matrices.
+SVD_S = 4e-10           # per w^3
+
+
+def norm_sweep_cost(n_activations: int, n_inits: int, depths, seeds: int, n: int, width: int, *, n_in: int = 64,
+                    batch_norm: bool = False, itemsize: int = 8) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`norm_sweep`: one ensemble of inits x seeds per (depth, activation),
+    each a forward and backward pass on ``n`` examples with every layer's error kept (batch
+    normalisation: half as much time again, a tenth more memory; the three sweeps of the vanishing-
+    gradients chapter measured 445 MB at its defaults, where this estimates 580 MB)."""
+    from actlab import workload
+
+    parts = [workload.gradients(workload.mlp(n_in, (width,) * d, 10), n_inits * seeds, n, itemsize=itemsize)
+             for d in depths]
+    return (n_activations * (1.5 if batch_norm else 1) * sum(s for s, _ in parts),
+            (1.1 if batch_norm else 1) * max(b for _, b in parts))
+
+
+def jacobian_cost(width: int, depth: int, n_inputs: int) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`jacobian_singular_values`: per layer ``n_inputs`` Jacobians of
+    width x width, float64, and their singular values."""
+    return depth * n_inputs * SVD_S * width ** 3, 8 * 4 * n_inputs * width * width
+
+
+def layer_updates_cost(net, members: int, n: int, *, steps: int, optimizer: str, batch_size: int = 64,
+                       itemsize: int = 4) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`layer_updates` on ``n`` examples: the gradients on all of them
+    before and after, and the training with a copy of every weight at every step."""
+    from actlab import workload
+
+    s, b = workload.fit(net, members, batch_size, steps, optimizer=optimizer, itemsize=itemsize)
+    g_s, g_b = workload.gradients(net, members, n, itemsize=itemsize)
+    return s + 2 * g_s, max(b + workload.SLACK * itemsize * members * net.params, g_b)
+
+
 @dataclass
 class NormSweep:
     activations: list[str]
@@ -397,6 +433,17 @@ def tuned_inits(act: str, inits, lrs, depth: int, width: int, seeds: int, X, y, 
 LEARNED_MARGIN = 0.05
 
 
+def train_curves_cost(n_inits: int, n_lrs: int, depth: int, width: int, seeds: int, n: int, n_test: int, *,
+                      steps: int, batch_size: int, every: int, momentum: bool = True, n_in: int = 64,
+                      itemsize: int = 4) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`train_curves`: one ensemble, the held-out loss at every log."""
+    from actlab import workload
+
+    return workload.fit(workload.mlp(n_in, (width,) * depth, 10), n_inits * n_lrs * seeds, batch_size, steps,
+                        optimizer="momentum" if momentum else "sgd", itemsize=itemsize, evals=steps // every + 1,
+                        eval_rows=n_test)
+
+
 def tuned_curves(make, lrs, chance: float | None = None, max_rounds: int = 3) -> tuple:
     """Tune the learning rate on the final validation loss (``actlab.tuning.tune``, which extends
     the grid while the best sits on its edge); ``make(lrs)`` trains and returns a Trained. With
@@ -499,6 +546,28 @@ def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, p
 
     make = {"random init": random_start, "pre-trained": pretrained}
     return {name: tuned_curves(make[name], lrs, chance) for name in starts}
+
+
+def pretrain_compare_cost(depth: int, width: int, seeds: int, n_lrs: int, n: int, n_test: int, *,
+                          pretrain_steps: int, finetune_steps: int, every: int, batch_size: int = 32,
+                          max_rounds: int = 3, n_in: int = 64, itemsize: int = 4) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`pretrain_compare`, each start's grid extended ``max_rounds`` times
+    by one rate: the random start trained for all the steps; the pre-trained one's autoencoders
+    (members x all ``n`` examples of their input, expanded) layer by layer, then fine-tuned."""
+    from actlab import workload
+
+    total = finetune_steps + depth * pretrain_steps
+    rates = n_lrs + max_rounds
+    plain = train_curves_cost(1, rates, depth, width, seeds, n, n_test, steps=total, batch_size=batch_size,
+                              every=every, n_in=n_in, itemsize=itemsize)
+    fine = train_curves_cost(1, rates, depth, width, seeds, n, n_test, steps=finetune_steps, batch_size=batch_size,
+                             every=every, n_in=n_in, itemsize=itemsize)
+    members = rates * seeds
+    codes = workload.SLACK * itemsize * members * n * 2 * max(n_in, width)  # a layer's codes on every example
+    aes = [workload.fit(workload.mlp(a, (width,), a), members, 128, pretrain_steps, optimizer="adam",
+                        itemsize=itemsize) for a in [n_in] + [width] * (depth - 1)]
+    seconds = plain[0] + fine[0] + sum(s for s, _ in aes)
+    return seconds, max(plain[1], fine[1], codes + max(b for _, b in aes))
 
 
 def deepest_table(sweep: NormSweep, depth: int, ref: tuple[str, str] = ("relu", "kaiming")) -> str:

@@ -135,6 +135,17 @@ def study(init_width: int, init_depth: int, init_inputs: int, init_seeds: int) -
     return measure(CONFIGS, init_width, init_depth, init_inputs, init_seeds)
 
 
+def measure_cost(n_configs: int, width: int, depth: int, n_inputs: int, seeds: int) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`measure`: per config ``depth`` float32 layers of seeds x inputs x
+    width kept (pre-activations, errors and their products) with their weights, forward and back."""
+    from actlab import workload
+
+    per_layer = seeds * (4 * n_inputs * width + width * width)
+    seconds = n_configs * depth * (3 * workload.MAC_S * seeds * n_inputs * width * width + 2e-8 * seeds * width * width
+                                   + 4 * workload.UNIT_S * seeds * n_inputs * width)
+    return seconds, workload.SLACK * 4 * depth * per_layer
+
+
 def mean_field(act: str, v: float, depth: int, q1: float | None = None, n_nodes: int = 80) -> tuple:
     """The same recursions with f's exact Gaussian moments instead of the linear gains:
     q_(l+1) = v E[f(sqrt(q_l) x)^2], and the backward factor v E[f'(sqrt(q_l) x)^2] at layer l,

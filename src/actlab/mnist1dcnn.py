@@ -22,6 +22,30 @@ from actlab.ensemble import Ensemble, Member
 from actlab.mnist1dsweeps import ACTIVATIONS, INIT, SPEED_PARAMS, speeds  # noqa: F401 (the chapter reads them here)
 
 
+def speed_cost(activations, n_lrs: int, seeds: int, n: int, n_test: int, *, epochs: int, tune_rounds: int = 1,
+               eval_every: int = 32, eval_examples: int = 500, batch_size: int = 64, channels: int = 25,
+               optimizer: str = "sgd") -> tuple[float, float]:
+    """(seconds, bytes) of :func:`speed` on ``n`` training and ``n_test`` held-out signals, the dead
+    channels of every network counted on all ``n`` at the end (:func:`dead_channels`)."""
+    from actlab import workload
+
+    net = workload.cnn(data_length(), (channels,) * CNN_LAYERS, ensemble.MNIST1D_KERNELS, 10)
+    s, b = convergence.run_cost(activations, [CNN_LAYERS], n_lrs, seeds, n, n_in=net.n_in, epochs=epochs,
+                                batch_size=batch_size, eval_every=eval_every, eval_examples=eval_examples,
+                                n_test=n_test, tune_rounds=tune_rounds, optimizer=optimizer,
+                                network=lambda a, d: net)
+    members = len(activations) * (n_lrs + tune_rounds) * seeds
+    dead = du.CHECK_VALUE_S * members * n * net.units  # every unit on every signal, 250 at a time
+    _, held = workload.fit(net, len(activations) * n_lrs * seeds, 0, 0, keep_rows=250)
+    return s + dead, b + held
+
+
+def data_length() -> int:
+    from actlab import data
+
+    return data.MNIST1D_LENGTH
+
+
 def shown_rate(speed: convergence.TunedSpeed, act: str) -> tuple[float, bool]:
     """The rate whose runs stand for ``act``: its tuned rate, or, where no rate reached the target,
     the one with the lowest median final training error (then False: not a tuned rate)."""
