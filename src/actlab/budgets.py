@@ -117,6 +117,83 @@ def relu_variants(P: dict) -> list[Cost]:
             Cost("the speed sweep", *speed, ("speed_seeds", "speed_lrs", "speed_activations"), ("speed_epochs",))]
 
 
+def task_sizes(task) -> tuple[int, int, int, int, int]:
+    """(training, validation, test examples, n_in, n_out) of a leaderboard task's data
+    (``leaderboard.task_data``), without loading it."""
+    from actlab import data
+
+    if task.data == "mnist1d":
+        n = task.n_train or data.MNIST1D_TRAIN
+        return n - n // 5, n // 5, data.MNIST1D_TEST, data.MNIST1D_LENGTH, 10
+    if task.data == "curve":
+        return 64, 126, 126, 1, 1
+    return DIGITS_TRAIN - DIGITS_TRAIN // 5, DIGITS_TRAIN // 5, DIGITS_TEST, 64, 10
+
+
+def task_cost(task, activations, seeds: int, *, time_steps: int = 0) -> tuple[float, float]:
+    """(seconds, bytes) of ``leaderboard.run_task`` (one ensemble: a block per network shape) and,
+    with ``time_steps``, of ``leaderboard.step_times`` (a warm-up and three rounds of that many
+    steps per function). Here rather than in the leaderboard, whose code keys its stored evidence."""
+    from actlab import functions, workload
+    from actlab import leaderboard as lb
+
+    n, _, _, n_in, n_out = task_sizes(task)
+    nets = []
+    for a in activations:
+        pieces = functions.get(a).pieces
+        if task.conv:
+            c = lb.matched_channels(a, task.widths[0], n_in, n_out)
+            nets.append(workload.cnn(n_in, (c,) * len(task.widths), lb.MNIST1D_KERNELS[:len(task.widths)], n_out,
+                                     stride=lb.CONV_STRIDE, padding=lb.CONV_PADDING, pieces=pieces))
+        else:
+            nets.append(workload.mlp(n_in, lb.widths_for(task, a, n_in, n_out), n_out, pieces))
+    rows = min(task.batch_size or n, n)
+    blocks = [(net, seeds * len(task.lrs) * nets.count(net), nets.count(net)) for net in set(nets)]  # shared by shape
+    seconds, peak = workload.ensemble(blocks, rows, workload.steps(n, task.epochs, task.batch_size),
+                                      optimizer="adam", evals=3, eval_rows=n)
+    timing = sum(workload.fit(net, 1, rows, 4 * time_steps, optimizer="adam")[0] for net in nets)
+    return seconds + timing, peak
+
+
+@chapter
+def gated(P: dict) -> list[Cost]:
+    from actlab import gating, workload
+    from actlab import leaderboard as lb
+
+    tasks = gating.settings(depth=P["depth"], digits_width=P["digits_width"], digits_epochs=P["digits_epochs"],
+                            digits_lrs=P["digits_lrs"], mnist1d_width=P["mnist1d_width"],
+                            mnist1d_epochs=P["mnist1d_epochs"], mnist1d_lrs=P["mnist1d_lrs"])
+    out = []
+    for name in P["settings"]:
+        t = tasks[name]
+        s, b = task_cost(t, P["activations"], P["seeds"])
+        if name == "digits":  # gating.gate_values: the GLU networks again, their gates read on the test split
+            n, _, n_test, n_in, n_out = task_sizes(t)
+            g = workload.fit(workload.mlp(n_in, lb.widths_for(t, "glu", n_in, n_out), n_out, 2), P["seeds"],
+                             min(t.batch_size or n, n), workload.steps(n, t.epochs, t.batch_size), optimizer="adam",
+                             evals=3, eval_rows=n_test, keep_rows=n_test)
+            s, b = s + g[0], max(b, g[1])
+        out.append(Cost(f"the {name} comparison", s, b,
+                        ("seeds", "activations", f"{name}_lrs", f"{name}_width", "depth"), (f"{name}_epochs",)))
+    var = gating.measured_variances_cost(2, P["lecun_depth"], P["lecun_width"], 3)
+    return out + [Cost("the variance check", *var, ("lecun_depth", "lecun_width"))]
+
+
+@chapter
+def guide(P: dict) -> list[Cost]:
+    from actlab import leaderboard as lb
+
+    tasks = lb.tasks(**{k: P[k] for k in ("digits_lrs", "deep_lrs", "regression_lrs", "cnn_lrs", "deep_depth",
+                                           "epochs", "deep_epochs", "regression_steps", "cnn_channels", "cnn_epochs",
+                                           "cnn_train")})
+    sizes = {"digits": ("digits_lrs",), "cnn": ("cnn_lrs", "cnn_channels", "cnn_train"),
+             "deep": ("deep_lrs", "deep_depth"), "regression": ("regression_lrs",)}
+    lengths = {"digits": ("epochs",), "cnn": ("cnn_epochs",), "deep": ("deep_epochs",),
+               "regression": ("regression_steps",)}
+    return [Cost(f"the {t} task", *task_cost(tasks[t], P["activations"], P["seeds"], time_steps=P["time_steps"]),
+                 ("seeds", "activations") + sizes[t], lengths[t] + ("time_steps",)) for t in P["tasks"]]
+
+
 @chapter
 def mnist1d(P: dict) -> list[Cost]:
     from actlab import convergence, gradients, workload

@@ -420,6 +420,14 @@ def measured_variances(names, depth: int, width: int, seeds: int, n: int = 256,
     return v.reshape(len(names), seeds, depth).numpy()
 
 
+def measured_variances_cost(n_names: int, depth: int, width: int, seeds: int, n: int = 256) -> tuple[float, float]:
+    """(seconds, bytes) of :func:`measured_variances`: one float64 forward pass, every layer kept."""
+    from actlab import workload
+
+    return workload.fit(workload.mlp(width, (width,) * depth, 1), n_names * seeds, 0, 0, itemsize=8, evals=1,
+                        keep_rows=n)
+
+
 def curvature_peak(name: str = "lecun_tanh", x_max: float = 3.0, n: int = 300_001) -> float:
     """Where |f''| is largest for x > 0 (LeCun et al. chose the constants so that it is near 1),
     from autograd of the registry's derivative on a fine grid."""
