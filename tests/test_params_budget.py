@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actlab import approximation, budgets, cost, pipeline, workload
+from actlab import approximation, budgets, contents, cost, workload
 from actlab.params import MEMORY_BYTES, SECONDS, ParameterError, budget, memory, seconds
 from actlab.workload import Cost
 
@@ -96,9 +96,9 @@ def runs(name: str) -> list[tuple[str, dict]]:
     """The parameter sets a chapter must admit: the full and quick profiles, its rerun box's example
     (full profile) and its declared exercises (quick profile)."""
     out = [("full", params(name)), ("quick", params(name, "quick"))]
-    out.append(("example", {**params(name), **pipeline.rerun_example(name)}))
-    out += [(f"exercise {k}", {**params(name, pipeline.EXERCISE_PROFILE), **v})
-            for k, v in pipeline.exercise_runs(name).items()]
+    out.append(("example", {**params(name), **contents.rerun_example(name)}))
+    out += [(f"exercise {k}", {**params(name, contents.EXERCISE_PROFILE), **v})
+            for k, v in contents.exercises(name).items()]
     return out
 
 

@@ -27,7 +27,9 @@ def speed_cost(activations, n_lrs: int, seeds: int, n: int, n_test: int, *, epoc
                optimizer: str = "sgd") -> tuple[float, float]:
     """(seconds, bytes) of :func:`speed` on ``n`` training and ``n_test`` held-out signals, the dead
     channels of every network counted on all ``n`` at the end (:func:`dead_channels`)."""
+    from actlab import deadunits as du
     from actlab import workload
+    from actlab.mnist1dsweeps import CNN_LAYERS
 
     net = workload.cnn(data_length(), (channels,) * CNN_LAYERS, ensemble.MNIST1D_KERNELS, 10)
     s, b = convergence.run_cost(activations, [CNN_LAYERS], n_lrs, seeds, n, n_in=net.n_in, epochs=epochs,
