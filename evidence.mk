@@ -21,11 +21,16 @@ endif
 
 .PHONY: evidence evidence-check evidence-spot
 
+# The cells train long sweeps in one process: with the Makefile's malloc settings (memory kept for
+# reuse) their heap grew with every evaluation, up to 2 GB for relu's race; glibc's defaults keep
+# them under the 1.5 GB budget, for some speed.
+PLAIN_MALLOC := env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_
+
 evidence: $(STAMP)
-	$(PY) -m actlab.evidence compute --device $(DEVICE) --jobs $(JOBS) $(if $(CELL),--cell '$(CELL)')
+	$(PLAIN_MALLOC) $(PY) -m actlab.evidence compute --device $(DEVICE) --jobs $(JOBS) $(if $(CELL),--cell '$(CELL)')
 
 evidence-check: $(STAMP)
 	$(PY) -m actlab.evidence check
 
 evidence-spot: $(STAMP)
-	$(PY) -m actlab.evidence spot-check --device $(DEVICE)
+	$(PLAIN_MALLOC) $(PY) -m actlab.evidence spot-check --device $(DEVICE)
