@@ -151,14 +151,11 @@ def affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _buffer(like: torch.Tensor, *shape: int) -> torch.Tensor:
-    """An uninitialised tensor that the caller writes in full: without the NaN fill that
-    deterministic mode gives every new tensor, a wasted pass over the step's largest buffers."""
-    det = torch.utils.deterministic
-    fill, det.fill_uninitialized_memory = det.fill_uninitialized_memory, False
-    try:
-        return like.new_empty(shape)
-    finally:
-        det.fill_uninitialized_memory = fill
+    """An uninitialised tensor that the caller writes in full, on a bare storage of its own:
+    deterministic mode NaN-fills every torch.empty (a wasted pass over the step's largest buffers)
+    but not a storage, so no global switch is turned off and back on."""
+    storage = torch.UntypedStorage(math.prod(shape) * like.element_size(), device=like.device)
+    return like.new_empty(0).set_(storage, 0, shape)
 
 
 def _taps(L: int, runs, kernel: int, stride: int, padding: int):
