@@ -698,21 +698,29 @@ class Optimizer:
 
     @torch.no_grad()
     def step(self):
+        """One update of every parameter tensor, as torch._foreach calls (each a C++ loop over the
+        tensors, the same elementwise kernels in the same order as one tensor at a time): a dozen
+        Python-level calls per step instead of eight per tensor."""
         self.t += 1
         b1, b2 = self.betas
-        for i, (p, lr) in enumerate(zip(self.params, self.lrs, strict=True)):
-            g = p.grad
-            if self.kind == "sgd":
-                if self.momentum:
-                    self.m[i].mul_(self.momentum).add_(g)
-                    g = self.m[i]
-                p.sub_(lr * g)
-            else:
-                self.m[i].mul_(b1).add_(g, alpha=1 - b1)
-                self.v[i].mul_(b2).addcmul_(g, g, value=1 - b2)
-                mhat = self.m[i] / (1 - b1**self.t)
-                vhat = self.v[i] / (1 - b2**self.t)
-                p.sub_(lr * mhat / (vhat.sqrt() + self.eps))
+        ps, gs = self.params, [p.grad for p in self.params]
+        if self.kind == "sgd":
+            if self.momentum:
+                torch._foreach_mul_(self.m, self.momentum)
+                torch._foreach_add_(self.m, gs)
+                gs = self.m
+            torch._foreach_sub_(ps, torch._foreach_mul(gs, self.lrs))
+        else:
+            torch._foreach_mul_(self.m, b1)
+            torch._foreach_add_(self.m, gs, alpha=1 - b1)
+            torch._foreach_mul_(self.v, b2)
+            torch._foreach_addcmul_(self.v, gs, gs, value=1 - b2)
+            step = torch._foreach_mul(torch._foreach_div(self.m, 1 - b1**self.t), self.lrs)  # lr * mhat
+            den = torch._foreach_sqrt(torch._foreach_div(self.v, 1 - b2**self.t))
+            torch._foreach_add_(den, self.eps)
+            torch._foreach_div_(step, den)
+            torch._foreach_sub_(ps, step)
+        for p in ps:
             p.grad = None
 
 
