@@ -248,6 +248,11 @@ def test_batched_conv1d_is_torch_conv1d_and_its_hand_written_backward_is_right(k
                                          stride=stride, padding=padding)
         torch.testing.assert_close(conv(h, w, b)[e], ref.permute(1, 2, 0), rtol=0, atol=1e-13)
     assert torch.autograd.gradcheck(conv, (h, w, b))
+    # a signal x (B, L) that every member shares: one matmul for all of them, x's gradient summed over them
+    x = torch.randn(2, length, dtype=torch.float64, generator=g, requires_grad=True)
+    w1 = torch.randn(2, kernel, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    torch.testing.assert_close(conv(x, w1, b), conv(x.T[None, None].expand(2, 1, length, 2), w1, b), rtol=0, atol=1e-13)
+    assert torch.autograd.gradcheck(conv, (x, w1, b))
 
 
 @pytest.mark.parametrize("kernel, stride, padding, length", [(5, 2, 1, 12), (3, 2, 1, 9), (3, 2, 1, 10), (4, 3, 2, 11),
@@ -275,6 +280,7 @@ CONV_MEMBERS = [
     Member("elu", (6,), seed=2, lr=0.02, init="kaiming", conv=(3, 2), kernels=(3, 3), stride=1, padding=0),
     Member("prelu", (), seed=3, lr=0.03, conv=(4, 3, 3)),
     Member("maxout", (5,), seed=4, lr=0.02, conv=(3,), kernels=(4,), stride=3, padding=2),
+    Member("gelu", (), seed=6, lr=0.03, conv=(4, 3, 3)),                       # the hand-written GELU
     Member("sigmoid", (7,), seed=5, lr=0.05),                                  # an MLP in the same ensemble
 ]
 
@@ -373,14 +379,62 @@ def test_fused_conv_gelu_is_the_registered_gelu_with_its_derivative():
     """Conv layers' fused GELU: the registered function's values exactly (its limits at +-inf too),
     and the derivative autograd takes through it, to rounding."""
     from actlab import functions
-    from actlab.ensemble import FUSED
+    from actlab.ensemble import gelu_backward, gelu_forward
 
     x = torch.cat([torch.linspace(-40, 40, 4001, dtype=torch.float64), torch.tensor([-math.inf, math.inf])])
-    fused, ref = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y, y_ref = FUSED["gelu"](fused), functions.get("gelu")(ref)
+    y, ref = x.clone(), x.clone().requires_grad_()
+    saved = gelu_forward(y)
+    y_ref = functions.get("gelu")(ref)
     assert torch.equal(y, y_ref)
-    y[:-2].sum().backward()
     y_ref[:-2].sum().backward()
+    grad = torch.empty_like(x)
+    gelu_backward(*saved, torch.ones_like(x), grad)
     # in the left tail Phi(x) + x phi(x) cancels to about 1/x^2 of its terms, so rounding grows by x^2
-    torch.testing.assert_close(fused.grad[:-2], ref.grad[:-2], rtol=1e-12, atol=1e-300)
-    assert torch.autograd.gradcheck(FUSED["gelu"], (torch.randn(30, dtype=torch.float64, requires_grad=True),))
+    torch.testing.assert_close(grad[:-2], ref.grad[:-2], rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("names", [("relu", "tanh", "gelu"), ("sigmoid", "elu"), ("prelu", "softplus", "relu"),
+                                   ("maxout",), ("swiglu", "reglu")])
+def test_conv_layers_with_the_activation_inside_equal_the_activation_after_them(names):
+    """BatchedConv1d (shared x, positions by phase) then PhaseConv1d, each applying runs of
+    activations inside (ConvActs: by hand, or autograd on the run's slice; PReLU's slopes as
+    inputs): the values and gradients of the layers followed by the registered functions, and
+    gradcheck."""
+    from actlab import functions
+    from actlab.ensemble import BatchedConv1d, ConvActs, PhaseConv1d
+
+    fs = [functions.get(n) for n in names]
+    pieces, C, E = fs[0].pieces, 3, 2 * len(names)
+    g = torch.Generator().manual_seed(2)
+    r = lambda *shape: torch.randn(*shape, dtype=torch.float64, generator=g, requires_grad=True)
+    x, w1, b1, w2, b2 = r(4, 9), r(E, 3, pieces * C), r(E, 1, pieces * C), r(E, 3 * C, pieces * C), r(E, 1, pieces * C)
+    slopes = [torch.full((2, 1, 1), 0.25, dtype=torch.float64, requires_grad=True) for f in fs if f.learnable for _ in (0, 1)]
+    runs = tuple((f, 2 * i, 2 * i + 2, f.learnable) for i, f in enumerate(fs))
+    acts = ConvActs(runs, pieces)
+
+    def fused(x, w1, b1, w2, b2, *sl):
+        h = BatchedConv1d.apply(x, w1, b1, 3, 2, 1, 2, acts, *sl[0::2])
+        return PhaseConv1d.apply(h, w2, b2, 3, 2, 1, acts, *sl[1::2])
+
+    def after(z, sl):
+        out, sl = [], iter(sl)
+        for f, a, b, learnable in runs:
+            part = z[a:b]
+            if learnable:
+                out.append(torch.where(part > 0, part, next(sl)[..., None] * part))
+            else:
+                out.append(f(part) if f.elementwise else f(part.movedim(1, -1)).movedim(-1, 1))
+        return torch.cat(out)
+
+    def plain(x, w1, b1, w2, b2, *sl):
+        h = after(BatchedConv1d.apply(x, w1, b1, 3, 2, 1, 2), sl[0::2])
+        return after(PhaseConv1d.apply(h, w2, b2, 3, 2, 1), sl[1::2])
+
+    args = (x, w1, b1, w2, b2, *slopes)
+    y, y_ref = fused(*args), plain(*args)
+    torch.testing.assert_close(y, y_ref, rtol=0, atol=1e-13)
+    weight = torch.randn(y.shape, dtype=torch.float64, generator=g)
+    for got, want in zip(torch.autograd.grad((y * weight).sum(), args), torch.autograd.grad((y_ref * weight).sum(), args),
+                         strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(fused, args)

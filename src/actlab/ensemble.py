@@ -11,11 +11,13 @@ A member may start with 1-D convolutions (``Member.conv``: channels per layer; t
 x (B, L) is one channel of length L), flattened channel by channel into its dense layers,
 as ``torch.nn.Conv1d`` then ``nn.Flatten`` then ``nn.Linear`` would. Inside a block the
 activations of conv layers are kept batch innermost, (members, channels, length, B), and each
-layer is an im2col copy plus one batched matmul (:class:`BatchedConv1d`), except the second,
-which reads the first's output in phase order as plain matrices (:class:`PhaseConv1d`). Each
-run of one activation goes through the conv layers on its own. On one CPU core this beats
-both ``F.conv1d`` with ``groups=members`` and a Python loop of ``nn.Conv1d`` networks
-(``benchmarks/ensemble_vs_loop.py --sweep conv`` measures the latter).
+layer is an im2col copy plus one batched matmul (:class:`BatchedConv1d`; the first layer, whose
+input every member shares, is one plain matmul), except the second, which reads the first's
+output by residue class as plain matrices (:class:`PhaseConv1d`). Every member of a block goes
+through a layer at once, with the activation inside the layer's autograd function
+(:class:`ConvActs`), so the runs of different activations need no concatenation. On one CPU
+core this beats both ``F.conv1d`` with ``groups=members`` and a Python loop of ``nn.Conv1d``
+networks (``benchmarks/ensemble_vs_loop.py --sweep conv`` measures the latter).
 
 Every member is exactly the network it would be alone: its initial weights come from its
 own generator (seeded by ``Member.seed``), its loss is its own mean, the total loss is a
@@ -37,6 +39,7 @@ from actlab import functions
 INITS = ("default", "standard", "xavier", "kaiming", "lecun")
 LOSSES = ("mse", "xent", "bce")
 _SQRT_HALF, _INV_SQRT_2PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
+_ZERO = torch.tensor(0.0)  # addcmul's addend where only value * t1 * t2 is wanted: one pass, not two
 
 
 # Greydanus's small MNIST-1D CNN (his ConvBase): three conv layers of 25 channels, kernels 5, 3, 3,
@@ -167,189 +170,306 @@ def _taps(L: int, runs, kernel: int, stride: int, padding: int):
     for i0, step, n in runs:
         for j in range(kernel):
             t0, dt = stride * i0 + j - padding, stride * step
-            lo = max(0, -(t0 // dt))
+            lo = min(n, max(0, -(t0 // dt)))  # an empty run (a residue class with no positions) reads nothing
             hi = max(lo, min(n, (L - 1 - t0) // dt + 1))
             yield j, o, n, lo, hi, t0 + dt * lo, dt
         o += n
 
 
 def _phases(L: int, s: int) -> list[tuple[int, int, int]]:
-    """Positions 0..L-1 phase by phase for a layer of stride s: r, r + s, ... for r < s."""
+    """Positions 0..L-1 by residue class mod s: r, r + s, ... for r < s (in order for s = 1)."""
     return [(r, s, len(range(r, L, s))) for r in range(s)]
+
+
+def _in_order(L: int, s: int) -> torch.Tensor:
+    """The index that puts positions stored by residue class mod s (:func:`_phases`) back in order."""
+    return torch.tensor([i for r, step, n in _phases(L, s) for i in range(r, r + step * n, step)]).argsort()
+
+
+def _im2col(h: torch.Tensor, kernel: int, stride: int, padding: int, runs) -> torch.Tensor:
+    """h (E, C, L, B) -> its im2col columns (E, kernel * C + 1, L_out * B), output positions in
+    ``runs``, with a last row of ones (the bias's weight, so the matmul adds the bias and its
+    transpose sums the bias's gradient): one strided copy per tap straight from h, each a run of B
+    values, and zeros where a window reaches into the padding (no padded copy of h)."""
+    E, C, L, B = h.shape
+    L_out = sum(n for _r, _s, n in runs)
+    cols = _buffer(h, E, kernel * C + 1, L_out * B)
+    taps = cols[:, :-1].view(E, kernel, C, L_out, B)
+    for j, o, n, lo, hi, t, dt in _taps(L, runs, kernel, stride, padding):
+        if lo:
+            taps[:, j, :, o:o + lo] = 0
+        if hi < n:
+            taps[:, j, :, o + hi:o + n] = 0
+        if hi > lo:
+            taps[:, j, :, o + lo:o + hi] = h[:, :, t:t + dt * (hi - lo - 1) + 1:dt]
+    cols[:, -1] = 1
+    return cols
+
+
+def _col2im(gcols: torch.Tensor, L: int, kernel: int, stride: int, padding: int, runs) -> torch.Tensor:
+    """The gradient (E, C, L, B) of h from its columns' (E, kernel, C, L_out, B), the reverse of
+    :func:`_im2col`: each tap's slice goes back where it came from, copied where no earlier tap
+    wrote and added where one did (no zero fill and scatter)."""
+    E, _k, C, _n, B = gcols.shape
+    gh = _buffer(gcols, E, C, L, B)
+    written = [False] * L
+    for j, o, _n, lo, hi, t, dt in _taps(L, runs, kernel, stride, padding):
+        if hi == lo:
+            continue
+        pos = range(t, t + dt * (hi - lo), dt)
+        dst, src = gh[:, :, t:pos[-1] + 1:dt], gcols[:, j, :, o + lo:o + hi]
+        if not any(written[p] for p in pos):
+            dst.copy_(src)
+        else:
+            for p in pos:  # the few positions no earlier tap reached
+                if not written[p]:
+                    gh[:, :, p] = 0
+            dst.add_(src)
+        for p in pos:
+            written[p] = True
+    for p in range(L):  # positions no window reads (stride > kernel)
+        if not written[p]:
+            gh[:, :, p] = 0
+    return gh
+
+
+def _tap_blocks(L: int, L_out: int, kernel: int, stride: int, padding: int):
+    """For input positions stored by residue class mod ``stride`` (:func:`_phases`) and outputs in
+    order: per tap, the output positions it feeds and the input positions it reads, each one
+    contiguous run, as (tap, (first, end) out, (first, end) in). Output i reads input
+    stride*i + j - padding at tap j: for consecutive i, consecutive positions of one class."""
+    start = np.cumsum([0] + [n for _r, _s, n in _phases(L, stride)])
+    out = []
+    for j in range(kernel):
+        shift, cls = divmod(j - padding, stride)  # input position stride * (i + shift) + cls
+        lo, hi = max(0, -shift), min(L_out, int(start[cls + 1] - start[cls]) - shift)
+        if hi > lo:
+            m = int(start[cls]) + shift
+            out.append((j, (lo, hi), (m + lo, m + hi)))
+    return out
+
+
+@dataclass(frozen=True)
+class ConvActs:
+    """A conv layer's activation, applied inside the layer's autograd function run by run of one
+    activation (members ``a:b`` of the block): ReLU, tanh, sigmoid and GELU by hand (the registered
+    functions' kernels and values), any other function through autograd on its slice. ``pieces``
+    > 1: a layer (maxout, gated units) that maps pieces * C channels to C."""
+    runs: tuple  # (function, a, b, learnable) per run
+    pieces: int = 1
+
+
+# Forward (z, out) and backward (grad, y, out) of the activations whose derivative reads only the output:
+# the kernels of torch.relu, torch.tanh and torch.sigmoid and of their autograd formulas.
+_BY_OUTPUT = {
+    "relu": (lambda z, out: torch.clamp_min(z, 0, out=out),
+             lambda g, y, out: torch.ops.aten.threshold_backward.grad_input(g, y, 0, grad_input=out)),
+    "tanh": (lambda z, out: torch.tanh(z, out=out),
+             lambda g, y, out: torch.ops.aten.tanh_backward.grad_input(g, y, grad_input=out)),
+    "sigmoid": (lambda z, out: torch.sigmoid(z, out=out),
+                lambda g, y, out: torch.ops.aten.sigmoid_backward.grad_input(g, y, grad_input=out)),
+}
+
+
+def gelu_forward(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """functions' GELU z Phi(z) = z erfc(t) / 2 with t = -z / sqrt 2 (the same values: halving is
+    exact), in place; returns (t, erfc(t)) for :func:`gelu_backward`. Autograd through the
+    composite keeps about eight intermediates and makes some twenty passes over them; this makes
+    four passes forward and four backward."""
+    finite = bool(torch.isfinite(z.sum()))  # else z holds +-inf: the registered function's limits
+    t = torch.mul(z, -_SQRT_HALF)
+    e = torch.special.erfc(t)  # 2 Phi(z), as functions._ndtr forms it
+    if finite:
+        torch.addcmul(_ZERO.to(z), z, e, value=0.5, out=z)
+    else:
+        z.copy_(functions.get("gelu")(z))
+    return t, e
+
+
+def gelu_backward(t: torch.Tensor, e: torch.Tensor, grad: torch.Tensor, out: torch.Tensor) -> None:
+    """The GELU's derivative Phi(z) + z phi(z) = (e - 2 t exp(-t^2) / sqrt(pi)) / 2 times ``grad``
+    (z = -sqrt(2) t, so z^2 / 2 = t^2), into ``out``."""
+    g = torch.addcmul(_ZERO.to(t), t, t, value=-1).exp_()  # sqrt(2 pi) phi(z)
+    d = torch.addcmul(e, g, t, value=-2 / math.sqrt(math.pi))
+    torch.addcmul(_ZERO.to(t), d, grad, value=0.5, out=out)
+
+
+def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes) -> tuple[torch.Tensor, list]:
+    """y = activation(z) for every run of ``acts``, in place (a layer of several pieces per unit
+    writes a new, narrower y). Returns y and what the backward needs per run."""
+    y = z if acts.pieces == 1 else _buffer(z, z.shape[0], z.shape[1] // acts.pieces, *z.shape[2:])
+    state, slopes = [], iter(slopes)
+    for f, a, b, learnable in acts.runs:
+        zr, yr = z[a:b], y[a:b]
+        if f.name in _BY_OUTPUT and not learnable:
+            _BY_OUTPUT[f.name][0](zr, yr)
+            state.append(None)
+        elif f.name == "gelu":
+            state.append(gelu_forward(zr))
+        else:  # autograd on the slice (a copy of it, if y overwrites it); PReLU's slopes are inputs of the layer
+            with torch.enable_grad():
+                zl = (_buffer(zr, *zr.shape).copy_(zr) if y is z else zr.detach()).requires_grad_()
+                sl = next(slopes).detach().requires_grad_() if learnable else None
+                if learnable:
+                    yl = torch.where(zl > 0, zl, sl[..., None] * zl)
+                else:
+                    yl = f(zl) if f.elementwise else f(zl.movedim(1, -1)).movedim(-1, 1)
+            yr.copy_(yl)
+            state.append((zl, sl, yl))
+    return y, state
+
+
+def _acts_backward(acts: ConvActs, state: list, y: torch.Tensor, grad: torch.Tensor) -> tuple:
+    """The gradient of the layer's output before the activation, from y's, and of each learned
+    slope, run by run."""
+    gz = _buffer(grad, grad.shape[0], grad.shape[1] * acts.pieces, *grad.shape[2:])
+    gslopes = []
+    for (f, a, b, learnable), st in zip(acts.runs, state, strict=True):
+        g, out = grad[a:b], gz[a:b]
+        if st is None:
+            _BY_OUTPUT[f.name][1](g, y[a:b], out)
+        elif f.name == "gelu" and not learnable:
+            gelu_backward(*st, g, out)
+        else:
+            zl, sl, yl = st
+            # kept, as the outer graph is when its backward runs again (retain_graph, gradcheck)
+            grads = torch.autograd.grad(yl, [zl] if sl is None else [zl, sl], g, retain_graph=True)
+            out.copy_(grads[0])
+            if sl is not None:
+                gslopes.append(grads[1])
+    return gz, gslopes
 
 
 class BatchedConv1d(torch.autograd.Function):
     """Every member's 1-D convolution at once, batch innermost: h (E, C_in, L, B),
     w (E, k*C_in, C_out) (row j*C_in + c holds torch's weight[:, c, j]), b (E, 1, C_out)
-    -> (E, C_out, L_out, B), its positions in order, or with ``phases`` = s > 1 phase by phase
-    (0, s, 2s, ..., then 1, s + 1, ...) for a next layer of stride s (:class:`PhaseConv1d`).
+    -> (E, C_out, L_out, B), its positions in order, or with ``phases`` = s > 1 by residue class
+    mod s (0, s, 2s, ..., then 1, s + 1, ...) for a next layer of stride s (:class:`PhaseConv1d`).
+    h may be the signal x (B, L) that every member shares.
 
     With the batch innermost, (length, batch) is one matmul dimension of L_out*B columns: the
-    im2col columns (E, k*C_in, L_out*B) are one strided copy per tap straight from h (zeros
-    where a window reaches into the padding, so no padded copy of h), each a run of B values,
-    and w^T @ columns is one batched matmul whose output is already the next layer's layout.
+    im2col columns (:func:`_im2col`) are one strided copy per tap, and [w; b]^T @ columns is one
+    batched matmul whose output is already the next layer's layout. For a shared x the columns
+    are the same for every member, so the layer is one plain matmul of every member's rows.
     Backward by hand, because autograd's backward of ``unfold`` (a zero fill and a scatter)
-    costs more than the matmuls: the columns' gradient, w @ grad, goes back into the k strided
-    slices it came from, copied where no earlier tap wrote and added where one did.
-    First derivatives only (no double backward)."""
+    costs more than the matmuls (:func:`_col2im`). ``acts`` (:class:`ConvActs`, with ``slopes``
+    its PReLU slopes): the activation too, so the layer returns its output and its runs of
+    members need no concatenation. First derivatives only (no double backward)."""
 
     @staticmethod
-    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int, phases: int = 1):
-        E, C, L, B = h.shape
-        L_out = (L + 2 * padding - kernel) // stride + 1
-        runs = _phases(L_out, phases)
-        cols = _buffer(h, E, kernel, C, L_out, B)
-        for j, o, n, lo, hi, t, dt in _taps(L, runs, kernel, stride, padding):
-            if lo:
-                cols[:, j, :, o:o + lo] = 0
-            if hi < n:
-                cols[:, j, :, o + hi:o + n] = 0
-            cols[:, j, :, o + lo:o + hi] = h[:, :, t:t + dt * (hi - lo - 1) + 1:dt]
-        cols = cols.view(E, kernel * C, L_out * B)
-        ctx.save_for_backward(cols, w)
-        ctx.geometry = (kernel, stride, padding, L, runs)
-        out = _buffer(h, E, w.shape[2], L_out, B)  # not a view of the product: activations may act in place
-        torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), cols, out=out.view(E, -1, L_out * B))
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        cols, w = ctx.saved_tensors
-        kernel, stride, padding, L, runs = ctx.geometry
-        E, C_out, L_out, B = grad.shape
-        grad = grad.reshape(E, C_out, L_out * B)
-        gw = torch.bmm(cols, grad.transpose(1, 2)) if ctx.needs_input_grad[1] else None
-        gb = grad.sum(2).unsqueeze(1) if ctx.needs_input_grad[2] else None
-        gh = None
-        if ctx.needs_input_grad[0]:
-            C = w.shape[1] // kernel
-            gcols = torch.bmm(w, grad).view(E, kernel, C, L_out, B)
-            gh = _buffer(grad, E, C, L, B)
-            written = [False] * L
-            for j, o, _n, lo, hi, t, dt in _taps(L, runs, kernel, stride, padding):
-                if hi == lo:
-                    continue
-                pos = range(t, t + dt * (hi - lo), dt)
-                dst, src = gh[:, :, t:pos[-1] + 1:dt], gcols[:, j, :, o + lo:o + hi]
-                if not any(written[p] for p in pos):
-                    dst.copy_(src)
-                else:
-                    for p in pos:  # the few positions no earlier tap reached
-                        if not written[p]:
-                            gh[:, :, p] = 0
-                    dst.add_(src)
-                for p in pos:
-                    written[p] = True
-            for p in range(L):  # positions no window reads (stride > kernel)
-                if not written[p]:
-                    gh[:, :, p] = 0
-        return gh, gw, gb, None, None, None, None
-
-
-class PhaseConv1d(torch.autograd.Function):
-    """:class:`BatchedConv1d` for an input whose positions come phase by phase for this layer's
-    stride s (``BatchedConv1d(..., phases=s)`` writes them so): each tap then reads one contiguous
-    block of (position, batch) columns, a plain matrix, so the layer is k accumulating matmuls of
-    w's tap rows, with no im2col copy forward and no column gradient to scatter back.
-    Output positions in order."""
-
-    @staticmethod
-    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int):
-        E, C, L, B = h.shape
-        L_out = (L + 2 * padding - kernel) // stride + 1
-        h = h.contiguous().view(E, C, L * B)
-        taps = PhaseConv1d._blocks(L, L_out, kernel, stride, padding, B)
-        out = _buffer(h, E, w.shape[2], L_out, B)
-        flat = out.view(E, w.shape[2], L_out * B)
-        flat.copy_(b.transpose(1, 2).expand_as(flat))
-        for j, (o0, o1), (i0, i1) in taps:
-            flat[:, :, o0:o1].baddbmm_(w[:, j * C:(j + 1) * C].transpose(1, 2), h[:, :, i0:i1])
-        ctx.save_for_backward(h, w)
-        ctx.geometry = (taps, L)
-        return out
-
-    @staticmethod
-    def _blocks(L, L_out, kernel, stride, padding, B):
-        """Per tap: the output columns it feeds and the input columns (one phase's block) it reads."""
-        start = [0]
-        for _r, _s, n in _phases(L, stride):
-            start.append(start[-1] + n)
-        out = []
-        for j, _o, _n, lo, hi, t, _dt in _taps(L, [(0, 1, L_out)], kernel, stride, padding):
-            if hi > lo:
-                m = start[t % stride] + t // stride
-                out.append((j, (lo * B, hi * B), (m * B, (m + hi - lo) * B)))
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        h, w = ctx.saved_tensors
-        taps, L = ctx.geometry
-        E, C_out = grad.shape[:2]
-        C = h.shape[1]
-        grad = grad.flatten(2)
-        gw = gh = None
-        if ctx.needs_input_grad[1]:
-            gw = w.new_zeros(E, w.shape[1] // C, C, C_out)
-            for j, (o0, o1), (i0, i1) in taps:
-                torch.bmm(h[:, :, i0:i1], grad[:, :, o0:o1].transpose(1, 2), out=gw[:, j])
-            gw = gw.view_as(w)
-        gb = grad.sum(2).unsqueeze(1) if ctx.needs_input_grad[2] else None
-        if ctx.needs_input_grad[0]:
-            gh, B = _buffer(h, *h.shape), h.shape[2] // L
-            written = [False] * L  # per position, in the input's (phase) order
-            for j, (o0, o1), (i0, i1) in taps:  # the first tap to reach a position writes it, later ones add
-                seen = written[i0 // B:i1 // B]
-                if not any(seen):
-                    torch.bmm(w[:, j * C:(j + 1) * C], grad[:, :, o0:o1], out=gh[:, :, i0:i1])
-                else:
-                    for m, done in enumerate(seen, start=i0 // B):
-                        if not done:
-                            gh[:, :, m * B:(m + 1) * B] = 0
-                    gh[:, :, i0:i1].baddbmm_(w[:, j * C:(j + 1) * C], grad[:, :, o0:o1])
-                written[i0 // B:i1 // B] = [True] * len(seen)
-            for m, done in enumerate(written):  # positions no window reads (stride > kernel)
-                if not done:
-                    gh[:, :, m * B:(m + 1) * B] = 0
-            gh = gh.view(E, C, L, B)
-        return gh, gw, gb, None, None, None
-
-
-def conv_shared(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, kernel: int, stride: int,
-                padding: int, phases: int = 1) -> torch.Tensor:
-    """A first conv layer whose input x (B, L) every member shares, as an expanded view (E, 1, L, B):
-    im2col copies its k columns per member, a fifth of the layer's output at k = 5 and one
-    channel. w (E, k, C), b (E, 1, C) -> (E, C, L_out, B); ``phases`` as in :class:`BatchedConv1d`."""
-    return BatchedConv1d.apply(x.T.expand(w.shape[0], 1, *x.T.shape), w, b, kernel, stride, padding, phases)
-
-
-class _GELU(torch.autograd.Function):
-    """functions' GELU, x Phi(x) with Phi from erfc (the same values), with its derivative
-    Phi(x) + x phi(x) by hand. Autograd through that composite keeps about eight intermediates
-    and makes some twenty passes over them, which on conv layers' activations costs more than
-    the layer's matmuls; this makes five passes forward and five backward."""
-
-    @staticmethod
-    def forward(ctx, x):
-        p = torch.mul(x, -_SQRT_HALF).erfc_().mul_(0.5)  # Phi(x), as functions._ndtr forms it
-        y = x * p
-        if not torch.isfinite(x.sum()):  # x may hold +-inf: the registered function's limits
-            y = functions.get("gelu")(x)
-        ctx.save_for_backward(x, p)
+    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int, phases: int = 1, acts=None, *slopes):
+        shared = h.dim() == 2
+        h = h.T[None, None] if shared else h
+        E, C_out = w.shape[0], w.shape[2]
+        _e, C, L, B = h.shape
+        runs = _phases((L + 2 * padding - kernel) // stride + 1, phases)
+        cols = _im2col(h, kernel, stride, padding, runs)
+        L_out = cols.shape[2] // B
+        wb = torch.cat([w, b], 1).transpose(1, 2)  # (E, C_out, k*C + 1)
+        z = _buffer(h, E, C_out, L_out, B)  # not a view of the product: activations may act in place
+        if shared:  # the same columns for every member: one matmul, rows (member, channel)
+            torch.mm(wb.reshape(E * C_out, -1), cols[0], out=z.view(E * C_out, -1))
+        else:
+            torch.bmm(wb, cols, out=z.view(E, C_out, -1))
+        y, ctx.state = _acts_forward(z, acts, slopes) if acts is not None else (z, None)
+        ctx.save_for_backward(cols, w, y)
+        ctx.geometry = (kernel, stride, padding, L, runs, acts, shared)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        x, p = ctx.saved_tensors
-        phi = torch.mul(x, x).mul_(-0.5).exp_()  # sqrt(2 pi) phi(x)
-        return torch.addcmul(p, phi, x, value=_INV_SQRT_2PI).mul_(grad)
+        cols, w, y = ctx.saved_tensors
+        kernel, stride, padding, L, runs, acts, shared = ctx.geometry
+        gslopes = []
+        if acts is not None:
+            grad, gslopes = _acts_backward(acts, ctx.state, y, grad)
+        E, C_out, L_out, B = grad.shape
+        C = w.shape[1] // kernel
+        grad = grad.reshape(E, C_out, L_out * B)
+        if shared:
+            gwb = torch.mm(grad.view(E * C_out, -1), cols[0].T).view(E, C_out, -1).transpose(1, 2)
+        else:
+            gwb = torch.bmm(cols, grad.transpose(1, 2))
+        gh = None
+        if ctx.needs_input_grad[0]:  # for a shared x, summed over the members
+            if shared:
+                gcols = torch.mm(w.permute(1, 0, 2).reshape(kernel * C, -1), grad.view(E * C_out, -1))[None]
+            else:
+                gcols = torch.bmm(w, grad)
+            gh = _col2im(gcols.view(gcols.shape[0], kernel, C, L_out, B), L, kernel, stride, padding, runs)
+            gh = gh[0, 0].T if shared else gh
+        return (gh, gwb[:, :-1], gwb[:, -1:], None, None, None, None, None, *gslopes)
 
 
-# On conv layers, whose activations are the largest tensors of a step: activations whose autograd
-# graph is much slower than a hand-fused forward and backward, and the registered functions' in-place
-# forms (the same kernels; their backward reads the output, so the pre-activation need not be kept).
-FUSED = {"gelu": _GELU.apply}
-IN_PLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "sigmoid": torch.sigmoid_}
+class PhaseConv1d(torch.autograd.Function):
+    """:class:`BatchedConv1d` for an input whose positions come by residue class mod this layer's
+    stride s (``BatchedConv1d(..., phases=s)`` writes them so): each tap then reads one contiguous
+    block of (position, batch) columns, a plain matrix, so the layer is k accumulating matmuls of
+    w's tap rows (:func:`_tap_blocks`), with no im2col copy forward and no column gradient to
+    scatter back. Output positions in order; ``acts`` as in :class:`BatchedConv1d`."""
+
+    @staticmethod
+    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int, acts=None, *slopes):
+        E, C, L, B = h.shape
+        L_out = (L + 2 * padding - kernel) // stride + 1
+        h = h.contiguous().view(E, C, L * B)
+        taps = _tap_blocks(L, L_out, kernel, stride, padding)
+        z = _buffer(h, E, w.shape[2], L_out, B)
+        flat = z.view(E, w.shape[2], L_out * B)
+        # a tap that feeds every output starts the sum with the bias, in one contiguous matmul
+        first = next((t for t in taps if t[1] == (0, L_out)), None)
+        if first is None:
+            flat.copy_(b.transpose(1, 2).expand_as(flat))
+        for tap in sorted(taps, key=lambda t: t is not first):
+            j, (o0, o1), (i0, i1) = tap
+            wj, hj = w[:, j * C:(j + 1) * C].transpose(1, 2), h[:, :, i0 * B:i1 * B]
+            if tap is first:
+                torch.baddbmm(b.transpose(1, 2), wj, hj, out=flat)
+            else:
+                flat[:, :, o0 * B:o1 * B].baddbmm_(wj, hj)
+        y, ctx.state = _acts_forward(z, acts, slopes) if acts is not None else (z, None)
+        ctx.save_for_backward(h, w, y)
+        ctx.geometry = (taps, L, acts)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, w, y = ctx.saved_tensors
+        taps, L, acts = ctx.geometry
+        gslopes = []
+        if acts is not None:
+            grad, gslopes = _acts_backward(acts, ctx.state, y, grad)
+        E, C_out, _l, B = grad.shape
+        C, kernel = h.shape[1], w.shape[1] // h.shape[1]
+        grad = grad.reshape(E, C_out, -1)
+        gw = gh = None
+        if ctx.needs_input_grad[1]:  # tap-major, so each tap's matmul writes one contiguous block
+            gw = _buffer(w, kernel, E, C, C_out)
+            for j, (o0, o1), (i0, i1) in taps:
+                torch.bmm(h[:, :, i0 * B:i1 * B], grad[:, :, o0 * B:o1 * B].transpose(1, 2), out=gw[j])
+            for j in set(range(kernel)) - {t[0] for t in taps}:  # taps that read only padding
+                gw[j] = 0
+            gw = gw.transpose(0, 1).reshape(w.shape)
+        gb = grad.sum(2).unsqueeze(1) if ctx.needs_input_grad[2] else None
+        if ctx.needs_input_grad[0]:
+            gh = _buffer(h, *h.shape)
+            written = [False] * L  # per position, in the input's (class) order
+            for j, (o0, o1), (i0, i1) in taps:  # the first tap to reach a position writes it, later ones add
+                seen = written[i0:i1]
+                wj, dst = w[:, j * C:(j + 1) * C], gh[:, :, i0 * B:i1 * B]
+                if not any(seen):
+                    torch.bmm(wj, grad[:, :, o0 * B:o1 * B], out=dst)
+                else:
+                    for m, done in enumerate(seen, start=i0):
+                        if not done:
+                            gh[:, :, m * B:(m + 1) * B] = 0
+                    dst.baddbmm_(wj, grad[:, :, o0 * B:o1 * B])
+                written[i0:i1] = [True] * len(seen)
+            for m, done in enumerate(written):  # positions no window reads (stride > kernel)
+                if not done:
+                    gh[:, :, m * B:(m + 1) * B] = 0
+            gh = gh.view(E, C, L, B)
+        return (gh, gw, gb, None, None, None, None, *gslopes)
 
 
 class Block:
@@ -402,6 +522,9 @@ class Block:
         self.slopes = {a: [torch.full((b - a, 1, 1), f.params["a"], dtype=dtype, requires_grad=True)
                            for _ in range(self.n_hidden)]
                        for f, a, b in self.groups if f.learnable}
+        # the first conv layer writes its positions by residue class mod stride for a second (PhaseConv1d)
+        self.phased = len(self.conv) > 1 and self.stride > 1
+        self.conv_acts = ConvActs(tuple((f, a, b, a in self.slopes) for f, a, b in self.groups), self.pieces)
 
     def parameters(self) -> list[torch.Tensor]:
         return self.weights + self.biases + [s for v in self.slopes.values() for s in v]
@@ -459,47 +582,35 @@ class Block:
         the flattened features (E, channels * length, B), channel by channel as torch's Flatten
         of a (B, channels, length) output.
 
-        Each run of one activation goes through the conv layers on its own: its slice of the
-        weights is a view, and the activation's output feeds the next matmul directly, where one
-        tensor for the whole block would cost a concatenation forward and another backward, per
-        layer, of the largest tensors of the step."""
-        nc, sizes = len(self.conv), [b - a for _f, a, b in self.groups]
-        ws = [w.split(sizes) for w in self.weights[:nc]]
-        bs = [b.split(sizes) for b in self.biases[:nc]]
-        xs = x.transpose(1, 2)[:, None].split(sizes) if x.dim() == 3 else [x] * len(sizes)
-        outs, zs, hs = [], [], []
-        phased = nc > 1 and self.stride > 1
-        for g, (f, a, _b) in enumerate(self.groups):
-            fast = None if a in self.slopes else FUSED.get(f.name) or (None if keep else IN_PLACE.get(f.name))
-            h = xs[g]
-            for layer, k in enumerate(self.kernels):
-                geometry = (k, self.stride, self.padding)
-                if layer == 0:  # positions phase by phase for a second layer of stride > 1 (see PhaseConv1d)
-                    conv = conv_shared if h.dim() == 2 else BatchedConv1d.apply
-                    z = conv(h, ws[0][g], bs[0][g], *geometry, self.stride if phased else 1)
-                elif layer == 1 and phased:
-                    z = PhaseConv1d.apply(h, ws[1][g], bs[1][g], *geometry)
-                else:
-                    z = BatchedConv1d.apply(h, ws[layer][g], bs[layer][g], *geometry)
-                if self.batch_norm:  # over batch and length per channel, as BatchNorm1d in training mode
-                    z = (z - z.mean((2, 3), keepdim=True)) / torch.sqrt(z.var((2, 3), unbiased=False, keepdim=True) + 1e-5)
-                if fast:
-                    h = fast(z)
-                elif f.elementwise:
-                    h = self._act(f, a, z, layer)
-                else:  # maxout and gated units reduce the last axis: move channels there and back
-                    h = self._act(f, a, z.movedim(1, -1), layer).movedim(-1, 1)
-                if keep:
-                    zs.append(z)
-                    hs.append(h)
-            outs.append(h)
-        if keep:  # per layer, the groups' tensors in member order and positions in order, (E, B, channels, length)
-            order = torch.tensor([i for r, s, n in _phases(self.lengths[1], self.stride if phased else 1)
-                                  for i in range(r, r + s * n, s)]).argsort()
-            for out, got in ((pre, zs), (post, hs)):
-                out += [torch.cat(got[layer::nc], 0)[:, :, order if layer == 0 else slice(None)].permute(0, 3, 1, 2)
-                        for layer in range(nc)]
-        h = torch.cat(outs, 0) if len(outs) > 1 else outs[0]
+        Every member goes through each layer at once, the activation inside the layer's autograd
+        function (:class:`ConvActs`) run by run of one activation: no concatenation of the runs'
+        outputs forward or of their gradients backward. The second layer reads the first's output
+        by residue class (:class:`PhaseConv1d`). Batch norm, and ``keep`` (the pre-activations are
+        wanted), run the activation outside, through autograd."""
+        fused = not (keep or self.batch_norm)
+        h = x if x.dim() == 2 else x.transpose(1, 2)[:, None]  # shared (B, L) or per member (E, 1, L, B)
+        for layer, k in enumerate(self.kernels):
+            w, b, geometry = self.weights[layer], self.biases[layer], (k, self.stride, self.padding)
+            acts = (self.conv_acts, *[s[layer] for s in self.slopes.values()]) if fused else ()
+            if layer == 0:
+                z = BatchedConv1d.apply(h, w, b, *geometry, self.stride if self.phased else 1, *acts)
+            elif layer == 1 and self.phased:
+                z = PhaseConv1d.apply(h, w, b, *geometry, *acts)
+            else:
+                z = BatchedConv1d.apply(h, w, b, *geometry, 1, *acts)
+            if fused:
+                h = z
+                continue
+            if self.batch_norm:  # over batch and length per channel, as BatchNorm1d in training mode
+                z = (z - z.mean((2, 3), keepdim=True)) / torch.sqrt(z.var((2, 3), unbiased=False, keepdim=True) + 1e-5)
+            if self.pieces == 1:
+                h = self.activate(z, layer)
+            else:  # maxout and gated units reduce the last axis: move channels there and back
+                h = self.activate(z.movedim(1, -1), layer).movedim(-1, 1)
+            if keep:  # positions in order, (E, B, channels, length)
+                order = _in_order(z.shape[2], self.stride) if layer == 0 and self.phased else slice(None)
+                pre.append(z[:, :, order].permute(0, 3, 1, 2))
+                post.append(h[:, :, order].permute(0, 3, 1, 2))
         return h.reshape(h.shape[0], -1, h.shape[-1])
 
 
