@@ -177,13 +177,16 @@ def _taps(L: int, runs, kernel: int, stride: int, padding: int):
 
 
 def _phases(L: int, s: int) -> list[tuple[int, int, int]]:
-    """Positions 0..L-1 by residue class mod s: r, r + s, ... for r < s (in order for s = 1)."""
-    return [(r, s, len(range(r, L, s))) for r in range(s)]
+    """Positions 0..L-1 by residue class mod s, as runs (r, s, n): r, r + s, ... for r < s, each
+    class n = ceil(L / s) slots long, so that positions L and beyond pad the short ones (in order
+    for s = 1)."""
+    return [(r, s, -(-L // s)) for r in range(s)]
 
 
-def _in_order(L: int, s: int) -> torch.Tensor:
-    """The index that puts positions stored by residue class mod s (:func:`_phases`) back in order."""
-    return torch.tensor([i for r, step, n in _phases(L, s) for i in range(r, r + step * n, step)]).argsort()
+def _pad_slots(L: int, s: int):
+    """(class, slot) of the padding positions (L and beyond) in :func:`_phases`' layout."""
+    n = -(-L // s)
+    return [(r, q) for r in range(s) for q in range(n) if s * q + r >= L]
 
 
 def _im2col(h: torch.Tensor, kernel: int, stride: int, padding: int, runs) -> torch.Tensor:
@@ -233,19 +236,34 @@ def _col2im(gcols: torch.Tensor, L: int, kernel: int, stride: int, padding: int,
     return gh
 
 
-def _tap_blocks(L: int, L_out: int, kernel: int, stride: int, padding: int):
-    """For input positions stored by residue class mod ``stride`` (:func:`_phases`) and outputs in
-    order: per tap, the output positions it feeds and the input positions it reads, each one
-    contiguous run, as (tap, (first, end) out, (first, end) in). Output i reads input
-    stride*i + j - padding at tap j: for consecutive i, consecutive positions of one class."""
-    start = np.cumsum([0] + [n for _r, _s, n in _phases(L, stride)])
-    out = []
+def _zero_slots(t: torch.Tensor, s: int, slots) -> None:
+    """Zero the (class, slot) positions ``slots`` of t (E, C, positions, B) stored by class mod s."""
+    if slots:
+        v = t.view(t.shape[0], t.shape[1], s, -1, t.shape[3])
+        for r, q in slots:
+            v[:, :, r, q] = 0
+
+
+def _tap_groups(L: int, L_out: int, kernel: int, stride: int, padding: int):
+    """For input positions by residue class mod ``stride`` (:func:`_phases`: n slots per class,
+    padding zeros past L) and outputs in order, the taps by the slot shift q they read at: output
+    i reads input stride*i + j - padding, slot i + q of class r at tap j = stride*q + r + padding.
+    Returns (first tap, class or None, q, (lo, hi)) per group: class None when the group has a tap
+    for every class, taps first .. first + stride - 1, read as one matmul over the rows (channel,
+    class); otherwise one tap of that class. Outputs lo..hi-1 read inside the slots."""
+    n = -(-L // stride)
+    by_shift = {}
     for j in range(kernel):
-        shift, cls = divmod(j - padding, stride)  # input position stride * (i + shift) + cls
-        lo, hi = max(0, -shift), min(L_out, int(start[cls + 1] - start[cls]) - shift)
+        q, r = divmod(j - padding, stride)
+        by_shift.setdefault(q, []).append((r, j))
+    out = []
+    for q, taps in sorted(by_shift.items()):
+        lo, hi = max(0, -q), min(L_out, n - q)
         if hi > lo:
-            m = int(start[cls]) + shift
-            out.append((j, (lo, hi), (m + lo, m + hi)))
+            if len(taps) == stride:
+                out.append((taps[0][1], None, q, (lo, hi)))
+            else:
+                out += [(j, r, q, (lo, hi)) for r, j in taps]
     return out
 
 
@@ -257,6 +275,7 @@ class ConvActs:
     > 1: a layer (maxout, gated units) that maps pieces * C channels to C."""
     runs: tuple  # (function, a, b, learnable) per run
     pieces: int = 1
+    own_grad: bool = False  # nothing else reads the output's gradient: the backward may overwrite it
 
 
 # Forward (z, out) and backward (grad, y, out) of the activations whose derivative reads only the output:
@@ -271,11 +290,12 @@ _BY_OUTPUT = {
 }
 
 
-def gelu_forward(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def gelu_forward(z: torch.Tensor) -> torch.Tensor:
     """functions' GELU z Phi(z) = z erfc(t) / 2 with t = -z / sqrt 2 (the same values: halving is
-    exact), in place; returns (t, erfc(t)) for :func:`gelu_backward`. Autograd through the
-    composite keeps about eight intermediates and makes some twenty passes over them; this makes
-    four passes forward and four backward."""
+    exact), in place; returns the derivative Phi(z) + z phi(z), doubled, for :func:`gelu_backward`:
+    (e - 2 t exp(-t^2) / sqrt(pi)) with e = erfc(t) (z = -sqrt(2) t, so z^2 / 2 = t^2), formed
+    while t and e are fresh. Autograd through the composite keeps about eight intermediates and
+    makes some twenty passes over them; this makes seven passes forward and one backward."""
     finite = bool(torch.isfinite(z.sum()))  # else z holds +-inf: the registered function's limits
     t = torch.mul(z, -_SQRT_HALF)
     e = torch.special.erfc(t)  # 2 Phi(z), as functions._ndtr forms it
@@ -283,15 +303,13 @@ def gelu_forward(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         torch.addcmul(_ZERO.to(z), z, e, value=0.5, out=z)
     else:
         z.copy_(functions.get("gelu")(z))
-    return t, e
+    d = torch.addcmul(_ZERO.to(t), t, t, value=-1).exp_()  # sqrt(2 pi) phi(z)
+    return torch.addcmul(e, d, t, value=-2 / math.sqrt(math.pi), out=d)
 
 
-def gelu_backward(t: torch.Tensor, e: torch.Tensor, grad: torch.Tensor, out: torch.Tensor) -> None:
-    """The GELU's derivative Phi(z) + z phi(z) = (e - 2 t exp(-t^2) / sqrt(pi)) / 2 times ``grad``
-    (z = -sqrt(2) t, so z^2 / 2 = t^2), into ``out``."""
-    g = torch.addcmul(_ZERO.to(t), t, t, value=-1).exp_()  # sqrt(2 pi) phi(z)
-    d = torch.addcmul(e, g, t, value=-2 / math.sqrt(math.pi))
-    torch.addcmul(_ZERO.to(t), d, grad, value=0.5, out=out)
+def gelu_backward(d: torch.Tensor, grad: torch.Tensor, out: torch.Tensor) -> None:
+    """The GELU's derivative (``d`` from :func:`gelu_forward`, halved) times ``grad``, into ``out``."""
+    torch.addcmul(_ZERO.to(d), d, grad, value=0.5, out=out)
 
 
 def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes) -> tuple[torch.Tensor, list]:
@@ -322,14 +340,17 @@ def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes) -> tuple[torch.Tensor
 def _acts_backward(acts: ConvActs, state: list, y: torch.Tensor, grad: torch.Tensor) -> tuple:
     """The gradient of the layer's output before the activation, from y's, and of each learned
     slope, run by run."""
-    gz = _buffer(grad, grad.shape[0], grad.shape[1] * acts.pieces, *grad.shape[2:])
+    if acts.own_grad and acts.pieces == 1 and grad.is_contiguous():
+        gz = grad  # in place: the old values are read once, where they are written, and no new buffer
+    else:
+        gz = _buffer(grad, grad.shape[0], grad.shape[1] * acts.pieces, *grad.shape[2:])
     gslopes = []
     for (f, a, b, learnable), st in zip(acts.runs, state, strict=True):
         g, out = grad[a:b], gz[a:b]
         if st is None:
             _BY_OUTPUT[f.name][1](g, y[a:b], out)
         elif f.name == "gelu" and not learnable:
-            gelu_backward(*st, g, out)
+            gelu_backward(st, g, out)
         else:
             zl, sl, yl = st
             # kept, as the outer graph is when its backward runs again (retain_graph, gradcheck)
@@ -344,8 +365,9 @@ class BatchedConv1d(torch.autograd.Function):
     """Every member's 1-D convolution at once, batch innermost: h (E, C_in, L, B),
     w (E, k*C_in, C_out) (row j*C_in + c holds torch's weight[:, c, j]), b (E, 1, C_out)
     -> (E, C_out, L_out, B), its positions in order, or with ``phases`` = s > 1 by residue class
-    mod s (0, s, 2s, ..., then 1, s + 1, ...) for a next layer of stride s (:class:`PhaseConv1d`).
-    h may be the signal x (B, L) that every member shares.
+    mod s (0, s, 2s, ..., then 1, s + 1, ...; :func:`_phases`, zeros in the padding slots after
+    the activation) for a next layer of stride s (:class:`PhaseConv1d`). h may be the signal
+    x (B, L) that every member shares.
 
     With the batch innermost, (length, batch) is one matmul dimension of L_out*B columns: the
     im2col columns (:func:`_im2col`) are one strided copy per tap, and [w; b]^T @ columns is one
@@ -372,17 +394,20 @@ class BatchedConv1d(torch.autograd.Function):
         else:
             torch.bmm(wb, cols, out=z.view(E, C_out, -1))
         y, ctx.state = _acts_forward(z, acts, slopes) if acts is not None else (z, None)
+        pads = _pad_slots((L + 2 * padding - kernel) // stride + 1, phases)
+        _zero_slots(y, phases, pads)  # padding positions are zeros for the next layer
         ctx.save_for_backward(cols, w, y)
-        ctx.geometry = (kernel, stride, padding, L, runs, acts, shared)
+        ctx.geometry = (kernel, stride, padding, L, runs, acts, shared, phases, pads)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         cols, w, y = ctx.saved_tensors
-        kernel, stride, padding, L, runs, acts, shared = ctx.geometry
+        kernel, stride, padding, L, runs, acts, shared, phases, pads = ctx.geometry
         gslopes = []
         if acts is not None:
             grad, gslopes = _acts_backward(acts, ctx.state, y, grad)
+            _zero_slots(grad, phases, pads)  # the padding positions' pre-activations reach nothing
         E, C_out, L_out, B = grad.shape
         C = w.shape[1] // kernel
         grad = grad.reshape(E, C_out, L_out * B)
@@ -403,73 +428,91 @@ class BatchedConv1d(torch.autograd.Function):
 
 class PhaseConv1d(torch.autograd.Function):
     """:class:`BatchedConv1d` for an input whose positions come by residue class mod this layer's
-    stride s (``BatchedConv1d(..., phases=s)`` writes them so): each tap then reads one contiguous
-    block of (position, batch) columns, a plain matrix, so the layer is k accumulating matmuls of
-    w's tap rows (:func:`_tap_blocks`), with no im2col copy forward and no column gradient to
-    scatter back. Output positions in order; ``acts`` as in :class:`BatchedConv1d`."""
+    stride s (``BatchedConv1d(..., phases=s)`` writes them so; ``length``: its real length), each
+    class as long as the longest: a tap then reads one contiguous block of (position, batch)
+    columns, a plain matrix, and the s taps that read at the same shift, one per class, read one
+    matrix whose rows are (channel, class) (:func:`_tap_groups`). So the layer is a few
+    accumulating matmuls, the widest with s times the channels as their inner dimension, with no
+    im2col copy forward and no column gradient to scatter back. Output positions in order;
+    ``acts`` as in :class:`BatchedConv1d`."""
 
     @staticmethod
-    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int, acts=None, *slopes):
-        E, C, L, B = h.shape
-        L_out = (L + 2 * padding - kernel) // stride + 1
-        h = h.contiguous().view(E, C, L * B)
-        taps = _tap_blocks(L, L_out, kernel, stride, padding)
+    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int, length: int, acts=None, *slopes):
+        E, C, _slots, B = h.shape
+        L_out = (length + 2 * padding - kernel) // stride + 1
+        h = h.contiguous().view(E, C * stride, -1)  # rows (channel, class)
+        groups = _tap_groups(length, L_out, kernel, stride, padding)
         z = _buffer(h, E, w.shape[2], L_out, B)
         flat = z.view(E, w.shape[2], L_out * B)
-        # a tap that feeds every output starts the sum with the bias, in one contiguous matmul
-        first = next((t for t in taps if t[1] == (0, L_out)), None)
+        # a group that feeds every output starts the sum with the bias, in one contiguous matmul
+        first = next((g for g in groups if g[1] is None and g[3] == (0, L_out)), None)
         if first is None:
             flat.copy_(b.transpose(1, 2).expand_as(flat))
-        for tap in sorted(taps, key=lambda t: t is not first):
-            j, (o0, o1), (i0, i1) = tap
-            wj, hj = w[:, j * C:(j + 1) * C].transpose(1, 2), h[:, :, i0 * B:i1 * B]
-            if tap is first:
-                torch.baddbmm(b.transpose(1, 2), wj, hj, out=flat)
+        for group in sorted(groups, key=lambda g: g is not first):
+            wg, hg, (lo, hi) = PhaseConv1d._operands(group, h, w, stride, B)
+            if group is first:
+                torch.baddbmm(b.transpose(1, 2), wg.transpose(1, 2), hg, out=flat)
             else:
-                flat[:, :, o0 * B:o1 * B].baddbmm_(wj, hj)
+                flat[:, :, lo * B:hi * B].baddbmm_(wg.transpose(1, 2), hg)
         y, ctx.state = _acts_forward(z, acts, slopes) if acts is not None else (z, None)
         ctx.save_for_backward(h, w, y)
-        ctx.geometry = (taps, L, acts)
+        ctx.geometry = (groups, length, stride, acts)
         return y
+
+    @staticmethod
+    def _operands(group, h, w, s, B):
+        """A group's weight rows (E, rows, C_out), in the order of its input rows (E, rows, columns)."""
+        j, r, q, (lo, hi) = group
+        E, C = h.shape[0], h.shape[1] // s
+        cols = slice((lo + q) * B, (hi + q) * B)
+        if r is None:  # taps j..j+s-1, one per class: rows (channel, class)
+            wg = w.view(E, -1, C, w.shape[2])[:, j:j + s].transpose(1, 2).reshape(E, C * s, -1)
+            return wg, h[:, :, cols], (lo, hi)
+        return w[:, j * C:(j + 1) * C], h.view(E, C, s, -1)[:, :, r, cols], (lo, hi)
 
     @staticmethod
     def backward(ctx, grad):
         h, w, y = ctx.saved_tensors
-        taps, L, acts = ctx.geometry
+        groups, length, s, acts = ctx.geometry
         gslopes = []
         if acts is not None:
             grad, gslopes = _acts_backward(acts, ctx.state, y, grad)
         E, C_out, _l, B = grad.shape
-        C, kernel = h.shape[1], w.shape[1] // h.shape[1]
+        C, kernel = h.shape[1] // s, w.shape[1] * s // h.shape[1]
         grad = grad.reshape(E, C_out, -1)
         gw = gh = None
-        if ctx.needs_input_grad[1]:  # tap-major, so each tap's matmul writes one contiguous block
-            gw = _buffer(w, kernel, E, C, C_out)
-            for j, (o0, o1), (i0, i1) in taps:
-                torch.bmm(h[:, :, i0 * B:i1 * B], grad[:, :, o0 * B:o1 * B].transpose(1, 2), out=gw[j])
-            for j in set(range(kernel)) - {t[0] for t in taps}:  # taps that read only padding
-                gw[j] = 0
-            gw = gw.transpose(0, 1).reshape(w.shape)
+        if ctx.needs_input_grad[1]:
+            gw = w.new_zeros(E, kernel, C, C_out)  # tap-major; taps that read only padding stay zero
+            for group in groups:
+                j, r, q, (lo, hi) = group
+                _wg, hg, _ = PhaseConv1d._operands(group, h, w, s, B)
+                gg = torch.bmm(hg, grad[:, :, lo * B:hi * B].transpose(1, 2))
+                if r is None:
+                    gw[:, j:j + s] = gg.view(E, C, s, C_out).transpose(1, 2)
+                else:
+                    gw[:, j] = gg
+            gw = gw.view_as(w)
         gb = grad.sum(2).unsqueeze(1) if ctx.needs_input_grad[2] else None
         if ctx.needs_input_grad[0]:
             gh = _buffer(h, *h.shape)
-            written = [False] * L  # per position, in the input's (class) order
-            for j, (o0, o1), (i0, i1) in taps:  # the first tap to reach a position writes it, later ones add
-                seen = written[i0:i1]
-                wj, dst = w[:, j * C:(j + 1) * C], gh[:, :, i0 * B:i1 * B]
-                if not any(seen):
-                    torch.bmm(wj, grad[:, :, o0 * B:o1 * B], out=dst)
+            n = h.shape[2] // B
+            # a group reaching every slot of every class writes gh in one contiguous matmul, later ones add
+            first = next((g for g in groups if g[1] is None and (g[3][0] + g[2], g[3][1] + g[2]) == (0, n)), None)
+            if first is None:
+                gh.zero_()
+            for group in sorted(groups, key=lambda g: g is not first):
+                wg, _hg, (lo, hi) = PhaseConv1d._operands(group, h, w, s, B)
+                j, r, q, _ = group
+                g = grad[:, :, lo * B:hi * B]
+                if group is first:
+                    torch.bmm(wg, g, out=gh)
                 else:
-                    for m, done in enumerate(seen, start=i0):
-                        if not done:
-                            gh[:, :, m * B:(m + 1) * B] = 0
-                    dst.baddbmm_(wj, grad[:, :, o0 * B:o1 * B])
-                written[i0:i1] = [True] * len(seen)
-            for m, done in enumerate(written):  # positions no window reads (stride > kernel)
-                if not done:
-                    gh[:, :, m * B:(m + 1) * B] = 0
-            gh = gh.view(E, C, L, B)
-        return (gh, gw, gb, None, None, None, None, *gslopes)
+                    dst = gh[:, :, (lo + q) * B:(hi + q) * B] if r is None else \
+                        gh.view(E, C, s, -1)[:, :, r, (lo + q) * B:(hi + q) * B]
+                    dst.baddbmm_(wg, g)
+            gh = gh.view(E, C, -1, B)
+            _zero_slots(gh, s, _pad_slots(length, s))  # what reached the padding goes nowhere
+        return (gh, gw, gb, None, None, None, None, None, *gslopes)
 
 
 class Block:
@@ -524,7 +567,8 @@ class Block:
                        for f, a, b in self.groups if f.learnable}
         # the first conv layer writes its positions by residue class mod stride for a second (PhaseConv1d)
         self.phased = len(self.conv) > 1 and self.stride > 1
-        self.conv_acts = ConvActs(tuple((f, a, b, a in self.slopes) for f, a, b in self.groups), self.pieces)
+        self.conv_acts = ConvActs(tuple((f, a, b, a in self.slopes) for f, a, b in self.groups), self.pieces,
+                                  own_grad=True)  # the conv outputs are internal to forward()
 
     def parameters(self) -> list[torch.Tensor]:
         return self.weights + self.biases + [s for v in self.slopes.values() for s in v]
@@ -588,14 +632,15 @@ class Block:
         by residue class (:class:`PhaseConv1d`). Batch norm, and ``keep`` (the pre-activations are
         wanted), run the activation outside, through autograd."""
         fused = not (keep or self.batch_norm)
+        phased = fused and self.phased
         h = x if x.dim() == 2 else x.transpose(1, 2)[:, None]  # shared (B, L) or per member (E, 1, L, B)
         for layer, k in enumerate(self.kernels):
             w, b, geometry = self.weights[layer], self.biases[layer], (k, self.stride, self.padding)
             acts = (self.conv_acts, *[s[layer] for s in self.slopes.values()]) if fused else ()
             if layer == 0:
-                z = BatchedConv1d.apply(h, w, b, *geometry, self.stride if self.phased else 1, *acts)
-            elif layer == 1 and self.phased:
-                z = PhaseConv1d.apply(h, w, b, *geometry, *acts)
+                z = BatchedConv1d.apply(h, w, b, *geometry, self.stride if phased else 1, *acts)
+            elif layer == 1 and phased:
+                z = PhaseConv1d.apply(h, w, b, *geometry, self.lengths[1], *acts)
             else:
                 z = BatchedConv1d.apply(h, w, b, *geometry, 1, *acts)
             if fused:
@@ -607,10 +652,9 @@ class Block:
                 h = self.activate(z, layer)
             else:  # maxout and gated units reduce the last axis: move channels there and back
                 h = self.activate(z.movedim(1, -1), layer).movedim(-1, 1)
-            if keep:  # positions in order, (E, B, channels, length)
-                order = _in_order(z.shape[2], self.stride) if layer == 0 and self.phased else slice(None)
-                pre.append(z[:, :, order].permute(0, 3, 1, 2))
-                post.append(h[:, :, order].permute(0, 3, 1, 2))
+            if keep:  # (E, B, channels, length)
+                pre.append(z.permute(0, 3, 1, 2))
+                post.append(h.permute(0, 3, 1, 2))
         return h.reshape(h.shape[0], -1, h.shape[-1])
 
 
