@@ -398,7 +398,7 @@ def test_fused_conv_gelu_is_the_registered_gelu_with_its_derivative():
 @pytest.mark.parametrize("names", [("relu", "tanh", "gelu"), ("sigmoid", "elu"), ("prelu", "softplus", "relu"),
                                    ("maxout",), ("swiglu", "reglu")])
 def test_conv_layers_with_the_activation_inside_equal_the_activation_after_them(names):
-    """BatchedConv1d (shared x, positions by class) then PhaseConv1d, each applying runs of
+    """BatchedConv1d (shared x, positions by class) then two PhaseConv1d, each applying runs of
     activations inside (ConvActs: by hand, or autograd on the run's slice; PReLU's slopes as
     inputs): the values and gradients of in-order layers followed by the registered functions,
     and gradcheck."""
@@ -409,14 +409,16 @@ def test_conv_layers_with_the_activation_inside_equal_the_activation_after_them(
     pieces, C, E = fs[0].pieces, 3, 2 * len(names)
     g = torch.Generator().manual_seed(2)
     r = lambda *shape: torch.randn(*shape, dtype=torch.float64, generator=g, requires_grad=True)
-    x, w1, b1, w2, b2 = r(4, 9), r(E, 3, pieces * C), r(E, 1, pieces * C), r(E, 3 * C, pieces * C), r(E, 1, pieces * C)
-    slopes = [torch.full((2, 1, 1), 0.25, dtype=torch.float64, requires_grad=True) for f in fs if f.learnable for _ in (0, 1)]
+    x = r(4, 17)  # lengths 17 -> 9 -> 5 -> 3: classes of uneven length after the first two layers
+    w1, b1, w2, b2, w3, b3 = (r(E, 3 * c, pieces * C) if i == 0 else r(E, 1, pieces * C) for c in (1, C, C) for i in (0, 1))
+    slopes = [torch.full((2, 1, 1), 0.25, dtype=torch.float64, requires_grad=True) for f in fs if f.learnable for _ in (0, 1, 2)]
     runs = tuple((f, 2 * i, 2 * i + 2, f.learnable) for i, f in enumerate(fs))
     acts = ConvActs(runs, pieces)
 
-    def fused(x, w1, b1, w2, b2, *sl):
-        h = BatchedConv1d.apply(x, w1, b1, 3, 2, 1, 2, acts, *sl[0::2])
-        return PhaseConv1d.apply(h, w2, b2, 3, 2, 1, 5, acts, *sl[1::2])
+    def fused(x, w1, b1, w2, b2, w3, b3, *sl):  # positions by class of the next layer's stride
+        h = BatchedConv1d.apply(x, w1, b1, 3, 2, 1, 2, acts, *sl[0::3])
+        h = PhaseConv1d.apply(h, w2, b2, 3, 2, 1, 9, 2, acts, *sl[1::3])
+        return PhaseConv1d.apply(h, w3, b3, 3, 2, 1, 5, 1, acts, *sl[2::3])
 
     def after(z, sl):
         out, sl = [], iter(sl)
@@ -428,11 +430,12 @@ def test_conv_layers_with_the_activation_inside_equal_the_activation_after_them(
                 out.append(f(part) if f.elementwise else f(part.movedim(1, -1)).movedim(-1, 1))
         return torch.cat(out)
 
-    def plain(x, w1, b1, w2, b2, *sl):  # positions in order, activations through autograd
-        h = after(BatchedConv1d.apply(x, w1, b1, 3, 2, 1), sl[0::2])
-        return after(BatchedConv1d.apply(h, w2, b2, 3, 2, 1), sl[1::2])
+    def plain(x, w1, b1, w2, b2, w3, b3, *sl):  # positions in order, activations through autograd
+        h = after(BatchedConv1d.apply(x, w1, b1, 3, 2, 1), sl[0::3])
+        h = after(BatchedConv1d.apply(h, w2, b2, 3, 2, 1), sl[1::3])
+        return after(BatchedConv1d.apply(h, w3, b3, 3, 2, 1), sl[2::3])
 
-    args = (x, w1, b1, w2, b2, *slopes)
+    args = (x, w1, b1, w2, b2, w3, b3, *slopes)
     y, y_ref = fused(*args), plain(*args)
     torch.testing.assert_close(y, y_ref, rtol=1e-13, atol=1e-13)
     weight = torch.randn(y.shape, dtype=torch.float64, generator=g)

@@ -290,19 +290,21 @@ _BY_OUTPUT = {
 }
 
 
-def gelu_forward(z: torch.Tensor) -> torch.Tensor:
+def gelu_forward(z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """functions' GELU z Phi(z) = z erfc(t) / 2 with t = -z / sqrt 2 (the same values: halving is
-    exact), in place; returns the derivative Phi(z) + z phi(z), doubled, for :func:`gelu_backward`:
+    exact), into ``out`` (in place without); returns the derivative Phi(z) + z phi(z), doubled, for
+    :func:`gelu_backward`:
     (e - 2 t exp(-t^2) / sqrt(pi)) with e = erfc(t) (z = -sqrt(2) t, so z^2 / 2 = t^2), formed
     while t and e are fresh. Autograd through the composite keeps about eight intermediates and
     makes some twenty passes over them; this makes seven passes forward and one backward."""
     finite = bool(torch.isfinite(z.sum()))  # else z holds +-inf: the registered function's limits
     t = torch.mul(z, -_SQRT_HALF)
     e = torch.special.erfc(t)  # 2 Phi(z), as functions._ndtr forms it
+    out = z if out is None else out
     if finite:
-        torch.addcmul(_ZERO.to(z), z, e, value=0.5, out=z)
+        torch.addcmul(_ZERO.to(z), z, e, value=0.5, out=out)
     else:
-        z.copy_(functions.get("gelu")(z))
+        out.copy_(functions.get("gelu")(z))
     d = torch.addcmul(_ZERO.to(t), t, t, value=-1).exp_()  # sqrt(2 pi) phi(z)
     return torch.addcmul(e, d, t, value=-2 / math.sqrt(math.pi), out=d)
 
@@ -312,10 +314,12 @@ def gelu_backward(d: torch.Tensor, grad: torch.Tensor, out: torch.Tensor) -> Non
     torch.addcmul(_ZERO.to(d), d, grad, value=0.5, out=out)
 
 
-def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes) -> tuple[torch.Tensor, list]:
-    """y = activation(z) for every run of ``acts``, in place (a layer of several pieces per unit
-    writes a new, narrower y). Returns y and what the backward needs per run."""
-    y = z if acts.pieces == 1 else _buffer(z, z.shape[0], z.shape[1] // acts.pieces, *z.shape[2:])
+def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes, y: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
+    """y = activation(z) for every run of ``acts``, into ``y`` (members first, then z's shape
+    with the channels reduced by pieces per unit), else in place (a layer of several pieces per
+    unit writes a new, narrower y). Returns y and what the backward needs per run."""
+    if y is None:
+        y = z if acts.pieces == 1 else _buffer(z, z.shape[0], z.shape[1] // acts.pieces, *z.shape[2:])
     state, slopes = [], iter(slopes)
     for f, a, b, learnable in acts.runs:
         zr, yr = z[a:b], y[a:b]
@@ -323,13 +327,13 @@ def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes) -> tuple[torch.Tensor
             _BY_OUTPUT[f.name][0](zr, yr)
             state.append(None)
         elif f.name == "gelu":
-            state.append(gelu_forward(zr))
+            state.append(gelu_forward(zr, yr))
         else:  # autograd on the slice (a copy of it, if y overwrites it); PReLU's slopes are inputs of the layer
             with torch.enable_grad():
                 zl = (_buffer(zr, *zr.shape).copy_(zr) if y is z else zr.detach()).requires_grad_()
                 sl = next(slopes).detach().requires_grad_() if learnable else None
                 if learnable:
-                    yl = torch.where(zl > 0, zl, sl[..., None] * zl)
+                    yl = torch.where(zl > 0, zl, sl.view(-1, *[1] * (zl.dim() - 1)) * zl)
                 else:
                     yl = f(zl) if f.elementwise else f(zl.movedim(1, -1)).movedim(-1, 1)
             yr.copy_(yl)
@@ -433,17 +437,21 @@ class PhaseConv1d(torch.autograd.Function):
     columns, a plain matrix, and the s taps that read at the same shift, one per class, read one
     matrix whose rows are (channel, class) (:func:`_tap_groups`). So the layer is a few
     accumulating matmuls, the widest with s times the channels as their inner dimension, with no
-    im2col copy forward and no column gradient to scatter back. Output positions in order;
-    ``acts`` as in :class:`BatchedConv1d`."""
+    im2col copy forward and no column gradient to scatter back. Output positions in order, or by
+    class mod ``phases`` for a next PhaseConv1d (the activation writes them so); ``acts`` as in
+    :class:`BatchedConv1d`."""
 
     @staticmethod
-    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int, length: int, acts=None, *slopes):
+    def forward(ctx, h, w, b, kernel: int, stride: int, padding: int, length: int, phases: int = 1, acts=None,
+                *slopes):
         E, C, _slots, B = h.shape
         L_out = (length + 2 * padding - kernel) // stride + 1
         h = h.contiguous().view(E, C * stride, -1)  # rows (channel, class)
         groups = _tap_groups(length, L_out, kernel, stride, padding)
-        z = _buffer(h, E, w.shape[2], L_out, B)
-        flat = z.view(E, w.shape[2], L_out * B)
+        n = -(-L_out // phases)  # output slots per class of the next layer's stride
+        z = _buffer(h, E, w.shape[2], n * phases, B)
+        z[:, :, L_out:] = 0  # positions past the end, if the classes are uneven
+        flat = z.view(E, w.shape[2], -1)[:, :, :L_out * B]
         # a group that feeds every output starts the sum with the bias, in one contiguous matmul
         first = next((g for g in groups if g[1] is None and g[3] == (0, L_out)), None)
         if first is None:
@@ -454,10 +462,25 @@ class PhaseConv1d(torch.autograd.Function):
                 torch.baddbmm(b.transpose(1, 2), wg.transpose(1, 2), hg, out=flat)
             else:
                 flat[:, :, lo * B:hi * B].baddbmm_(wg.transpose(1, 2), hg)
-        y, ctx.state = _acts_forward(z, acts, slopes) if acts is not None else (z, None)
+        if phases == 1:
+            y, ctx.state = _acts_forward(z, acts, slopes) if acts is not None else (z, None)
+        else:  # the activation writes its output by class for the next layer: no extra copy
+            y = _buffer(z, E, z.shape[1] // (acts.pieces if acts is not None else 1), n * phases, B)
+            zc, yc = PhaseConv1d._by_class(z, phases), PhaseConv1d._by_class(y, phases, stored=True)
+            ctx.state = None if acts is None else _acts_forward(zc, acts, slopes, yc)[1]
+            if acts is None:
+                yc.copy_(zc)
+            _zero_slots(y, phases, _pad_slots(L_out, phases))  # padding positions are zeros for the next layer
         ctx.save_for_backward(h, w, y)
-        ctx.geometry = (groups, length, stride, acts)
+        ctx.geometry = (groups, length, stride, acts, phases, L_out)
         return y
+
+    @staticmethod
+    def _by_class(t, s, stored=False):
+        """t (E, C, n * s, B) indexed (E, C, n, s, B), position q * s + r at [q, r], whether its
+        positions are in order or, ``stored``, by class mod s (class r's slot q at r * n + q)."""
+        E, C, slots, B = t.shape
+        return t.view(E, C, s, slots // s, B).transpose(2, 3) if stored else t.view(E, C, slots // s, s, B)
 
     @staticmethod
     def _operands(group, h, w, s, B):
@@ -473,13 +496,20 @@ class PhaseConv1d(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         h, w, y = ctx.saved_tensors
-        groups, length, s, acts = ctx.geometry
+        groups, length, s, acts, phases, L_out = ctx.geometry
         gslopes = []
-        if acts is not None:
+        if phases > 1:  # back to positions in order: the gradient of z
+            by_class = PhaseConv1d._by_class
+            if acts is not None:
+                grad, gslopes = _acts_backward(acts, ctx.state, by_class(y, phases, True), by_class(grad, phases, True))
+            else:
+                grad = by_class(grad, phases, True).contiguous()
+            grad = grad.view(grad.shape[0], grad.shape[1], -1, grad.shape[-1])
+        elif acts is not None:
             grad, gslopes = _acts_backward(acts, ctx.state, y, grad)
         E, C_out, _l, B = grad.shape
         C, kernel = h.shape[1] // s, w.shape[1] * s // h.shape[1]
-        grad = grad.reshape(E, C_out, -1)
+        grad = grad.reshape(E, C_out, -1)[:, :, :L_out * B]
         gw = gh = None
         if ctx.needs_input_grad[1]:
             gw = w.new_zeros(E, kernel, C, C_out)  # tap-major; taps that read only padding stay zero
@@ -512,7 +542,7 @@ class PhaseConv1d(torch.autograd.Function):
                     dst.baddbmm_(wg, g)
             gh = gh.view(E, C, -1, B)
             _zero_slots(gh, s, _pad_slots(length, s))  # what reached the padding goes nowhere
-        return (gh, gw, gb, None, None, None, None, None, *gslopes)
+        return (gh, gw, gb, None, None, None, None, None, None, *gslopes)
 
 
 class Block:
@@ -565,8 +595,6 @@ class Block:
         self.slopes = {a: [torch.full((b - a, 1, 1), f.params["a"], dtype=dtype, requires_grad=True)
                            for _ in range(self.n_hidden)]
                        for f, a, b in self.groups if f.learnable}
-        # the first conv layer writes its positions by residue class mod stride for a second (PhaseConv1d)
-        self.phased = len(self.conv) > 1 and self.stride > 1
         self.conv_acts = ConvActs(tuple((f, a, b, a in self.slopes) for f, a, b in self.groups), self.pieces,
                                   own_grad=True)  # the conv outputs are internal to forward()
 
@@ -632,17 +660,18 @@ class Block:
         by residue class (:class:`PhaseConv1d`). Batch norm, and ``keep`` (the pre-activations are
         wanted), run the activation outside, through autograd."""
         fused = not (keep or self.batch_norm)
-        phased = fused and self.phased
         h = x if x.dim() == 2 else x.transpose(1, 2)[:, None]  # shared (B, L) or per member (E, 1, L, B)
         for layer, k in enumerate(self.kernels):
             w, b, geometry = self.weights[layer], self.biases[layer], (k, self.stride, self.padding)
-            acts = (self.conv_acts, *[s[layer] for s in self.slopes.values()]) if fused else ()
-            if layer == 0:
-                z = BatchedConv1d.apply(h, w, b, *geometry, self.stride if phased else 1, *acts)
-            elif layer == 1 and phased:
-                z = PhaseConv1d.apply(h, w, b, *geometry, self.lengths[1], *acts)
-            else:
-                z = BatchedConv1d.apply(h, w, b, *geometry, 1, *acts)
+            if not fused:
+                z = BatchedConv1d.apply(h, w, b, *geometry)
+            else:  # positions by class of the next layer's stride
+                phases = self.stride if layer < len(self.kernels) - 1 else 1
+                acts = (self.conv_acts, *[s[layer] for s in self.slopes.values()])
+                if layer == 0:
+                    z = BatchedConv1d.apply(h, w, b, *geometry, phases, *acts)
+                else:
+                    z = PhaseConv1d.apply(h, w, b, *geometry, self.lengths[layer], phases, *acts)
             if fused:
                 h = z
                 continue
