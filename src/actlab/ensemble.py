@@ -290,7 +290,7 @@ _BY_OUTPUT = {
 }
 
 
-def gelu_forward(z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+def gelu_forward(z: torch.Tensor, out: torch.Tensor | None = None, derivative: bool = True) -> torch.Tensor | None:
     """functions' GELU z Phi(z) = z erfc(t) / 2 with t = -z / sqrt 2 (the same values: halving is
     exact), into ``out`` (in place without); returns the derivative Phi(z) + z phi(z), doubled, for
     :func:`gelu_backward`:
@@ -305,6 +305,8 @@ def gelu_forward(z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tens
         torch.addcmul(_ZERO.to(z), z, e, value=0.5, out=out)
     else:
         out.copy_(functions.get("gelu")(z))
+    if not derivative:
+        return None
     d = torch.addcmul(_ZERO.to(t), t, t, value=-1).exp_()  # sqrt(2 pi) phi(z)
     return torch.addcmul(e, d, t, value=-2 / math.sqrt(math.pi), out=d)
 
@@ -314,10 +316,12 @@ def gelu_backward(d: torch.Tensor, grad: torch.Tensor, out: torch.Tensor) -> Non
     torch.addcmul(_ZERO.to(d), d, grad, value=0.5, out=out)
 
 
-def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes, y: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
+def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes, y: torch.Tensor | None = None,
+                  grad: bool = True) -> tuple[torch.Tensor, list]:
     """y = activation(z) for every run of ``acts``, into ``y`` (members first, then z's shape
     with the channels reduced by pieces per unit), else in place (a layer of several pieces per
-    unit writes a new, narrower y). Returns y and what the backward needs per run."""
+    unit writes a new, narrower y). Returns y and what the backward needs per run (nothing
+    without ``grad``: no backward will run)."""
     if y is None:
         y = z if acts.pieces == 1 else _buffer(z, z.shape[0], z.shape[1] // acts.pieces, *z.shape[2:])
     state, slopes = [], iter(slopes)
@@ -327,7 +331,12 @@ def _acts_forward(z: torch.Tensor, acts: ConvActs, slopes, y: torch.Tensor | Non
             _BY_OUTPUT[f.name][0](zr, yr)
             state.append(None)
         elif f.name == "gelu":
-            state.append(gelu_forward(zr, yr))
+            state.append(gelu_forward(zr, yr, derivative=grad))
+        elif not grad:
+            sl = next(slopes) if learnable else None
+            yr.copy_(torch.where(zr > 0, zr, sl.view(-1, *[1] * (zr.dim() - 1)) * zr) if learnable else
+                     f(zr) if f.elementwise else f(zr.movedim(1, -1)).movedim(-1, 1))
+            state.append(None)
         else:  # autograd on the slice (a copy of it, if y overwrites it); PReLU's slopes are inputs of the layer
             with torch.enable_grad():
                 zl = (_buffer(zr, *zr.shape).copy_(zr) if y is z else zr.detach()).requires_grad_()
@@ -397,7 +406,7 @@ class BatchedConv1d(torch.autograd.Function):
             torch.mm(wb.reshape(E * C_out, -1), cols[0], out=z.view(E * C_out, -1))
         else:
             torch.bmm(wb, cols, out=z.view(E, C_out, -1))
-        y, ctx.state = _acts_forward(z, acts, slopes) if acts is not None else (z, None)
+        y, ctx.state = _acts_forward(z, acts, slopes, grad=any(ctx.needs_input_grad)) if acts is not None else (z, None)
         pads = _pad_slots((L + 2 * padding - kernel) // stride + 1, phases)
         _zero_slots(y, phases, pads)  # padding positions are zeros for the next layer
         ctx.save_for_backward(cols, w, y)
@@ -450,7 +459,8 @@ class PhaseConv1d(torch.autograd.Function):
         groups = _tap_groups(length, L_out, kernel, stride, padding)
         n = -(-L_out // phases)  # output slots per class of the next layer's stride
         z = _buffer(h, E, w.shape[2], n * phases, B)
-        z[:, :, L_out:] = 0  # positions past the end, if the classes are uneven
+        if n * phases > L_out:
+            z[:, :, L_out:] = 0  # positions past the end, the classes being uneven
         flat = z.view(E, w.shape[2], -1)[:, :, :L_out * B]
         # a group that feeds every output starts the sum with the bias, in one contiguous matmul
         first = next((g for g in groups if g[1] is None and g[3] == (0, L_out)), None)
@@ -462,12 +472,13 @@ class PhaseConv1d(torch.autograd.Function):
                 torch.baddbmm(b.transpose(1, 2), wg.transpose(1, 2), hg, out=flat)
             else:
                 flat[:, :, lo * B:hi * B].baddbmm_(wg.transpose(1, 2), hg)
+        grad = any(ctx.needs_input_grad)
         if phases == 1:
-            y, ctx.state = _acts_forward(z, acts, slopes) if acts is not None else (z, None)
+            y, ctx.state = _acts_forward(z, acts, slopes, grad=grad) if acts is not None else (z, None)
         else:  # the activation writes its output by class for the next layer: no extra copy
             y = _buffer(z, E, z.shape[1] // (acts.pieces if acts is not None else 1), n * phases, B)
             zc, yc = PhaseConv1d._by_class(z, phases), PhaseConv1d._by_class(y, phases, stored=True)
-            ctx.state = None if acts is None else _acts_forward(zc, acts, slopes, yc)[1]
+            ctx.state = None if acts is None else _acts_forward(zc, acts, slopes, yc, grad)[1]
             if acts is None:
                 yc.copy_(zc)
             _zero_slots(y, phases, _pad_slots(L_out, phases))  # padding positions are zeros for the next layer
