@@ -8,17 +8,24 @@ started from the same initial weights. Two sweeps:
 - conv: the MNIST-1D paper's small CNN (actlab.ensemble.mnist1d_cnn), activations x seeds x
   learning rates, minibatch Adam on MNIST-1D in the same batch order for both.
 
-Both print the wall times, the speed-up and the largest difference between the two sets of
-predictions; the conv sweep also prints the rate of matmul FLOPs the ensemble reaches beside
-this machine's matmul peak in the same dtype, measured in the same process with the same
-thread count.
-It is a measurement, not a test: run it with `make bench`.
+The two take turns in one process: the ensemble trains ``--rounds`` chunks of its steps, and
+after each chunk the loop trains every network through the same steps (fit's callback), so
+both see the same load on a shared machine. Both print the total times, the speed-up of the
+totals, the median and range of the rounds' speed-ups, and the largest difference between the
+two sets of predictions; the conv sweep also prints the rate of matmul FLOPs the ensemble
+reaches beside this machine's matmul peak in the same dtype, measured in the same process with
+the same thread count.
+It is a measurement, not a test: run it with `make bench` (run directly, it sets glibc's malloc
+thresholds as make does, for both).
 """
 import argparse
+import ctypes
 import math
+import os
 import platform
 import time
 
+import numpy as np
 import torch
 
 from actlab import functions
@@ -67,16 +74,74 @@ def main():
     p.add_argument("--conv-lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2])
     p.add_argument("--conv-steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--rounds", type=int, default=10, help="turns of ensemble and loop, each a chunk of the steps")
     a = p.parse_args()
     deterministic(0, threads=1)
     dtype = getattr(torch, a.dtype)
     torch.set_default_dtype(dtype)
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread(s), {a.dtype}")
+          f"{torch.get_num_threads()} thread(s), {a.dtype}; {malloc_like_make()}; load average "
+          f"{' '.join(open('/proc/loadavg').read().split()[:3]) if os.path.exists('/proc/loadavg') else '?'}")
     if a.sweep in ("mlp", "both"):
         mlp_sweep(a, dtype)
     if a.sweep in ("conv", "both"):
         conv_sweep(a, dtype)
+
+
+def malloc_like_make() -> str:
+    """glibc's malloc thresholds as the Makefile exports them (MALLOC_MMAP_THRESHOLD_,
+    MALLOC_TRIM_THRESHOLD_): freed tensors are reused instead of faulted in afresh, for the
+    ensemble and the loop alike, whether this runs under make or not."""
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return "malloc thresholds from the environment"
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):  # not glibc
+        return "malloc defaults"
+    ok = mallopt(-3, 32 << 20) == 1 and mallopt(-1, 1 << 30) == 1  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+    return "malloc thresholds set as make sets them" if ok else "malloc defaults"
+
+
+class Rounds:
+    """Cpu and wall time of the ensemble's chunks of steps and of the loop's, taken in turns."""
+
+    def __init__(self):
+        self.ens, self.loop = [], []
+        self.start()
+
+    def start(self) -> float:
+        """The first chunk's start; returns its wall time."""
+        self.mark = (time.perf_counter(), time.process_time())
+        return self.mark[0]
+
+    def clock(self, side: list):
+        now = (time.perf_counter(), time.process_time())
+        side.append((now[0] - self.mark[0], now[1] - self.mark[1]))
+        self.mark = now
+
+    def speedups(self) -> str:
+        e, lp = np.array(self.ens), np.array(self.loop)
+        s = lp / e
+        q = lambda k: f"median {np.median(s[:, k]):.2f} x (range {s[:, k].min():.2f}-{s[:, k].max():.2f})"
+        return f"speed-up per round ({len(s)} rounds): cpu {q(1)}, wall {q(0)}"
+
+
+def loop_turns(rounds: Rounds, nets, ms, batches_of, step_one):
+    """fit's callback: after the ensemble's chunk of steps ending at ``step``, every network of the
+    loop takes the same steps (its own torch.optim.Adam), and both chunks are timed."""
+    opts = [torch.optim.Adam(net.parameters(), lr=m.lr) for net, m in zip(nets, ms, strict=True)]
+    done = [0]
+
+    def callback(step, _ens):
+        rounds.clock(rounds.ens)
+        for i, (net, opt) in enumerate(zip(nets, opts, strict=True)):
+            for k in range(done[0], step):
+                opt.zero_grad()
+                step_one(i, net, batches_of(k)).backward()
+                opt.step()
+        done[0] = step
+        rounds.clock(rounds.loop)
+    return callback
 
 
 def mlp_sweep(a, dtype):
@@ -87,25 +152,24 @@ def mlp_sweep(a, dtype):
     xt = torch.linspace(-1, 1, 1001)[:, None]
 
     t0 = time.perf_counter()
+    nets = [torch_net(m) for m in ms]
+    rounds = Rounds()
+    chunk = -(-a.steps // a.rounds)
+    step_one = lambda i, net, _k: ((net(x) - y[i]) ** 2).mean()
+    callback = loop_turns(rounds, nets, ms, lambda k: None, step_one)
+    t_loop = time.perf_counter() - t0  # the networks and their optimisers
+
+    t0 = rounds.start()
     ens = Ensemble(ms, 1, 1, dtype=dtype)
-    fit(ens, x, y, loss="mse", steps=a.steps, y_per_member=True)
+    fit(ens, x, y, loss="mse", steps=a.steps, y_per_member=True, log_every=chunk, callback=callback)
     with torch.no_grad():
         batched = ens(xt)[..., 0]
-    t_batched = time.perf_counter() - t0
+    t_batched = time.perf_counter() - t0 - sum(t for t, _ in rounds.loop)
 
     t0 = time.perf_counter()
-    looped = []
-    for i, m in enumerate(ms):
-        net = torch_net(m)
-        opt = torch.optim.Adam(net.parameters(), lr=m.lr)
-        for _ in range(a.steps):
-            opt.zero_grad()
-            loss = ((net(x) - y[i]) ** 2).mean()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            looped.append(net(xt)[:, 0])
-    t_loop = time.perf_counter() - t0
+    with torch.no_grad():
+        looped = [net(xt)[:, 0] for net in nets]
+    t_loop += time.perf_counter() - t0 + sum(t for t, _ in rounds.loop)
 
     per_net = (batched - torch.stack(looped)).abs().amax(1)
     gap = float(per_net.max())
@@ -114,7 +178,7 @@ def mlp_sweep(a, dtype):
           f"{len(a.targets)} targets x {a.seeds} seeds), {a.steps} full-batch Adam steps on {a.n_points} points")
     print(f"batched ensemble:              {t_batched:8.2f} s")
     print(f"torch.nn + torch.optim loop:   {t_loop:8.2f} s")
-    print(f"speed-up:                      {t_loop / t_batched:8.2f} x")
+    print(f"speed-up:                      {t_loop / t_batched:8.2f} x; {rounds.speedups()}")
     print(f"largest prediction difference: {gap:.2e} ({a.dtype}; torch.optim.Adam arranges the same update "
           "differently, and rounding differences grow over the steps)")
     print(f"median per network: {float(per_net.median()):.2e}; within 1e-6: {int((per_net <= 1e-6).sum())} of "
@@ -165,25 +229,23 @@ def conv_sweep(a, dtype):
     ms = [mnist1d_cnn(act, seed=s, lr=lr) for act in a.conv_activations for s in range(a.seeds) for lr in a.conv_lrs]
     nets = [torch_network(Ensemble(ms, x.shape[1], 10, dtype=dtype), i) for i in range(len(ms))]  # initial weights
 
-    t0, c0 = time.perf_counter(), time.process_time()
+    batches = batch_order(len(y), a.batch_size, a.conv_steps)
+    chunk = -(-a.conv_steps // a.rounds)
+    rounds = Rounds()
+    step_one = lambda _i, net, sel: torch.nn.functional.cross_entropy(net(x[sel]), y[sel])
+    callback = loop_turns(rounds, nets, ms, lambda k: batches[k], step_one)
+    t0, c0 = rounds.start(), rounds.mark[1]
     ens = Ensemble(ms, x.shape[1], 10, dtype=dtype)
-    fit(ens, x, y, loss="xent", steps=a.conv_steps, batch_size=a.batch_size)
+    fit(ens, x, y, loss="xent", steps=a.conv_steps, batch_size=a.batch_size, log_every=chunk, callback=callback)
     with torch.no_grad():
         batched = ens(xt)
-    t_batched, c_batched = time.perf_counter() - t0, time.process_time() - c0
+    t_loop, c_loop = (sum(r[k] for r in rounds.loop) for k in (0, 1))
+    t_batched, c_batched = time.perf_counter() - t0 - t_loop, time.process_time() - c0 - c_loop
 
-    batches = batch_order(len(y), a.batch_size, a.conv_steps)
     t0, c0 = time.perf_counter(), time.process_time()
-    looped = []
-    for m, net in zip(ms, nets, strict=True):
-        opt = torch.optim.Adam(net.parameters(), lr=m.lr)
-        for sel in batches:
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(x[sel]), y[sel]).backward()
-            opt.step()
-        with torch.no_grad():
-            looped.append(net(xt))
-    t_loop, c_loop = time.perf_counter() - t0, time.process_time() - c0
+    with torch.no_grad():
+        looped = [net(xt) for net in nets]
+    t_loop, c_loop = t_loop + time.perf_counter() - t0, c_loop + time.process_time() - c0
 
     looped = torch.stack(looped)
     gap = (batched - looped).abs().amax((1, 2))
@@ -196,6 +258,7 @@ def conv_sweep(a, dtype):
     print(f"torch.nn + torch.optim loop:   wall {per(t_loop)}, cpu {per(c_loop)}")
     print(f"speed-up:                      wall {t_loop / t_batched:8.2f} x, cpu {c_loop / c_batched:.2f} x "
           "(one thread: cpu time is this process's work, wall time includes other load on the machine)")
+    print(f"                               {rounds.speedups()}")
     print(f"largest logit difference: {float(gap.max()):.2e} (median per network {float(gap.median()):.2e}); "
           f"test predictions agree on {float(agree):.2%}"
           + (" (float32: Adam magnifies rounding differences over the steps; float64 agrees to about 1e-11)"
