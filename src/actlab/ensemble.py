@@ -10,14 +10,16 @@ in different blocks of the same model (no padding, so nothing is wasted on maske
 A member may start with 1-D convolutions (``Member.conv``: channels per layer; the input
 x (B, L) is one channel of length L), flattened channel by channel into its dense layers,
 as ``torch.nn.Conv1d`` then ``nn.Flatten`` then ``nn.Linear`` would. Inside a block the
-activations of conv layers are kept batch innermost, (members, channels, length, B), and each
-layer is an im2col copy plus one batched matmul (:class:`BatchedConv1d`; the first layer, whose
-input every member shares, is one plain matmul), except the second, which reads the first's
-output by residue class as plain matrices (:class:`PhaseConv1d`). Every member of a block goes
-through a layer at once, with the activation inside the layer's autograd function
-(:class:`ConvActs`), so the runs of different activations need no concatenation. On one CPU
-core this beats both ``F.conv1d`` with ``groups=members`` and a Python loop of ``nn.Conv1d``
-networks (``benchmarks/ensemble_vs_loop.py --sweep conv`` measures the latter).
+activations of conv layers are kept batch innermost, (members, channels, length, B). The first
+layer is an im2col copy plus one matmul (:class:`BatchedConv1d`; one plain matmul for all
+members, whose input they share); it writes its positions by residue class of the next layer's
+stride, and so does every layer before another, so each later layer reads its taps as plain
+matrices, without im2col (:class:`PhaseConv1d`). Every member of a block goes through a layer at
+once, with the activation inside the layer's autograd function (:class:`ConvActs`), so the runs
+of different activations need no concatenation. On one CPU core this beats both ``F.conv1d``
+with ``groups=members`` and a Python loop of ``nn.Conv1d`` networks
+(``benchmarks/ensemble_vs_loop.py --sweep conv`` measures the latter). Batch norm and
+``Ensemble.hidden`` take a plainer path: in-order im2col layers, the activation through autograd.
 
 Every member is exactly the network it would be alone: its initial weights come from its
 own generator (seeded by ``Member.seed``), its loss is its own mean, the total loss is a
@@ -667,9 +669,10 @@ class Block:
 
         Every member goes through each layer at once, the activation inside the layer's autograd
         function (:class:`ConvActs`) run by run of one activation: no concatenation of the runs'
-        outputs forward or of their gradients backward. The second layer reads the first's output
-        by residue class (:class:`PhaseConv1d`). Batch norm, and ``keep`` (the pre-activations are
-        wanted), run the activation outside, through autograd."""
+        outputs forward or of their gradients backward. A layer followed by another writes its
+        positions by residue class of that one's stride (:class:`PhaseConv1d`). Batch norm, and
+        ``keep`` (the pre-activations are wanted), take in-order layers and run the activation
+        outside, through autograd."""
         fused = not (keep or self.batch_norm)
         h = x if x.dim() == 2 else x.transpose(1, 2)[:, None]  # shared (B, L) or per member (E, 1, L, B)
         for layer, k in enumerate(self.kernels):
