@@ -52,7 +52,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 # A stale or missing evidence cell is named and computed first, never rendered silently.
 book: $(STAMP)
-	$(PLAIN_MALLOC) $(PY) -m actlab.evidence compute
+	$(CELL_MALLOC) $(PY) -m actlab.evidence compute
 	$(PY) -m actlab.pipeline book --profile full --jobs $(JOBS)
 
 # The browser tests drive Debian's Chromium (Playwright cannot download a browser here).
