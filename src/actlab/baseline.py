@@ -32,6 +32,7 @@ import math
 import re
 
 from actlab.paths import ROOT
+from actlab.record import EXERCISE_SEP
 
 BASELINE = ROOT / "tests" / "baseline" / "quick_metrics.json"
 CPU_KEY = "_cpu"  # the baseline file's one entry that is not a metric: the CPU that wrote it
@@ -60,7 +61,10 @@ SAME_CPU_CHAPTERS = ("relu", "relu-variants", "universal-approximation", "gated"
 
 
 def is_timing(key: str) -> bool:
-    return any(fnmatch.fnmatchcase(key, p) for p in TIMINGS)
+    """A timing, or an exercise's answer that is one (``chapter.ID__metric`` as ``chapter.metric``)."""
+    chapter, _, metric = key.partition(".")
+    plain = f"{chapter}.{metric.partition(EXERCISE_SEP)[2] or metric}"
+    return any(fnmatch.fnmatchcase(k, p) for p in TIMINGS for k in (key, plain))
 
 
 def is_pinnable(key: str, value) -> bool:
