@@ -77,13 +77,11 @@ def times() -> None:
 
 def one_memory(case: int) -> None:
     """In a fresh process: the peak RSS (MB) the case adds to the loaded process."""
-    import resource
-
     act, members, widths, rows, opt, what = MEMORY[case]
     deterministic(0)
     X, y = data.digits("train", dtype=torch.float32)
     X = X[:rows]
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_kb()
     ens = ensemble((act,), members, widths)
     if what == "train":
         fit(ens, X, y[:rows], loss="xent", steps=3, optimizer=opt)
@@ -92,7 +90,14 @@ def one_memory(case: int) -> None:
             ens(X)
         elif what == "hidden":
             ens.hidden(X)
-    print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024))
+    print(json.dumps((peak_rss_kb() - base) / 1024))
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux carries that
+    over a fork and exec, so a child of a large parent (after the timings) starts at its size."""
+    status = open("/proc/self/status").read()
+    return int(status.split("VmHWM:")[1].split()[0])
 
 
 def memories() -> None:

@@ -15,14 +15,14 @@ totals, the median and range of the rounds' speed-ups, and the largest differenc
 two sets of predictions; the conv sweep also prints the rate of matmul FLOPs the ensemble
 reaches beside this machine's matmul peak in the same dtype, measured in the same process with
 the same thread count.
-It is a measurement, not a test: run it with `make bench` (run directly, it sets glibc's malloc
-thresholds as make does, for both).
+It is a measurement, not a test: run it with `make bench` (run directly, it starts itself again with
+glibc's malloc thresholds as make sets them, for both).
 """
 import argparse
-import ctypes
 import math
 import os
 import platform
+import sys
 import time
 
 import numpy as np
@@ -76,11 +76,12 @@ def main():
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--rounds", type=int, default=10, help="turns of ensemble and loop, each a chunk of the steps")
     a = p.parse_args()
+    malloc = malloc_like_make()
     deterministic(0, threads=1)
     dtype = getattr(torch, a.dtype)
     torch.set_default_dtype(dtype)
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread(s), {a.dtype}; {malloc_like_make()}; load average "
+          f"{torch.get_num_threads()} thread(s), {a.dtype}; {malloc}; load average "
           f"{' '.join(open('/proc/loadavg').read().split()[:3]) if os.path.exists('/proc/loadavg') else '?'}")
     if a.sweep in ("mlp", "both"):
         mlp_sweep(a, dtype)
@@ -89,17 +90,14 @@ def main():
 
 
 def malloc_like_make() -> str:
-    """glibc's malloc thresholds as the Makefile exports them (MALLOC_MMAP_THRESHOLD_,
-    MALLOC_TRIM_THRESHOLD_): freed tensors are reused instead of faulted in afresh, for the
-    ensemble and the loop alike, whether this runs under make or not."""
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return "malloc thresholds from the environment"
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError):  # not glibc
-        return "malloc defaults"
-    ok = mallopt(-3, 32 << 20) == 1 and mallopt(-1, 1 << 30) == 1  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
-    return "malloc thresholds set as make sets them" if ok else "malloc defaults"
+    """glibc's malloc thresholds as the Makefile exports them: freed tensors are reused instead of
+    faulted in afresh, for the ensemble and the loop alike. Run outside make, the script starts
+    itself again with them in its environment (malloc reads them once, at start)."""
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    return (f"MALLOC_MMAP_THRESHOLD_={os.environ['MALLOC_MMAP_THRESHOLD_']}, "
+            f"MALLOC_TRIM_THRESHOLD_={os.environ.get('MALLOC_TRIM_THRESHOLD_', 'default')}")
 
 
 class Rounds:
