@@ -388,8 +388,8 @@ def run_make(profile: str, goal: str, jobs: int = 2) -> bool:
     if subprocess.run([*make, "-q"], env=env, capture_output=True).returncode == 0:
         return False
     mark_stale(profile)
-    # its own session, so Ctrl-C reaches make through us (one line, below); setpriv: a killed
-    # driver takes make with it, and each chapter's runner goes with make (book.mk)
+    # its own session, so a terminal's Ctrl-C reaches make through us (one line, below); setpriv:
+    # a killed driver takes make with it, and each chapter's runner goes with make (book.mk)
     proc = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", *make, f"-j{jobs}", "-k"], env=env,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     failures = []
@@ -403,11 +403,11 @@ def run_make(profile: str, goal: str, jobs: int = 2) -> bool:
                 sys.stderr.write(line)
         proc.wait()
     except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.terminate()  # make passes SIGTERM to the runners it started; a runner's kernel follows it
         try:
             proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()  # the runners then die with make (setpriv --pdeathsig in book.mk)
         _remove_leftovers()
         mark_stale(profile)
         raise Interrupted("interrupted: the running chapters were stopped; the previous book and metrics were "
@@ -418,19 +418,13 @@ def run_make(profile: str, goal: str, jobs: int = 2) -> bool:
     return True
 
 
-def execute(profile: str = "full", jobs: int = 2) -> bool:
-    """Execute what changed and write ``metrics.json``; False when everything was up to date."""
-    ran = run_make(profile, "executed", jobs)
+def build(profile: str = "full", jobs: int = 2, html: bool = True) -> bool:
+    """Execute what changed and write ``metrics.json``, then (``html``) render the book; False when
+    everything was up to date."""
+    ran = run_make(profile, "html" if html else "executed", jobs)
     if not ran:
-        print(f"[{profile}] every chapter is up to date; nothing executed", flush=True)
-    return ran
-
-
-def book(profile: str = "full", jobs: int = 2) -> bool:
-    ran = run_make(profile, "html", jobs)
-    if not ran:
-        print(f"[{profile}] every chapter is up to date and the site is intact; nothing executed or rendered",
-              flush=True)
+        print(f"[{profile}] every chapter is up to date" + (" and the site is intact; nothing executed or rendered"
+                                                            if html else "; nothing executed"), flush=True)
     return ran
 
 
@@ -489,11 +483,10 @@ def _chapter(name: str, profile: str, overrides: dict, book: bool = False) -> Pa
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     start = time.perf_counter()
-    if threading_main():
-        # Ctrl-C stops a build even where it was started with SIGINT ignored (a shell's background
-        # job); SIGTERM stops it the same way
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C stops a build even where it was started with SIGINT ignored (a shell's background
+    # job); SIGTERM stops it the same way
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         cmd, opts, params = _parse(argv)
         profile, args = opts["profile"], opts["args"]
@@ -525,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                     more = f", … ({len(metrics)} in all: {where / args[0]}.metrics.json)" if len(metrics) > 8 else ""
                     print(f"recorded metrics: {shown}{more}")
                 else:
-                    (book if cmd == "book" else execute)(profile, opts["jobs"])
+                    build(profile, opts["jobs"], html=cmd == "book")
         else:
             raise PipelineError(f"unknown command {cmd!r}; commands: book, execute, chapter, rules, run, gather, html.")
     except KeyboardInterrupt:
@@ -556,12 +549,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _interrupt(*_):
     raise KeyboardInterrupt
-
-
-def threading_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":
