@@ -1,5 +1,6 @@
 """Verdict records: intervals, rules on both sides of their thresholds, and every claim's rule."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -191,9 +192,27 @@ def test_every_claim_rule_can_flip(claim):
 def test_claim_without_rule_is_labelled_not_measured():
     for c in claims.CLAIMS:
         if not c.rules:
-            assert claims.decide(c, {}).outcome in (claims.UNTESTABLE, claims.DISCUSSED)
+            assert claims.decide(c, {}).outcome in (claims.UNTESTABLE, claims.DISCUSSED, claims.CONSTRUCTION)
     with pytest.raises(ValueError, match="give it a rule"):
         claims.Claim("x", "s", "t", None)
+    with pytest.raises(ValueError, match="says why"):
+        claims.Claim("x", "s", "t", None, status=claims.CONSTRUCTION)
+
+
+def test_true_by_construction_is_not_a_measured_hold():
+    """A passing check of arithmetic is its own outcome, with the reason; a failing one still fails,
+    and the ledger's summary counts the category apart from the holds."""
+    c = claims.get("prelu-param")
+    assert c.construction
+    ok = {"properties.extra_prelu": 1, "properties.layer_params_64": 4160}
+    v = claims.decide(c, ok)
+    assert v.outcome == claims.CONSTRUCTION and v.note.startswith("Arithmetic")
+    assert claims.decide(c, {**ok, "properties.extra_prelu": 0}).outcome == claims.FAILS
+    plain = claims.decide(replace(c, construction=""), ok)
+    assert plain.outcome == claims.HOLDS
+    rows = [{"id": "prelu-param", "verdict": v.outcome, "text": c.text}]
+    text = claims.summary_markdown(rows)
+    assert "0 hold," in text and "1 is true by construction" in text
 
 
 def test_missing_metrics_say_so():

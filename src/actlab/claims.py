@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actlab.verdicts import (  # noqa: F401
+    CONSTRUCTION,
     DISCUSSED,
     FAILS,
     HOLDS,
@@ -46,12 +47,15 @@ class Claim:
     chapter: str | None             # the chapter that measures it
     rules: tuple[Rule, ...] = ()
     qualification: str = ""         # stated with the rules; turns "holds" into "holds with a qualification"
-    status: str = ""                # UNTESTABLE or DISCUSSED for a claim no rule decides
+    status: str = ""                # UNTESTABLE, DISCUSSED or CONSTRUCTION for a claim no rule decides
     note: str = ""
     mode: str = "all"               # "all" parts must hold, or one part per "settings"
     derive: Callable[[dict], dict[str, Measure]] | None = field(default=None, compare=False)
     # a qualification that depends on the measurement (from the chapter's metrics, short keys)
     qualify: Callable[[dict], str] | None = field(default=None, compare=False)
+    # why the claim is true by definition or arithmetic: its rules then check the code, and a claim
+    # whose checks pass is "true by construction", not a measured hold
+    construction: str = ""
 
     @property
     def ours(self) -> bool:
@@ -61,10 +65,13 @@ class Claim:
     def __post_init__(self):
         if self.status and self.rules:
             raise ValueError(f"claim {self.id}: a claim has rules or a status, not both")
+        statuses = (UNTESTABLE, DISCUSSED, CONSTRUCTION)
         if not self.status and not self.rules:
-            raise ValueError(f"claim {self.id}: give it a rule, or the status {UNTESTABLE!r} or {DISCUSSED!r}")
-        if self.status and self.status not in (UNTESTABLE, DISCUSSED):
-            raise ValueError(f"claim {self.id}: status must be {UNTESTABLE!r} or {DISCUSSED!r}")
+            raise ValueError(f"claim {self.id}: give it a rule, or one of the statuses {statuses}")
+        if self.status and self.status not in statuses:
+            raise ValueError(f"claim {self.id}: status must be one of {statuses}")
+        if self.status == CONSTRUCTION and not self.construction:
+            raise ValueError(f"claim {self.id}: a claim true by construction says why (construction=...)")
 
 
 def _ratio(name, num, den, says=""):
@@ -107,7 +114,9 @@ CLAIMS: list[Claim] = [
     Claim("linear-collapse", "Introduction", "Without an activation function, a network of any depth is one linear layer.",
           "linear-collapse",
           (R("collapse_gap_max", "<", 1e-12, "largest relative gap between a deep linear network and its one-layer product",
-             "random linear networks, depth to 50, float64"),)),
+             "random linear networks, depth to 50, float64"),),
+          construction="a product of matrices is one matrix, and affine maps compose to an affine map; the check "
+                       "confirms the code to rounding error"),
     Claim("xor", "Introduction", "A nonlinearity lets a network solve problems that are not linearly separable, such as XOR.",
           "linear-collapse",
           (R("linear_threshold_best", "<=", 0.75, "best accuracy of any straight line on XOR's four points", "XOR"),
@@ -132,13 +141,14 @@ CLAIMS: list[Claim] = [
     # --- Properties --------------------------------------------------------------------------
     Claim("nonlinearity", "Properties", "A good activation is nonlinear: its derivative is not constant.",
           "linear-collapse",
-          status=DISCUSSED,
-          note="a definition more than a fact: for a differentiable function, \"nonlinear\" and \"its derivative "
+          status=CONSTRUCTION,
+          construction="a definition more than a fact: for a differentiable function, \"nonlinear\" and \"its derivative "
                "is not constant\" say the same thing, so there is nothing to measure. Why it matters is measured "
                "under the first claim, in the linear-collapse chapter: a network of linear units of any depth "
                "equals one linear layer to rounding error"),
     Claim("relu-kink", "Properties", "ReLU is not differentiable at finitely many points, where a substitute gradient is used.",
-          "properties", (R("n_kinks_relu", "==", 1, "kinks found on a fine grid", "float64 grid"),)),
+          "properties", (R("n_kinks_relu", "==", 1, "kinks found on a fine grid", "float64 grid"),),
+          construction="ReLU is max(0, x), with one kink, at 0, by definition; the grid search checks the code"),
     Claim("exp-costly", "Properties", "Exponentials make sigmoid-like functions slower, so ReLU is preferred.",
           "properties",
           (R("exp_over_relu", ">", 1.1, "a bare exponential's time ÷ ReLU's, at least 10% slower to matter",
@@ -148,7 +158,8 @@ CLAIMS: list[Claim] = [
            R("fwd_rel_tanh", ">", 1.1, "tanh's forward time ÷ ReLU's, at least 10% slower to matter", ONE_THREAD)),
           qualify=lambda m: _exp_costly_qualification(m)),
     Claim("relu-left-saturated", "Properties", "For x < 0 ReLU's gradient is always 0: it saturates there.",
-          "saturation", (R("left_relu", "==", "hard", "saturation class on the left"),)),
+          "saturation", (R("left_relu", "==", "hard", "saturation class on the left"),),
+          construction="ReLU is zero for every x < 0 by definition, so its gradient is zero there"),
     Claim("leaky-fix", "Properties", "Leaky ReLU and PReLU were proposed to fix ReLU's zero gradient.",
           "relu-variants", status=DISCUSSED,
           note="a historical claim (Maas et al. 2013; He et al. 2015), true by citation; their negative slope "
@@ -160,17 +171,24 @@ CLAIMS: list[Claim] = [
           (R("hessian_min_squared", ">", -1e-9, "smallest Hessian eigenvalue of one sigmoid neuron's squared-error loss",
              "one sigmoid neuron, squared error"),)),
     Claim("mish-nonmonotone", "Properties", "Mish is not monotonic, so monotonicity is not required.",
-          "properties", (R("decrease_mish", ">", 1e-6, "largest drop of Mish below its running maximum", "float64 grid"),)),
+          "properties", (R("decrease_mish", ">", 1e-6, "largest drop of Mish below its running maximum", "float64 grid"),),
+          construction="Mish, x·tanh(softplus(x)), dips below zero for negative x and rises back towards zero, so "
+                       "its formula is not monotonic; the rule checks that half. Whether Mish trains as well as "
+                       "monotonic functions is a measured question, which the guide's leaderboard takes up"),
     Claim("prelu-param", "Properties", "PReLU adds a parameter and slightly enlarges the network.",
           "properties",
           (R("extra_prelu", ">=", 1, "extra learnable parameters per 64-unit layer"),
            R("prelu_extra_share", "<", 0.01, "those extra parameters as a share of a 64-to-64 layer's",
              "64-to-64 layer")),
-          derive=_ratio("prelu_extra_share", "extra_prelu", "layer_params_64")),
+          derive=_ratio("prelu_extra_share", "extra_prelu", "layer_params_64"),
+          construction="arithmetic: PReLU's learned slopes (one per layer here; one per channel in He et al.'s "
+                       "default) are few beside a layer's weights"),
     Claim("maxout-k", "Properties", "k-way maxout needs k times the inputs (weights) of other functions.",
           "relu-variants",
           (R("maxout_weight_factor", "==", 2.0, "maxout's weights ÷ a dense layer's, for k = 2", "64-to-64 layer"),),
-          derive=_ratio("maxout_weight_factor", "maxout_weights", "dense_weights")),
+          derive=_ratio("maxout_weight_factor", "maxout_weights", "dense_weights"),
+          construction="arithmetic: a k-way maxout unit is the largest of k linear pieces, each with its own "
+                       "weights"),
     Claim("elu-saturation-death", "Properties",
           "(Ours, not the source's.) ELU units can still die, by saturation: driven so far negative that "
           "their gradient is below 10⁻⁸ on every example.",
@@ -181,14 +199,15 @@ CLAIMS: list[Claim] = [
                              if m.get("elu_sat_runs_k_stable") == 0 and m.get("elu_sat_runs_k", 0) > 0 else "")),
     # --- Sigmoid -----------------------------------------------------------------------------
     Claim("sigmoid-derivative", "Sigmoid", "The sigmoid's gradient is smooth and easy to compute: σ' = σ(1 − σ).",
-          "sigmoid", status=DISCUSSED,
-          note="σ′ = σ(1 − σ) is an identity, derived in the sigmoid chapter; the chapter's check against "
+          "sigmoid", status=CONSTRUCTION,
+          construction="σ′ = σ(1 − σ) is an identity, derived in the sigmoid chapter; the chapter's check against "
                "autograd confirms the code, not the mathematics (PyTorch's sigmoid backward uses the same identity). "
                "'Easy' means the backward pass reuses the forward output, which the sigmoid-cost timing examines"),
     Claim("sigmoid-range", "Sigmoid", "The sigmoid's output lies between 0 and 1.",
           "sigmoid",
           (R("range_lo", ">", 0, "smallest output, |x| ≤ 50", "float64"),),
-          qualification="the open interval (0, 1); in float64 the output itself rounds to 1 for large x"),
+          qualification="the open interval (0, 1); in float64 the output itself rounds to 1 for large x",
+          construction="1/(1 + e⁻ˣ) lies strictly between 0 and 1 for every x, by its formula"),
     Claim("sigmoid-cost", "Sigmoid", "Sigmoid needs exponentials and division in both the forward and backward pass.",
           "properties",
           (R("fwd_rel_sigmoid", ">", 1.1, "forward: sigmoid's time ÷ ReLU's, at least 10% slower", ONE_THREAD),
@@ -196,10 +215,12 @@ CLAIMS: list[Claim] = [
              "backward: share of the forward's extra time over ReLU that the backward pays again "
              "(about 1 if it recomputed the exponential)", ONE_THREAD))),
     Claim("sigmoid-vanish", "Sigmoid", "For large positive or negative inputs the sigmoid's derivative is close to 0.",
-          "sigmoid", (R("saturation_x", "<", 10, "|x| beyond which σ′ stays under 1% of its peak", "float64"),)),
+          "sigmoid", (R("saturation_x", "<", 10, "|x| beyond which σ′ stays under 1% of its peak", "float64"),),
+          construction="by its formula: σ′ = σ(1 − σ) falls off like e⁻|ˣ| on both sides"),
     Claim("sigmoid-not-centred", "Sigmoid", "The sigmoid's output is not centred on zero.",
           "sigmoid", (R("mean_out_ci", ">", 0.1, "mean output for standard-normal input", "Monte Carlo"),),
-          derive=_mean_se("mean_out_ci", "mean_out", "mean_out_se")),
+          derive=_mean_se("mean_out_ci", "mean_out", "mean_out_se"),
+          construction="σ(x) > 0 for every x, so its mean over any input is positive"),
     Claim("sigmoid-derivative-shape", "Sigmoid", "The derivative starts from 0 and soon approaches 0.",
           "sigmoid", status=UNTESTABLE,
           note="garbled in the source: the derivative peaks at x = 0 and falls towards 0 on both sides"),
@@ -276,9 +297,11 @@ CLAIMS: list[Claim] = [
              "the deepest network's held-out error")),
           mode="settings"),
     Claim("tanh-centred", "Tanh", "Tanh's output is centred on zero.",
-          "tanh", (R("abs_mean_out", "<", 0.05, "|mean output| for standard-normal input", "Monte Carlo, 10⁵ samples"),)),
+          "tanh", (R("abs_mean_out", "<", 0.05, "|mean output| for standard-normal input", "Monte Carlo, 10⁵ samples"),),
+          construction="tanh is odd, so its mean over inputs symmetric about zero is zero"),
     Claim("tanh-saturates", "Tanh", "Tanh keeps the sigmoid's problem: saturation makes gradients vanish.",
-          "tanh", (R("saturation_x", "<", 10, "|x| beyond which tanh′ stays under 1% of its peak", "float64"),)),
+          "tanh", (R("saturation_x", "<", 10, "|x| beyond which tanh′ stays under 1% of its peak", "float64"),),
+          construction="by its formula: tanh′ = 1 − tanh² falls off like e⁻²|ˣ| on both sides"),
     Claim("tanh-features", "Tanh", "Tanh works well when features differ markedly and keeps amplifying them over cycles.",
           "tanh", status=UNTESTABLE, note="garbled in translation; names no measurable quantity"),
     # --- ReLU --------------------------------------------------------------------------------
@@ -333,8 +356,8 @@ CLAIMS: list[Claim] = [
           "relu", (R("offset_relu_trained", ">", 0.1,
                      "mean ÷ std of a ReLU layer's outputs after training, averaged over layers",
                      "digits, 8 × 128 MLP, Kaiming init, SGD with momentum"),),
-          qualification="positive by construction; what it costs is a factor in the next layer's curvature, "
-                        "measured in the chapter"),
+          qualification="what it costs is a factor in the next layer's curvature, measured in the chapter",
+          construction="ReLU's outputs are never negative, so their mean is positive unless no input is"),
     Claim("relu-offset-harms", "ReLU", "The offset and dead units together hurt convergence.",
           None, status=UNTESTABLE, note="no size or setting given; each part is measured in its chapter"),
     # --- Saturation --------------------------------------------------------------------------
@@ -385,12 +408,23 @@ def decide(claim: Claim | str, metrics: dict) -> Verdict:
     """The verdict on a claim from the full metrics dict (keys ``chapter.metric``)."""
     claim = get(claim) if isinstance(claim, str) else claim
     if claim.status:
-        return Verdict(claim.id, claim.status, note=claim.note)
+        return Verdict(claim.id, claim.status, note=claim.construction or claim.note)
     qualification = claim.qualification
     if claim.qualify:
         short = {k.split(".", 1)[1]: v for k, v in metrics.items() if claim.chapter and k.startswith(claim.chapter + ".")}
         qualification = "; ".join(q for q in (qualification, claim.qualify(short)) if q)
-    return judge(claim.id, list(claim.rules), measures_for(claim, metrics), qualification, claim.note, claim.mode)
+    return by_construction(claim, judge(claim.id, list(claim.rules), measures_for(claim, metrics), qualification,
+                                        claim.note, claim.mode))
+
+
+def by_construction(claim: Claim, v: Verdict) -> Verdict:
+    """A check of a fact true by definition or arithmetic that passes is "true by construction",
+    with the reason; one that fails stays a failure (the code, not the mathematics, is wrong)."""
+    from dataclasses import replace
+
+    if not claim.construction or v.outcome not in (HOLDS, QUALIFIED):
+        return v
+    return replace(v, outcome=CONSTRUCTION, note="; ".join(t for t in (claim.construction, v.note) if t))
 
 
 def rule_chapter(claim: Claim, rule: Rule) -> str | None:
@@ -500,6 +534,8 @@ def summary_markdown(rows: list[dict]) -> str:
     n = lambda outcome: sum(r["verdict"] == outcome for r in source)
     parts = [_count(n(HOLDS), "holds", "hold"),
              _count(n(QUALIFIED), "holds with a qualification", "hold with a qualification"),
+             _count(n(CONSTRUCTION), "is true by construction (checked, not counted as a measured hold)",
+                    "are true by construction (checked, not counted as measured holds)"),
              _count(n(FAILS), "does not hold", "do not hold"),
              _count(n(UNDECIDED), "is undecided at the number of seeds we ran",
                     "are undecided at the number of seeds we ran"),

@@ -18,12 +18,13 @@ import numpy as np
 
 HOLDS = "holds"
 QUALIFIED = "holds with a qualification"
+CONSTRUCTION = "true by construction"  # by definition or arithmetic: checked, never counted as a measured hold
 FAILS = "does not hold"
 UNDECIDED = "undecided"
 UNTESTABLE = "not testable as stated"
 DISCUSSED = "discussed, not measured"
 MISSING = "not yet measured"
-OUTCOMES = (HOLDS, QUALIFIED, FAILS, UNDECIDED, UNTESTABLE, DISCUSSED, MISSING)
+OUTCOMES = (HOLDS, QUALIFIED, CONSTRUCTION, FAILS, UNDECIDED, UNTESTABLE, DISCUSSED, MISSING)
 
 LEVEL = 0.95
 
