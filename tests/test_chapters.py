@@ -160,6 +160,9 @@ def test_relu(quick_metrics):
     # revival: a share per run, bootstrapped over the runs in which some unit died; counts beside it
     assert m["revived_share_n"] == m["runs_with_deaths"] and "over runs" in m["revived_share_text"]
     assert m["revived_upper"] + m["revived_layer1"] == m["revived_total"]
+    # the rule's share: only the runs at rates where no seed diverged, a subset of the runs with deaths
+    assert m["revived_share_stable_n"] == m["runs_with_deaths_stable"] <= m["runs_with_deaths"]
+    assert m["revived_stable"] <= m["revived_total"] and m["ever_dead_stable"] <= m["ever_dead_total"]
     assert "0 of 0" not in m["layer1_summary"]
     # "may be dead": finite runs with >= 40% dead, counted where some seeds diverged and where none did
     assert m["dead40_runs_ci"] == f"Wilson 95% ({m['dead40_runs_k']} of {m['finite_runs']})"

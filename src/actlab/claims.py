@@ -341,8 +341,9 @@ CLAIMS: list[Claim] = [
                              "where some seeds diverged"
                              if m.get("dying_runs_k_stable") == 0 and m.get("dying_runs_k", 0) > 0 else "")),
     Claim("relu-irreversible", "ReLU", "A dead ReLU unit dies irreversibly.",
-          "relu", (R("revived_share", "<=", 0, "share of a run's units that died during training and came back later, mean over runs "
-                     "(bootstrap over runs)", DIGITS_MLP),),
+          "relu", (R("revived_share_stable", "<=", 0, "share of a run's units that died during training and came "
+                     "back later, mean over the runs at learning rates where no seed diverged (bootstrap over runs)",
+                     DIGITS_MLP),),
           note="in the first layer, whose inputs are fixed, death is final by argument; the chapter gives its count"),
     Claim("relu-40", "ReLU", "With a large learning rate, 40% of the network may be dead.",
           # "may": a real risk, more than one run in twenty, judged where every seed's run counts (at
