@@ -180,3 +180,14 @@ def test_failure_counts_are_per_task_grid():
     fake = SimpleNamespace(results=[SimpleNamespace(failed=a), SimpleNamespace(failed=b)])
     counts, runs = lb.Board.fail_counts(fake)
     assert counts.tolist() == [[3, 0], [0, 6]] and runs.tolist() == [6, 9]
+
+
+def test_comparisons_with_the_best_are_joint():
+    """Each function is compared with the best-ranked one: those A - 1 intervals are Bonferroni's, wider
+    than one comparison's, so a marginal difference that one interval would call decisive is a tie."""
+    r = lb.rank(errors(ACTS, noise=0.02, seeds=8), ACTS)
+    one, joint = r.difference("tanh", "relu"), r.difference("tanh", "relu", family=len(ACTS) - 1)
+    assert joint.lo <= one.lo and joint.hi >= one.hi and (joint.lo, joint.hi) != (one.lo, one.hi)
+    assert f"joint over {len(ACTS) - 1} comparisons" in joint.method and "joint" not in one.method
+    worse = lambda m: m.lo > 0  # noqa: E731
+    assert r.decisively("tanh", "relu") == ("worse" if worse(joint) else "tied" if joint.hi >= 0 else "better")

@@ -283,33 +283,39 @@ class Ranking:
     def n_seeds(self) -> int:
         return self.ranks.shape[2]
 
-    def _method(self) -> str:
-        return f"bootstrap {round(100 * LEVEL)}% over seeds"
-
-    def _measure(self, per_seed: np.ndarray) -> Measure:
-        """(T, S) values -> their mean with scipy's bootstrap interval, seeds resampled within each task."""
+    def _measure(self, per_seed: np.ndarray, family: int = 1) -> Measure:
+        """(T, S) values -> their mean with scipy's bootstrap interval, seeds resampled within each task.
+        ``family``: the number of comparisons decided together; each interval is then Bonferroni's,
+        at level 1 - 5%/family, so that all of them cover together at 95%."""
         v = float(per_seed.mean())
         if self.n_seeds < 2:  # one seed per task: nothing to resample
             return Measure(v, v, v, self.n_seeds, "one seed, no interval")
-        lo, hi = resampled_interval(tuple(per_seed), _mean_of_task_means, LEVEL, self.n_boot, self.seed)
-        return Measure(v, min(lo, v), max(hi, v), self.n_seeds, self._method())
+        level = 1 - (1 - LEVEL) / family
+        n_boot = max(self.n_boot, round(100 / (1 - level)))  # about 50 resamples in each tail
+        lo, hi = resampled_interval(tuple(per_seed), _mean_of_task_means, level, n_boot, self.seed)
+        method = f"bootstrap {round(100 * LEVEL)}% over seeds"
+        if family > 1:
+            method += f", joint over {family} comparisons (Bonferroni: {100 * level:.2f}% each)"
+        return Measure(v, min(lo, v), max(hi, v), self.n_seeds, method)
 
     def measure(self, name: str) -> Measure:
         """The activation's mean rank with its interval."""
         return self._measure(self.ranks[:, self.activations.index(name)])
 
-    def difference(self, name: str, reference: str) -> Measure:
+    def difference(self, name: str, reference: str, family: int = 1) -> Measure:
         """Mean rank of ``name`` minus ``reference``'s (negative: ``name`` ranks better), with a
-        paired interval (the seed-by-seed differences resampled: both ranks from the same seeds)."""
+        paired interval (the seed-by-seed differences resampled: both ranks from the same seeds),
+        joint over ``family`` comparisons."""
         a, b = self.activations.index(name), self.activations.index(reference)
-        return self._measure(self.ranks[:, a] - self.ranks[:, b])
+        return self._measure(self.ranks[:, a] - self.ranks[:, b], family)
 
     def order(self) -> list[str]:
         return [self.activations[i] for i in np.argsort(self.mean, kind="stable")]
 
     def decisively(self, name: str, reference: str) -> str:
-        """"better", "worse" or "tied" (the paired interval contains zero)."""
-        m = self.difference(name, reference)
+        """"better", "worse" or "tied" (the paired interval contains zero), as one of the comparisons of
+        every other function with ``reference``: the intervals are joint over all of them."""
+        m = self.difference(name, reference, family=len(self.activations) - 1)
         return "better" if m.hi < 0 else "worse" if m.lo > 0 else "tied"
 
 
@@ -630,11 +636,10 @@ def folklore_measures(ranking: Ranking) -> dict[str, Measure]:
 
     acts = ranking.activations
     out = {"n_better_than_relu": exact(sum(ranking.decisively(a, "relu") == "better" for a in acts if a != "relu"))}
-    for a in ("sigmoid", "tanh", "leaky_relu", "maxout", "elu"):
-        if a in acts:
-            out[f"{a}_minus_relu"] = ranking.difference(a, "relu")
-    if "tanh" in acts and "maxout" in acts:
-        out["tanh_minus_maxout"] = ranking.difference("tanh", "maxout")
+    pairs = [(a, "relu") for a in ("sigmoid", "tanh", "leaky_relu", "maxout", "elu") if a in acts]
+    pairs += [("tanh", "maxout")] if "tanh" in acts and "maxout" in acts else []
+    for a, b in pairs:  # the folklore's planned comparisons, decided together
+        out[f"{a}_minus_{b}"] = ranking.difference(a, b, family=len(pairs))
     return out
 
 
