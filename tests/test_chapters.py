@@ -313,6 +313,12 @@ def test_mnist1d(quick_metrics):
     for slow in ("tanh", "sigmoid"):
         assert m[f"speed_ratio_vs_{slow}"] <= min(m[f"speed_ratio_{slow}_train"], m[f"speed_ratio_{slow}_test"])
         assert "e-" not in m[f"speed_ratio_{slow}_test_text"] and "inf" not in m[f"speed_ratio_{slow}_test_text"]
+        # the same comparison from He's start for both: its own setting of the claim, decided by the same rule
+        assert m[f"he_ratio_vs_{slow}"] <= min(m[f"he_ratio_{slow}_train"], m[f"he_ratio_{slow}_test"])
+    from actlab import claims
+
+    he_parts = [p for p in claims.decide_local("relu-speed", m, "mnist1d").parts if "He's start" in p.rule.setting]
+    assert len(he_parts) == 2 and all(p.measure is not None for p in he_parts)
     # Adam changes the update, not the gradient: in the deep sigmoid MLP the first layer's gradient and
     # SGD's update vanish (both under 1% of the last hidden layer's), Adam's update does not
     assert m["deep_grad_ratio_sigmoid_hi"] < 1e-2 and m["deep_update_ratio_sgd_sigmoid_hi"] < 1e-2

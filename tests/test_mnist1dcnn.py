@@ -154,6 +154,6 @@ def test_a_speed_sweep_round_trips_through_stored_data_bit_for_bit():
 
 
 def test_a_spot_block_is_the_part_of_the_stored_data_it_recomputes():
-    data = {"sgd": {"runs": [1]}, "adam": {"runs": [2]}, "mlp": {"runs": [3]}}
+    data = {"sgd": {"runs": [1]}, "adam": {"runs": [2]}, "mlp": {"runs": [3]}, "he": {"runs": [4]}}
     assert mnist1dsweeps.speed_parts(data, ["adam"]) == {"adam": {"runs": [2]}}
     assert set(mnist1dsweeps.PARTS) == set(data)

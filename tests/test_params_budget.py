@@ -112,9 +112,11 @@ def test_chapter_budget_admits_its_profiles_example_and_exercises(name):
     for what, P in runs(name):
         costs = budgets.within(budgets.CHAPTERS[name](P))  # raises ParameterError if refused
         assert all(c.seconds >= 0 and c.bytes >= 0 for c in costs), what
-        # with a margin: the defaults are not on the edge of the budget
+        # with a margin: the defaults are not on the edge of the budget. The estimates are upper bounds
+        # (benchmarks/budget_calibration.py: 1.2 to 1.9 times the measured memory; MNIST-1D's speed sweep
+        # at its 10 seeds is estimated at 0.88 GB and measured about 0.53 GB above the interpreter)
         if what == "full":
-            assert max(c.bytes for c in costs) <= 0.8 * MEMORY_BYTES, what
+            assert max(c.bytes for c in costs) <= 0.9 * MEMORY_BYTES, what
             assert sum(c.seconds for c in costs) <= 0.8 * SECONDS, what
 
 

@@ -204,6 +204,7 @@ def mnist1d(P: dict) -> list[Cost]:
               eval_examples=P["eval_examples"])
     sgd = mc.speed_cost(mc.ACTIVATIONS, len(P["speed_lrs"]), P["speed_seeds"], n, n_test, **kw)
     adam = mc.speed_cost(["relu"], len(P["adam_lrs"]), P["speed_seeds"], n, n_test, optimizer="adam", **kw)
+    he = mc.speed_cost(mc.HE_RERUN, len(P["speed_lrs"]), P["speed_seeds"], n, n_test, **kw)  # from He's start
     mlp = convergence.run_cost(["relu"], [2], 1, P["speed_seeds"], n, n_in=40, width=P["mlp_width"], optimizer="adam",
                                epochs=P["speed_epochs"], eval_every=P["eval_every"], eval_examples=P["eval_examples"],
                                n_test=n_test)
@@ -211,7 +212,7 @@ def mnist1d(P: dict) -> list[Cost]:
     deep = [gradients.layer_updates_cost(net, len(mc.ACTIVATIONS) * P["deep_seeds"], n, steps=P["deep_steps"],
                                          optimizer=opt) for opt in ("momentum", "adam")]
     timing = workload.fit(workload.cnn(40, (25,) * 3, (5, 3, 3), 10), 1, 64, 20 * P["time_repeats"])[0] * 3
-    return [Cost("the CNN speed sweep", sgd[0] + adam[0], max(sgd[1], adam[1]),
+    return [Cost("the CNN speed sweep", sgd[0] + adam[0] + he[0], max(sgd[1], adam[1], he[1]),
                  ("speed_seeds", "speed_lrs", "n_train", "eval_examples", "n_test"),
                  ("speed_epochs", "tune_rounds", "eval_every")),
             Cost("the MLP run", *mlp, ("speed_seeds", "mlp_width", "n_train"), ("speed_epochs",)),

@@ -62,7 +62,7 @@ GUIDE = dict(
     cnn_train=2000, time_steps=10)
 
 MNIST1D_SPEED = dict(
-    n_train=4000, n_test=1000, speed_lrs=[0.01, 0.03, 0.1, 0.3], speed_seeds=3, speed_epochs=10, speed_target=0.25,
+    n_train=4000, n_test=1000, speed_lrs=[0.01, 0.03, 0.1, 0.3], speed_seeds=10, speed_epochs=10, speed_target=0.25,
     tune_rounds=1, eval_every=42, eval_examples=300, adam_lrs=[0.003, 0.01, 0.03], mlp_width=100, mlp_lr=0.01)
 # The ReLU chapter's defaults of its expensive experiments (chapters/relu.md; a test keeps them equal)
 RELU_SPEED = dict(speed_lrs=[0.003, 0.01, 0.03, 0.1, 0.3, 1.0], speed_seeds=8, speed_depth=4, speed_target=0.25,
@@ -109,8 +109,9 @@ CELLS: dict[str, Cell] = {
         "actlab.mnist1dsweeps:speed_data", MNIST1D_SPEED, expected_s=40,
         summary="{speed_seeds} seeds × 3 functions × {n_speed_lrs} learning rates of SGD with momentum (up to "
                 "{tune_rounds} more while tuning), the ReLU CNN with Adam at {n_adam_lrs} learning rates, an MLP "
-                "at η = {mlp_lr}; budget {speed_epochs} epochs of {n_train} MNIST-1D signals, errors every {eval_every} steps",
-        spot=tuple({"parts": [p]} for p in ("mlp", "adam", "sgd")),
+                "at η = {mlp_lr}, the sigmoid and tanh again with He's initialisation; budget {speed_epochs} epochs of "
+                "{n_train} MNIST-1D signals, errors every {eval_every} steps",
+        spot=tuple({"parts": [p]} for p in ("mlp", "adam", "sgd", "he")),
         select="actlab.mnist1dsweeps:speed_parts", atol=0.05, rtol=0.05),
     # The ReLU chapter's race of sigmoid, tanh and ReLU at tuned rates. Spot blocks: one activation
     # each (each tunes on its own runs; every run is its own network, so a block repeats the stored
