@@ -315,7 +315,10 @@ def test_registry_citations_are_in_the_bibliography():
     for n in functions.names():
         for key in filter(None, (functions.get(n).cite or "").split(",")):
             assert "{" + key.strip() + "," in bib, (n, key)
-    assert functions.get("relu").cite.split(",")[:2] == ["nair2010", "glorot2011"]
+    # ReLU's history before Nair & Hinton; SiLU before Ramachandran et al. named it swish
+    assert functions.get("relu").cite.split(",") == ["fukushima1969", "hahnloser2000", "jarrett2009", "nair2010",
+                                                     "glorot2011", "krizhevsky2012"]
+    assert functions.get("silu").cite.split(",") == ["hendrycks2016", "elfwing2018", "ramachandran2017"]
 
 
 def test_hard_sigmoid_formula_matches_its_citation():

@@ -501,8 +501,8 @@ def learned_count(tuned, runs: dict, chance: float) -> tuple[int, int]:
 
 def pretrain_layerwise(members: list[Member], X: torch.Tensor, *, steps: int, lr: float,
                        batch_size: int = 128) -> Ensemble:
-    """Greedy layer-wise pre-training (after Hinton et al. 2006, with autoencoders in place of
-    RBMs): layer l is the encoder of a one-hidden-layer autoencoder trained to reconstruct
+    """Greedy layer-wise pre-training with autoencoders (Bengio et al. 2007; Hinton et al. 2006
+    pre-trained with RBMs): layer l is the encoder of a one-hidden-layer autoencoder trained to reconstruct
     layer l-1's activations; then the next layer is trained on its codes. Returns the deep
     ensemble with its hidden layers set to the encoders (the output layer stays random)."""
     deep = Ensemble(members, X.shape[1], 10, dtype=X.dtype)
