@@ -191,3 +191,21 @@ def test_comparisons_with_the_best_are_joint():
     assert f"joint over {len(ACTS) - 1} comparisons" in joint.method and "joint" not in one.method
     worse = lambda m: m.lo > 0  # noqa: E731
     assert r.decisively("tanh", "relu") == ("worse" if worse(joint) else "tied" if joint.hi >= 0 else "better")
+
+
+def test_failed_runs_are_told_apart_by_their_learning_curves(small_board):
+    """Diverged (a non-finite loss), still learning (the loss fell over the last quarter of the run)
+    and never learned (flat) are separate kinds; the runs that learned have none."""
+    task = small_board.results[0]
+    curve = np.ones((1, 1, 4, 8))
+    curve[0, 0, 0, -1] = np.inf                   # diverged
+    curve[0, 0, 1] = np.linspace(1.0, 0.9, 8)     # still falling at the end
+    curve[0, 0, 3] = np.linspace(1.0, 0.5, 8)     # falling, but it learned: not a failure
+    failed = np.array([True, True, True, False]).reshape(1, 1, 4)
+    r = lb.TaskResult(task.task, ["relu"], [0.1, 0.2, 0.3, 0.4], np.zeros((1, 1, 4)), np.zeros((1, 1, 4)), failed, curve)
+    assert r.failure_kinds()[0, 0].tolist() == [lb.DIVERGED, lb.STILL_LEARNING, lb.NEVER_LEARNED, ""]
+    assert lb.failures_text(np.array([1, 1, 1]), 4) == "3 of 4 runs: 1 diverged, 1 never learned, 1 still learning"
+    # the small board's digits grid at lr 30 failed on every seed, each run of one kind
+    counts = small_board.failure_counts()
+    assert (counts.sum(-1) == small_board.fail_counts()[0]).all()
+    assert "of 4 runs" in lb.failure_table(small_board, small_board.ranking())

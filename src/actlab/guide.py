@@ -35,7 +35,9 @@ def run(**params) -> Guide:
     ranking = board.ranking()
     advice = lb.advice(ranking, board.fail_share(), board.titles)
     acts, tasks = params["activations"], params["tasks"]
-    m = {"fail_fraction_text": pct(lb.FAIL_FRACTION)}
+    m = {"fail_fraction_text": pct(lb.FAIL_FRACTION), "still_falling_text": pct(lb.STILL_FALLING)}
+    counts = board.failure_counts()
+    m |= {f"n_{kind.replace(' ', '_')}": int(counts[..., k].sum()) for k, kind in enumerate(lb.FAILURE_KINDS)}
     for a in acts:
         m |= measure_metrics(f"rank_{a}", ranking.measure(a))
     m |= {"best": lb.names_text([advice.best]), "top_group": lb.names_text(advice.top), "n_top": len(advice.top)}

@@ -6,7 +6,9 @@ ensemble with Adam. For each activation the learning rate is picked by the media
 split that chose the rate never scores it. A run **fails** when its final training loss is
 not finite (diverged) or not below ``FAIL_FRACTION`` of a constant predictor's loss (died,
 or never learned); a failed run's error counts as the worst in its task. The failure share
-counts every run of the grid (all rates, all seeds): how forgiving a function is.
+counts every run of the grid (all rates, all seeds): how forgiving a function is. What the guide
+reports tells the kinds of failure apart (:meth:`TaskResult.failure_kinds`): diverged, never
+learned, or still learning when the budget ran out.
 
 Ranks are taken within each (task, seed), averaged over tasks and seeds; their interval is a
 bootstrap that resamples seeds within each task. A difference between two activations'
@@ -30,6 +32,10 @@ from actlab.tuning import best_index
 from actlab.verdicts import Measure, resampled_interval
 
 FAIL_FRACTION = 0.95  # a run "fails" unless its training loss ends below 95% of a constant predictor's
+# How a failed run failed, from its learning curve: never pooled into one word in what the guide reports
+DIVERGED, NEVER_LEARNED, STILL_LEARNING = "diverged", "never learned", "still learning"
+FAILURE_KINDS = (DIVERGED, NEVER_LEARNED, STILL_LEARNING)
+STILL_FALLING = 0.02  # a finite failed run is still learning if its loss fell 2% over the last quarter of its curve
 LEVEL = 0.95
 
 
@@ -158,6 +164,22 @@ class TaskResult:
             idx.append(b)
             interior.append(0 < b < len(self.lrs) - 1)
         return np.array(idx), np.array(interior)
+
+    def failure_kinds(self) -> np.ndarray:
+        """(activations, seeds, rates) of "" for a run that learned, else how it failed: its loss
+        became non-finite (diverged), or stayed finite and was still falling over the last quarter
+        of the logged curve (still learning when the budget ran out), or was not (never learned)."""
+        if self.curve is None:
+            raise ValueError(f"task {self.task.name}: no learning curves were kept, so failures cannot be told apart")
+        kinds = np.full(self.failed.shape, "", dtype=object)
+        finite = np.isfinite(self.curve).all(-1)
+        back = max(1, self.curve.shape[-1] // 4)
+        with np.errstate(invalid="ignore"):
+            falling = self.curve[..., -1] < (1 - STILL_FALLING) * self.curve[..., -1 - back]
+        kinds[self.failed & ~finite] = DIVERGED
+        kinds[self.failed & finite & falling] = STILL_LEARNING
+        kinds[self.failed & finite & ~falling] = NEVER_LEARNED
+        return kinds
 
     def tuned_test(self) -> np.ndarray:
         """(activations, seeds) test error at the chosen rate; a failed run is inf (ranked last)."""
@@ -384,6 +406,11 @@ class Board:
         """(tasks, activations): the share of the grid's runs (every rate and seed) that failed."""
         return np.stack([r.failed.mean(axis=(1, 2)) for r in self.results])
 
+    def failure_counts(self) -> np.ndarray:
+        """(tasks, activations, kinds): the grid's failed runs by :data:`FAILURE_KINDS`."""
+        return np.stack([np.stack([(r.failure_kinds() == k).sum(axis=(1, 2)) for k in FAILURE_KINDS], -1)
+                         for r in self.results])
+
     def fail_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """(tasks, activations) runs of the grid that failed, and (tasks,) runs per activation:
         each task has its own grid of rates and seeds."""
@@ -540,10 +567,11 @@ def names_text(names: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
-def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "") -> str:
+def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "", board: Board | None = None) -> str:
     """The guide's recommendations, each generated from a group of :class:`Advice`. ``edges``:
     (task, activation, side) of chosen rates on a grid's edge (``Board.edge_sides``), named beside
-    the functions the advice rests on; ``scope``: the setting the advice holds in, said first."""
+    the functions the advice rests on; ``scope``: the setting the advice holds in, said first;
+    ``board``: where given, each expected failure says how the runs failed."""
     from actlab.numbers import fmt
 
     on_edge = {}  # activation -> side -> tasks
@@ -569,9 +597,14 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "") ->
         lines.append(f"- **Avoid {names_text(adv.avoid)}:** decisively worse than {names_text([adv.best])}, "
                      "with the whole interval of the mean rank in the worse half" + flag(adv.avoid) + ".")
     if adv.fragile:
-        parts = [f"{names_text([a])} on {' and '.join(w)}" for a, w in adv.fragile.items()]
-        lines.append("- **Expect failures** (a third or more of the grid's runs diverged or never learned) with "
-                     + "; ".join(parts) + ".")
+        def how(a, title):  # "(12 of 12 runs: 8 diverged, 4 never learned)"
+            if board is None:
+                return ""
+            t, j = board.titles.index(title), board.activations.index(a)
+            return f" ({failures_text(board.failure_counts()[t, j], board.fail_counts()[1][t])})"
+        parts = [f"{names_text([a])} on {' and '.join(t + how(a, t) for t in w)}" for a, w in adv.fragile.items()]
+        lines.append("- **Expect failures** (a third or more of the grid's runs diverged, never learned, or were "
+                     "still learning when the budget ran out) with " + "; ".join(parts) + ".")
     if adv.undecided:
         lines.append(f"- **No advice either way** on {names_text(adv.undecided)}: decisively worse than the best, "
                      "but not decisively in the worse half.")
@@ -614,6 +647,23 @@ def error_table(board: Board, ranking: Ranking) -> str:
             cells.append(v if m.lo == m.hi else f"{v} [{lo}, {hi}]")
         rows.append([names_text([a])] + cells)
     return markdown_table(["function"] + board.titles, rows)
+
+
+def failures_text(counts: np.ndarray, runs: int) -> str:
+    """"4 of 12 runs: 3 diverged, 1 still learning" from one (kinds,) row of :meth:`Board.failure_counts`."""
+    parts = [f"{int(n)} {k}" for n, k in zip(counts, FAILURE_KINDS, strict=True) if n]
+    return f"{int(counts.sum())} of {runs} runs: {', '.join(parts)}" if parts else "none"
+
+
+def failure_table(board: Board, ranking: Ranking) -> str:
+    """The failed runs of each function's whole grid, per task and by kind (functions with none left out)."""
+    from actlab.tables import markdown_table
+
+    counts, runs = board.failure_counts(), board.fail_counts()[1]
+    rows = [[names_text([a])] + [failures_text(counts[t, j], runs[t]) if counts[t, j].sum() else "—"
+                                 for t in range(len(board.results))]
+            for a in ranking.order() for j in [board.activations.index(a)] if counts[:, j].sum()]
+    return markdown_table(["function"] + board.titles, rows) if rows else ""
 
 
 def step_time_table(board: Board, ranking: Ranking) -> str:
