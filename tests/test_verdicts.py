@@ -411,3 +411,32 @@ def test_relu_speed_combines_its_settings_and_each_chapter_judges_its_own():
 def test_notes_and_qualifications_read_as_sentences_of_their_own():
     v = Verdict("c", DISCUSSED, note="practice, not a claim", qualification="only in float64")
     assert v.note == "Practice, not a claim" and v.qualification == "Only in float64"
+
+
+def test_a_verdict_is_decided_again_on_each_half_of_its_seeds():
+    """Halves that decide opposite ways leave the claim undecided; halves that agree keep the verdict;
+    a measure's halves survive recording (a censored ratio's infinite end included)."""
+    from actlab import convergence
+    from actlab.verdicts import bootstrap, measure_from, measure_metrics
+
+    assert bootstrap([1.0, 2.0, 3.0]).halves is None  # a half of one seed decides nothing
+    m = bootstrap([1.0, 1.1, 1.2, 1.3, 3.0, 3.1, 3.2, 3.3])
+    assert [h.n for h in m.halves] == [4, 4] and m.halves[0].hi < 2 < m.halves[1].lo
+    rule = Rule("r", ">", 2.0, "a ratio")
+    assert judge("c", [rule], {"r": m}).stability == "disagree"  # (all the seeds straddle 2 too)
+    # a decisive verdict whose halves decide opposite ways is undecided
+    split = Measure(3.0, 2.5, 3.5, 8, "bootstrap", halves=(Measure(1.5, 1.2, 1.8, 4, "half"),
+                                                          Measure(3.2, 3.0, 3.5, 4, "half")))
+    v = judge("c", [rule], {"r": split})
+    assert v.extra["halves"] == (FAILS, HOLDS) and v.stability == "disagree"
+    assert v.outcome == UNDECIDED and "opposite ways" in v.note
+    steady = bootstrap([3.0, 3.1, 3.2, 3.3, 3.0, 3.1, 3.2, 3.3])
+    w = judge("c", [rule], {"r": steady})
+    assert w.outcome == HOLDS and w.stability == "agree"
+    assert judge("c", [rule], {"r": exact(3.0)}).stability == "not over seeds"
+    # recorded and read back, as a chapter's metrics reach the ledger
+    ratio = convergence.censored_ratio(np.array([np.inf, 8, 9, 9, 8, 7]), np.array([2.0, 2, 3, 3, 2, 2]), 10)
+    back = measure_from(measure_metrics("x", ratio), "x")
+    assert [(h.lo, h.hi) for h in back.halves] == [(h.lo, h.hi) for h in ratio.halves]
+    assert ratio.halves[0].hi == np.inf  # its first half holds the censored seed
+    assert convergence.slowest(ratio, m).halves is not None

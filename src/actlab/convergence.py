@@ -243,7 +243,8 @@ def speed_ratio(slow: np.ndarray, fast: np.ndarray, budget: float) -> np.ndarray
 CENSORED = "censored lower bound"
 
 
-def ratio_measure(slow: np.ndarray, fast: np.ndarray, budget: float, slow_name: str = "the slower"):
+def ratio_measure(slow: np.ndarray, fast: np.ndarray, budget: float, slow_name: str = "the slower",
+                  halves: bool = True):
     """Seed-by-seed ``slow`` ÷ ``fast`` epochs to a target as a Measure.
 
     When every ``slow`` run never reached the target and every ``fast`` run did, the ratio is
@@ -251,20 +252,23 @@ def ratio_measure(slow: np.ndarray, fast: np.ndarray, budget: float, slow_name: 
     Measure is then a lower bound, not an estimate: value = the median of those per-seed bounds,
     lo = the smallest (every seed's ratio is at least that), hi = +inf, and its method starts with
     :data:`CENSORED` (the verdict prints it as "≥ value"). Otherwise, a bootstrap interval of
-    :func:`speed_ratio` (never-runs counted at the budget), the censored seeds counted in its method."""
-    from actlab.verdicts import Measure, bootstrap
+    :func:`speed_ratio` (never-runs counted at the budget), the censored seeds counted in its method.
+    With ``halves``, the same on each half of the seeds (:func:`actlab.verdicts.halved`)."""
+    from actlab.verdicts import Measure, bootstrap, halved
 
     slow, fast = np.asarray(slow, float), np.asarray(fast, float)
     n, k = len(slow), int((~np.isfinite(slow)).sum())
     if k == n and np.isfinite(fast).all():
         lb = budget / fast
-        return Measure(float(np.median(lb)), float(lb.min()), float("inf"), n,
-                       f"{CENSORED}: {slow_name} never reached the target on {k} of {n} seeds")
-    m = bootstrap(speed_ratio(slow, fast, budget))
-    kf = int((~np.isfinite(fast)).sum())
-    notes = [f"{c} of {n} {w} never reached it, counted at the budget" for c, w in ((k, slow_name), (kf, "the other"))
-             if c]
-    return Measure(m.value, m.lo, m.hi, m.n, m.method + ("; " + "; ".join(notes) if notes else ""))
+        m = Measure(float(np.median(lb)), float(lb.min()), float("inf"), n,
+                    f"{CENSORED}: {slow_name} never reached the target on {k} of {n} seeds")
+    else:
+        b = bootstrap(speed_ratio(slow, fast, budget), halves=False)
+        kf = int((~np.isfinite(fast)).sum())
+        notes = [f"{c} of {n} {w} never reached it, counted at the budget"
+                 for c, w in ((k, slow_name), (kf, "the other")) if c]
+        m = Measure(b.value, b.lo, b.hi, b.n, b.method + ("; " + "; ".join(notes) if notes else ""))
+    return halved(m, lambda s, f: ratio_measure(s, f, budget, slow_name, halves=False), slow, fast) if halves else m
 
 
 @dataclass
@@ -385,7 +389,7 @@ def tuned_from_sweep(sweep: SpeedSweep, first_grid, depth_index: int = 0) -> Tun
                       sweep.eval_epochs)
 
 
-def censored_ratio(slow: np.ndarray, fast: np.ndarray, budget: float):
+def censored_ratio(slow: np.ndarray, fast: np.ndarray, budget: float, halves: bool = True):
     """Seed-by-seed ratio slow ÷ fast of epochs to a target, as a bootstrap Measure of the median.
 
     A run that never reached the target within ``budget`` epochs is censored: if only ``slow``
@@ -393,9 +397,13 @@ def censored_ratio(slow: np.ndarray, fast: np.ndarray, budget: float):
     lower bound too); if only ``fast`` missed, the ratio is at most slow ÷ budget; a seed on which
     both missed says nothing and is dropped (it never decides a tie). The interval is then open on
     the bound's side (upper end infinite for lower bounds, lower end 0 for upper bounds), so a rule
-    can be decided by a bound only in the direction the bound supports."""
-    from actlab.verdicts import Measure, bootstrap
+    can be decided by a bound only in the direction the bound supports. With ``halves``, the same
+    on each half of the seeds (:func:`actlab.verdicts.halved`)."""
+    from actlab.verdicts import Measure, bootstrap, halved
 
+    if halves:
+        return halved(censored_ratio(slow, fast, budget, halves=False),
+                      lambda s, f: censored_ratio(s, f, budget, halves=False), slow, fast)
     slow, fast = np.asarray(slow, float), np.asarray(fast, float)
     s_in, f_in = np.isfinite(slow), np.isfinite(fast)
     keep = s_in | f_in
@@ -403,7 +411,7 @@ def censored_ratio(slow: np.ndarray, fast: np.ndarray, budget: float):
     n_slow, n_fast, n_drop = int((~s_in & f_in).sum()), int((s_in & ~f_in).sum()), int((~keep).sum())
     if not keep.any():
         return Measure(float("nan"), float("nan"), float("nan"), 0, f"no seed reached the target ({n_drop} dropped)")
-    m = bootstrap(r)
+    m = bootstrap(r, halves=False)
     notes = [f"{k} of {len(slow)} {w}" for k, w in ((n_slow, "censored as lower bounds"),
                                                    (n_fast, "censored as upper bounds"),
                                                    (n_drop, "dropped (neither reached it)")) if k]
@@ -424,8 +432,10 @@ def slowest(*measures):
     # a ratio whose runs never reached the target is a bound: the smallest of lower bounds is one too
     bounds = [kind for kind in ("lower bounds", "upper bounds") if any(f"censored as {kind}" in m.method for m in ms)]
     note = "; " + " and ".join(bounds) + " among them (runs that never reached the target)" if bounds else ""
+    halves = tuple(slowest(*[m.halves[i] for m in ms]) for i in (0, 1)) if all(m.halves for m in ms) else None
     return Measure(min(m.value for m in ms), min(m.lo for m in ms), min(m.hi for m in ms),
-                   min(m.n for m in ms), "smallest of " + str(len(ms)) + " ratios (each bootstrap 95%)" + note)
+                   min(m.n for m in ms), "smallest of " + str(len(ms)) + " ratios (each bootstrap 95%)" + note,
+                   halves=halves)
 
 
 def ratio_text(m) -> str:

@@ -96,6 +96,7 @@ def saturation_table(rows: list[dict]) -> str:
 def claims_table(rows: list[dict]) -> str:
     """The ledger: claim, verdict, the rule and what was measured against it, where."""
     link = lambda c: f"{{doc}}`{c}`" if c else "—"
-    return markdown_table(["#", "the claim (our words)", "verdict", "rule and measured value", "tested in"],
-                          [[str(i + 1), r["text"], f"**{r['record'].label}**", r["record"].details(),
-                            link(r["chapter"])] for i, r in enumerate(rows)])
+    return markdown_table(["#", "the claim (our words)", "verdict", "each half of the seeds", "rule and measured value",
+                           "tested in"],
+                          [[str(i + 1), r["text"], f"**{r['record'].label}**", r["record"].stability,
+                            r["record"].details(), link(r["chapter"])] for i, r in enumerate(rows)])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -38,6 +38,9 @@ class Measure:
     hi: float
     n: int = 1
     method: str = "exact"
+    # the same measure on the first and on the second half of the seeds (or runs), where it is made
+    # from samples: a verdict is decided again on each (the ledger's stability column)
+    halves: tuple | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if isinstance(self.value, str):  # a category ("soft", "hard"), exact by nature
@@ -76,13 +79,34 @@ def resampled_interval(data: tuple, statistic, level: float = LEVEL, n_boot: int
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int = 4000, seed: int = 0) -> Measure:
-    """Percentile bootstrap interval of the median (or mean) over seeds (:func:`resampled_interval`).
+MIN_HALF = 2  # seeds in each half, at least, for a measure to be decided again on its halves
+
+
+def halved(m: Measure, make, *samples) -> Measure:
+    """``m`` with :attr:`Measure.halves`: ``make`` applied to the first and to the second half of
+    each of ``samples`` (arrays over the same seeds, in seed order); unchanged if a half would hold
+    fewer than :data:`MIN_HALF` seeds."""
+    n = len(samples[0])
+    if n < 2 * MIN_HALF:
+        return m
+    h = n // 2
+    return replace(m, halves=(make(*[np.asarray(a)[:h] for a in samples]), make(*[np.asarray(a)[h:] for a in samples])))
+
+
+def bootstrap(samples, stat: str = "median", level: float = LEVEL, n_boot: int = 4000, seed: int = 0,
+              halves: bool = True) -> Measure:
+    """Percentile bootstrap interval of the median (or mean) over seeds (:func:`resampled_interval`),
+    with the same on each half of the seeds (:func:`halved`) unless ``halves`` is false.
 
     Non-finite samples (a diverged run) are kept: the median of a set with a few infinite
     values is still finite, and a mean that is not finite says so honestly.
     """
     x = np.asarray(samples, dtype=float).ravel()
+    m = _bootstrap(x, stat, level, n_boot, seed)
+    return halved(m, lambda half: _bootstrap(half, stat, level, n_boot, seed), x) if halves else m
+
+
+def _bootstrap(x: np.ndarray, stat: str, level: float, n_boot: int, seed: int) -> Measure:
     if x.size == 0:
         raise ValueError("bootstrap needs at least one sample")
     f = {"median": np.median, "mean": np.mean}[stat]
@@ -195,6 +219,20 @@ class Verdict:
         return min(ns, default=min((p.measure.n for p in self.parts if p.measure), default=0))
 
     @property
+    def stability(self) -> str:
+        """Whether the verdict survives halving the seeds: "agree" (each half decides as all the
+        seeds do), "disagree" (the halves decide opposite ways: the verdict is then undecided), or
+        what each half gives; "not over seeds" where no measure of its rules comes from seeds."""
+        halves = self.extra.get("halves")
+        if not halves:
+            return "not over seeds"
+        if {DECISIVE.get(o) for o in halves} >= {True, False}:
+            return "disagree"
+        if all(o == self.outcome for o in halves):
+            return "agree"
+        return f"first half {halves[0]}, second {halves[1]}"
+
+    @property
     def label(self) -> str:
         """The outcome as shown beside a claim; an undecided one says how many seeds stand behind it."""
         if self.outcome == UNDECIDED:
@@ -281,16 +319,36 @@ def combine(claim: str, parts: list[Part], qualification: str = "", note: str = 
     return Verdict(claim, out, tuple(parts), qualification, note)
 
 
+DECISIVE = {HOLDS: True, QUALIFIED: True, FAILS: False}  # the outcomes that decide a claim, and which way
+
+
 def judge(claim: str, rules: list[Rule], measures: dict[str, Measure], qualification: str = "",
           note: str = "", mode: str = "all") -> Verdict:
-    parts = [Part(r, measures.get(r.metric), r.outcome(measures[r.metric]) if r.metric in measures else MISSING)
-             for r in rules]
-    return combine(claim, parts, qualification, note, mode)
+    """The verdict of ``rules`` on ``measures``, decided again on each half of the seeds where a
+    measure has halves (the others, exact or counted over runs, enter both halves whole): if one
+    half's verdict holds and the other's does not, the verdict is UNDECIDED, whatever all the seeds
+    say (``Verdict.halves`` records both)."""
+    def parts_of(ms):
+        return [Part(r, ms.get(r.metric), r.outcome(ms[r.metric]) if r.metric in ms else MISSING) for r in rules]
+    v = combine(claim, parts_of(measures), qualification, note, mode)
+    used = [measures[r.metric] for r in rules if r.metric in measures]
+    if not any(m.halves for m in used):
+        return v
+    halves = tuple(combine(claim, parts_of({k: m.halves[i] if m.halves else m for k, m in measures.items()}),
+                           qualification, "", mode).outcome for i in (0, 1))
+    v = replace(v, extra={**v.extra, "halves": halves})
+    if v.outcome in DECISIVE and {DECISIVE[o] for o in halves if o in DECISIVE} == {True, False}:
+        said = "its two halves of the seeds decide it opposite ways"
+        v = replace(v, outcome=UNDECIDED, note=f"{v.note}; {said}" if v.note else said[:1].upper() + said[1:])
+    return v
+
+
+
 
 
 # --- recording measures as flat metrics -------------------------------------------------------
 
-SUFFIXES = ("_lo", "_hi", "_n", "_ci", "_iv")  # what record_measure adds to a name
+SUFFIXES = ("_lo", "_hi", "_n", "_ci", "_iv", "_halves")  # what record_measure adds to a name
 
 
 RANGE = "their range"  # bootstrap()'s mark of an interval that is the seeds' range
@@ -306,9 +364,13 @@ def interval_words(m: Measure) -> str:
 
 def measure_metrics(name: str, m: Measure) -> dict:
     """``name`` (the value) and ``name_lo``, ``name_hi``, ``name_n``, ``name_ci``, and ``name_iv``:
-    what the interval is, in words (:func:`interval_words`), as metrics for ``record_all``."""
-    return {name: m.value, name + "_lo": m.lo, name + "_hi": m.hi, name + "_n": m.n,
-            name + "_ci": m.method, name + "_iv": interval_words(m)}
+    what the interval is, in words (:func:`interval_words`), as metrics for ``record_all``; where
+    the measure has halves, ``name_halves``: "value,lo,hi,n;value,lo,hi,n"."""
+    out = {name: m.value, name + "_lo": m.lo, name + "_hi": m.hi, name + "_n": m.n,
+           name + "_ci": m.method, name + "_iv": interval_words(m)}
+    if m.halves:  # one string: a notebook's glued text reads back a number, a word or a string, not inf in a list
+        out[name + "_halves"] = ";".join(f"{h.value!r},{h.lo!r},{h.hi!r},{h.n}" for h in m.halves)
+    return out
 
 
 def measures_metrics(measures: dict[str, Measure]) -> dict:
@@ -337,6 +399,10 @@ def measure_from(metrics: dict, name: str) -> Measure | None:
     if isinstance(v, bool):
         v = float(v)
     if name + "_lo" in metrics:
+        halves = metrics.get(name + "_halves")
         return Measure(float(v), float(metrics[name + "_lo"]), float(metrics[name + "_hi"]),
-                       int(metrics[name + "_n"]), str(metrics[name + "_ci"]))
+                       int(metrics[name + "_n"]), str(metrics[name + "_ci"]),
+                       halves=tuple(Measure(float(a), float(lo), float(hi), int(n), "half of the seeds")
+                                    for a, lo, hi, n in (h.split(",") for h in halves.split(";")))
+                       if halves else None)
     return exact(v)
