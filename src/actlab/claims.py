@@ -431,7 +431,10 @@ def by_construction(claim: Claim, v: Verdict) -> Verdict:
 
     if not claim.construction or v.outcome not in (HOLDS, QUALIFIED):
         return v
-    return replace(v, outcome=CONSTRUCTION, note="; ".join(t for t in (claim.construction, v.note) if t))
+    extra = dict(v.extra)
+    if "halves" in extra:  # each half's check reads the same way
+        extra["halves"] = tuple(CONSTRUCTION if o in (HOLDS, QUALIFIED) else o for o in extra["halves"])
+    return replace(v, outcome=CONSTRUCTION, note="; ".join(t for t in (claim.construction, v.note) if t), extra=extra)
 
 
 def rule_chapter(claim: Claim, rule: Rule) -> str | None:
