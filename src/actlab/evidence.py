@@ -65,10 +65,10 @@ MNIST1D_SPEED = dict(
     n_train=4000, n_test=1000, speed_lrs=[0.01, 0.03, 0.1, 0.3], speed_seeds=10, speed_epochs=10, speed_target=0.25,
     tune_rounds=1, eval_every=42, eval_examples=300, adam_lrs=[0.003, 0.01, 0.03], mlp_width=100, mlp_lr=0.01)
 # The ReLU chapter's defaults of its expensive experiments (chapters/relu.md; a test keeps them equal)
-RELU_SPEED = dict(speed_lrs=[0.003, 0.01, 0.03, 0.1, 0.3, 1.0], speed_seeds=8, speed_depth=4, speed_target=0.25,
+RELU_SPEED = dict(speed_lrs=[0.003, 0.01, 0.03, 0.1, 0.3, 1.0], speed_seeds=10, speed_depth=4, speed_target=0.25,
                   speed_epochs=5)
 RELU_DEAD = dict(dead_lrs=[0.01, 0.0155, 0.024, 0.0373, 0.0578, 0.0897, 0.139, 0.216, 0.335, 0.519, 0.804, 1.25,
-                           1.93, 3.0], dead_seeds=8, dead_epochs=8, widths=[64, 64, 64])
+                           1.93, 3.0], dead_seeds=10, dead_epochs=8, widths=[64, 64, 64])
 RELU_BORN = dict(born_widths=[2, 3, 4, 5], born_depths=[2, 4, 8, 16, 32, 50], born_samples=1000)
 RELU_SHIFT = dict(shift_activations=["relu", "leaky_relu", "elu"], shift_depth=8, shift_width=128, shift_epochs=10,
                   shift_seeds=10)
@@ -81,9 +81,9 @@ VARIANTS_SPEED = dict(speed_activations=["relu", "leaky_relu", "prelu", "elu", "
 # The vanishing-gradients chapter's defaults of its expensive experiments (chapters/vanishing-gradients.md;
 # a test keeps them equal)
 VANISHING_NORMS = dict(activations=["sigmoid", "tanh", "relu"], inits=["default", "standard", "xavier", "kaiming"],
-                       depths=[2, 3, 5, 10, 20, 30], seeds=5, n_samples=256, width=64)
-VANISHING_HE = dict(he_lrs=[0.003, 0.01, 0.03, 0.1], he_depth=30, width=64, he_seeds=3, he_steps=200, he_max_rounds=6)
-VANISHING_PRETRAIN = dict(pretrain_depth=5, width=64, seeds=5, pretrain_lrs=[0.03, 0.1, 0.3, 1.0], pretrain_steps=200,
+                       depths=[2, 3, 5, 10, 20, 30], seeds=10, n_samples=256, width=64)
+VANISHING_HE = dict(he_lrs=[0.003, 0.01, 0.03, 0.1], he_depth=30, width=64, he_seeds=10, he_steps=200, he_max_rounds=6)
+VANISHING_PRETRAIN = dict(pretrain_depth=5, width=64, seeds=10, pretrain_lrs=[0.03, 0.1, 0.3, 1.0], pretrain_steps=200,
                           finetune_steps=600)
 
 CELLS: dict[str, Cell] = {
