@@ -204,7 +204,9 @@ def test_the_device_reaches_the_cell_and_cpu_results_match(fake, capsys):
         lb.board_data(device="cuda")
 
 
-def test_ctrl_c_stops_within_3_s_keeps_finished_cells_and_kills_the_workers(fake, tmp_path):
+@pytest.mark.parametrize("started", ["in the foreground", "as a background job"])
+def test_ctrl_c_stops_within_3_s_keeps_finished_cells_and_kills_the_workers(fake, tmp_path, started):
+    """Also when started with SIGINT ignored, as a shell starts a background job (`make evidence &`)."""
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(fake.parent)!r})
@@ -216,7 +218,9 @@ def test_ctrl_c_stops_within_3_s_keeps_finished_cells_and_kills_the_workers(fake
                     "slow": ev.Cell("evfake.cell:slow", {{"seconds": 60}}, expected_s=60)}}
         sys.exit(ev.main(["compute", "--jobs", "2"]))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if started == "as a background job" else None
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ignore)
     deadline = time.monotonic() + 60
     while not (ev.STORE / "quick.json").exists():
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -592,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evidence: there is no cell {a.cell!r}; the cells are {', '.join(sorted(CELLS))}.")
         return 2
     names = [a.cell] if a.cell else sorted(CELLS)
+    # Ctrl-C stops a computation even where it was started with SIGINT ignored (a shell's background
+    # job, which Python would otherwise leave ignored); SIGTERM stops it the same way
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
     if a.command == "check":
         return check(names)
     if a.command == "spot-check":
