@@ -86,7 +86,7 @@ def test_convergence_fractional_epochs_held_out_and_tuning_rounds():
 
 def test_undecided_phrase_counts_seeds_not_exact_parts():
     rules = [Rule("a", "<=", 1, "a"), Rule("b", ">", 0.5, "b")]
-    v = judge("c", rules, {"a": exact(0.5), "b": Measure(0.6, 0.4, 0.8, 20, "Wilson")})
+    v = judge("c", rules, {"a": exact(0.5), "b": Measure(0.6, 0.4, 0.8, 20, "bootstrap 95% (median of 20)")})
     assert v.phrase().startswith("undecided at 20 seeds")
 
 

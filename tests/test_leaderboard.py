@@ -209,3 +209,6 @@ def test_failed_runs_are_told_apart_by_their_learning_curves(small_board):
     counts = small_board.failure_counts()
     assert (counts.sum(-1) == small_board.fail_counts()[0]).all()
     assert "of 4 runs" in lb.failure_table(small_board, small_board.ranking())
+    ranking = small_board.ranking()
+    adv = lb.advice(ranking, small_board.fail_share(), small_board.titles)
+    assert adv.fragile and "of 4 runs: " in lb.advice_markdown(adv, ranking, board=small_board)

@@ -433,7 +433,11 @@ def test_a_verdict_is_decided_again_on_each_half_of_its_seeds():
     steady = bootstrap([3.0, 3.1, 3.2, 3.3, 3.0, 3.1, 3.2, 3.3])
     w = judge("c", [rule], {"r": steady})
     assert w.outcome == HOLDS and w.stability == "agree"
-    assert judge("c", [rule], {"r": exact(3.0)}).stability == "not over seeds"
+    assert judge("c", [rule], {"r": exact(3.0)}).stability == "no seeds (exact)"
+    assert judge("c", [rule], {"r": bootstrap([3.0, 3.1, 3.2])}).stability.startswith("not split")
+    wil = judge("c", [Rule("r", ">", 0.05, "a share")], {"r": wilson(2, 120)})
+    assert wil.outcome == UNDECIDED and wil.label == "undecided at 120 runs"  # runs, not seeds
+    assert Verdict("c", DISCUSSED, note="σ′ = σ(1 − σ)").note.startswith("σ′")  # no "Σ′"
     # recorded and read back, as a chapter's metrics reach the ledger
     ratio = convergence.censored_ratio(np.array([np.inf, 8, 9, 9, 8, 7]), np.array([2.0, 2, 3, 3, 2, 2]), 10)
     back = measure_from(measure_metrics("x", ratio), "x")

@@ -99,9 +99,9 @@ def _exp_costly_qualification(m: dict) -> str:
     said = "the rule times whole kernels against ReLU's, not the exponential inside them, so the cause is not isolated"
     if not all(k in m for k in ("exp_over_relu", "exp_over_sigmoid", "fwd_rel_tanh", "slowest", "slowest_rel")):
         return said
-    lin = (f"; a linear layer of the same width costs {fmt(m['linear_over_relu'])} × ReLU, so beside the layer it "
-           f"follows an activation is mostly cheap ({m['n_kernels_cheap']} of {m['n_kernels']} kernels take under a "
-           f"tenth of the layer's time; the slowest takes {fmt(m['slowest_over_linear'])} × it)"
+    lin = (f"; a linear layer of the same width costs {fmt(m['linear_over_relu'])} × ReLU: beside it, "
+           f"{m['n_kernels_cheap']} of {m['n_kernels']} activation kernels take under a tenth of the layer's time, "
+           f"and the slowest takes {fmt(m['slowest_over_linear'])} × it"
            if "n_kernels_cheap" in m else "")
     return (f"{said}. Measured on this build: a bare exponential costs {fmt(m['exp_over_relu'])} × ReLU but "
             f"{fmt(m['exp_over_sigmoid'])} × the whole sigmoid kernel; tanh's kernel costs {fmt(m['fwd_rel_tanh'])} × "
@@ -172,9 +172,8 @@ CLAIMS: list[Claim] = [
              "one sigmoid neuron, squared error"),)),
     Claim("mish-nonmonotone", "Properties", "Mish is not monotonic, so monotonicity is not required.",
           "properties", (R("decrease_mish", ">", 1e-6, "largest drop of Mish below its running maximum", "float64 grid"),),
-          construction="Mish, x·tanh(softplus(x)), dips below zero for negative x and rises back towards zero, so "
-                       "its formula is not monotonic; the rule checks that half. Whether Mish trains as well as "
-                       "monotonic functions is a measured question, which the guide's leaderboard takes up"),
+          qualification="the rule checks that Mish is not monotonic; that a non-monotonic function trains as well "
+                        "as the others is the guide's leaderboard's question"),
     Claim("prelu-param", "Properties", "PReLU adds a parameter and slightly enlarges the network.",
           "properties",
           (R("extra_prelu", ">=", 1, "extra learnable parameters per 64-unit layer"),
@@ -300,8 +299,7 @@ CLAIMS: list[Claim] = [
           "tanh", (R("abs_mean_out", "<", 0.05, "|mean output| for standard-normal input", "Monte Carlo, 10⁵ samples"),),
           construction="tanh is odd, so its mean over inputs symmetric about zero is zero"),
     Claim("tanh-saturates", "Tanh", "Tanh keeps the sigmoid's problem: saturation makes gradients vanish.",
-          "tanh", (R("saturation_x", "<", 10, "|x| beyond which tanh′ stays under 1% of its peak", "float64"),),
-          construction="by its formula: tanh′ = 1 − tanh² falls off like e⁻²|ˣ| on both sides"),
+          "tanh", (R("saturation_x", "<", 10, "|x| beyond which tanh′ stays under 1% of its peak", "float64"),)),
     Claim("tanh-features", "Tanh", "Tanh works well when features differ markedly and keeps amplifying them over cycles.",
           "tanh", status=UNTESTABLE, note="garbled in translation; names no measurable quantity"),
     # --- ReLU --------------------------------------------------------------------------------
@@ -363,8 +361,8 @@ CLAIMS: list[Claim] = [
           "relu", (R("offset_relu_trained", ">", 0.1,
                      "mean ÷ std of a ReLU layer's outputs after training, averaged over layers",
                      "digits, 8 × 128 MLP, Kaiming init, SGD with momentum"),),
-          qualification="what it costs is a factor in the next layer's curvature, measured in the chapter",
-          construction="ReLU's outputs are never negative, so their mean is positive unless no input is"),
+          qualification="positive by construction; what it costs is a factor in the next layer's curvature, "
+                        "measured in the chapter"),
     Claim("relu-offset-harms", "ReLU", "The offset and dead units together hurt convergence.",
           None, status=UNTESTABLE, note="no size or setting given; each part is measured in its chapter"),
     # --- Saturation --------------------------------------------------------------------------

@@ -109,7 +109,8 @@ CELLS: dict[str, Cell] = {
     "mnist1d-speed": Cell(
         "actlab.mnist1dsweeps:speed_data", MNIST1D_SPEED, expected_s=40,
         summary="{speed_seeds} seeds × 3 functions × {n_speed_lrs} learning rates of SGD with momentum (up to "
-                "{tune_rounds} more while tuning), the ReLU CNN with Adam at {n_adam_lrs} learning rates, an MLP "
+                "{tune_rounds} more while tuning), the ReLU CNN with Adam at {n_adam_lrs} learning rates (tuned the "
+                "same way), an MLP "
                 "at η = {mlp_lr}, the sigmoid and tanh again with He's initialisation; budget {speed_epochs} epochs of "
                 "{n_train} MNIST-1D signals, errors every {eval_every} steps",
         spot=tuple({"parts": [p]} for p in ("mlp", "adam", "sgd", "he")),

@@ -597,11 +597,13 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "", bo
         lines.append(f"- **Avoid {names_text(adv.avoid)}:** decisively worse than {names_text([adv.best])}, "
                      "with the whole interval of the mean rank in the worse half" + flag(adv.avoid) + ".")
     if adv.fragile:
+        counts, runs = (board.failure_counts(), board.fail_counts()[1]) if board is not None else (None, None)
+
         def how(a, title):  # "(12 of 12 runs: 8 diverged, 4 never learned)"
             if board is None:
                 return ""
-            t, j = board.titles.index(title), board.activations.index(a)
-            return f" ({failures_text(board.failure_counts()[t, j], board.fail_counts()[1][t])})"
+            t = board.titles.index(title)
+            return f" ({failures_text(counts[t, board.activations.index(a)], runs[t])})"
         parts = [f"{names_text([a])} on {' and '.join(t + how(a, t) for t in w)}" for a, w in adv.fragile.items()]
         lines.append("- **Expect failures** (a third or more of the grid's runs diverged, never learned, or were "
                      "still learning when the budget ran out) with " + "; ".join(parts) + ".")

@@ -206,7 +206,7 @@ class Verdict:
         # both are printed as sentences of their own, after the rule's
         for name in ("qualification", "note"):
             text = getattr(self, name)
-            if text and text[0].islower():
+            if text and "a" <= text[0] <= "z":  # not "σ′ = …", which would become "Σ′"
                 object.__setattr__(self, name, text[0].upper() + text[1:])
 
     def as_dict(self) -> dict:
@@ -222,11 +222,14 @@ class Verdict:
     def stability(self) -> str:
         """Whether the verdict survives halving the seeds: "agree" (each half decides as all the
         seeds do), "disagree" (the halves decide opposite ways: the verdict is then undecided), or
-        what each half gives; "not over seeds" where no measure of its rules comes from seeds."""
+        what each half gives; where no measure was split, whether there were seeds at all."""
         halves = self.extra.get("halves")
         if not halves:
-            return "not over seeds"
-        if {DECISIVE.get(o) for o in halves} >= {True, False}:
+            measured = [p.measure for p in self.parts if p.measure is not None]
+            if all(m.exact for m in measured):
+                return "no seeds (exact)"
+            return "not split (too few seeds, or counted over runs)"
+        if opposite(halves):
             return "disagree"
         if all(o == self.outcome for o in halves):
             return "agree"
@@ -235,8 +238,10 @@ class Verdict:
     @property
     def label(self) -> str:
         """The outcome as shown beside a claim; an undecided one says how many seeds stand behind it."""
-        if self.outcome == UNDECIDED:
-            return f"undecided at {self.n_min} seed{'s' if self.n_min != 1 else ''}"
+        if self.outcome == UNDECIDED:  # a Wilson share counts runs (seeds x settings), not seeds
+            n = self.n_min
+            runs = any(p.measure and p.measure.n == n and p.measure.method.startswith("Wilson") for p in self.parts)
+            return f"undecided at {n} {'run' if runs else 'seed'}{'s' if n != 1 else ''}"
         return self.outcome
 
     def part_texts(self) -> list[str]:
@@ -322,12 +327,17 @@ def combine(claim: str, parts: list[Part], qualification: str = "", note: str = 
 DECISIVE = {HOLDS: True, QUALIFIED: True, FAILS: False}  # the outcomes that decide a claim, and which way
 
 
+def opposite(halves) -> bool:
+    """Whether two verdicts decide a claim opposite ways (one holds, the other does not)."""
+    return {DECISIVE.get(o) for o in halves} >= {True, False}
+
+
 def judge(claim: str, rules: list[Rule], measures: dict[str, Measure], qualification: str = "",
           note: str = "", mode: str = "all") -> Verdict:
     """The verdict of ``rules`` on ``measures``, decided again on each half of the seeds where a
     measure has halves (the others, exact or counted over runs, enter both halves whole): if one
     half's verdict holds and the other's does not, the verdict is UNDECIDED, whatever all the seeds
-    say (``Verdict.halves`` records both)."""
+    say (``Verdict.extra["halves"]`` records both; :attr:`Verdict.stability` reads them)."""
     def parts_of(ms):
         return [Part(r, ms.get(r.metric), r.outcome(ms[r.metric]) if r.metric in ms else MISSING) for r in rules]
     v = combine(claim, parts_of(measures), qualification, note, mode)
@@ -337,13 +347,10 @@ def judge(claim: str, rules: list[Rule], measures: dict[str, Measure], qualifica
     halves = tuple(combine(claim, parts_of({k: m.halves[i] if m.halves else m for k, m in measures.items()}),
                            qualification, "", mode).outcome for i in (0, 1))
     v = replace(v, extra={**v.extra, "halves": halves})
-    if v.outcome in DECISIVE and {DECISIVE[o] for o in halves if o in DECISIVE} == {True, False}:
+    if v.outcome in DECISIVE and opposite(halves):
         said = "its two halves of the seeds decide it opposite ways"
         v = replace(v, outcome=UNDECIDED, note=f"{v.note}; {said}" if v.note else said[:1].upper() + said[1:])
     return v
-
-
-
 
 
 # --- recording measures as flat metrics -------------------------------------------------------
