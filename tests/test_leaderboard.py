@@ -56,23 +56,54 @@ def test_fragile_names_the_task():
     assert lb.advice(r, share, ["shallow", "deep"]).fragile == {"sigmoid": ["deep"]}
 
 
+def board_of(err: np.ndarray) -> lb.Board:
+    """A board whose tasks have one learning rate and test (= validation) errors ``err`` (T, A, S)."""
+    out = []
+    for t, e in enumerate(err):
+        task = lb.Task(f"t{t}", f"task {t}", (8,), (0.01,))
+        out.append(lb.TaskResult(task, ACTS, [0.01], e[..., None], e[..., None], ~np.isfinite(e[..., None])))
+    return lb.Board(out)
+
+
+def folk(err: np.ndarray) -> dict:
+    return {v.claim: v for _, v in lb.folklore(board_of(err), lb.rank(err, ACTS), "test")}
+
+
 def test_folklore_verdicts_follow_the_ranking():
     order = ["relu", "maxout", "leaky_relu", "elu", "tanh", "sigmoid"]
-    items = dict((v.claim, v) for _, v in lb.folklore(lb.rank(errors(order), ACTS), "test"))
+    items = folk(errors(order))
     assert items["relu-default"].outcome == HOLDS
     assert items["never-sigmoid"].outcome == HOLDS
     assert items["tanh-worse"].outcome == HOLDS
     assert items["variants"].outcome == FAILS  # every variant ranks decisively worse than ReLU
     assert items["careful"].outcome == DISCUSSED
-    noisy = dict((v.claim, v) for _, v in lb.folklore(lb.rank(errors(ACTS, noise=1.0, seeds=3), ACTS), "test"))
+    noisy = folk(errors(ACTS, noise=1.0, seeds=3))
     assert UNDECIDED in {v.outcome for v in noisy.values()}
-    box = lb.folklore_box(lb.folklore(lb.rank(errors(order), ACTS), "test"))
+    box = lb.folklore_box(lb.folklore(board_of(errors(order)), lb.rank(errors(order), ACTS), "test"))
     assert box.startswith(":::{admonition}") and box.count("\n- *") == 5
+
+
+@pytest.mark.parametrize("gap, outcome", [(0.003, HOLDS), (0.02, FAILS)])
+def test_use_relu_means_within_delta_of_the_best_not_the_best(gap, outcome):
+    """ReLU last on every task and seed, by ``gap`` behind the best: a default need only be close."""
+    err = np.full((2, len(ACTS), 8), 0.1)
+    err[:, ACTS.index("relu")] += gap
+    err += 1e-4 * np.random.default_rng(0).standard_normal(err.shape)
+    v = folk(err)["relu-default"]
+    assert v.outcome == outcome and len(v.parts) == 2  # one rule per task
+    assert lb.DELTA == 0.005  # half a point, fixed before the numbers
+
+
+def test_a_failed_relu_run_counts_as_error_one():
+    err = np.full((1, len(ACTS), 6), 0.09)
+    err[0, ACTS.index("relu")] = [np.inf] + [0.1] * 5
+    m = lb.excess_over_best(board_of(err), "relu")["t0"]
+    assert m.value == pytest.approx((0.91 + 5 * 0.01) / 6)
 
 
 @pytest.fixture(scope="module")
 def small_board():
-    tasks = lb.tasks(digits_lrs=[0.01, 30.0], deep_lrs=[0.001, 0.003], regression_lrs=[0.01, 0.03], cnn_lrs=[0.01, 0.03],
+    tasks = lb.tasks(digits_lrs=[0.01, 30.0], deep_lrs=[0.001, 0.003], regression_lrs=[0.01, 0.03], cnn_lrs=[0.001, 0.003],
                      deep_depth=3, epochs=1, deep_epochs=1, regression_steps=50, cnn_channels=4, cnn_epochs=1,
                      cnn_train=300)
     return lb.run_board([tasks["digits"], tasks["regression"], tasks["cnn"]], ["relu", "tanh", "maxout"], 2, time_steps=1)
@@ -154,7 +185,7 @@ def test_a_task_names_its_data_and_mnist1d_splits_like_digits():
 
 def test_the_claim_box_takes_a_title():
     order = ["relu", "maxout", "leaky_relu", "elu", "tanh", "sigmoid"]
-    items = lb.folklore(lb.rank(errors(order), ACTS), "test")
+    items = lb.folklore(board_of(errors(order)), lb.rank(errors(order), ACTS), "test")
     assert lb.folklore_box(items).startswith(":::{admonition} What the folklore says, and our verdict\n")
     assert lb.folklore_box(items, "Other claims").startswith(":::{admonition} Other claims\n:class: claim\n\n- *")
 

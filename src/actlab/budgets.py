@@ -131,7 +131,7 @@ def task_sizes(task) -> tuple[int, int, int, int, int]:
 
 
 def task_cost(task, activations, seeds: int, *, time_steps: int = 0) -> tuple[float, float]:
-    """(seconds, bytes) of ``leaderboard.run_task`` (one ensemble: a block per network shape) and,
+    """(seconds, bytes) of ``leaderboard.run_task`` (one ensemble per seed: a block per network shape) and,
     with ``time_steps``, of ``leaderboard.step_times`` (a warm-up and three rounds of that many
     steps per function). Here rather than in the leaderboard, whose code keys its stored evidence."""
     from actlab import functions, workload
@@ -148,9 +148,10 @@ def task_cost(task, activations, seeds: int, *, time_steps: int = 0) -> tuple[fl
         else:
             nets.append(workload.mlp(n_in, lb.widths_for(task, a, n_in, n_out), n_out, pieces))
     rows = min(task.batch_size or n, n)
-    blocks = [(net, seeds * len(task.lrs) * nets.count(net), nets.count(net)) for net in set(nets)]  # shared by shape
+    blocks = [(net, len(task.lrs) * nets.count(net), nets.count(net)) for net in set(nets)]  # shared by shape
     seconds, peak = workload.ensemble(blocks, rows, workload.steps(n, task.epochs, task.batch_size),
-                                      optimizer="adam", evals=3, eval_rows=n)
+                                      optimizer="adam", evals=6, eval_rows=n)
+    seconds *= seeds  # the seeds one after another, each its own ensemble
     timing = sum(workload.fit(net, 1, rows, 4 * time_steps, optimizer="adam")[0] for net in nets)
     return seconds + timing, peak
 

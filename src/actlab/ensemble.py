@@ -67,6 +67,7 @@ class Member:
     seed: int = 0
     lr: float = 1e-2
     init: str = "default"
+    gain: float = 1.0  # multiplies the hidden layers' initial weights (torch.nn.init.calculate_gain's)
     tag: dict = field(default_factory=dict, compare=False, hash=False)  # free labels for the caller
     conv: tuple[int, ...] = ()
     kernels: tuple[int, ...] = ()
@@ -77,6 +78,8 @@ class Member:
         functions.get(self.activation)
         if self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}")
+        if not (math.isfinite(self.gain) and self.gain > 0):
+            raise ValueError(f"init gain must be finite and positive; got {self.gain}")
         if (not self.widths and not self.conv) or min(self.widths, default=1) < 1:
             raise ValueError(f"hidden widths must be positive integers; got {self.widths}")
         if self.conv:
@@ -592,7 +595,8 @@ class Block:
         per_member = []
         for m in members:
             g = torch.Generator().manual_seed(m.seed)
-            per_member.append([init_layer(g, m.init, a, b, dtype, kernel=k) for a, b, k in shapes])
+            layers = [init_layer(g, m.init, a, b, dtype, kernel=k) for a, b, k in shapes]
+            per_member.append([(w * m.gain, b) for w, b in layers[:-1]] + layers[-1:])  # the read-out: gain 1
         for layer in range(len(shapes)):
             self.weights.append(torch.stack([pm[layer][0] for pm in per_member]).requires_grad_(True))
             self.biases.append(torch.stack([pm[layer][1] for pm in per_member])[:, None, :].requires_grad_(True))

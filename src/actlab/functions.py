@@ -55,6 +55,12 @@ class Activation:
     note: str = ""
     pieces: int = 1  # linear maps per unit: 1 elementwise, k for maxout, 2 (value, gate) for a gated unit
     gate: str | None = None  # a gated unit's gate: the registry name of g in a * g(b)
+    # Its recommended initialisation (an ``actlab.ensemble.INITS`` scheme) and the gain on the
+    # hidden layers' weights: He's for the ReLU family and the smooth ReLUs, Glorot & Bengio's
+    # normalised init for the sigmoids (torch.nn.init.calculate_gain: tanh 5/3, the sigmoid 1),
+    # LeCun-normal where a function is built to keep unit variance from it (SELU, LeCun's tanh).
+    init: str = "kaiming"
+    gain: float = 1.0
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)
@@ -263,33 +269,40 @@ def _lecun_tanh_d(x: Tensor) -> Tensor:
 # style; every colour has at least 3:1 contrast on the figures' white (tests/test_functions.py).
 for _act in [
     Activation("identity", "identity", lambda x: x, lambda x: torch.ones_like(x),
-               r"f(x) = x", "#666666", note="No nonlinearity: the control in every experiment."),
+               r"f(x) = x", "#666666", note="No nonlinearity: the control in every experiment.",
+               init="lecun"),
     Activation("step", "step", lambda x: (x >= 0).to(x.dtype), lambda x: torch.zeros_like(x),
                r"f(x) = \mathbb{1}[x \ge 0]", "#7a7a00", cite="cybenko1989", kinks=(0.0,),
                torch_ref=lambda x: torch.heaviside(x, torch.ones((), dtype=x.dtype)),
                note="Jump at 0; we use derivative 0 there, as everywhere (no gradient flows)."),
     Activation("sigmoid", "sigmoid", torch.sigmoid, _sigmoid_d,
                r"\sigma(x) = \frac{1}{1 + e^{-x}}", "#1f64b4", cite="cybenko1989",
-               torch_ref=torch.sigmoid),
+               torch_ref=torch.sigmoid,
+               init="xavier"),
     Activation("hardsigmoid", "hard sigmoid", F.hardsigmoid,
                lambda x: _where((x > -3) & (x < 3), 1 / 6, 0.0, x),
                r"f(x) = \max(0, \min(1, x/6 + 1/2))", "#1f64b4", (0, (5, 2)), cite="howard2019",
                torch_ref=F.hardsigmoid, kinks=(-3.0, 3.0),
                note="PyTorch's F.hardsigmoid, ReLU6(x + 3)/6 as in MobileNetV3 (Howard et al. 2019); "
-                    "Gulcehre et al. (2016) define max(min(0.25x + 0.5, 1), 0), slope 1/4."),
+                    "Gulcehre et al. (2016) define max(min(0.25x + 0.5, 1), 0), slope 1/4.",
+               init="xavier"),
     Activation("tanh", "tanh", torch.tanh, _tanh_d,
                r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", "#c2570c", cite="lecun1998",
-               torch_ref=torch.tanh),
+               torch_ref=torch.tanh,
+               init="xavier", gain=5 / 3),
     Activation("lecun_tanh", "LeCun tanh", lambda x: LECUN_TANH_SCALE * torch.tanh(LECUN_TANH_SLOPE * x),
                _lecun_tanh_d, r"f(x) = 1.7159\tanh\!\left(\tfrac{2}{3}x\right)", "#c2570c", (0, (4, 1.5, 1, 1.5)),
                cite="lecun1998", params={"scale": LECUN_TANH_SCALE, "slope": LECUN_TANH_SLOPE},
-               note="Scaled so that f(+-1) = +-1 and its second derivative peaks there (LeCun et al. 1998, §4.4)."),
+               note="Scaled so that f(+-1) = +-1 and its second derivative peaks there (LeCun et al. 1998, §4.4).",
+               init="lecun"),
     Activation("hardtanh", "hard tanh", F.hardtanh,
                lambda x: _where((x > -1) & (x < 1), 1.0, 0.0, x),
                r"f(x) = \max(-1, \min(1, x))", "#c2570c", (0, (5, 2)), cite="gulcehre2016",
-               torch_ref=F.hardtanh, kinks=(-1.0, 1.0)),
+               torch_ref=F.hardtanh, kinks=(-1.0, 1.0),
+               init="xavier"),
     Activation("softsign", "softsign", _limits(F.softsign, -1.0, 1.0), lambda x: 1 / (1 + x.abs()) ** 2,
-               r"f(x) = \frac{x}{1 + |x|}", "#c2570c", (0, (1, 1.5)), torch_ref=F.softsign, cite="glorot2010"),
+               r"f(x) = \frac{x}{1 + |x|}", "#c2570c", (0, (1, 1.5)), torch_ref=F.softsign, cite="glorot2010",
+               init="xavier"),
     Activation("relu", "ReLU", F.relu, lambda x: _where(x > 0, 1.0, 0.0, x),
                r"f(x) = \max(0, x)", "#d62728", cite="fukushima1969,hahnloser2000,jarrett2009,nair2010,glorot2011,krizhevsky2012",
                torch_ref=F.relu,
@@ -312,7 +325,8 @@ for _act in [
                                      SELU_SCALE * SELU_ALPHA * torch.exp(x.clamp(max=0))),
                r"f(x) = \lambda\,(x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1))", "#26822b", (0, (5, 2)),
                cite="klambauer2017", params={"alpha": SELU_ALPHA, "lambda": SELU_SCALE},
-               torch_ref=torch.selu, kinks=(0.0,)),
+               torch_ref=torch.selu, kinks=(0.0,),
+               init="lecun"),
     Activation("celu", "CELU", F.celu, lambda x: torch.where(x > 0, torch.ones_like(x), torch.exp(x.clamp(max=0))),
                r"f(x) = \max(0, x) + \min(0, \alpha(e^{x/\alpha} - 1))", "#26822b", (0, (1, 1.5)),
                params={"alpha": 1.0}, torch_ref=F.celu),
@@ -331,7 +345,10 @@ for _act in [
     Activation("maxout", "maxout (k = 2)", partial(_maxout, k=2), partial(_maxout_d, k=2),
                r"h_i(x) = \max_{j \le k} \left(w_{ij}^{\top} x + b_{ij}\right)", "#000000",
                cite="goodfellow2013", params={"k": 2}, elementwise=False, pieces=2,
-               note="A layer: max over k linear pieces, so k times the weights of a plain layer."),
+               note="A layer: max over k linear pieces, so k times the weights of a plain layer.",
+               # the paper tuned a uniform range per task; LeCun-normal keeps the second moment:
+               # for two independent N(0, s^2) pieces, E[max^2] = s^2
+               init="lecun"),
 ]:
     register(_act)
 
@@ -349,7 +366,7 @@ for _name, _label, _gate, _g, _style, _cite, _ref in _GATED:
     _gate_tex = rf"{_g}{_arg}\right)" if _gate == "relu" else rf"{_g}\left({_arg}\right)"
     register(Activation(
         _name, _label, _fwd, _der, rf"h_i(x) = \left(w_i^{{\top}} x + b_i\right) {_gate_tex}", "#b8287a", _style,
-        cite=_cite, elementwise=False, pieces=2, gate=_gate, torch_ref=_ref,
+        cite=_cite, elementwise=False, pieces=2, gate=_gate, torch_ref=_ref,  # He's init, as Dauphin et al.
         note=f"A layer: value a = w.x + b times the gate {_gate}(v.x + c), two linear maps per unit."))
 
 

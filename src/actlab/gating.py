@@ -305,24 +305,26 @@ def gate_values(task: lb.Task, seeds: int, lr: float, dtype=torch.float32) -> tu
     units of the first hidden layer), and the trained networks' test errors (seeds,). These are the
     networks of the comparison's GLU row at that rate (the same widths, seeds, initialisation,
     steps and minibatch order), which their test errors confirm."""
-    d = lb.task_data(task, dtype)
-    (xt, yt), (xs, ys) = d["train"], d["test"]
-    widths = lb.widths_for(task, "glu", d["n_in"], d["n_out"])
-    ens = Ensemble([Member("glu", widths, seed=s, lr=lr, init=task.init) for s in range(seeds)],
-                   d["n_in"], d["n_out"], dtype=dtype)
+    before, after, err = [], [], []
+    for s in range(seeds):  # as lb.run_task: each seed its own split, initial weights and minibatch order
+        d = lb.task_data(task, dtype, s)
+        (xt, yt), (xs, ys) = d["train"], d["test"]
+        ens = Ensemble([lb.member(task, "glu", d["n_in"], d["n_out"], seed=s, lr=lr)], d["n_in"], d["n_out"],
+                       dtype=dtype)
 
-    def gates():
+        def gates(ens=ens, xs=xs):
+            with torch.no_grad():
+                _, pre, _ = ens.hidden(xs)
+            b = pre[0].chunk(2, -1)[1]  # a gated layer's pre-activations: values, then gate inputs
+            return torch.sigmoid(b).reshape(-1).double().numpy()
+
+        before.append(gates())
+        steps = task.epochs * math.ceil(len(xt) / task.batch_size) if task.batch_size else task.epochs
+        fit(ens, xt, yt, loss=task.loss, steps=steps, batch_size=task.batch_size, seed=s)
+        after.append(gates())
         with torch.no_grad():
-            _, pre, _ = ens.hidden(xs)
-        b = pre[0].chunk(2, -1)[1]  # a gated layer's pre-activations: values, then gate inputs
-        return torch.sigmoid(b).reshape(seeds, -1).double().numpy()
-
-    before = gates()
-    steps = task.epochs * math.ceil(len(xt) / task.batch_size) if task.batch_size else task.epochs
-    fit(ens, xt, yt, loss=task.loss, steps=steps, batch_size=task.batch_size, seed=0)
-    with torch.no_grad():
-        err = lb.errors(task, ens(xs), ys)
-    return before, gates(), err
+            err.append(lb.errors(task, ens(xs), ys)[0])
+    return np.stack(before), np.stack(after), np.array(err)
 
 
 def glu_rate(results: list[lb.TaskResult], task: lb.Task) -> tuple[float, np.ndarray | None]:
