@@ -16,7 +16,7 @@ def keywords(f) -> set[str]:
 
 
 @pytest.mark.parametrize("chapter, ex_id, inputs", [
-    ("tanh", "deep", keywords(tanhrace.run)),
+    ("tanh", "deep", set(evidence.CELLS[tanhrace.CELL].params)),
     ("gated", "deeper", keywords(gating.compare)),
     ("mnist1d", "deep20", keywords(mnist1dcnn.deep_profile)),
     ("guide", "shallow", set(evidence.CELLS[guide.CELL].params)),
@@ -35,6 +35,13 @@ def test_the_guide_refuses_a_partial_parameter_set():
     del params["seeds"]
     with pytest.raises(TypeError, match="missing: seeds"):
         guide.run(**params)
+
+
+def test_the_tanh_race_refuses_a_partial_parameter_set():
+    params = dict(evidence.CELLS[tanhrace.CELL].params)
+    del params["starts"]
+    with pytest.raises(TypeError, match="missing: starts"):
+        tanhrace.run(**params)
 
 
 def test_a_measure_flattens_as_record_measure_records_it():

@@ -27,8 +27,9 @@ def test_speed_sweep_takes_a_cnn_and_adam_and_keeps_what_inspect_returns():
                          inspect=lambda ens: seen.append(ens) or np.arange(len(ens))[:, None] * np.ones((1, 3)))
     assert all(m.conv == (4, 4, 4) for m in seen[0].members)  # the factory's CNN, not an MLP
     assert sw.inspected[("relu", 3, 0.03)].shape == (2, 3)  # (seeds, what inspect returned per member)
-    # member order: activation, depth, rate, seed, so the second rate's seeds of relu are members 2 and 3
-    assert sw.inspected[("relu", 3, 0.03)][:, 0].tolist() == [2.0, 3.0]
+    # one ensemble per seed, its members in the order activation, depth, rate: relu's second rate is
+    # member 1 of each seed's ensemble
+    assert sw.inspected[("relu", 3, 0.03)][:, 0].tolist() == [1.0, 1.0]
 
 
 def test_tuned_from_sweep_follows_the_tuning_rule_on_a_batched_sweep():

@@ -80,8 +80,12 @@ class SpeedSweep:
 
 
 def mlp(width: int = 64):
-    """The default network of a speed sweep: ``depth`` hidden layers of ``width`` units."""
-    return lambda act, depth, lr, seed, init: Member(act, (width,) * depth, seed=seed, lr=lr, init=init)
+    """The default network of a speed sweep: ``depth`` hidden layers of ``width`` units; ``init`` is a
+    scheme or a (scheme, gain) pair."""
+    def make(act, depth, lr, seed, init):
+        scheme, gain = (init, 1.0) if isinstance(init, str) else init
+        return Member(act, (width,) * depth, seed=seed, lr=lr, init=scheme, gain=gain)
+    return make
 
 
 def _train(specs, seeds: int, X, y, *, width, epochs, batch_size, momentum, scheme, eval_every,
@@ -90,33 +94,37 @@ def _train(specs, seeds: int, X, y, *, width, epochs, batch_size, momentum, sche
     losses (specs, seeds), held-out errors or None, the epoch of each evaluation, and
     ``inspect(ens)`` of the trained ensemble (member order) or None."""
     make = network or mlp(width)
-    members = [make(a, d, lr, s, scheme[a]) for a, d, lr in specs for s in range(seeds)]
     X = X.to(dtype)
-    ens = Ensemble(members, X.shape[1], int(y.max()) + 1, dtype=dtype)
     Xe, ye = X[:eval_examples], y[:eval_examples]
     Xt = None if X_test is None else X_test.to(dtype)
-    errors, tests = [], []
-
-    def error(step, e):
-        with torch.no_grad():
-            errors.append((e(Xe).argmax(-1) != ye).double().mean(1).numpy())
-            if Xt is not None:
-                tests.append((e(Xt).argmax(-1) != y_test).double().mean(1).numpy())
-
-    error(0, ens)
     per_epoch = -(-len(y) // batch_size)
     steps = epochs * per_epoch
-    hist = fit(ens, X, y, loss="xent", steps=steps, optimizer=optimizer, momentum=momentum,
-               batch_size=batch_size, log_every=eval_every, callback=error)
     logged = [0] + [k for k in range(1, steps + 1) if k % eval_every == 0 or k == steps]
+    errs, tests, finals, seen = [], [], [], []
+    for s in range(seeds):  # each seed its own ensemble: its own initial weights and minibatch order
+        ens = Ensemble([make(a, d, lr, s, scheme[a]) for a, d, lr in specs], X.shape[1], int(y.max()) + 1,
+                       dtype=dtype)
+        errors, test = [], []
+
+        def error(step, e, errors=errors, test=test):
+            with torch.no_grad():
+                errors.append((e(Xe).argmax(-1) != ye).double().mean(1).numpy())
+                if Xt is not None:
+                    test.append((e(Xt).argmax(-1) != y_test).double().mean(1).numpy())
+
+        error(0, ens)
+        hist = fit(ens, X, y, loss="xent", steps=steps, optimizer=optimizer, momentum=momentum,
+                   batch_size=batch_size, log_every=eval_every, callback=error, seed=s)
+        errs.append(np.stack(errors, -1))
+        tests.append(np.stack(test, -1) if test else None)
+        finals.append(hist[-1])
+        if inspect is not None:
+            seen.append(np.asarray(inspect(ens)))
     shape = (len(specs), seeds)
-    err = np.stack(errors, -1).reshape(*shape, -1)
-    test = np.stack(tests, -1).reshape(*shape, -1) if tests else None
-    seen = None
-    if inspect is not None:
-        seen = np.asarray(inspect(ens))
-        seen = seen.reshape(*shape, *seen.shape[1:])
-    return err, hist[-1].reshape(shape), test, np.array(logged) / per_epoch, seen
+    err = np.stack(errs, 1)  # (specs, seeds, evals)
+    test = np.stack(tests, 1) if tests[0] is not None else None
+    seen = np.stack(seen, 1) if inspect is not None else None  # (specs, seeds, ...)
+    return err, np.stack(finals, 1).reshape(shape), test, np.array(logged) / per_epoch, seen
 
 
 def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: int = 20,
@@ -125,7 +133,7 @@ def run(activations, depths, lrs, seeds: int, X, y, *, width: int = 64, epochs: 
         eval_every: int | None = None, X_test=None, y_test=None, tune_rounds: int = 0,
         factor: float = 3.0, dtype=torch.float32, held_out: tuple | None = None, network=None,
         optimizer: str = "sgd", inspect=None) -> SpeedSweep:
-    """``init``: one scheme for all, or {activation: scheme}. ``network(act, depth, lr, seed, init)``
+    """``init``: one scheme for all, or {activation: scheme or (scheme, gain)}. ``network(act, depth, lr, seed, init)``
     makes one :class:`~actlab.ensemble.Member` (default :func:`mlp` of ``width``: a CNN such as
     ``ensemble.mnist1d_cnn`` fits in too, with ``depths`` only labelling it); ``optimizer``: "sgd"
     (with ``momentum``) or "adam". ``inspect(ens)``, if given, is called on each trained ensemble and
@@ -209,7 +217,7 @@ def run_cost(activations, depths, n_lrs: int, seeds: int, n: int, *, n_in: int, 
              epochs: int, batch_size: int = 64, eval_every: int, eval_examples: int | None = None, n_test: int = 0,
              tune_rounds: int = 0, optimizer: str = "sgd", momentum: float = 0.9, network=None,
              itemsize: int = 4) -> tuple[float, float]:
-    """(seconds, bytes) of :func:`run` on ``n`` training examples of ``n_in`` features, each round of
+    """(seconds, bytes) of :func:`run` (one ensemble per seed) on ``n`` training examples of ``n_in`` features, each round of
     ``tune_rounds`` priced as one more rate for every (activation, depth), trained on its own.
     ``network(activation, depth)``: the :class:`~actlab.workload.Net` of a member (an MLP of
     ``width`` by default).
@@ -225,8 +233,9 @@ def run_cost(activations, depths, n_lrs: int, seeds: int, n: int, *, n_in: int, 
               evals=steps // eval_every + 2, eval_rows=min(eval_examples or n, n) + n_test)
     nets = [network(a, d) if network else workload.mlp(n_in, (width,) * d, n_out, functions.get(a).pieces)
             for a in activations for d in depths]
-    blocks = [(net, n_lrs * seeds * nets.count(net), nets.count(net)) for net in set(nets)]  # equal shapes share one
+    blocks = [(net, n_lrs * nets.count(net), nets.count(net)) for net in set(nets)]  # equal shapes share one
     seconds, peak = workload.ensemble(blocks, batch_size, steps, **kw)
+    seconds *= seeds  # each seed its own ensemble, one after another
     more = sum(workload.fit(net, seeds, batch_size, steps, **kw)[0] for net in nets)  # one (activation, depth)
     return seconds + tune_rounds * more, peak
 

@@ -939,15 +939,21 @@ def fit(ens: Ensemble, x: torch.Tensor, y: torch.Tensor, *, loss: str = "mse", s
         grad_callback=None) -> np.ndarray:
     """Train every member; returns the per-member training loss, shape (logged steps, E).
 
-    Full-batch when ``batch_size`` is None; otherwise minibatches in one seeded order that
-    all members share. A member whose loss turns NaN or inf keeps training as NaN without
-    touching the others (its parameters are its own). ``callback(step, ens)`` runs after
-    each logged step; ``grad_callback(step, ens)`` after every backward pass, before the
-    update (the gradients are in ``p.grad``). ``y_per_member``: y has a leading member axis.
+    Full-batch when ``batch_size`` is None; otherwise minibatches in an order drawn from ``seed``
+    and the member's own seed, so that a seed fixes a run's minibatch order as well as its initial
+    weights, and members of one seed (the functions and rates a sweep compares) share an order. A
+    member whose loss turns NaN or inf keeps training as NaN without touching the others (its
+    parameters are its own). ``callback(step, ens)`` runs after each logged step;
+    ``grad_callback(step, ens)`` after every backward pass, before the update (the gradients are in
+    ``p.grad``). ``y_per_member``: y has a leading member axis.
     """
     opt = Optimizer(ens, optimizer, momentum=momentum)
-    g = torch.Generator().manual_seed(seed)
     n = x.shape[-2]  # examples (x may carry a leading member axis)
+    seeds = sorted({m.seed for m in ens.members})
+    gens = [torch.Generator().manual_seed(seed * 1_000_003 + s) for s in seeds]
+    # one order per distinct seed; with one seed, x stays shared by every member (the fast path)
+    row = torch.tensor([seeds.index(m.seed) for m in ens.members])[:, None]
+    members = torch.arange(len(ens.members))[:, None]
     history = []
     perm, pos = None, n
     for step in range(1, steps + 1):
@@ -955,11 +961,17 @@ def fit(ens: Ensemble, x: torch.Tensor, y: torch.Tensor, *, loss: str = "mse", s
             xb, yb = x, y
         else:
             if pos + batch_size > n:
-                perm, pos = torch.randperm(n, generator=g), 0
-            sel = perm[pos:pos + batch_size]
+                perm, pos = torch.stack([torch.randperm(n, generator=g) for g in gens]), 0
+            sel = perm[:, pos:pos + batch_size]
             pos += batch_size
-            xb = x[sel] if x.dim() == 2 else x[:, sel]
-            yb = y[:, sel] if y_per_member else y[sel]
+            if len(seeds) == 1:
+                sel = sel[0]
+                xb = x[sel] if x.dim() == 2 else x[:, sel]
+                yb = y[:, sel] if y_per_member else y[sel]
+            else:
+                sel = sel[row[:, 0]]  # (E, batch): each member's own order
+                xb = x[sel] if x.dim() == 2 else x[members, sel]
+                yb = y[members, sel] if y_per_member else y[sel]
         losses = member_losses(ens(xb), yb, loss)
         losses.sum().backward()
         if grad_callback is not None:

@@ -17,12 +17,34 @@ from actlab.verdicts import measure_metrics
 CELL = "guide-leaderboard"
 
 
+INIT_NAMES = {"kaiming": "He normal", "xavier": "Glorot & Bengio (Xavier) uniform", "lecun": "LeCun normal",
+              "default": "PyTorch's default", "standard": "Glorot & Bengio's standard"}
+
+
 @dataclass
 class Guide:
     board: lb.Board
     ranking: lb.Ranking
     advice: lb.Advice
+    folklore: list    # (claim text, Verdict) of the CS231n advice (lb.folklore)
     metrics: dict     # what the chapter records (actlab.record.record_all)
+
+
+def inits_table(activations: list[str]) -> str:
+    """Each function's initialisation on the leaderboard (its registry entry), as a Markdown table."""
+    from actlab import functions
+    from actlab.numbers import fmt
+    from actlab.tables import markdown_table
+
+    rows = [[lb.names_text([a]), INIT_NAMES[functions.get(a).init],
+             fmt(functions.get(a).gain) if functions.get(a).gain != 1 else "1"] for a in activations]
+    return markdown_table(["function", "initial weights", "gain"], rows)
+
+
+def half_changes(full: list, half: list) -> list[str]:
+    """The folklore verdicts that differ between the same runs at half and at the full budget."""
+    return [f"“{text.split(' (')[0].rstrip('.')}”: {h.outcome} at half the budget, {v.outcome} at the full one"
+            for (text, v), (_, h) in zip(full, half, strict=True) if v.outcome != h.outcome]
 
 
 def run(**params) -> Guide:
@@ -35,7 +57,20 @@ def run(**params) -> Guide:
     ranking = board.ranking()
     advice = lb.advice(ranking, board.fail_share(), board.titles)
     acts, tasks = params["activations"], params["tasks"]
-    m = {"fail_fraction_text": pct(lb.FAIL_FRACTION), "still_falling_text": pct(lb.STILL_FALLING)}
+    setting = f"{len(tasks)} tasks, {params['seeds']} seeds"
+    folk = lb.folklore(board, ranking, setting)
+    m = {"fail_fraction_text": pct(lb.FAIL_FRACTION), "still_falling_text": pct(lb.STILL_FALLING),
+         "delta_points": 100 * lb.DELTA}
+    # the same runs read at half their budget: what doubling the budget changed
+    half = board.at_half()
+    h_rank = half.ranking()
+    h_adv = lb.advice(h_rank, half.fail_share(), half.titles)
+    changed = half_changes(folk, lb.folklore(half, h_rank, setting))
+    m |= {"half_best": lb.names_text([h_adv.best]), "half_top_group": lb.names_text(h_adv.top),
+          "half_n_top": len(h_adv.top), "half_avoid": lb.names_text(h_adv.avoid),
+          "avoid": lb.names_text(advice.avoid), "n_half_changed": len(changed),
+          "half_changed_text": "; ".join(changed) or "none",
+          "half_same_top": "the same" if h_adv.top == advice.top else "a different"}
     counts = board.failure_counts()
     m |= {f"n_{kind.replace(' ', '_')}": int(counts[..., k].sum()) for k, kind in enumerate(lb.FAILURE_KINDS)}
     for a in acts:
@@ -56,4 +91,4 @@ def run(**params) -> Guide:
             m[f"fail_max_{a}"] = float(fails[:, acts.index(a)].max())
             m[f"fail_max_{a}_text"] = pct(fails[:, acts.index(a)].max())
             m[f"profile_{a}"] = lb.profile_text(board, a)
-    return Guide(board, ranking, advice, m)
+    return Guide(board, ranking, advice, folk, m)

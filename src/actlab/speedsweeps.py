@@ -77,6 +77,61 @@ def variants_speed_part(data: dict, speed_activations, **_) -> dict:
             "runs": [r for a in speed_activations for r in data["runs"] if r["activation"] == a]}
 
 
+# ---------------------------------------------------------------- the tanh chapter's race
+
+TANH_STARTS = ("recommended", "default", "matched")
+
+
+def tanh_starts(start: str, activations) -> dict:
+    """Each activation's (scheme, gain) in the tanh chapter's race. "recommended": its registry entry
+    (Glorot & Bengio's scheme with PyTorch's gains, 5/3 for tanh and 1 for the sigmoid); "default":
+    PyTorch's default for a linear layer; "matched": tanh's recommended start, and the sigmoid at four
+    times tanh's weights, the scale at which sigma(4z) = (1 + tanh(2z)) / 2 has tanh's slope at zero
+    (sigma'(0) = 1/4), so the two networks differ by little more than the sigmoid's offset of one half."""
+    from actlab import functions
+
+    if start not in TANH_STARTS:
+        raise ValueError(f"start must be one of {', '.join(TANH_STARTS)}; got {start!r}")
+    if start == "default":
+        return {a: "default" for a in activations}
+    own = {a: (functions.get(a).init, functions.get(a).gain) for a in activations}
+    if start == "matched":
+        scheme, gain = functions.get("tanh").init, functions.get("tanh").gain
+        own |= {"tanh": (scheme, gain), "sigmoid": (scheme, 4 * gain)}
+    return own
+
+
+def tanh_race_data(*, activations, depths, lrs, tune_rounds: int, seeds: int, epochs: int, target_error: float,
+                   heldout_target: float, eval_every: int, eval_examples: int, width: int, starts,
+                   device: str = "cpu") -> dict:
+    """The tanh chapter's race from each of ``starts`` (:func:`tanh_starts`): MLPs of ``width`` units
+    and each of ``depths`` hidden layers on the digits training split (SGD with momentum 0.9,
+    minibatches of 64), every activation x depth x rate x seed, the rate tuned per (activation,
+    depth) on the training target (``tune_rounds``); errors every ``eval_every`` steps on the first
+    ``eval_examples`` training examples and on the test split (``heldout_target`` is read from them
+    later). As :func:`speed_sweep_data`, by start; each start is its own sweep (a spot check's block)."""
+    from actlab import data
+    from actlab.seeding import deterministic
+
+    if device != "cpu":
+        raise ValueError(f"the speed sweeps train on the CPU only (actlab.ensemble has no device support); got {device!r}")
+    deterministic(0)
+    X, y = data.digits("train")
+    Xt, yt = data.digits("test")
+    out = {}
+    for start in starts:
+        sweep = convergence.run(list(activations), list(depths), list(lrs), seeds, X, y, width=width, epochs=epochs,
+                                target=target_error, eval_every=eval_every, eval_examples=eval_examples, X_test=Xt,
+                                y_test=yt, tune_rounds=tune_rounds, init=tanh_starts(start, activations))
+        out[start] = speed_sweep_data(sweep)
+    return {"by_start": out}
+
+
+def tanh_race_part(data: dict, starts, **_) -> dict:
+    """The part of stored ``tanh_race_data`` that it recomputes for ``starts`` alone."""
+    return {"by_start": {s: data["by_start"][s] for s in starts}}
+
+
 # ---------------------------------------------------------------- SpeedSweep as data
 
 def speed_sweep_data(sw: convergence.SpeedSweep) -> dict:

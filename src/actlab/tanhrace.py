@@ -22,17 +22,32 @@ class Race:
     metrics: dict     # what the chapter records (actlab.record.record_all)
 
 
-def run(*, activations, depths, lrs, tune_rounds: int, seeds: int, epochs: int, target_error: float,
-        heldout_target: float, eval_every: int, eval_examples: int, width: int) -> Race:
-    """MLPs of ``width`` units and each of ``depths`` hidden layers on the digits training split
-    (SGD with momentum 0.9, minibatches of 64), every activation x depth x rate x seed, the rate
-    tuned per (activation, depth) on the training target (``tune_rounds``); errors every
-    ``eval_every`` steps on the first ``eval_examples`` training examples and on the test split."""
-    X, y = data.digits("train")
-    Xt, yt = data.digits("test")
-    sweep = convergence.run(activations, depths, lrs, seeds, X, y, width=width, epochs=epochs, target=target_error,
-                            eval_every=eval_every, eval_examples=eval_examples, X_test=Xt, y_test=yt,
-                            tune_rounds=tune_rounds)
+CELL = "tanh-race"
+
+
+def run(**params) -> dict[str, Race]:
+    """The race from each start of ``params["starts"]`` (the evidence cell ``tanh-race``: stored at
+    the chapter's defaults, computed once under ``_build/evidence`` at other parameters), by start.
+    The first start's metrics are recorded under their own names (the claim reads them), the
+    others' with the start as a prefix (``default_speed_ratio_deep``)."""
+    from actlab import evidence, speedsweeps
+
+    if missing := sorted(set(evidence.CELLS[CELL].params) - set(params)):
+        raise TypeError(f"the tanh race takes every parameter of the evidence cell {CELL}; missing: {', '.join(missing)}")
+    stored = evidence.load(CELL, **params)["by_start"]
+    p = {k: v for k, v in params.items() if k != "starts"}
+    races = {s: _race(speedsweeps.speed_sweep_from(stored[s]), **p) for s in params["starts"]}
+    first = params["starts"][0]
+    for s, r in races.items():
+        if s != first:
+            races[first].metrics |= {f"{s}_{k}": v for k, v in r.metrics.items()}
+    return races
+
+
+def _race(sweep: convergence.SpeedSweep, *, activations, depths, lrs, tune_rounds: int, seeds: int, epochs: int,
+          target_error: float, heldout_target: float, eval_every: int, eval_examples: int, width: int) -> Race:
+    """Every number the chapter quotes about one sweep of the race."""
+    y = data.digits("train")[1]
     ep, loss = sweep.tuned()
     best = sweep.best_lr()
     ep_all_test = sweep.epochs_to_target(held_out=True, target=heldout_target)
