@@ -86,8 +86,9 @@ def tanh_starts(start: str, activations) -> dict:
     """Each activation's (scheme, gain) in the tanh chapter's race. "recommended": its registry entry
     (Glorot & Bengio's scheme with PyTorch's gains, 5/3 for tanh and 1 for the sigmoid); "default":
     PyTorch's default for a linear layer; "matched": tanh's recommended start, and the sigmoid at four
-    times tanh's weights, the scale at which sigma(4z) = (1 + tanh(2z)) / 2 has tanh's slope at zero
-    (sigma'(0) = 1/4), so the two networks differ by little more than the sigmoid's offset of one half."""
+    times tanh's weights: sigma(x) = (1 + tanh(x / 2)) / 2, so a layer fed by sigmoid units with four
+    times a tanh layer's weights computes what the tanh layer does, up to offsets its biases can
+    absorb (in the first layer, fed by the data, the exact factor is two)."""
     from actlab import functions
 
     if start not in TANH_STARTS:

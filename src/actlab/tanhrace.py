@@ -170,3 +170,18 @@ def speed_table(race: Race) -> str:
                             + (f"(lr {fmt(sw.lrs[best[a, d]])})" if reached[a, d] else "(no rate reached it)")
                             for a in range(len(sw.activations))] for d, depth in enumerate(sw.depths)]
     return markdown_table(["hidden layers"] + [label(a) for a in sw.activations], rows)
+
+
+START_NAMES = {"recommended": "each its recommended (Xavier; gain 5/3 for tanh, 1 for the sigmoid)",
+               "default": "PyTorch's default (uniform ±1/√fan-in, weights and biases)",
+               "matched": "matched scale (tanh's recommended; the sigmoid's weights four times tanh's)"}
+
+
+def starts_table(races: dict[str, Race]) -> str:
+    """The claim's four ratios (sigmoid ÷ tanh epochs to the target, per seed) from each start."""
+    from actlab.tables import markdown_table
+
+    keys = ("speed_ratio_shallow", "speed_ratio_deep", "speed_ratio_test_shallow", "speed_ratio_test_deep")
+    rows = [[START_NAMES[s]] + [r.metrics[k + "_short"] for k in keys] for s, r in races.items()]
+    return markdown_table(["initial weights", "training, shallowest", "training, deepest", "held out, shallowest",
+                           "held out, deepest"], rows)
