@@ -443,3 +443,25 @@ def test_conv_layers_with_the_activation_inside_equal_the_activation_after_them(
                          strict=True):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(fused, args)
+
+
+def test_a_seed_fixes_the_batch_order_too_so_a_member_trains_alone_as_in_a_sweep():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 5, generator=g, dtype=torch.float64), torch.randint(0, 3, (96,), generator=g)
+    members = [Member("relu", (8,), seed=s, lr=0.05) for s in (0, 1, 2)]
+    together = fit(Ensemble(members, 5, 3), x, y, loss="xent", steps=12, batch_size=16, log_every=12)
+    alone = [fit(Ensemble([m], 5, 3), x, y, loss="xent", steps=12, batch_size=16, log_every=12)[-1, 0]
+             for m in members]
+    assert np.allclose(together[-1], alone, rtol=1e-5)
+    # two seeds of one network see different minibatches: their losses differ after a step
+    assert len(set(np.round(together[-1], 6))) == 3
+
+
+def test_gain_scales_the_hidden_weights_and_not_the_read_out():
+    plain = Ensemble([Member("tanh", (16, 16), seed=3, init="xavier")], 4, 2)
+    scaled = Ensemble([Member("tanh", (16, 16), seed=3, init="xavier", gain=5 / 3)], 4, 2)
+    w0, w1 = plain.blocks[0].weights, scaled.blocks[0].weights
+    assert torch.allclose(w1[0], 5 / 3 * w0[0]) and torch.allclose(w1[1], 5 / 3 * w0[1])
+    assert torch.equal(w1[-1], w0[-1])
+    with pytest.raises(ValueError, match="gain must be finite and positive"):
+        Member("tanh", (4,), gain=0.0)

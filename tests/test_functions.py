@@ -470,3 +470,14 @@ def test_time_ops_counts_its_calls_and_reads_the_clock_it_is_given():
     assert (wall["sleep"] >= 0.002).all()  # the wall clock sees the sleep...
     cpu = cost.time_ops(ops, repeats=2, inner=1, calls=2, clock=time.thread_time)
     assert (cpu["sleep"] < 0.001).all()  # ...this thread's CPU clock does not
+
+
+def test_every_function_names_a_recommended_initialisation():
+    from actlab.ensemble import INITS
+
+    for name in functions.names():
+        f = functions.get(name)
+        assert f.init in INITS and f.gain > 0, name
+    assert functions.get("selu").init == "lecun"  # its fixed point assumes LeCun-normal weights
+    assert (functions.get("tanh").init, functions.get("tanh").gain) == ("xavier", 5 / 3)  # torch's calculate_gain
+    assert functions.get("relu").init == functions.get("gelu").init == "kaiming"
