@@ -58,8 +58,8 @@ GUIDE = dict(
     activations=["relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "mish", "softplus", "tanh",
                  "lecun_tanh", "sigmoid", "maxout", "swiglu"],
     tasks=["digits", "cnn", "deep", "regression"], seeds=10, epochs=40, deep_depth=20, deep_epochs=120,
-    regression_steps=3000, digits_lrs=[0.001, 0.003, 0.01, 0.03, 0.1, 0.3], deep_lrs=[0.0003, 0.001, 0.003, 0.01],
-    regression_lrs=[0.001, 0.003, 0.01, 0.03, 0.1, 0.3], cnn_lrs=[0.003, 0.01, 0.03, 0.1], cnn_channels=25,
+    regression_steps=3000, digits_lrs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], deep_lrs=[0.0003, 0.001, 0.003, 0.01],
+    regression_lrs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], cnn_lrs=[0.001, 0.003, 0.01, 0.03, 0.1], cnn_channels=25,
     cnn_epochs=48, cnn_train=2000, time_steps=10)
 
 MNIST1D_SPEED = dict(
@@ -99,7 +99,7 @@ CELLS: dict[str, Cell] = {
     # rounds differently, moved test errors by up to 1.2 points here), 5% relative for the MSE.
     "guide-leaderboard": Cell(
         "actlab.leaderboard:board_data", GUIDE, expected_s=45,
-        summary="{seeds} seeds × {n_activations} functions × {n_tasks} tasks × 3–4 learning rates, budget "
+        summary="{seeds} seeds × {n_activations} functions × {n_tasks} tasks × 4–7 learning rates, budget "
                 "{epochs} epochs (digits), {deep_epochs} ({deep_depth}-layer), {cnn_epochs} (CNN), "
                 "{regression_steps} full-batch steps (regression)",
         spot=tuple({"tasks": [t], "only_seeds": [s], "time_steps": 0} for t in ("regression", "digits", "deep", "cnn")
