@@ -70,7 +70,8 @@ def run(**params) -> Guide:
           "half_n_top": len(h_adv.top), "half_avoid": lb.names_text(h_adv.avoid),
           "avoid": lb.names_text(advice.avoid), "n_half_changed": len(changed),
           "half_changed_text": "; ".join(changed) or "none",
-          "half_same_top": "the same" if h_adv.top == advice.top else "a different"}
+          "half_same_top": ("the same group as at the full budget" if h_adv.top == advice.top
+                            else "not the group the full budget gives")}
     counts = board.failure_counts()
     m |= {f"n_{kind.replace(' ', '_')}": int(counts[..., k].sum()) for k, kind in enumerate(lb.FAILURE_KINDS)}
     for a in acts:

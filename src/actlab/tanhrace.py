@@ -74,7 +74,8 @@ def _race(sweep: convergence.SpeedSweep, *, activations, depths, lrs, tune_round
                                        else "did not reach the target either (median over seeds)")
     m["shallowest"] = sweep.depths[0]
     m["shallowest_layers_text"] = f"{sweep.depths[0]} hidden layer" + ("" if sweep.depths[0] == 1 else "s")
-    m |= {"seeds": seeds, "epochs": epochs, "target_error": target_error, "heldout_target": heldout_target,
+    m |= {"seeds": seeds, "epochs": epochs, "tune_rounds": tune_rounds, "target_error": target_error,
+          "heldout_target": heldout_target,
           "width": width, "eval_every": eval_every, "eval_examples": eval_examples}
     m["eval_fraction"] = eval_every / (-(-len(y) // 64))
     m["n_networks"] = int(sweep.trained.sum()) * seeds
