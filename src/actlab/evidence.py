@@ -194,7 +194,7 @@ CELLS: dict[str, Cell] = {
         summary="{seeds} seeds × {n_activations} functions × {n_depths} depths × {n_lrs} learning rates (extended "
                 "while tuning) from {n_starts} initialisations, MLPs of {width} units on digits, budget {epochs} "
                 "epochs of SGD with momentum",
-        spot=tuple({"starts": [s]} for s in ("recommended", "default", "matched")),
+        spot=tuple({"starts": [s]} for s in TANH_RACE["starts"]),
         select="actlab.speedsweeps:tanh_race_part", atol=0.05, rtol=0.05),
     # The vanishing-gradients chapter's gradient norms at initialisation. Spot blocks: one part each
     # (digits, Gaussian inputs, batch normalisation: each its own ensembles, exact on the same CPU).
