@@ -58,7 +58,7 @@ GUIDE = dict(
     activations=["relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "mish", "softplus", "tanh",
                  "lecun_tanh", "sigmoid", "maxout", "swiglu"],
     tasks=["digits", "cnn", "deep", "regression"], seeds=10, epochs=40, deep_depth=20, deep_epochs=120,
-    regression_steps=3000, digits_lrs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], deep_lrs=[0.0003, 0.001, 0.003, 0.01],
+    regression_steps=3000, digits_lrs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], deep_lrs=[0.0001, 0.0003, 0.001, 0.003, 0.01],
     regression_lrs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], cnn_lrs=[0.001, 0.003, 0.01, 0.03, 0.1], cnn_channels=25,
     cnn_epochs=48, cnn_train=2000, time_steps=10)
 

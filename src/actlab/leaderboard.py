@@ -584,7 +584,7 @@ def board_figure(board: Board, ranking: Ranking):
     med, within = board.medians()
     fails, n_runs = board.fail_counts()
     T, A = med.shape
-    fig, axes = plotting.figure(1, 1, width=7.0, height=0.34 * A + 1.0)
+    fig, axes = plotting.figure(1, 1, width=7.0, height=0.44 * A + 1.0)
     ax = axes[0, 0]
     cmap = matplotlib.colormaps["cividis_r"]
     norm = Normalize(1, A)
@@ -596,11 +596,11 @@ def board_figure(board: Board, ranking: Ranking):
             label = error_text(board.results[t].task, med[t, a])
             if fails[t, a] > 0:
                 count = f"{fails[t, a]}/{n_runs[t]} failed"
-                label = count if not np.isfinite(med[t, a]) else f"{label}, {count}"
-            ax.text(t + 1.5, i + 0.5, label, ha="center", va="center", fontsize=9,
+                label = count if not np.isfinite(med[t, a]) else f"{label}\n{count}"  # two lines: fits a cell
+            ax.text(t + 1.5, i + 0.5, label, ha="center", va="center", fontsize=9, linespacing=1.1,
                     color="white" if dark else "black")
         m = ranking.measure(order[i])
-        ax.text(0.5, i + 0.5, f"{fmt(m.value, 2)} [{fmt(m.lo, 2)}, {fmt(m.hi, 2)}]",
+        ax.text(0.5, i + 0.5, f"{fmt(m.value)} [{fmt(m.lo)}, {fmt(m.hi)}]",
                 ha="center", va="center", fontsize=9)
     ax.set_xlim(0, T + 1)
     ax.set_ylim(A, 0)
@@ -652,9 +652,11 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "", bo
     else:
         lines.append(f"- **Start with {names_text([adv.best])}:** {best}, and every other function ranks "
                      "decisively worse" + flag(adv.top) + ".")
+    middle = fmt((len(ranking.activations) + 1) / 2)
     if adv.avoid:
         lines.append(f"- **Avoid {names_text(adv.avoid)}:** decisively worse than {names_text([adv.best])}, "
-                     "with the whole interval of the mean rank in the worse half" + flag(adv.avoid) + ".")
+                     f"with the whole joint interval of the mean rank worse than the middle rank, {middle}"
+                     + flag(adv.avoid) + ".")
     if adv.fragile:
         counts, runs = (board.failure_counts(), board.fail_counts()[1]) if board is not None else (None, None)
 
@@ -668,7 +670,8 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "", bo
                      "still learning when the budget ran out) with " + "; ".join(parts) + ".")
     if adv.undecided:
         lines.append(f"- **No advice either way** on {names_text(adv.undecided)}: decisively worse than the best, "
-                     "but not decisively in the worse half.")
+                     f"but the joint interval of the mean rank reaches the middle rank, {middle}, or better (the "
+                     "figure's intervals are each function's own, narrower than the joint ones).")
     return "\n".join(lines)
 
 
@@ -803,7 +806,8 @@ def folklore(board: Board, ranking: Ranking, setting: str) -> list[tuple[str, ob
          judge("tanh-worse", set_([_diff_rule("tanh", ">"), _diff_rule("tanh", ">", "maxout")]), m)),
         ("If dead units are a worry, give leaky ReLU or maxout a try (tested as: at least one ranks "
          "decisively better than ReLU).",
-         judge("variants", [replace(_diff_rule(a, "<"), setting=names_text([a])) for a in ("leaky_relu", "maxout")],
+         judge("variants", [replace(_diff_rule(a, "<"), setting=f"{names_text([a])}, {setting}")
+                            for a in ("leaky_relu", "maxout")],
               m, mode="settings")),
         ("Be careful with the learning rate and watch the fraction of dead units.",
          Verdict("careful", DISCUSSED, note="practice, not a claim to test; the failure shares of the grid show how "
