@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actlab import evidence
+from actlab import data, evidence
 from actlab import leaderboard as lb
 from actlab.numbers import pct
 from actlab.verdicts import measure_metrics
@@ -71,7 +71,10 @@ def run(**params) -> Guide:
           "avoid": lb.names_text(advice.avoid), "n_half_changed": len(changed),
           "half_changed_text": "; ".join(changed) or "none",
           "half_same_top": ("the same group as at the full budget" if h_adv.top == advice.top
-                            else "not the group the full budget gives")}
+                            else "not the group the full budget gives"),
+          "half_top_caveat": ("the top group did not move." if h_adv.top == advice.top else
+                              "the top group, and so the advice to start with one of its functions, is this "
+                              "budget's, and a longer one may change it again.")}
     counts = board.failure_counts()
     m |= {f"n_{kind.replace(' ', '_')}": int(counts[..., k].sum()) for k, kind in enumerate(lb.FAILURE_KINDS)}
     for a in acts:
@@ -85,6 +88,7 @@ def run(**params) -> Guide:
         cnn = board.results[tasks.index("cnn")]
         best = board.best_accuracy(tasks.index("cnn"))
         m |= {"cnn_train_used": len(lb.task_data(cnn.task)["train"][1]), "cnn_epochs": params["cnn_epochs"],
+              "cnn_train_full": data.MNIST1D_TRAIN,
               "cnn_best": best, "cnn_best_text": pct(best)}
     fails = board.fail_share()
     for a in ("relu", "sigmoid"):
