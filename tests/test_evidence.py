@@ -343,3 +343,11 @@ def test_a_chapter_cell_is_registered_at_the_chapter_defaults(cell):
     assert f"{var} = {{k: P[k] for k in " in text and f'evidence.load("{cell}", **{var})' in text
     assert f".{attr}}}" in text.split(f"{var} = {{k: P[k] for k in ", 1)[1].split("\n", 1)[0]
 
+
+
+def test_registered_compares_as_json_and_require_all_names_what_is_missing():
+    assert ev.registered("relu-born-dead", {}) and ev.registered("relu-born-dead", {"born_samples": 1000.0})
+    assert not ev.registered("relu-born-dead", {"born_samples": 999})
+    with pytest.raises(TypeError, match=r"^the race takes every parameter of the evidence cell relu-born-dead; "
+                                        r"missing: born_depths, born_samples$"):
+        ev.require_all("relu-born-dead", {"born_widths": [2]}, "the race")

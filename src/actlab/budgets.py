@@ -50,7 +50,7 @@ def stored(cell: str, P: dict) -> bool:
     committed store and computes nothing (a cell too long for a chapter's budget lives there)."""
     from actlab import evidence
 
-    return all(P.get(k) == v for k, v in evidence.CELLS[cell].params.items())
+    return evidence.registered(cell, {k: P[k] for k in evidence.CELLS[cell].params if k in P})
 
 
 # ---------------------------------------------------------------- the chapters

@@ -92,9 +92,9 @@ VANISHING_PRETRAIN = dict(pretrain_depth=5, width=64, seeds=10, pretrain_lrs=[0.
                           finetune_steps=600)
 
 CELLS: dict[str, Cell] = {
-    # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task
-    # each, all its seeds: a task trains as its own ensemble, so a block repeats the stored runs
-    # exactly on the same CPU and torch. The tolerance is for another CPU, where rounding can move
+    # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task at
+    # its first or its last seed: each seed of a task trains as its own ensemble, so a block repeats
+    # the stored runs exactly on the same CPU and torch. The tolerance is for another CPU, where rounding can move
     # a run: 0.02 absolute is two points of a share misclassified (a smaller CNN ensemble, which
     # rounds differently, moved test errors by up to 1.2 points here), 5% relative for the MSE.
     "guide-leaderboard": Cell(
@@ -375,6 +375,19 @@ def _params(name: str, params: dict) -> tuple[dict, bool]:
         raise TypeError(f"evidence cell {name} has no parameter {', '.join(sorted(unknown))}")
     full = loads(dumps({**cell.params, **params}))
     return full, full == loads(dumps(cell.params))
+
+
+def registered(name: str, params: dict) -> bool:
+    """Whether ``params`` (a subset of the cell's, the rest registered) are the cell's registered
+    parameters: a chapter then reads the committed store and computes nothing."""
+    return _params(name, params)[1]
+
+
+def require_all(name: str, params: dict, what: str) -> None:
+    """Refuse ``params`` that leave out one of the cell's: a missing one would silently take the
+    stored value, and the chapter's number would then answer another question."""
+    if missing := sorted(set(CELLS[name].params) - set(params)):
+        raise TypeError(f"{what} takes every parameter of the evidence cell {name}; missing: {', '.join(missing)}")
 
 
 def load(name: str, **params):

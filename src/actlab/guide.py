@@ -50,9 +50,7 @@ def half_changes(full: list, half: list) -> list[str]:
 def run(**params) -> Guide:
     """The leaderboard at ``params``, every parameter of the cell (a missing one would silently
     take the stored cell's value, and the chapter's number would then answer another question)."""
-    if missing := sorted(set(evidence.CELLS[CELL].params) - set(params)):
-        raise TypeError(f"the guide's leaderboard takes every parameter of the evidence cell {CELL}; "
-                        f"missing: {', '.join(missing)}")
+    evidence.require_all(CELL, params, "the guide's leaderboard")
     board = lb.Board.from_data(evidence.load(CELL, **params))
     ranking = board.ranking()
     advice = lb.advice(ranking, board.fail_share(), board.titles)

@@ -32,8 +32,7 @@ def run(**params) -> dict[str, Race]:
     others' with the start as a prefix (``default_speed_ratio_deep``)."""
     from actlab import evidence, speedsweeps
 
-    if missing := sorted(set(evidence.CELLS[CELL].params) - set(params)):
-        raise TypeError(f"the tanh race takes every parameter of the evidence cell {CELL}; missing: {', '.join(missing)}")
+    evidence.require_all(CELL, params, "the tanh race")
     stored = evidence.load(CELL, **params)["by_start"]
     p = {k: v for k, v in params.items() if k != "starts"}
     races = {s: _race(speedsweeps.speed_sweep_from(stored[s]), **p) for s in params["starts"]}
