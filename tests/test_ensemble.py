@@ -465,3 +465,22 @@ def test_gain_scales_the_hidden_weights_and_not_the_read_out():
     assert torch.equal(w1[-1], w0[-1])
     with pytest.raises(ValueError, match="gain must be finite and positive"):
         Member("tanh", (4,), gain=0.0)
+
+
+def test_residual_layer_norm_members_equal_their_plain_torch_networks_after_training():
+    from actlab.ensemble import torch_network
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(40, 6, generator=g, dtype=torch.float64), torch.randint(0, 3, (40,), generator=g)
+    ms = [Member(a, (8, 8, 8), seed=2, lr=0.01) for a in ("relu", "prelu", "maxout", "swiglu", "gelu")]
+    ens = Ensemble(ms, 6, 3, layer_norm=True, residual=True)
+    fit(ens, x, y, loss="xent", steps=5, batch_size=8)
+    out = ens(x)
+    for i, m in enumerate(ms):
+        net = torch_network(ens, i)
+        assert sum(type(mod).__name__ == "_Residual" for mod in net) == 2, m  # 6 -> 8 has no skip; 8 -> 8 twice
+        torch.testing.assert_close(net(x), out[i], rtol=0, atol=1e-12)
+    # the skip changes the function: without it the same weights give other outputs
+    plain = Ensemble(ms, 6, 3, layer_norm=True)
+    assert not torch.allclose(plain(x), Ensemble(ms, 6, 3, layer_norm=True, residual=True)(x))
+    with pytest.raises(ValueError, match="dense layers"):
+        Ensemble([Member("relu", (), conv=(4,))], 20, 3, residual=True)

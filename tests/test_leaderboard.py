@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from actlab import leaderboard as lb
 from actlab.verdicts import DISCUSSED, FAILS, HOLDS, UNDECIDED
@@ -247,3 +248,17 @@ def test_failed_runs_are_told_apart_by_their_learning_curves(small_board):
     ranking = small_board.ranking()
     adv = lb.advice(ranking, small_board.fail_share(), small_board.titles)
     assert adv.fragile and "of 4 runs: " in lb.advice_markdown(adv, ranking, board=small_board)
+
+
+def test_the_modern_task_is_the_deep_one_with_layer_norm_and_skips():
+    t = lb.tasks(digits_lrs=[0.01], deep_lrs=[0.01], modern_lrs=[0.01], regression_lrs=[0.01], cnn_lrs=[0.01],
+                 deep_depth=4, deep_epochs=1, modern_epochs=1)
+    deep, modern = t["deep"], t["modern"]
+    assert modern.widths == deep.widths and modern.batch_size == deep.batch_size and modern.modern and not deep.modern
+    m = lb.member(modern, "relu", 64, 10, seed=0, lr=0.01)
+    blk = modern.ensemble([m], 64, 10, torch.float32).blocks[0]
+    assert blk.layer_norm and blk.residual and not deep.ensemble([m], 64, 10, torch.float32).blocks[0].residual
+    r = lb.run_task(modern, ["relu", "swiglu"], 1)
+    assert r.test.shape == (2, 1, 1) and np.isfinite(r.test).all()
+    with pytest.raises(ValueError, match="for MLPs"):
+        lb.Task("x", "x", (4,), (0.01,), data="mnist1d", conv=True, modern=True)

@@ -194,12 +194,11 @@ def guide(P: dict) -> list[Cost]:
 
     if stored("guide-leaderboard", P):
         return []
-    tasks = lb.tasks(**{k: P[k] for k in ("digits_lrs", "deep_lrs", "regression_lrs", "cnn_lrs", "deep_depth",
-                                           "epochs", "deep_epochs", "regression_steps", "cnn_channels", "cnn_epochs",
-                                           "cnn_train")})
+    tasks = lb.tasks(**{k: P[k] for k in lb.TASK_PARAMS})
     sizes = {"digits": ("digits_lrs",), "cnn": ("cnn_lrs", "cnn_channels", "cnn_train"),
-             "deep": ("deep_lrs", "deep_depth"), "regression": ("regression_lrs",)}
-    lengths = {"digits": ("epochs",), "cnn": ("cnn_epochs",), "deep": ("deep_epochs",),
+             "deep": ("deep_lrs", "deep_depth"), "modern": ("modern_lrs", "deep_depth"),
+             "regression": ("regression_lrs",)}
+    lengths = {"digits": ("epochs",), "cnn": ("cnn_epochs",), "deep": ("deep_epochs",), "modern": ("modern_epochs",),
                "regression": ("regression_steps",)}
     return [Cost(f"the {t} task", *task_cost(tasks[t], P["activations"], P["seeds"], time_steps=P["time_steps"]),
                  ("seeds", "activations") + sizes[t], lengths[t] + ("time_steps",)) for t in P["tasks"]]

@@ -570,7 +570,7 @@ class Block:
     flattened conv output (channels x length)."""
 
     def __init__(self, members: list[Member], idx: list[int], n_in: int, n_out: int,
-                 batch_norm: bool, dtype):
+                 batch_norm: bool, dtype, layer_norm: bool = False, residual: bool = False):
         self.members, self.idx = members, idx
         m0 = members[0]
         self.conv, self.kernels, self.stride, self.padding = m0.conv, m0.kernels, m0.stride, m0.padding
@@ -581,7 +581,9 @@ class Block:
         flat = self.conv[-1] * self.lengths[-1] if self.conv else n_in
         self.dims = [flat, *m0.widths, n_out]
         self.n_hidden = len(self.conv) + len(m0.widths)
-        self.batch_norm = batch_norm
+        self.batch_norm, self.layer_norm, self.residual = batch_norm, layer_norm, residual
+        if self.conv and (layer_norm or residual):
+            raise ValueError("layer norm and residual connections are for dense layers; got conv members")
         self.weights, self.biases = [], []
         # Layers (maxout, the gated units) get blocks of their own, by their pieces per unit: each
         # hidden layer's weights are (fan_in, pieces * width), and the activation reduces them
@@ -661,7 +663,10 @@ class Block:
                 return (z, pre, post) if keep else z
             if self.batch_norm:  # training-mode statistics over the batch, no affine part
                 z = (z - z.mean(1, keepdim=True)) / torch.sqrt(z.var(1, unbiased=False, keepdim=True) + 1e-5)
-            h = self.activate(z, layer)
+            if self.layer_norm:  # over each example's units, no affine part: the same in training and test
+                z = (z - z.mean(-1, keepdim=True)) / torch.sqrt(z.var(-1, unbiased=False, keepdim=True) + 1e-5)
+            a = self.activate(z, layer)
+            h = h + a if self.residual and a.shape == h.shape else a  # a skip wherever the width stays
             if keep:
                 pre.append(z)
                 post.append(h)
@@ -709,10 +714,12 @@ class Ensemble:
     """A sweep of MLPs (and CNNs) as one model. Results come back in the order ``members`` was given.
 
     ``n_in``: input features, or the signal length for members with conv layers (x is (B, n_in)
-    either way, so MLPs and CNNs can share one ensemble and one input)."""
+    either way, so MLPs and CNNs can share one ensemble and one input). ``batch_norm`` or
+    ``layer_norm`` normalise every hidden pre-activation (no affine part); ``residual`` adds each
+    dense hidden layer's input to its output wherever the two widths agree (MLPs only)."""
 
     def __init__(self, members: list[Member], n_in: int, n_out: int, *, batch_norm: bool = False,
-                 dtype=torch.float64):
+                 layer_norm: bool = False, residual: bool = False, dtype=torch.float64):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = list(members)
@@ -725,7 +732,8 @@ class Ensemble:
         for i in range(1, len(order) + 1):
             if i == len(order) or shape(order[i]) != shape(order[start]):
                 ids = order[start:i]
-                self.blocks.append(Block([members[j] for j in ids], ids, n_in, n_out, batch_norm, dtype))
+                self.blocks.append(Block([members[j] for j in ids], ids, n_in, n_out, batch_norm, dtype,
+                                         layer_norm, residual))
                 start = i
         flat = [j for blk in self.blocks for j in blk.idx]
         self.inverse = torch.argsort(torch.tensor(flat))
@@ -794,6 +802,11 @@ class Ensemble:
         return out[inv], [p[inv] for p in pre], [p[inv] for p in post]
 
 
+class _Residual(torch.nn.Sequential):
+    def forward(self, x):
+        return x + super().forward(x)
+
+
 class _Elementwise(torch.nn.Module):
     def __init__(self, name: str):
         super().__init__()
@@ -855,22 +868,29 @@ def torch_network(ens: Ensemble, i: int) -> torch.nn.Sequential:
         with torch.no_grad():
             mod.weight.copy_(weight)
             mod.bias.copy_(b)
-        layers.append(mod)
         if layer == n_layers - 1:
+            layers.append(mod)
             break
+        unit = [mod]
         if blk.batch_norm:
-            layers.append(nn.BatchNorm1d(w.shape[1], eps=1e-5, affine=False, track_running_stats=False, dtype=dtype))
+            unit.append(nn.BatchNorm1d(w.shape[1], eps=1e-5, affine=False, track_running_stats=False, dtype=dtype))
+        if blk.layer_norm:
+            unit.append(nn.LayerNorm(w.shape[1], eps=1e-5, elementwise_affine=False, dtype=dtype))
         if group_start in blk.slopes:
             prelu = nn.PReLU(1, dtype=dtype)
             with torch.no_grad():
                 prelu.weight.copy_(blk.slopes[group_start][layer][j - group_start].reshape(1))
-            layers.append(prelu)
+            unit.append(prelu)
         elif f.gate is not None:
-            layers.append(_Gated(f.gate, 1 if is_conv else -1))
+            unit.append(_Gated(f.gate, 1 if is_conv else -1))
         elif not f.elementwise:
-            layers.append(_Maxout(blk.pieces, 1 if is_conv else -1))
+            unit.append(_Maxout(blk.pieces, 1 if is_conv else -1))
         else:
-            layers.append(_Elementwise(m.activation))
+            unit.append(_Elementwise(m.activation))
+        if blk.residual and w.shape[0] * blk.pieces == w.shape[1]:
+            layers.append(_Residual(*unit))
+        else:
+            layers.extend(unit)
     return nn.Sequential(*layers)
 
 

@@ -57,8 +57,9 @@ class Cell:
 GUIDE = dict(
     activations=["relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "mish", "softplus", "tanh",
                  "lecun_tanh", "sigmoid", "maxout", "swiglu"],
-    tasks=["digits", "cnn", "deep", "regression"], seeds=10, epochs=40, deep_depth=20, deep_epochs=120,
-    regression_steps=3000, digits_lrs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], deep_lrs=[0.0001, 0.0003, 0.001, 0.003, 0.01],
+    tasks=["digits", "cnn", "deep", "modern", "regression"], seeds=10, epochs=40, deep_depth=20, deep_epochs=120,
+    modern_epochs=40, regression_steps=3000, digits_lrs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
+    deep_lrs=[0.0001, 0.0003, 0.001, 0.003, 0.01], modern_lrs=[0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
     regression_lrs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], cnn_lrs=[0.001, 0.003, 0.01, 0.03, 0.1], cnn_channels=25,
     cnn_epochs=48, cnn_train=2000, time_steps=10)
 
@@ -100,9 +101,10 @@ CELLS: dict[str, Cell] = {
     "guide-leaderboard": Cell(
         "actlab.leaderboard:board_data", GUIDE, expected_s=45,
         summary="{seeds} seeds × {n_activations} functions × {n_tasks} tasks × 4–7 learning rates, budget "
-                "{epochs} epochs (digits), {deep_epochs} ({deep_depth}-layer), {cnn_epochs} (CNN), "
+                "{epochs} epochs (digits), {deep_epochs} ({deep_depth}-layer), {modern_epochs} ({deep_depth}-layer residual), "
+                "{cnn_epochs} (CNN), "
                 "{regression_steps} full-batch steps (regression)",
-        spot=tuple({"tasks": [t], "only_seeds": [s], "time_steps": 0} for t in ("regression", "digits", "deep", "cnn")
+        spot=tuple({"tasks": [t], "only_seeds": [s], "time_steps": 0} for t in ("regression", "digits", "deep", "modern", "cnn")
                    for s in (0, GUIDE["seeds"] - 1)),
         select="actlab.leaderboard:board_subset", atol=0.02, rtol=0.05),
     # The MNIST-1D chapter's sweeps at its defaults (chapters/mnist1d.md, the parameters of

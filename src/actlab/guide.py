@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from actlab import data, evidence
 from actlab import leaderboard as lb
 from actlab.numbers import pct
@@ -88,6 +90,16 @@ def run(**params) -> Guide:
         m |= {"cnn_train_used": len(lb.task_data(cnn.task)["train"][1]), "cnn_epochs": params["cnn_epochs"],
               "cnn_train_full": data.MNIST1D_TRAIN,
               "cnn_best": best, "cnn_best_text": pct(best)}
+    med, _ = board.medians()
+    for t in ("deep", "modern"):  # the same depth without and with the modern defaults
+        if t in tasks:
+            row = med[tasks.index(t)]
+            ok = row[np.isfinite(row)]
+            m |= {f"{t}_best_error": float(ok.min()), f"{t}_best_error_text": pct(ok.min()),
+                  f"{t}_worst_error": float(ok.max()), f"{t}_worst_error_text": pct(ok.max()),
+                  f"{t}_n_failed": int((~np.isfinite(row)).sum()),
+                  f"{t}_n_near_best": int((row <= ok.min() + lb.DELTA).sum()),
+                  f"{t}_best_name": lb.names_text([acts[int(np.argmin(row))]])}
     fails = board.fail_share()
     for a in ("relu", "sigmoid"):
         if a in acts:

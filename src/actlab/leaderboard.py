@@ -59,6 +59,7 @@ class Task:
     data: str = "digits"      # digits, curve or mnist1d
     conv: bool = False        # widths are the conv layers of the MNIST-1D paper's CNN
     n_train: int = 0          # mnist1d: the first n_train signals of the training split (0: all)
+    modern: bool = False      # an MLP with layer norm and a residual connection around each hidden layer
 
     def __post_init__(self):
         if self.init not in (*INITS, RECOMMENDED):
@@ -66,19 +67,32 @@ class Task:
                              f"got {self.init!r}")
         if self.data not in DATA:
             raise ValueError(f"task {self.name}: data must be one of {', '.join(DATA)}; got {self.data!r}")
+        if self.modern and self.conv:
+            raise ValueError(f"task {self.name}: the modern defaults (layer norm, residual) are for MLPs")
+
+    def ensemble(self, members: list[Member], n_in: int, n_out: int, dtype) -> Ensemble:
+        return Ensemble(members, n_in, n_out, layer_norm=self.modern, residual=self.modern, dtype=dtype)
 
 
-def tasks(*, digits_lrs, deep_lrs, regression_lrs, cnn_lrs, deep_depth: int = 20, epochs: int = 20,
-          deep_epochs: int = 10, regression_steps: int = 1500, cnn_channels: int = 25, cnn_epochs: int = 5,
-          cnn_train: int = 4000, init: str = RECOMMENDED) -> dict[str, Task]:
-    """The tasks, by name. The deep task has no normalisation; every network starts from its
-    function's recommended initialisation (``init``: or one scheme for all)."""
+TASK_PARAMS = ("digits_lrs", "deep_lrs", "modern_lrs", "regression_lrs", "cnn_lrs", "deep_depth", "epochs",
+               "deep_epochs", "modern_epochs", "regression_steps", "cnn_channels", "cnn_epochs", "cnn_train")
+
+
+def tasks(*, digits_lrs, deep_lrs, regression_lrs, cnn_lrs, modern_lrs=(1e-3,), deep_depth: int = 20,
+          epochs: int = 20, deep_epochs: int = 10, modern_epochs: int = 10, regression_steps: int = 1500,
+          cnn_channels: int = 25, cnn_epochs: int = 5, cnn_train: int = 4000,
+          init: str = RECOMMENDED) -> dict[str, Task]:
+    """The tasks, by name. The deep task has no normalisation; the modern one is the same depth
+    and width with layer norm and residual connections. Every network starts from its function's
+    recommended initialisation (``init``: or one scheme for all)."""
     return {
         "cnn": Task("cnn", f"MNIST-1D, CNN {cnn_channels}", (cnn_channels,) * 3, tuple(cnn_lrs),
                     epochs=cnn_epochs, batch_size=100, data="mnist1d", conv=True, n_train=cnn_train, init=init),
         "digits": Task("digits", "digits, MLP 64", (64,), tuple(digits_lrs), epochs=epochs, init=init),
         "deep": Task("deep", f"digits, {deep_depth}-layer MLP 32", (32,) * deep_depth, tuple(deep_lrs),
                      epochs=deep_epochs, batch_size=128, init=init),
+        "modern": Task("modern", f"digits, {deep_depth}-layer residual MLP 32, layer norm", (32,) * deep_depth,
+                       tuple(modern_lrs), epochs=modern_epochs, batch_size=128, init=init, modern=True),
         "regression": Task("regression", "1-D regression, MLP 32-32", (32, 32), tuple(regression_lrs),
                            loss="mse", epochs=regression_steps, batch_size=None, data="curve", init=init),
     }
@@ -281,8 +295,8 @@ def run_task(task: Task, activations: list[str], seeds: int | list[int], dtype=t
         d = task_data(task, dtype, seed)
         (xt, yt), (xv, yv), (xs, ys) = d["train"], d["val"], d["test"]
         chance = FAIL_FRACTION * constant_loss(task, yt)
-        ens = Ensemble([member(task, a, d["n_in"], d["n_out"], seed=seed, lr=lr) for a in activations for lr in lrs],
-                       d["n_in"], d["n_out"], dtype=dtype)
+        ens = task.ensemble([member(task, a, d["n_in"], d["n_out"], seed=seed, lr=lr) for a in activations for lr in lrs],
+                            d["n_in"], d["n_out"], dtype)
 
         def read(prefix, ens=ens, xt=xt, yt=yt, xv=xv, yv=yv, xs=xs, ys=ys, chance=chance):
             with torch.no_grad():
@@ -310,7 +324,7 @@ def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int 
     overhead; the function's own cost is in the properties chapter."""
     d = task_data(task, dtype)
     xt, yt = d["train"]
-    nets = [Ensemble([member(task, a, d["n_in"], d["n_out"], seed=0, lr=task.lrs[0])], d["n_in"], d["n_out"], dtype=dtype)
+    nets = [task.ensemble([member(task, a, d["n_in"], d["n_out"], seed=0, lr=task.lrs[0])], d["n_in"], d["n_out"], dtype)
             for a in activations]
     ops = {i: functools.partial(fit, net, xt, yt, loss=task.loss, steps=steps, batch_size=task.batch_size)
            for i, net in enumerate(nets)}
@@ -538,9 +552,7 @@ def board_data(device: str = "cpu", **p) -> dict:
     if device != "cpu":
         raise ValueError(f"the leaderboard trains on the CPU only (actlab.ensemble has no device support); got {device!r}")
     deterministic(0)
-    budgets = {k: p[k] for k in ("digits_lrs", "deep_lrs", "regression_lrs", "cnn_lrs", "deep_depth", "epochs",
-                                 "deep_epochs", "regression_steps", "cnn_channels", "cnn_epochs", "cnn_train")}
-    by_name = tasks(**budgets)
+    by_name = tasks(**{k: p[k] for k in TASK_PARAMS})
     seeds = p.get("only_seeds") or p["seeds"]  # a spot check's block: some of the seeds
     board = run_board([by_name[t] for t in p["tasks"]], p["activations"], seeds, time_steps=p["time_steps"])
     return board.to_data()
