@@ -209,9 +209,13 @@ def test_vanishing_pretrain_reads_back_and_a_block_is_its_part():
     Xt, yt = data.digits("test", dtype=torch.float32)
     ref = gr.pretrain_compare(2, 16, 2, p["pretrain_lrs"], X, y, Xt, yt, pretrain_steps=10, finetune_steps=20,
                               every=2, chance=math.log(10))
-    back = gd.pretrain_from(stored)
-    assert list(back) == list(ref) == list(gd.STARTS)  # the figure's legend order, not the store's sorted keys
+    back, grads = gd.pretrain_from(stored), gd.pretrain_start_gradients(stored)
+    assert list(back) == list(ref) == list(grads) == list(gd.STARTS)  # the legend's order, not the store's sorted keys
     for s in gd.STARTS:
-        _same_tuned_runs(ref[s], back[s])
+        _same_tuned_runs(ref[s][:2], back[s])
+        assert np.array_equal(ref[s][2]["weight_norms"], grads[s]["weight_norms"])
+        assert grads[s]["weight_norms"].shape == (2, 3) and grads[s]["deltas"].shape == (2, 3)  # seeds x layers
+    # the random starts differ only in their scale: same seeds, other weights, other gradients
+    assert not np.allclose(grads["random init"]["weight_norms"], grads["Xavier init"]["weight_norms"])
     block = as_stored(gd.pretrain_data(**p, starts=["pre-trained"]))
     assert ev.compare(gd.pretrain_part(stored, ["pre-trained"]), block, 0, 0) is None

@@ -222,10 +222,10 @@ CELLS: dict[str, Cell] = {
     # one start each (each tunes on its own runs: exact on the same CPU). Tolerances as vanishing-he.
     "vanishing-pretrain": Cell(
         "actlab.gradientdata:pretrain_data", VANISHING_PRETRAIN, expected_s=20,
-        summary="{seeds} seeds × 2 starts × {n_pretrain_lrs} learning rates (extended while tuning), a "
+        summary="{seeds} seeds × 3 starts × {n_pretrain_lrs} learning rates (extended while tuning), a "
                 "{pretrain_depth}-layer sigmoid MLP of {width} units on digits, budget {pretrain_steps} "
                 "autoencoder steps per layer and {finetune_steps} steps of fine-tuning",
-        spot=tuple({"starts": [s]} for s in ("random init", "pre-trained")),
+        spot=tuple({"starts": [s]} for s in ("random init", "Xavier init", "pre-trained")),
         select="actlab.gradientdata:pretrain_part", atol=0.02, rtol=0.05),
 }
 

@@ -135,15 +135,15 @@ def he_part(data: dict, inits, **_) -> dict:
 # ---------------------------------------------------------------- layer-wise pre-training
 
 PRETRAIN_PARAMS = ("pretrain_depth", "width", "seeds", "pretrain_lrs", "pretrain_steps", "finetune_steps")
-STARTS = ("random init", "pre-trained")
+STARTS = gr.PRETRAIN_STARTS
 
 
 def pretrain_data(*, pretrain_depth: int, width: int, seeds: int, pretrain_lrs, pretrain_steps: int,
                   finetune_steps: int, starts=STARTS, device: str = "cpu") -> dict:
     """:func:`gradients.pretrain_compare` of a sigmoid MLP of ``pretrain_depth`` layers of ``width``
     units on digits in float32 (the loss logged every fifth of ``pretrain_steps``), as
-    {start: :func:`tuned_runs_data`}. Each start tunes on its own runs: ``starts`` narrowed to one
-    is a spot check's block."""
+    {start: :func:`tuned_runs_data` and the gradients at the start}. Each start tunes on its own
+    runs: ``starts`` narrowed to one is a spot check's block."""
     from actlab.seeding import deterministic
 
     _cpu(device, "the training runs")
@@ -152,13 +152,20 @@ def pretrain_data(*, pretrain_depth: int, width: int, seeds: int, pretrain_lrs, 
     pt = gr.pretrain_compare(pretrain_depth, width, seeds, pretrain_lrs, X, y, Xt, yt, pretrain_steps=pretrain_steps,
                              finetune_steps=finetune_steps, every=max(1, pretrain_steps // 5), chance=math.log(10),
                              starts=starts)
-    return {s: tuned_runs_data(*pt[s]) for s in starts}
+    return {s: {**tuned_runs_data(tuned, runs), "start": {k: array_data(v) for k, v in grads.items()}}
+            for s, (tuned, runs, grads) in pt.items()}
 
 
 def pretrain_from(data: dict) -> dict:
     """{start: (Tuned, {lr: Trained})} of :func:`pretrain_data`, in the order of ``STARTS`` (the
     figure's legend); the store keeps JSON's keys sorted, not this order."""
     return {s: tuned_runs_from(data[s]) for s in STARTS if s in data}
+
+
+def pretrain_start_gradients(data: dict) -> dict:
+    """{start: {"weight_norms": (seeds, layers), "deltas": (seeds, layers + 1)}} at the weights
+    supervised training starts from (:func:`gradients.pretrain_compare`)."""
+    return {s: {k: array_from(v) for k, v in data[s]["start"].items()} for s in STARTS if s in data}
 
 
 def pretrain_part(data: dict, starts, **_) -> dict:
