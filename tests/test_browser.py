@@ -239,6 +239,21 @@ def test_search_finds_the_chapter(browser, site_url, query, expected):
     assert any(expected in h for h in hrefs), f"search for {query!r} gave {hrefs[:5]}"
 
 
+def test_the_leaderboard_table_sorts_by_a_task_and_keeps_its_first_column_in_view(browser, site_url):
+    v = Visit(browser, f"{site_url}/chapters/guide.html", width=390)
+    p = v.page
+    table = "table.actlab-sortable"
+    sort_keys = f"""col => Array.from(document.querySelectorAll('{table} tbody tr')).map(
+        r => parseFloat(r.children[col].querySelector('[data-sort]').getAttribute('data-sort')))"""
+    p.click(f"{table} thead th:nth-child(3) button")  # the first task's column
+    first = p.evaluate(sort_keys, 2)
+    assert first == sorted(first) and p.get_attribute(f"{table} thead th:nth-child(3)", "aria-sort") == "ascending"
+    p.click(f"{table} thead th:nth-child(3) button")
+    assert p.evaluate(sort_keys, 2) == sorted(first, reverse=True)
+    assert p.evaluate(f"() => getComputedStyle(document.querySelector('{table} td:first-child')).position") == "sticky"
+    v.close()
+
+
 def test_dark_mode_toggle_keeps_figures_readable(browser, site_url):
     v = Visit(browser, f"{site_url}/chapters/sigmoid.html")
     p = v.page

@@ -262,3 +262,24 @@ def test_the_modern_task_is_the_deep_one_with_layer_norm_and_skips():
     assert r.test.shape == (2, 1, 1) and np.isfinite(r.test).all()
     with pytest.raises(ValueError, match="for MLPs"):
         lb.Task("x", "x", (4,), (0.01,), data="mnist1d", conv=True, modern=True)
+
+
+def test_the_board_table_lists_every_function_in_rank_order_with_its_numbers(small_board):
+    import re
+
+    from actlab import guide
+
+    ranking = small_board.ranking()
+    table = guide.board_table(small_board, ranking)
+    lines = table.splitlines()
+    assert lines[0].rstrip(" |").split(" | ")[2:] == small_board.titles
+    names = [line.split(" | ")[0].lstrip("| ") for line in lines[2:]]
+    assert names == [lb.names_text([a]) for a in ranking.order()]
+    med, within = small_board.medians()
+    j = small_board.activations.index(ranking.order()[0])
+    first = re.findall(r'data-sort="([^"]+)"', lines[2])
+    assert float(first[0]) == pytest.approx(ranking.measure(ranking.order()[0]).value, rel=1e-5)
+    for t in range(len(small_board.results)):  # each task's median error, its rank printed beside it
+        want = med[t, j] if np.isfinite(med[t, j]) else 1e9
+        assert float(first[t + 1]) == pytest.approx(want, rel=1e-5)
+        assert f"rank {within[t, j]:g}" in lines[2].split(" | ")[t + 2]

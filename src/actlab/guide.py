@@ -43,6 +43,42 @@ def inits_table(activations: list[str]) -> str:
     return markdown_table(["function", "initial weights", "gain"], rows)
 
 
+def _linear(c: float) -> float:
+    """An sRGB channel in linear light (WCAG's relative luminance)."""
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def board_table(board: lb.Board, ranking: lb.Ranking) -> str:
+    """The leaderboard as a table a reader can search, sort and hear: a row per function (best
+    mean rank first), its mean rank with the interval, then per task the median test error with
+    the function's rank in that task printed and shaded as in the figure (``cividis``, light is
+    best). Each cell's ``data-sort`` is the number a column sorts by (static/actlab.js)."""
+    import matplotlib
+    from matplotlib.colors import Normalize, to_hex
+
+    from actlab.numbers import fmt
+    from actlab.tables import markdown_table
+
+    med, within = board.medians()
+    fails, n_runs = board.fail_counts()
+    cmap, norm = matplotlib.colormaps["cividis_r"], Normalize(1, len(board.activations))
+    rows = []
+    for a in ranking.order():
+        j, m = board.activations.index(a), ranking.measure(a)
+        cells = [lb.names_text([a]), f'<span data-sort="{m.value:.6g}">{fmt(m.value)} [{fmt(m.lo)}, {fmt(m.hi)}]</span>']
+        for t, r in enumerate(board.results):
+            rgba = cmap(norm(within[t, j]))
+            lum = 0.2126 * _linear(rgba[0]) + 0.7152 * _linear(rgba[1]) + 0.0722 * _linear(rgba[2])
+            dark = (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.05)  # white text has the higher WCAG contrast
+            text = lb.error_text(r.task, med[t, j]) if np.isfinite(med[t, j]) else "failed"
+            failed = f"; {fails[t, j]}/{n_runs[t]} failed" if fails[t, j] else ""
+            key = med[t, j] if np.isfinite(med[t, j]) else 1e9
+            cells.append(f'<span class="actlab-rank" data-sort="{key:.6g}" style="background:{to_hex(rgba)};'
+                         f'color:{"#fff" if dark else "#000"}">{text} · rank {within[t, j]:g}{failed}</span>')
+        rows.append(cells)
+    return markdown_table(["function", "mean rank [95% interval]"] + board.titles, rows)
+
+
 def half_changes(full: list, half: list) -> list[str]:
     """The folklore verdicts that differ between the same runs at half and at the full budget."""
     return [f"“{text.split(' (')[0].rstrip('.')}”: {h.outcome} at half the budget, {v.outcome} at the full one"

@@ -23,3 +23,40 @@
   window.addEventListener("load", hint);
   window.addEventListener("resize", hint);
 })();
+
+// Tables marked sortable (the guide's leaderboard): each heading is a button that sorts the rows
+// by that column, ascending first, then descending; a cell's data-sort holds the number it sorts by.
+(function () {
+  function key(row, col) {
+    var cell = row.children[col];
+    var tagged = cell && cell.querySelector("[data-sort]");
+    if (tagged) return parseFloat(tagged.getAttribute("data-sort"));
+    return cell ? cell.textContent.trim().toLowerCase() : "";
+  }
+  function setup(table) {
+    var heads = table.querySelectorAll("thead th");
+    var body = table.querySelector("tbody");
+    heads.forEach(function (th, col) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "actlab-sort";
+      while (th.firstChild) button.appendChild(th.firstChild);
+      th.appendChild(button);
+      button.addEventListener("click", function () {
+        var up = th.getAttribute("aria-sort") !== "ascending";
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = key(a, col), y = key(b, col);
+          var order = x < y ? -1 : x > y ? 1 : 0;
+          return up ? order : -order;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+        heads.forEach(function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", up ? "ascending" : "descending");
+      });
+    });
+  }
+  function all() { document.querySelectorAll("table.actlab-sortable").forEach(setup); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", all);
+  else all();
+})();
