@@ -130,7 +130,14 @@ def test_errors_are_the_measured_error_rate(small_board):
 
 
 def test_step_times_and_the_figure(small_board):
-    assert small_board.step_time.shape == (3, 3) and (small_board.step_time > 0).all()
+    assert small_board.step_time.shape == (3, 3, 5) and (small_board.step_time > 0).all()  # tasks, functions, rounds
+    table = lb.step_time_table(small_board, small_board.ranking())
+    names = [line.strip("| ").split(" | ")[0] for line in table.splitlines()[2:]]
+    assert names == [lb.names_text([a]) for a in small_board.ranking().order() if a != "relu"]  # ReLU's row: 1
+    for line in table.splitlines()[2:]:
+        for cell in line.strip("| ").split(" | ")[1:]:
+            lo, hi = (float(v) for v in cell.split("(")[1].rstrip(")").split("–"))
+            assert lo <= hi and (lo <= 1 <= hi if cell.startswith("≈ 1") else lo >= 1 or hi <= 1)
     img = lb.board_figure(small_board, small_board.ranking())
     assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
     text = lb.profile_text(small_board, "relu")
@@ -283,3 +290,43 @@ def test_the_board_table_lists_every_function_in_rank_order_with_its_numbers(sma
         want = med[t, j] if np.isfinite(med[t, j]) else 1e9
         assert float(first[t + 1]) == pytest.approx(want, rel=1e-5)
         assert f"rank {within[t, j]:g}" in lines[2].split(" | ")[t + 2]
+
+
+def test_each_classifier_keeps_which_test_examples_it_got_wrong(small_board):
+    digits, regression = small_board.results[0], small_board.results[1]
+    assert regression.test_wrong is None  # a fixed grid of points, not a sample: nothing to resample
+    assert np.array_equal(digits.test_wrong.mean(-1), digits.test)  # the error is the share it got wrong
+    assert np.array_equal(digits.half["test_wrong"].mean(-1), digits.half["test"])
+    back = lb.TaskResult.from_data(digits.to_data())
+    assert np.array_equal(back.test_wrong, digits.test_wrong) and back.test_wrong.dtype == bool
+
+
+def test_a_resampled_test_set_changes_every_function_alike_and_the_identity_draw_changes_nothing(small_board):
+    digits = small_board.results[0]
+    n = digits.test_wrong.shape[-1]
+    same, only_first = np.ones((1, n)), np.zeros((1, n))
+    only_first[0, 0] = n  # every draw the first example: each run's error is 0 or 1
+    assert np.allclose(digits.test_draws(same)[0], digits.tuned_test())
+    err = digits.test_draws(only_first)[0]
+    ok = np.isfinite(digits.tuned_test())
+    assert set(np.unique(err[ok])) <= {0.0, 1.0}
+    draws = small_board.test_draws(n=50)
+    assert draws.shape == (50, 3, 3, 2)
+    assert np.array_equal(draws[:, 1], np.broadcast_to(small_board.results[1].tuned_test(), (50, 3, 2)))
+
+
+def test_intervals_widen_to_the_test_sets_uncertainty_and_never_narrow():
+    rng = np.random.default_rng(0)
+    wrong = rng.random((3, 4, 1, 200)) < np.array([0.1, 0.12, 0.3])[:, None, None, None]
+    task = lb.Task("t", "t", (4,), (0.01,))
+    r = lb.TaskResult(task, ["relu", "tanh", "sigmoid"], [0.01], np.zeros((3, 4, 1)), wrong.mean(-1),
+                      np.zeros((3, 4, 1), bool), test_wrong=wrong)
+    board = lb.Board([r])
+    with_test = board.ranking()
+    seeds_only = lb.rank(board.tuned_test(), board.activations)
+    for a in board.activations:
+        w, s = with_test.measure(a), seeds_only.measure(a)
+        assert w.lo <= s.lo and w.hi >= s.hi and w.value == s.value
+    d = with_test.difference("tanh", "relu")
+    assert d.hi - d.lo > seeds_only.difference("tanh", "relu").hi - seeds_only.difference("tanh", "relu").lo
+    assert "resampling the test examples" in d.method

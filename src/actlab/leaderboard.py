@@ -157,6 +157,9 @@ class TaskResult:
     # the same runs halfway: val, test and failed at step half_step (see :meth:`at_half`)
     half: dict | None = None
     half_step: int | None = None
+    # (activations, seeds, rates, test examples): which test examples each classifier got wrong,
+    # so that the test set can be resampled as well as the seeds (None for the regression)
+    test_wrong: np.ndarray | None = None
 
     def to_data(self) -> dict:
         """Plain lists and dicts for the evidence store; arrays keep their dtype and shape, so
@@ -164,17 +167,21 @@ class TaskResult:
         return {"task": asdict(self.task), "activations": list(self.activations), "lrs": list(self.lrs),
                 "val": array_data(self.val), "test": array_data(self.test), "failed": array_data(self.failed),
                 "curve": None if self.curve is None else array_data(self.curve), "curve_steps": self.curve_steps,
-                "half": None if self.half is None else {k: array_data(v) for k, v in self.half.items()},
-                "half_step": self.half_step}
+                "half": None if self.half is None else {k: (bits_data if k == "test_wrong" else array_data)(v)
+                                                        for k, v in self.half.items()},
+                "half_step": self.half_step,
+                "test_wrong": None if self.test_wrong is None else bits_data(self.test_wrong)}
 
     @classmethod
     def from_data(cls, d: dict) -> TaskResult:
         t = d["task"]
         task = Task(**{**t, "widths": tuple(t["widths"]), "lrs": tuple(t["lrs"])})
         curve = None if d.get("curve") is None else array_from(d["curve"])
-        half = None if d.get("half") is None else {k: array_from(v) for k, v in d["half"].items()}
+        half = None if d.get("half") is None else {k: (bits_from if k == "test_wrong" else array_from)(v)
+                                                   for k, v in d["half"].items()}
+        wrong = None if d.get("test_wrong") is None else bits_from(d["test_wrong"])
         return cls(task, list(d["activations"]), list(d["lrs"]), array_from(d["val"]), array_from(d["test"]),
-                   array_from(d["failed"]), curve, d.get("curve_steps"), half, d.get("half_step"))
+                   array_from(d["failed"]), curve, d.get("curve_steps"), half, d.get("half_step"), wrong)
 
     def at_half(self) -> TaskResult:
         """The same runs stopped at half the budget (their rates chosen again on validation then):
@@ -183,7 +190,7 @@ class TaskResult:
         if self.half is None:
             raise ValueError(f"task {self.task.name}: no halfway errors were kept")
         return TaskResult(self.task, self.activations, self.lrs, self.half["val"], self.half["test"],
-                          self.half["failed"])
+                          self.half["failed"], test_wrong=self.half.get("test_wrong"))
 
     def chosen(self) -> tuple[np.ndarray, np.ndarray]:
         """Per activation: the index of the rate with the lowest median validation error (failed
@@ -219,6 +226,19 @@ class TaskResult:
         a = np.arange(len(self.activations))
         err = self.test[a, :, idx]
         return np.where(self.failed[a, :, idx], np.inf, err)
+
+    def test_draws(self, counts: np.ndarray | None) -> np.ndarray:
+        """(draws, activations, seeds): :meth:`tuned_test` on resampled test sets, ``counts``
+        (draws, test examples) how often each example is drawn, the same draw for every function
+        and seed (comparisons stay paired). Without per-example errors (the regression, whose test
+        points are a fixed grid, not a sample) every draw is the error itself."""
+        err = self.tuned_test()
+        if self.test_wrong is None or counts is None:
+            return np.broadcast_to(err, (1 if counts is None else len(counts), *err.shape))
+        idx, _ = self.chosen()
+        wrong = self.test_wrong[np.arange(len(self.activations)), :, idx]      # (A, S, N)
+        drawn = np.einsum("asn,dn->das", wrong.astype(np.float32), counts.astype(np.float32)) / counts.shape[1]
+        return np.where(np.isfinite(err), drawn, np.inf)
 
 
 def member(task: Task, activation: str, n_in: int, n_out: int, **kw) -> Member:
@@ -263,6 +283,20 @@ def widths_for(task: Task, activation: str, n_in: int, n_out: int) -> tuple[int,
     return (functions.matched_width(activation, n_in, w, n_out, depth),) * depth
 
 
+def bits_data(a: np.ndarray) -> dict:
+    """A boolean array packed eight to a byte, base64: a tenth of the JSON list's size."""
+    import base64
+
+    return {"shape": list(a.shape), "bits": base64.b64encode(np.packbits(a.astype(bool).ravel())).decode()}
+
+
+def bits_from(d: dict) -> np.ndarray:
+    import base64
+
+    n = int(np.prod(d["shape"]))
+    return np.unpackbits(np.frombuffer(base64.b64decode(d["bits"]), np.uint8))[:n].astype(bool).reshape(d["shape"])
+
+
 def array_data(a: np.ndarray) -> dict:
     return {"dtype": str(a.dtype), "shape": list(a.shape), "values": a.ravel().tolist()}
 
@@ -290,7 +324,9 @@ def run_task(task: Task, activations: list[str], seeds: int | list[int], dtype=t
     every = max(1, steps // CHECKPOINTS)
     half_step = every * max(1, (steps // 2) // every)  # a logged step, at or just below half the budget
     logged = [s for s in range(1, steps + 1) if s % every == 0 or s == steps]
-    out = {k: [] for k in ("val", "test", "failed", "curve", "half_val", "half_test", "half_failed")}
+    keys = ("val", "test", "failed", "half_val", "half_test", "half_failed")
+    keys += ("test_wrong", "half_test_wrong") if task.loss == "xent" else ()
+    out = {k: [] for k in keys + ("curve",)}
     for seed in seed_ids:
         d = task_data(task, dtype, seed)
         (xt, yt), (xv, yv), (xs, ys) = d["train"], d["val"], d["test"]
@@ -303,7 +339,10 @@ def run_task(task: Task, activations: list[str], seeds: int | list[int], dtype=t
                 final = member_losses(ens(xt), yt, task.loss).double().numpy()
                 val = errors(task, ens(xv), yv)
                 out[prefix + "val"].append(np.where(np.isfinite(val), val, np.inf))
-                out[prefix + "test"].append(errors(task, ens(xs), ys))
+                o = ens(xs)
+                out[prefix + "test"].append(errors(task, o, ys))
+                if task.loss == "xent":
+                    out[prefix + "test_wrong"].append((o.argmax(-1) != ys).numpy())
             out[prefix + "failed"].append(~np.isfinite(final) | ~(final < chance))
 
         history = fit(ens, xt, yt, loss=task.loss, steps=steps, batch_size=batch, seed=seed, log_every=every,
@@ -312,16 +351,17 @@ def run_task(task: Task, activations: list[str], seeds: int | list[int], dtype=t
         out["curve"].append(history.T)
     shape = (len(seed_ids), len(activations), len(lrs))
     arr = {k: np.stack(v).reshape(shape + np.shape(v[0])[1:]).swapaxes(0, 1) for k, v in out.items()}
-    half = {k: arr[f"half_{k}"] for k in ("val", "test", "failed")}
+    half = {k: arr[f"half_{k}"] for k in ("val", "test", "failed", "test_wrong") if f"half_{k}" in arr}
     return TaskResult(task, list(activations), lrs, arr["val"], arr["test"], arr["failed"], arr["curve"], logged,
-                      half, half_step)
+                      half, half_step, arr.get("test_wrong"))
 
 
-def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int = 3, dtype=torch.float32) -> np.ndarray:
-    """(activations,) CPU seconds of this thread per training step of one network (minibatch,
-    Adam), after a warm-up: the fastest of ``rounds`` rounds of ``steps`` steps, the functions
-    taking turns (:func:`actlab.cost.time_ops`). On networks this small a step is mostly fixed
-    overhead; the function's own cost is in the properties chapter."""
+def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int = 5, dtype=torch.float32) -> np.ndarray:
+    """(activations, rounds) CPU seconds of this thread per training step of one network
+    (minibatch, Adam), after a warm-up, in each of ``rounds`` rounds of ``steps`` steps, the
+    functions taking turns within a round (:func:`actlab.cost.time_ops`), so that ratios are
+    paired by round. On networks this small a step is mostly fixed overhead; the function's own
+    cost is in the properties chapter."""
     d = task_data(task, dtype)
     xt, yt = d["train"]
     nets = [task.ensemble([member(task, a, d["n_in"], d["n_out"], seed=0, lr=task.lrs[0])], d["n_in"], d["n_out"], dtype)
@@ -329,18 +369,33 @@ def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int 
     ops = {i: functools.partial(fit, net, xt, yt, loss=task.loss, steps=steps, batch_size=task.batch_size)
            for i, net in enumerate(nets)}
     t = time_ops(ops, rounds, inner=1, calls=1, clock=time.thread_time)
-    return np.array([t[i].min() / steps for i in range(len(nets))])
+    return np.stack([t[i] / steps for i in range(len(nets))])
 
 
 # ---------------------------------------------------------------- ranking with uncertainty
 
-def ranks(err: np.ndarray) -> np.ndarray:
-    """(tasks, activations, seeds) errors -> ranks among the activations within each (task, seed);
-    1 is best, ties share the average rank, failed runs (inf or nan) tie for last."""
+def ranks(err: np.ndarray, axis: int = 1) -> np.ndarray:
+    """(tasks, activations, seeds) errors -> ranks among the activations (``axis``) within each
+    (task, seed); 1 is best, ties share the average rank, failed runs (inf or nan) tie for last."""
     from scipy.stats import rankdata
 
     e = np.where(np.isnan(err), np.inf, err)
-    return rankdata(e, axis=1, method="average")
+    return rankdata(e, axis=axis, method="average")
+
+
+TEST_DRAWS = 10_000  # resampled test sets behind each interval that includes the test set's uncertainty
+
+
+def _envelope(m: Measure, per_draw: np.ndarray, level: float) -> Measure:
+    """``m`` (an interval over seeds) widened to the central ``level`` range of ``per_draw``, the same
+    statistic on each resampled test set: a verdict is decided on the wider of the two."""
+    from dataclasses import replace
+
+    lo, hi = np.quantile(per_draw, [(1 - level) / 2, (1 + level) / 2])
+    if lo >= m.lo and hi <= m.hi:
+        return m
+    return replace(m, lo=min(m.lo, float(lo)), hi=max(m.hi, float(hi)),
+                   method=m.method + "; widened by resampling the test examples")
 
 
 def _mean_of_task_means(*tasks, axis=-1):
@@ -355,6 +410,7 @@ class Ranking:
     ranks: np.ndarray   # (T, A, S) the ranks within each (task, seed)
     n_boot: int = 2000
     seed: int = 0
+    draw_ranks: np.ndarray | None = None  # (draws, T, A, S) the same on resampled test sets
 
     @property
     def n_tasks(self) -> int:
@@ -364,8 +420,9 @@ class Ranking:
     def n_seeds(self) -> int:
         return self.ranks.shape[2]
 
-    def _measure(self, per_seed: np.ndarray, family: int = 1) -> Measure:
-        """(T, S) values -> their mean with scipy's bootstrap interval, seeds resampled within each task.
+    def _measure(self, per_seed: np.ndarray, family: int = 1, per_draw: np.ndarray | None = None) -> Measure:
+        """(T, S) values -> their mean with scipy's bootstrap interval, seeds resampled within each task,
+        widened where resampling the test examples (``per_draw``, (draws, T, S)) moves it further.
         ``family``: the number of comparisons decided together; each interval is then Bonferroni's,
         at level 1 - 5%/family, so that all of them cover together at 95%."""
         v = float(per_seed.mean())
@@ -377,18 +434,24 @@ class Ranking:
         method = f"bootstrap {round(100 * LEVEL)}% over seeds"
         if family > 1:
             method += f", joint over {family} comparisons (Bonferroni: {100 * level:.2f}% each)"
-        return Measure(v, min(lo, v), max(hi, v), self.n_seeds, method)
+        m = Measure(v, min(lo, v), max(hi, v), self.n_seeds, method)
+        return m if per_draw is None else _envelope(m, per_draw.mean(axis=(1, 2)), level)
+
+    def _draws(self, a: int) -> np.ndarray | None:
+        return None if self.draw_ranks is None else self.draw_ranks[:, :, a]
 
     def measure(self, name: str, family: int = 1) -> Measure:
         """The activation's mean rank with its interval (joint over ``family`` comparisons)."""
-        return self._measure(self.ranks[:, self.activations.index(name)], family)
+        a = self.activations.index(name)
+        return self._measure(self.ranks[:, a], family, self._draws(a))
 
     def difference(self, name: str, reference: str, family: int = 1) -> Measure:
         """Mean rank of ``name`` minus ``reference``'s (negative: ``name`` ranks better), with a
-        paired interval (the seed-by-seed differences resampled: both ranks from the same seeds),
-        joint over ``family`` comparisons."""
+        paired interval (the seed-by-seed differences resampled: both ranks from the same seeds,
+        and from the same resampled test sets), joint over ``family`` comparisons."""
         a, b = self.activations.index(name), self.activations.index(reference)
-        return self._measure(self.ranks[:, a] - self.ranks[:, b], family)
+        draws = None if self.draw_ranks is None else self._draws(a) - self._draws(b)
+        return self._measure(self.ranks[:, a] - self.ranks[:, b], family, draws)
 
     def order(self) -> list[str]:
         return [self.activations[i] for i in np.argsort(self.mean, kind="stable")]
@@ -400,10 +463,13 @@ class Ranking:
         return "better" if m.hi < 0 else "worse" if m.lo > 0 else "tied"
 
 
-def rank(err: np.ndarray, activations: list[str], n_boot: int = 2000, seed: int = 0) -> Ranking:
-    """Mean rank of each activation over (tasks, seeds), with a bootstrap over seeds."""
+def rank(err: np.ndarray, activations: list[str], n_boot: int = 2000, seed: int = 0,
+         draws: np.ndarray | None = None) -> Ranking:
+    """Mean rank of each activation over (tasks, seeds), with a bootstrap over seeds and, given
+    ``draws`` ((draws, tasks, activations, seeds) errors on resampled test sets), over test examples."""
     r = ranks(err)                      # (T, A, S)
-    return Ranking(list(activations), r.mean(axis=(0, 2)), r, n_boot, seed)
+    return Ranking(list(activations), r.mean(axis=(0, 2)), r, n_boot, seed,
+                   None if draws is None else ranks(draws, axis=2))
 
 
 # ---------------------------------------------------------------- advice from the numbers
@@ -448,7 +514,7 @@ def advice(ranking: Ranking, fail_share: np.ndarray, task_titles: list[str], fra
 class Board:
     """All tasks for the same activations and seeds."""
     results: list[TaskResult]
-    step_time: np.ndarray | None = None  # (tasks, activations) seconds per step, or None
+    step_time: np.ndarray | None = None  # (tasks, activations, rounds) seconds per step, or None
 
     @property
     def activations(self) -> list[str]:
@@ -504,11 +570,23 @@ class Board:
         return [t for t, r in enumerate(self.results) if not r.failed.all()]
 
     def ranking(self, n_boot: int = 2000) -> Ranking:
-        """Mean ranks over the informative tasks."""
+        """Mean ranks over the informative tasks, intervals over seeds and test examples."""
         keep = self.informative()
         if not keep:
             raise ValueError("no run of any task learned: nothing to rank (raise the budgets)")
-        return rank(self.tuned_test()[keep], self.activations, n_boot=n_boot)
+        return rank(self.tuned_test()[keep], self.activations, n_boot=n_boot, draws=self.test_draws()[:, keep])
+
+    def test_draws(self, n: int = TEST_DRAWS, seed: int = 0) -> np.ndarray:
+        """(draws, tasks, activations, seeds): :meth:`tuned_test` with each task's test examples
+        resampled with replacement (a bootstrap of the test set, drawn per task), ``n`` times."""
+        rng = np.random.default_rng(seed)
+        out = []
+        for r in self.results:
+            size = 0 if r.test_wrong is None else r.test_wrong.shape[-1]
+            counts = rng.multinomial(size, np.full(size, 1 / size), size=n) if size else None
+            d = r.test_draws(counts)
+            out.append(np.broadcast_to(d, (n, *d.shape[1:])))
+        return np.stack(out, 1)
 
     def edge_sides(self) -> list[tuple[str, str, str]]:
         """(task title, activation, 'smallest' or 'largest') for each chosen rate on its grid's edge."""
@@ -743,15 +821,24 @@ def failure_table(board: Board, ranking: Ranking) -> str:
 
 
 def step_time_table(board: Board, ranking: Ranking) -> str:
-    """Time per training step relative to ReLU's, per task (rows in ranking order)."""
+    """Time per training step relative to ReLU's, per task (rows in ranking order): the median of
+    the rounds' ratios with their range; "≈ 1" where that range includes 1, a difference the
+    rounds cannot tell from noise."""
     from actlab.numbers import fmt
     from actlab.tables import markdown_table
 
     if board.step_time is None or "relu" not in board.activations:
         return ""
-    ref = board.step_time[:, board.activations.index("relu")]
-    rows = [[names_text([a])] + [fmt(board.step_time[t, board.activations.index(a)] / ref[t], 2)
-                                 for t in range(len(board.results))] for a in ranking.order()]
+    t = board.step_time if board.step_time.ndim == 3 else board.step_time[..., None]
+    ratio = t / t[:, [board.activations.index("relu")]]  # (tasks, activations, rounds), paired by round
+
+    def text(r):
+        lo, mid, hi = r.min(), np.median(r), r.max()
+        spread = f"({lo:.2f}–{hi:.2f})"
+        return f"≈ 1 {spread}" if lo <= 1 <= hi else f"{fmt(mid, 2)} {spread}"
+
+    rows = [[names_text([a])] + [text(ratio[k, board.activations.index(a)]) for k in range(len(board.results))]
+            for a in ranking.order() if a != "relu"]
     return markdown_table(["function"] + board.titles, rows)
 
 
@@ -764,16 +851,26 @@ def excess_over_best(board: Board, name: str) -> dict[str, Measure]:
     """Per informative task (by name): ``name``'s test error minus that of the task's best function
     (the lowest median error), seed by seed, averaged over the seeds, a failed run counting as an
     error of 1; bootstrap intervals joint over the tasks (Bonferroni), with the same on each half of
-    the seeds. Errors are a share misclassified or the share of the target's variance left, so
-    :data:`DELTA` is half a point on either."""
+    the seeds, widened where resampling the test examples moves them further. Errors are a share
+    misclassified or the share of the target's variance left, so :data:`DELTA` is half a point on either."""
+    from dataclasses import replace
+
     from actlab.verdicts import bootstrap
 
     keep = board.informative()
     err = np.minimum(board.tuned_test(), 1.0)
+    draws = np.minimum(board.test_draws(), 1.0)
     best = np.median(err, axis=2).argmin(axis=1)
     a = board.activations.index(name)
     level = 1 - (1 - LEVEL) / len(keep)
-    return {board.results[t].task.name: bootstrap(err[t, a] - err[t, best[t]], "mean", level=level) for t in keep}
+    out = {}
+    for t in keep:
+        m, d = bootstrap(err[t, a] - err[t, best[t]], "mean", level=level), draws[:, t, a] - draws[:, t, best[t]]
+        h = d.shape[1] // 2  # the halves of the seeds, as verdicts.halved cuts them
+        halves = None if m.halves is None else (_envelope(m.halves[0], d[:, :h].mean(1), level),
+                                                _envelope(m.halves[1], d[:, h:].mean(1), level))
+        out[board.results[t].task.name] = replace(_envelope(m, d.mean(1), level), halves=halves)
+    return out
 
 
 def folklore_measures(ranking: Ranking, board: Board) -> dict[str, Measure]:
