@@ -267,8 +267,36 @@ def test_dark_mode_toggle_keeps_figures_readable(browser, site_url):
     corner = p.evaluate("""() => { const img = document.querySelector('main img');
         const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
         const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(2, 2, 1, 1).data); }""")
+    # ... and shown as drawn: no theme filter dims the white card or mutes the colours
+    shown = p.evaluate("() => getComputedStyle(document.querySelector('main .cell_output img')).filter")
+    caption = p.evaluate("() => getComputedStyle(document.querySelector('main figcaption')).fontWeight")
     v.close()
     assert corner == [255, 255, 255, 255], f"figure corner pixel {corner}: not opaque white"
+    assert shown == "none" and int(caption) >= 400, (shown, caption)
+
+
+def test_toggles_are_named_by_their_words_and_equations_stay_out_of_the_tab_order(browser, site_url):
+    v = Visit(browser, f"{site_url}/chapters/sigmoid.html")
+    p = v.page
+    p.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
+    p.evaluate("() => MathJax.startup.promise")
+    toggles = p.evaluate("""() => Array.from(document.querySelectorAll('main summary')).map(s =>
+        [s.getAttribute('aria-label'), s.innerText.trim()])""")
+    tab_math = p.evaluate("() => document.querySelectorAll('mjx-container[tabindex=\"0\"]').length")
+    n_math = p.evaluate("() => document.querySelectorAll('mjx-container').length")
+    v.close()
+    assert toggles and all(label is None and text for label, text in toggles), toggles[:3]  # label in name
+    assert n_math > 0 and tab_math == 0, f"{tab_math} of {n_math} equations are tab stops"
+
+
+def test_a_table_wider_than_a_phone_says_it_scrolls(browser, site_url):
+    v = Visit(browser, f"{site_url}/chapters/claims.html", width=390)
+    tables = v.page.evaluate("""() => Array.from(document.querySelectorAll('main table.table')).map(t => [
+        t.scrollWidth > t.clientWidth + 1,
+        !!(t.nextElementSibling && t.nextElementSibling.classList.contains('actlab-table-hint'))])""")
+    v.close()
+    assert any(wide for wide, _ in tables), "no table scrolls at 390 px: the check checks nothing"
+    assert all(wide == hinted for wide, hinted in tables), tables
 
 
 # Figure text, in points as the reader sees it: at least the figure's own floor (9 pt,

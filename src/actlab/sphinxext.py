@@ -9,6 +9,8 @@
   bundle the pipeline staged in ``_static`` and ``static/actlab-interactive.js``.
 - sphinxcontrib-bibtex's citation list is ``role="list"`` with children that are not list
   items (axe-core: aria-required-children, critical): each entry becomes ``role="listitem"``.
+- A folded code cell's toggle keeps its visible words as its name (myst-nb labels every one
+  "Toggle hidden content").
 """
 from __future__ import annotations
 
@@ -55,6 +57,9 @@ def _fix_html(app, exception):
         fixed = _LINKED_IMG.sub(lambda m, page=page: _link_image(m, page), fixed)
         fixed = _BARE_IMG.sub(lambda m, page=page: _link_image(m, page), fixed)
         fixed = _TABLE.sub('<table tabindex="0" class="table', fixed)  # a table that scrolls is reachable by keyboard
+        # a folded cell's toggle is named by what it shows ("Show code cell source"), not a generic
+        # label that hides the visible words from speech input (WCAG 2.5.3, label in name)
+        fixed = fixed.replace('<summary aria-label="Toggle hidden content">', "<summary>")
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
 

@@ -60,3 +60,27 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", all);
   else all();
 })();
+
+// Tables wider than the column scroll inside it (static/actlab.css); say so under each one that
+// does, as for figures, so no column goes unseen.
+(function () {
+  function hint() {
+    document.querySelectorAll("main table.table").forEach(function (table) {
+      var wide = table.scrollWidth > table.clientWidth + 1;
+      var next = table.nextElementSibling;
+      var note = next && next.classList.contains("actlab-table-hint") ? next : null;
+      if (wide && !note) {
+        note = document.createElement("p");
+        note.className = "actlab-table-hint";
+        note.textContent = "↔ The table is wider than the screen: swipe it sideways to see every column.";
+        table.insertAdjacentElement("afterend", note);
+      } else if (!wide && note) {
+        note.remove();
+      }
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", hint);
+  else hint();
+  window.addEventListener("load", hint);
+  window.addEventListener("resize", hint);
+})();
