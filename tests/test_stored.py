@@ -215,6 +215,8 @@ def test_vanishing_pretrain_reads_back_and_a_block_is_its_part():
         _same_tuned_runs(ref[s][:2], back[s])
         assert np.array_equal(ref[s][2]["weight_norms"], grads[s]["weight_norms"])
         assert grads[s]["weight_norms"].shape == (2, 3) and grads[s]["deltas"].shape == (2, 3)  # seeds x layers
+    # tanh's weights times four, not Xavier's gain 1: another start, other gradients
+    assert not np.allclose(grads["Xavier init"]["weight_norms"], grads["tanh-matched init"]["weight_norms"])
     # the random starts differ only in their scale: same seeds, other weights, other gradients
     assert not np.allclose(grads["random init"]["weight_norms"], grads["Xavier init"]["weight_norms"])
     block = as_stored(gd.pretrain_data(**p, starts=["pre-trained"]))

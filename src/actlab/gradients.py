@@ -522,23 +522,26 @@ def pretrain_layerwise(members: list[Member], X: torch.Tensor, *, steps: int, lr
     return deep
 
 
-PRETRAIN_STARTS = ("random init", "Xavier init", "pre-trained")
+PRETRAIN_STARTS = ("random init", "Xavier init", "tanh-matched init", "pre-trained")
 
 
 def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, pretrain_steps: int,
                      finetune_steps: int, every: int, pretrain_lr: float = 0.01, batch_size: int = 32,
                      chance: float | None = None, starts=PRETRAIN_STARTS) -> dict:
     """A fair test of layer-wise pre-training for a sigmoid MLP: each random start (PyTorch's
-    default initialisation, and the sigmoid's recommended Xavier one) gets the same total number
-    of steps (pre-training steps + fine-tuning steps), each start has its own learning rate tuned
-    on the validation half of the held-out split, and all are scored on its test half.
+    default initialisation; the sigmoid's recommended one, Xavier's with gain 1; and tanh's
+    recommended one with four times its weights, at which a sigmoid network computes what the tanh
+    network does, since sigma(x) = (1 + tanh(x / 2)) / 2) gets the same total number of steps
+    (pre-training steps + fine-tuning steps), each start has its own learning rate tuned on the
+    validation half of the held-out split, and all are scored on its test half.
     Returns {start: (Tuned, runs, start gradients)}: ``tuned_curves``'s pair, and the weight
     gradient norms and errors per unit (:func:`layer_gradients`, every training example) at the
     weights supervised training starts from, per seed. ``starts`` computes some of them only
     (each is tuned on its own runs)."""
     total = finetune_steps + depth * pretrain_steps
-    init = {"random init": ("default", 1.0), "Xavier init": (functions.get("sigmoid").init, functions.get("sigmoid").gain),
-            "pre-trained": ("default", 1.0)}
+    sigmoid, tanh = functions.get("sigmoid"), functions.get("tanh")
+    init = {"random init": ("default", 1.0), "Xavier init": (sigmoid.init, sigmoid.gain),
+            "tanh-matched init": (tanh.init, 4 * tanh.gain), "pre-trained": ("default", 1.0)}
 
     def members(grid, name):
         scheme, gain = init[name]
@@ -576,7 +579,7 @@ def pretrain_compare_cost(depth: int, width: int, seeds: int, n_lrs: int, n: int
                           pretrain_steps: int, finetune_steps: int, every: int, batch_size: int = 32,
                           max_rounds: int = 3, n_in: int = 64, itemsize: int = 4) -> tuple[float, float]:
     """(seconds, bytes) of :func:`pretrain_compare`, each start's grid extended ``max_rounds`` times
-    by one rate: the two random starts trained for all the steps; the pre-trained one's autoencoders
+    by one rate: the three random starts trained for all the steps; the pre-trained one's autoencoders
     (members x all ``n`` examples of their input, expanded) layer by layer, then fine-tuned."""
     from actlab import workload
 
@@ -590,7 +593,7 @@ def pretrain_compare_cost(depth: int, width: int, seeds: int, n_lrs: int, n: int
     codes = workload.SLACK * itemsize * members * n * 2 * max(n_in, width)  # a layer's codes on every example
     aes = [workload.fit(workload.mlp(a, (width,), a), members, 128, pretrain_steps, optimizer="adam",
                         itemsize=itemsize) for a in [n_in] + [width] * (depth - 1)]
-    seconds = 2 * plain[0] + fine[0] + sum(s for s, _ in aes)
+    seconds = 3 * plain[0] + fine[0] + sum(s for s, _ in aes)
     return seconds, max(plain[1], fine[1], codes + max(b for _, b in aes))
 
 
@@ -766,7 +769,7 @@ def pretrain_sentence(m: dict) -> str:
         base += (f" Its runs in the figure (each seed at the rate with its lowest final validation loss, in its "
                  f"favour) did not learn: their test loss has median {_from_chance(m['pretrain_test_random'], m['ln10'])}, "
                  "so a gain over this start is a gain over a network that did not learn in this budget, not over one "
-                 "that learned more slowly. That is why the verdict compares with Xavier's start.")
+                 "that learned more slowly. That is why the verdict compares with a better-scaled start.")
     return base
 
 
