@@ -330,3 +330,16 @@ def test_intervals_widen_to_the_test_sets_uncertainty_and_never_narrow():
     d = with_test.difference("tanh", "relu")
     assert d.hi - d.lo > seeds_only.difference("tanh", "relu").hi - seeds_only.difference("tanh", "relu").lo
     assert "resampling the test examples" in d.method
+
+
+def test_tasks_scored_on_the_same_test_set_share_each_draw():
+    rng = np.random.default_rng(1)
+    wrong = rng.random((2, 3, 1, 50)) < 0.3
+    results = [lb.TaskResult(lb.Task(name, name, (4,), (0.01,)), ["relu", "tanh"], [0.01], np.zeros((2, 3, 1)),
+                             wrong.mean(-1), np.zeros((2, 3, 1), bool), test_wrong=wrong) for name in ("a", "b")]
+    draws = lb.Board(results).test_draws(n=20)
+    assert np.array_equal(draws[:, 0], draws[:, 1])  # the same images, the same draw
+    other = lb.TaskResult(lb.Task("c", "c", (4,), (0.01,), data="mnist1d"), ["relu", "tanh"], [0.01],
+                          np.zeros((2, 3, 1)), wrong.mean(-1), np.zeros((2, 3, 1), bool), test_wrong=wrong)
+    draws = lb.Board([results[0], other]).test_draws(n=20)
+    assert not np.array_equal(draws[:, 0], draws[:, 1])  # another data set, its own draw

@@ -577,14 +577,16 @@ class Board:
         return rank(self.tuned_test()[keep], self.activations, n_boot=n_boot, draws=self.test_draws()[:, keep])
 
     def test_draws(self, n: int = TEST_DRAWS, seed: int = 0) -> np.ndarray:
-        """(draws, tasks, activations, seeds): :meth:`tuned_test` with each task's test examples
-        resampled with replacement (a bootstrap of the test set, drawn per task), ``n`` times."""
+        """(draws, tasks, activations, seeds): :meth:`tuned_test` with the test examples resampled
+        with replacement (a bootstrap of the test set), ``n`` times. Tasks on the same data share
+        each draw (the digits tasks are scored on the same images), so their errors move together."""
         rng = np.random.default_rng(seed)
-        out = []
+        drawn, out = {}, []
         for r in self.results:
             size = 0 if r.test_wrong is None else r.test_wrong.shape[-1]
-            counts = rng.multinomial(size, np.full(size, 1 / size), size=n) if size else None
-            d = r.test_draws(counts)
+            if size and (r.task.data, size) not in drawn:
+                drawn[r.task.data, size] = rng.multinomial(size, np.full(size, 1 / size), size=n)
+            d = r.test_draws(drawn.get((r.task.data, size)))
             out.append(np.broadcast_to(d, (n, *d.shape[1:])))
         return np.stack(out, 1)
 
