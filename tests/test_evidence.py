@@ -351,3 +351,16 @@ def test_registered_compares_as_json_and_require_all_names_what_is_missing():
     with pytest.raises(TypeError, match=r"^the race takes every parameter of the evidence cell relu-born-dead; "
                                         r"missing: born_depths, born_samples$"):
         ev.require_all("relu-born-dead", {"born_widths": [2]}, "the race")
+
+
+def test_a_guide_spot_block_recomputed_equals_its_part_of_the_stored_board():
+    p = dict(activations=["relu", "tanh"], tasks=["digits", "regression"], seeds=2, epochs=1, deep_depth=2,
+             deep_epochs=1, modern_epochs=1, regression_steps=20, digits_lrs=[0.01, 0.1], deep_lrs=[0.01],
+             modern_lrs=[0.01], regression_lrs=[0.01], cnn_lrs=[0.01], cnn_channels=2, cnn_epochs=1,
+             cnn_train=200, time_steps=0)
+    stored = ev.loads(ev.dumps(lb.board_data(**p)))
+    for task in ("digits", "regression"):
+        block = ev.loads(ev.dumps(lb.board_data(**{**p, "tasks": [task], "only_seeds": [1]})))
+        part = ev.loads(ev.dumps(lb.board_subset(stored, [task], [1])))
+        assert ev.compare(part, block, 0, 0) is None, task
+    assert "test_wrong" in part["results"][0] and part["results"][0]["test_wrong"] is None  # the regression's

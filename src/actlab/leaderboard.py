@@ -648,7 +648,7 @@ def board_subset(data: dict, tasks: list[str], only_seeds: list[int], time_steps
         half = {k: pick(v) for k, v in r.half.items()} if r.half is not None else None
         results.append(TaskResult(r.task, r.activations, r.lrs, pick(r.val), pick(r.test), pick(r.failed),
                                   None if r.curve is None else pick(r.curve), r.curve_steps, half,
-                                  r.half_step).to_data())
+                                  r.half_step, None if r.test_wrong is None else pick(r.test_wrong)).to_data())
     return {"results": results, "step_time": None}
 
 
