@@ -18,6 +18,16 @@ settings.load_profile("deterministic")
 # actlab.seeding). Set before any test builds a tensor.
 torch.set_num_threads(1)
 
+
+@pytest.fixture(autouse=True)
+def _denormals_back_on():
+    """An experiment's actlab.deterministic flushes subnormal floats to zero for its thread (fast
+    sweeps); hypothesis refuses to draw floats in that state, so a later test in the same worker
+    would fail by order. Each test leaves the flag as it found it: off."""
+    yield
+    torch.set_flush_denormal(False)
+
+
 # test files whose every test runs kernels or the book (the rest are the fast tier)
 BOOK_MODULES = {"test_pipeline", "test_site", "test_browser", "test_chapters", "test_baseline"}
 
