@@ -218,6 +218,6 @@ def test_vanishing_pretrain_reads_back_and_a_block_is_its_part():
     # tanh's weights times four, not Xavier's gain 1: another start, other gradients
     assert not np.allclose(grads["Xavier init"]["weight_norms"], grads["tanh-matched init"]["weight_norms"])
     # the random starts differ only in their scale: same seeds, other weights, other gradients
-    assert not np.allclose(grads["random init"]["weight_norms"], grads["Xavier init"]["weight_norms"])
+    assert not np.allclose(grads["default init"]["weight_norms"], grads["Xavier init"]["weight_norms"])
     block = as_stored(gd.pretrain_data(**p, starts=["pre-trained"]))
     assert ev.compare(gd.pretrain_part(stored, ["pre-trained"]), block, 0, 0) is None

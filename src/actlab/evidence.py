@@ -226,7 +226,7 @@ CELLS: dict[str, Cell] = {
         summary="{seeds} seeds × 4 starts × {n_pretrain_lrs} learning rates (extended while tuning), a "
                 "{pretrain_depth}-layer sigmoid MLP of {width} units on digits, budget {pretrain_steps} "
                 "autoencoder steps per layer and {finetune_steps} steps of fine-tuning",
-        spot=tuple({"starts": [s]} for s in ("random init", "Xavier init", "tanh-matched init", "pre-trained")),
+        spot=tuple({"starts": [s]} for s in ("default init", "Xavier init", "tanh-matched init", "pre-trained")),
         select="actlab.gradientdata:pretrain_part", atol=0.02, rtol=0.05),
 }
 

@@ -522,26 +522,26 @@ def pretrain_layerwise(members: list[Member], X: torch.Tensor, *, steps: int, lr
     return deep
 
 
-PRETRAIN_STARTS = ("random init", "Xavier init", "tanh-matched init", "pre-trained")
+PRETRAIN_STARTS = ("default init", "Xavier init", "tanh-matched init", "pre-trained")
 
 
 def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, pretrain_steps: int,
                      finetune_steps: int, every: int, pretrain_lr: float = 0.01, batch_size: int = 32,
                      chance: float | None = None, starts=PRETRAIN_STARTS) -> dict:
     """A fair test of layer-wise pre-training for a sigmoid MLP: each random start (PyTorch's
-    default initialisation; the sigmoid's recommended one, Xavier's with gain 1; and tanh's
-    recommended one with four times its weights, at which a sigmoid network computes what the tanh
-    network does, since sigma(x) = (1 + tanh(x / 2)) / 2) gets the same total number of steps
-    (pre-training steps + fine-tuning steps), each start has its own learning rate tuned on the
-    validation half of the held-out split, and all are scored on its test half.
+    default initialisation; the sigmoid's recommended one, Xavier's with gain 1; and a tanh
+    network at tanh's recommended initialisation rewritten exactly as a sigmoid network,
+    :func:`sigmoid_as_tanh_`) gets the same total number of steps (pre-training steps +
+    fine-tuning steps), each start has its own learning rate tuned on the validation half of the
+    held-out split, and all are scored on its test half.
     Returns {start: (Tuned, runs, start gradients)}: ``tuned_curves``'s pair, and the weight
     gradient norms and errors per unit (:func:`layer_gradients`, every training example) at the
     weights supervised training starts from, per seed. ``starts`` computes some of them only
     (each is tuned on its own runs)."""
     total = finetune_steps + depth * pretrain_steps
     sigmoid, tanh = functions.get("sigmoid"), functions.get("tanh")
-    init = {"random init": ("default", 1.0), "Xavier init": (sigmoid.init, sigmoid.gain),
-            "tanh-matched init": (tanh.init, 4 * tanh.gain), "pre-trained": ("default", 1.0)}
+    init = {"default init": ("default", 1.0), "Xavier init": (sigmoid.init, sigmoid.gain),
+            "tanh-matched init": (tanh.init, tanh.gain), "pre-trained": ("default", 1.0)}
 
     def members(grid, name):
         scheme, gain = init[name]
@@ -551,7 +551,8 @@ def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, p
     def start(grid, name):
         if name == "pre-trained":
             return pretrain_layerwise(members(grid, name), X, steps=pretrain_steps, lr=pretrain_lr)
-        return Ensemble(members(grid, name), X.shape[1], 10, dtype=X.dtype)
+        ens = Ensemble(members(grid, name), X.shape[1], 10, dtype=X.dtype)
+        return sigmoid_as_tanh_(ens) if name == "tanh-matched init" else ens
 
     def run(grid, name):
         ens = start(grid, name)
@@ -832,26 +833,30 @@ def activation_means(act: str, steps, means):
 
 
 def loss_curves(steps, curves: dict, act: str, ylabel: str = "training loss (cross-entropy)",
-                chance: float | None = None, log: bool = False, xlabel: str = "training step"):
+                chance: float | None = None, log: bool = False, xlabel: str = "training step",
+                colors: list[str] | None = None):
     """Loss against step for a few settings of one activation: {name: (logs, seeds) array};
-    line style tells the settings apart, colour stays the activation's; legend under the axes.
-    ``chance``: a dotted grey line at that loss; ``log``: a log y-axis (the step axis stays linear)."""
+    line style and a marker tell the settings apart, colour stays the activation's unless
+    ``colors`` gives one per setting; legend under the axes. ``chance``: a dotted grey line at
+    that loss; ``log``: a log y-axis (the step axis stays linear)."""
     from actlab.numbers import fmt
     from actlab.plotting import color, figure, finish
 
     fig, axes = figure(1, 1, width=6.5, height=3.4)
     ax = axes[0, 0]
-    styles = ["-", "--", "-.", ":"]
+    styles, markers = ["-", "--", "-.", (0, (5, 1.5, 1, 1.5, 1, 1.5))], ["o", "s", "^", "D"]
     if len(curves) > len(styles):  # a fifth curve would otherwise vanish from the figure
         raise ValueError(f"at most {len(styles)} curves per panel; got {len(curves)}")
-    for (name, vals), ls in zip(curves.items(), styles[:len(curves)], strict=True):
+    colors = colors or [color(act)] * len(curves)
+    for (name, vals), ls, mk, c in zip(curves.items(), styles[:len(curves)], markers, colors, strict=False):
         vals = np.asarray(vals, float)
         # a run that starts late (pre-training) has no value at the first steps: draw only where
         # some seed has one (and never ask numpy for the median of an all-NaN row)
         has = np.isfinite(vals).any(1)
         x, v = np.asarray(steps)[has], vals[has]
-        ax.plot(x, np.nanmedian(v, 1), color=color(act), linestyle=ls, label=name)
-        ax.fill_between(x, np.nanmin(v, 1), np.nanmax(v, 1), color=color(act), alpha=0.12, linewidth=0)
+        ax.plot(x, np.nanmedian(v, 1), color=c, linestyle=ls, marker=mk, markevery=max(1, len(x) // 8),
+                markersize=5, label=name)
+        ax.fill_between(x, np.nanmin(v, 1), np.nanmax(v, 1), color=c, alpha=0.12, linewidth=0)
     if chance is not None:
         ax.axhline(chance, color="#666666", linestyle=(0, (1, 2)), linewidth=1.2,
                    label=f"chance (ln 10 ≈ {fmt(chance, sig=3)})")
