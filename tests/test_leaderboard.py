@@ -130,14 +130,21 @@ def test_errors_are_the_measured_error_rate(small_board):
 
 
 def test_step_times_and_the_figure(small_board):
+    import re
+
     assert small_board.step_time.shape == (3, 3, 5) and (small_board.step_time > 0).all()  # tasks, functions, rounds
-    table = lb.step_time_table(small_board, small_board.ranking())
+    from actlab import guide
+
+    table = guide.step_time_table(small_board, small_board.ranking())
     names = [line.strip("| ").split(" | ")[0] for line in table.splitlines()[2:]]
     assert names == [lb.names_text([a]) for a in small_board.ranking().order() if a != "relu"]  # ReLU's row: 1
     for line in table.splitlines()[2:]:
         for cell in line.strip("| ").split(" | ")[1:]:
+            cell = re.sub(r"<[^>]+>", "", cell)
             lo, hi = (float(v) for v in cell.split("(")[1].rstrip(")").split("–"))
             assert lo <= hi and (lo <= 1 <= hi if cell.startswith("≈ 1") else lo >= 1 or hi <= 1)
+            if not cell.startswith("≈ 1"):  # the median lies in the range it is printed beside
+                assert lo <= float(cell.split(" (")[0]) <= hi
     img = lb.board_figure(small_board, small_board.ranking())
     assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
     text = lb.profile_text(small_board, "relu")
@@ -279,17 +286,21 @@ def test_the_board_table_lists_every_function_in_rank_order_with_its_numbers(sma
     ranking = small_board.ranking()
     table = guide.board_table(small_board, ranking)
     lines = table.splitlines()
-    assert lines[0].rstrip(" |").split(" | ")[2:] == small_board.titles
+    assert lines[0].rstrip(" |").split(" | ")[3:] == small_board.titles
     names = [line.split(" | ")[0].lstrip("| ") for line in lines[2:]]
     assert names == [lb.names_text([a]) for a in ranking.order()]
     med, within = small_board.medians()
     j = small_board.activations.index(ranking.order()[0])
     first = re.findall(r'data-sort="([^"]+)"', lines[2])
     assert float(first[0]) == pytest.approx(ranking.measure(ranking.order()[0]).value, rel=1e-5)
+    assert float(first[1]) == 0  # the best function's difference from itself
+    second = re.findall(r'data-sort="([^"]+)"', lines[3])
+    d = ranking.difference(ranking.order()[1], ranking.order()[0], family=len(ranking.order()) - 1)
+    assert float(second[1]) == pytest.approx(d.value, rel=1e-5)
     for t in range(len(small_board.results)):  # each task's median error, its rank printed beside it
         want = med[t, j] if np.isfinite(med[t, j]) else 1e9
-        assert float(first[t + 1]) == pytest.approx(want, rel=1e-5)
-        assert f"rank {within[t, j]:g}" in lines[2].split(" | ")[t + 2]
+        assert float(first[t + 2]) == pytest.approx(want, rel=1e-5)
+        assert f"rank {within[t, j]:g}" in lines[2].split(" | ")[t + 3]
 
 
 def test_each_classifier_keeps_which_test_examples_it_got_wrong(small_board):

@@ -50,9 +50,10 @@ def _linear(c: float) -> float:
 
 def board_table(board: lb.Board, ranking: lb.Ranking) -> str:
     """The leaderboard as a table a reader can search, sort and hear: a row per function (best
-    mean rank first), its mean rank with the interval, then per task the median test error with
-    the function's rank in that task printed and shaded as in the figure (``cividis``, light is
-    best). Each cell's ``data-sort`` is the number a column sorts by (static/actlab.js)."""
+    mean rank first), its mean rank with the interval, its mean-rank difference from the best
+    function with the joint interval the advice decides on, then per task the median test error
+    with the function's rank in that task printed and shaded as in the figure (``cividis``, light
+    is best). Each cell's ``data-sort`` is the number a column sorts by (static/actlab.js)."""
     import matplotlib
     from matplotlib.colors import Normalize, to_hex
 
@@ -62,21 +63,50 @@ def board_table(board: lb.Board, ranking: lb.Ranking) -> str:
     med, within = board.medians()
     fails, n_runs = board.fail_counts()
     cmap, norm = matplotlib.colormaps["cividis_r"], Normalize(1, len(board.activations))
+    order = ranking.order()
     rows = []
-    for a in ranking.order():
+    for a in order:
         j, m = board.activations.index(a), ranking.measure(a)
-        cells = [lb.names_text([a]), f'<span data-sort="{m.value:.6g}">{fmt(m.value)} [{fmt(m.lo)}, {fmt(m.hi)}]</span>']
+        if a == order[0]:
+            versus = '<span data-sort="0">best</span>'
+        else:  # the comparison the advice makes: joint over every function against the best
+            d = ranking.difference(a, order[0], family=len(order) - 1)
+            versus = f'<span data-sort="{d.value:.6g}">{fmt(d.value)}<br>[{fmt(d.lo)}, {fmt(d.hi)}]</span>'
+        cells = [lb.names_text([a]), f'<span data-sort="{m.value:.6g}">{fmt(m.value)}<br>[{fmt(m.lo)}, {fmt(m.hi)}]</span>',
+                 versus]
         for t, r in enumerate(board.results):
             rgba = cmap(norm(within[t, j]))
             lum = 0.2126 * _linear(rgba[0]) + 0.7152 * _linear(rgba[1]) + 0.0722 * _linear(rgba[2])
             dark = (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.05)  # white text has the higher WCAG contrast
-            text = lb.error_text(r.task, med[t, j]) if np.isfinite(med[t, j]) else "failed"
-            failed = f"; {fails[t, j]}/{n_runs[t]} failed" if fails[t, j] else ""
+            text = lb.error_text(r.task, med[t, j]) if np.isfinite(med[t, j]) else "median run failed"
+            failed = f"<br>{fails[t, j]}/{n_runs[t]} failed" if fails[t, j] else ""
             key = med[t, j] if np.isfinite(med[t, j]) else 1e9
             cells.append(f'<span class="actlab-rank" data-sort="{key:.6g}" style="background:{to_hex(rgba)};'
-                         f'color:{"#fff" if dark else "#000"}">{text} · rank {within[t, j]:g}{failed}</span>')
+                         f'color:{"#fff" if dark else "#000"}">{text}<br>rank {within[t, j]:g}{failed}</span>')
         rows.append(cells)
-    return markdown_table(["function", "mean rank [95% interval]"] + board.titles, rows)
+    return markdown_table(["function", "mean rank [95% interval]", "minus the best's [joint interval]"]
+                          + board.titles, rows)
+
+
+def step_time_table(board: lb.Board, ranking: lb.Ranking) -> str:
+    """Time per training step relative to ReLU's, per task (rows in ranking order, ReLU's own
+    left out): the median of the rounds' ratios (each round times every function in turn) with
+    their range, every number to two decimals; "≈ 1" where the range includes 1."""
+    from actlab.tables import markdown_table
+
+    if board.step_time is None or "relu" not in board.activations:
+        return ""
+    t = board.step_time if board.step_time.ndim == 3 else board.step_time[..., None]
+    ratio = t / t[:, [board.activations.index("relu")]]  # (tasks, activations, rounds), paired by round
+
+    def text(r):  # the range in one piece: a narrow column must not break it at the dash
+        lo, mid, hi = r.min(), np.median(r), r.max()
+        spread = f'<span class="actlab-nowrap">({lo:.2f}–{hi:.2f})</span>'
+        return f"≈ 1 {spread}" if lo <= 1 <= hi else f"{mid:.2f} {spread}"
+
+    rows = [[lb.names_text([a])] + [text(ratio[k, board.activations.index(a)]) for k in range(len(board.results))]
+            for a in ranking.order() if a != "relu"]
+    return markdown_table(["function"] + board.titles, rows)
 
 
 def half_changes(full: list, half: list) -> list[str]:

@@ -61,19 +61,19 @@
   else all();
 })();
 
-// Tables wider than the column scroll inside it (static/actlab.css); say so under each one that
-// does, as for figures, so no column goes unseen.
+// Tables wider than the column scroll inside it (static/actlab.css); say so above each one that
+// does (a tall table's foot is screens away), so no column goes unseen.
 (function () {
   function hint() {
     document.querySelectorAll("main table.table").forEach(function (table) {
       var wide = table.scrollWidth > table.clientWidth + 1;
-      var next = table.nextElementSibling;
-      var note = next && next.classList.contains("actlab-table-hint") ? next : null;
+      var prev = table.previousElementSibling;
+      var note = prev && prev.classList.contains("actlab-table-hint") ? prev : null;
       if (wide && !note) {
         note = document.createElement("p");
         note.className = "actlab-table-hint";
-        note.textContent = "↔ The table is wider than the screen: swipe it sideways to see every column.";
-        table.insertAdjacentElement("afterend", note);
+        note.textContent = "↔ The table below is wider than the screen: swipe it sideways to see every column.";
+        table.insertAdjacentElement("beforebegin", note);
       } else if (!wide && note) {
         note.remove();
       }
@@ -83,4 +83,21 @@
   else hint();
   window.addEventListener("load", hint);
   window.addEventListener("resize", hint);
+})();
+
+// Equations are out of the tab order (_config.yml: MathJax's inTabOrder), except one wider than
+// the column: it scrolls, and a keyboard user must be able to reach it to scroll it.
+(function () {
+  function reachable() {
+    document.querySelectorAll("mjx-container").forEach(function (m) {
+      if (m.scrollWidth > m.clientWidth + 1) m.setAttribute("tabindex", "0");
+      else if (m.getAttribute("tabindex") === "0") m.removeAttribute("tabindex");
+    });
+  }
+  function afterTypeset() {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(reachable);
+  }
+  if (document.readyState === "complete") afterTypeset();
+  else window.addEventListener("load", afterTypeset);
+  window.addEventListener("resize", reachable);
 })();
