@@ -300,7 +300,7 @@ def test_the_board_table_lists_every_function_in_rank_order_with_its_numbers(sma
     for t in range(len(small_board.results)):  # each task's median error, its rank printed beside it
         want = med[t, j] if np.isfinite(med[t, j]) else 1e9
         assert float(first[t + 2]) == pytest.approx(want, rel=1e-5)
-        assert f"rank {within[t, j]:g}" in lines[2].split(" | ")[t + 3]
+        assert f"rank of median: {within[t, j]:g}" in lines[2].split(" | ")[t + 3]
 
 
 def test_each_classifier_keeps_which_test_examples_it_got_wrong(small_board):

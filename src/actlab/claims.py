@@ -265,8 +265,8 @@ CLAIMS: list[Claim] = [
           qualify=lambda m: ("pre-training's gain is over a random start that did not learn in the same budget"
                              if m.get("pretrain_learned_matched") == 0 else
                              "pre-training is judged against a well-scaled random start (a tanh network rewritten as "
-                             "a sigmoid network); against PyTorch's default start it lifts the reach and the test loss, "
-                             "as the chapter shows")),
+                             "a sigmoid network), at one budget; the chapter also compares it with PyTorch's default "
+                             "start")),
     # --- Zero-centred ------------------------------------------------------------------------
     Claim("zigzag", "Sigmoid", "Outputs that are not zero-centred disturb gradient descent in the next layer.",
           "zero-centred",

@@ -57,7 +57,6 @@ def board_table(board: lb.Board, ranking: lb.Ranking) -> str:
     import matplotlib
     from matplotlib.colors import Normalize, to_hex
 
-    from actlab.numbers import fmt
     from actlab.tables import markdown_table
 
     med, within = board.medians()
@@ -71,21 +70,30 @@ def board_table(board: lb.Board, ranking: lb.Ranking) -> str:
             versus = '<span data-sort="0">best</span>'
         else:  # the comparison the advice makes: joint over every function against the best
             d = ranking.difference(a, order[0], family=len(order) - 1)
-            versus = f'<span data-sort="{d.value:.6g}">{fmt(d.value)}<br>[{fmt(d.lo)}, {fmt(d.hi)}]</span>'
-        cells = [lb.names_text([a]), f'<span data-sort="{m.value:.6g}">{fmt(m.value)}<br>[{fmt(m.lo)}, {fmt(m.hi)}]</span>',
+            versus = f'<span data-sort="{d.value:.6g}">{d.value:.2f}<br>[{d.lo:.2f}, {d.hi:.2f}]</span>'
+        cells = [lb.names_text([a]), f'<span data-sort="{m.value:.6g}">{m.value:.2f}<br>[{m.lo:.2f}, {m.hi:.2f}]</span>',
                  versus]
         for t, r in enumerate(board.results):
             rgba = cmap(norm(within[t, j]))
             lum = 0.2126 * _linear(rgba[0]) + 0.7152 * _linear(rgba[1]) + 0.0722 * _linear(rgba[2])
             dark = (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.05)  # white text has the higher WCAG contrast
-            text = lb.error_text(r.task, med[t, j]) if np.isfinite(med[t, j]) else "median run failed"
+            text = lb.error_text(r.task, med[t, j]) if np.isfinite(med[t, j]) else "failed"
             failed = f"<br>{fails[t, j]}/{n_runs[t]} failed" if fails[t, j] else ""
             key = med[t, j] if np.isfinite(med[t, j]) else 1e9
             cells.append(f'<span class="actlab-rank" data-sort="{key:.6g}" style="background:{to_hex(rgba)};'
-                         f'color:{"#fff" if dark else "#000"}">{text}<br>rank {within[t, j]:g}{failed}</span>')
+                         f'color:{"#fff" if dark else "#000"}">{text}<br>rank of median: {within[t, j]:g}{failed}</span>')
         rows.append(cells)
     return markdown_table(["function", "mean rank [95% interval]", "minus the best's [joint interval]"]
                           + board.titles, rows)
+
+
+def advice_markdown(advice: lb.Advice, ranking: lb.Ranking, board: lb.Board, scope: str) -> str:
+    """The advice of :func:`actlab.leaderboard.advice_markdown`, pointing at this page's table.
+    Its text names the board's figure, which the page no longer draws; leaderboard.py is covered
+    by the stored cell's key, so the wording moves there when the cell is next recomputed."""
+    text = lb.advice_markdown(advice, ranking, board.edge_sides(), scope, board)
+    return text.replace("the figure's intervals are each function's own",
+                        "the leaderboard table's mean-rank intervals are each function's own")
 
 
 def step_time_table(board: lb.Board, ranking: lb.Ranking) -> str:

@@ -72,7 +72,7 @@
       if (wide && !note) {
         note = document.createElement("p");
         note.className = "actlab-table-hint";
-        note.textContent = "↔ The table below is wider than the screen: swipe it sideways to see every column.";
+        note.textContent = "↔ The table below is wider than the column: scroll or swipe it sideways to see every column.";
         table.insertAdjacentElement("beforebegin", note);
       } else if (!wide && note) {
         note.remove();
