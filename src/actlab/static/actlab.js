@@ -1,27 +1,34 @@
-// Figures wider than a narrow column (a phone) scroll sideways inside it; say so under each
-// one that does, so no panel goes unseen. Tapping a figure opens it at full size.
+// A figure or table wider than the column scrolls sideways inside it (static/actlab.css); a cue
+// says so, so no panel or column goes unseen: under a figure (tapping it opens it at full size),
+// above a table (a tall table's foot is screens away). One routine, kept in step with resizing.
 (function () {
-  function hint() {
+  function cue(anchor, wide, cls, where, text) {
+    var near = where === "afterend" ? anchor.nextElementSibling : anchor.previousElementSibling;
+    var note = near && near.classList.contains(cls) ? near : null;
+    if (wide && !note) {
+      note = document.createElement("p");
+      note.className = cls;
+      note.textContent = text;
+      anchor.insertAdjacentElement(where, note);
+    } else if (!wide && note) {
+      note.remove();
+    }
+  }
+  function all() {
     document.querySelectorAll("a.actlab-full-size").forEach(function (link) {
-      var box = link.closest("figure") || link.parentElement;
-      var scroller = link.parentElement;
       var img = link.querySelector("img");
-      var wide = img && img.getBoundingClientRect().width > scroller.clientWidth + 1;
-      var note = box.querySelector(":scope > p.actlab-swipe-hint");
-      if (wide && !note) {
-        note = document.createElement("p");
-        note.className = "actlab-swipe-hint";
-        note.textContent = "↔ The figure is wider than the screen: swipe it sideways, or tap it to open it at full size.";
-        link.insertAdjacentElement("afterend", note);
-      } else if (!wide && note) {
-        note.remove();
-      }
+      cue(link, img && img.getBoundingClientRect().width > link.parentElement.clientWidth + 1, "actlab-swipe-hint",
+          "afterend", "↔ The figure is wider than the screen: swipe it sideways, or tap it to open it at full size.");
+    });
+    document.querySelectorAll("main table.table").forEach(function (table) {
+      cue(table, table.scrollWidth > table.clientWidth + 1, "actlab-table-hint", "beforebegin",
+          "↔ The table below is wider than the column: scroll or swipe it sideways to see every column.");
     });
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", hint);
-  else hint();
-  window.addEventListener("load", hint);
-  window.addEventListener("resize", hint);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", all);
+  else all();
+  window.addEventListener("load", all);
+  window.addEventListener("resize", all);
 })();
 
 // Tables marked sortable (the guide's leaderboard): each heading is a button that sorts the rows
@@ -59,30 +66,6 @@
   function all() { document.querySelectorAll("table.actlab-sortable").forEach(setup); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", all);
   else all();
-})();
-
-// Tables wider than the column scroll inside it (static/actlab.css); say so above each one that
-// does (a tall table's foot is screens away), so no column goes unseen.
-(function () {
-  function hint() {
-    document.querySelectorAll("main table.table").forEach(function (table) {
-      var wide = table.scrollWidth > table.clientWidth + 1;
-      var prev = table.previousElementSibling;
-      var note = prev && prev.classList.contains("actlab-table-hint") ? prev : null;
-      if (wide && !note) {
-        note = document.createElement("p");
-        note.className = "actlab-table-hint";
-        note.textContent = "↔ The table below is wider than the column: scroll or swipe it sideways to see every column.";
-        table.insertAdjacentElement("beforebegin", note);
-      } else if (!wide && note) {
-        note.remove();
-      }
-    });
-  }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", hint);
-  else hint();
-  window.addEventListener("load", hint);
-  window.addEventListener("resize", hint);
 })();
 
 // Equations are out of the tab order (_config.yml: MathJax's inTabOrder), except one wider than
