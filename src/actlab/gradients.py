@@ -569,13 +569,6 @@ def pretrain_compare(depth: int, width: int, seeds: int, lrs, X, y, Xt, yt, *, p
     return out
 
 
-def start_ratio(grads: dict, depth: int) -> np.ndarray:
-    """Per seed, the first hidden layer's weight gradient norm over the last hidden layer's, at
-    the start of supervised training (the chapter's first/last ratio)."""
-    n = grads["weight_norms"]
-    return n[:, 0] / n[:, depth - 1]
-
-
 def pretrain_compare_cost(depth: int, width: int, seeds: int, n_lrs: int, n: int, n_test: int, *,
                           pretrain_steps: int, finetune_steps: int, every: int, batch_size: int = 32,
                           max_rounds: int = 3, n_in: int = 64, itemsize: int = 4) -> tuple[float, float]:

@@ -52,8 +52,7 @@ def board_table(board: lb.Board, ranking: lb.Ranking) -> str:
     """The leaderboard as a table a reader can search, sort and hear: a row per function (best
     mean rank first), its mean rank with the interval, its mean-rank difference from the best
     function with the joint interval the advice decides on, then per task the median test error
-    with the function's rank in that task printed and shaded as in the figure (``cividis``, light
-    is best). Each cell's ``data-sort`` is the number a column sorts by (static/actlab.js)."""
+    with the rank of that median in its task, printed and shaded (``cividis``, light is best). Each cell's ``data-sort`` is the number a column sorts by (static/actlab.js)."""
     import matplotlib
     from matplotlib.colors import Normalize, to_hex
 
