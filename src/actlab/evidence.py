@@ -96,9 +96,10 @@ CELLS: dict[str, Cell] = {
     # The guide's defaults (chapters/guide.md); a test keeps the two equal. Spot blocks: one task at
     # its first or its last seed: each seed of a task trains as its own ensemble, so a block repeats
     # the stored runs exactly on the same CPU and torch. The two 20-layer tasks are left out: a seed
-    # of either takes 60-80 s, a third of `make test`'s budget; test_ensemble covers their layers. The tolerance is for another CPU, where rounding can move
-    # a run: 0.02 absolute is two points of a share misclassified (a smaller CNN ensemble, which
-    # rounds differently, moved test errors by up to 1.2 points here), 5% relative for the MSE.
+    # of either takes 60-80 s, a third of `make test`'s budget; test_ensemble covers their layers.
+    # The tolerance is for another CPU, where rounding can move a run: 0.02 absolute is two points
+    # of a share misclassified (a smaller CNN ensemble, which rounds differently, moved test errors
+    # by up to 1.2 points here), 5% relative for the MSE.
     "guide-leaderboard": Cell(
         "actlab.leaderboard:board_data", GUIDE, expected_s=45,
         summary="{seeds} seeds × {n_activations} functions × {n_tasks} tasks × 4–7 learning rates, budget "

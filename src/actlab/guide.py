@@ -103,7 +103,7 @@ def step_time_table(board: lb.Board, ranking: lb.Ranking) -> str:
 
     if board.step_time is None or "relu" not in board.activations:
         return ""
-    t = board.step_time if board.step_time.ndim == 3 else board.step_time[..., None]
+    t = board.step_time
     ratio = t / t[:, [board.activations.index("relu")]]  # (tasks, activations, rounds), paired by round
 
     def text(r):  # the range in one piece: a narrow column must not break it at the dash
