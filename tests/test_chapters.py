@@ -280,9 +280,12 @@ def test_properties(quick_metrics):
     # timings: every ratio carries its interval over the rounds, and the rounds are counted
     for key in ("fwd_rel_sigmoid", "bwd_rel_sigmoid", "fwd_rel_tanh", "bwd_share_sigmoid", "linear_over_sigmoid",
                 "gelu_registry_over_torch", "relu_over_copy", "fwd_rel_step", "bwd_rel_step"):
-        assert m[key + "_lo"] <= m[key] <= m[key + "_hi"] and m[key + "_n"] == m["cost_repeats"], key
+        assert m[key + "_lo"] <= m[key] <= m[key + "_hi"], key
+        assert m[key + "_n"] == m["cost_repeats"] * m["cost_builds"], key
+    for key in ("exp_over_relu", "fwd_rel_sigmoid", "bwd_share_sigmoid"):  # the claims' ratios at each thread count
+        assert {f"{key}_t1", f"{key}_t2", f"{key}_tmax"} <= set(m) and m[f"{key}_tmax"] == m[f"{key}_t2"]
     assert m["fwd_rel_relu"] == 1.0 and m["bwd_rel_relu"] == 1.0  # each round's ReLU against itself
-    assert "one torch thread" in m["machine"]
+    assert m["threads_timed"] == "1, 2" and "cores present" in m["machine"]
 
 
 def test_saturation(quick_metrics):

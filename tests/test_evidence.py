@@ -184,6 +184,20 @@ def test_the_spot_block_is_drawn_from_the_commit(fake, monkeypatch):
     assert draws == {"fake", "other"}
 
 
+def test_a_timing_cell_is_never_spot_checked_and_is_computed_alone_after_the_others(fake, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setitem(ev.CELLS, "clock", dataclasses.replace(ev.CELLS["fake"], timing=True))
+    assert [n for n, _ in ev.spot_blocks()] == ["fake"]
+    calls = []
+    monkeypatch.setattr(ev, "compute_side_by_side", lambda names, jobs, device: calls.append((names, jobs)) or 0)
+    assert ev.compute(["clock", "fake"], jobs=2) == 0
+    assert calls == [(["fake"], 2), (["clock"], 1)]
+    calls.clear()
+    monkeypatch.setattr(ev, "compute_side_by_side", lambda names, jobs, device: calls.append((names, jobs)) or 130)
+    assert ev.compute(["clock", "fake"], jobs=2) == 130 and calls == [(["fake"], 2)]  # Ctrl-C: no timing after
+
+
 def test_compare_states_where_data_differ():
     assert ev.compare({"a": [1.0, 2.0]}, {"a": [1.0, 2.05]}, atol=0.1, rtol=0) is None
     assert ev.compare({"a": [1.0, 2.0]}, {"a": [1.0, 2.5]}, atol=0.1, rtol=0) == "data.a[1] is 2.5, stored 2.0"
@@ -318,6 +332,7 @@ CHAPTER_CELLS = {
     "vanishing-norms": ("vanishing-gradients", "actlab.gradientdata:NORMS_PARAMS", "NORMS"),
     "vanishing-he": ("vanishing-gradients", "actlab.gradientdata:HE_PARAMS", "HE"),
     "vanishing-pretrain": ("vanishing-gradients", "actlab.gradientdata:PRETRAIN_PARAMS", "PRETRAIN"),
+    "properties-cost": ("properties", "actlab.evidence:PROPERTIES_COST", "COST"),
 }
 
 

@@ -420,10 +420,36 @@ def test_timing_covers_kernel_and_registry_forward_and_the_backward_of_every_fun
     assert cost.kinds("sigmoid") == ["fwd_torch", "bwd_torch"]  # the registry's form is the kernel
     for n in names:
         for k in cost.kinds(n):
-            assert t.t[f"{n}:{k}"].shape == (2,) and (t.t[f"{n}:{k}"] > 0).all()
+            assert t.t[f"{n}:{k}"].shape == (1, 2) and (t.t[f"{n}:{k}"] > 0).all()  # one build, two rounds
     assert t.has("linear") and t.has("copy") and t.n == 4096
     table = tables.cost_table(t, names)
     assert "linear layer, 64 → 64" in table and "—" in table and "‡" in table.split("| step |")[1].split("\n")[0]
+
+
+def test_a_timing_interval_spans_every_build_and_halves_split_the_builds():
+    from actlab import cost
+
+    rng = np.random.default_rng(0)
+    fast, slow = 1 + 0.01 * rng.standard_normal((2, 20)), 2 + 0.01 * rng.standard_normal((2, 20))
+    m = cost.spread(np.vstack([fast, slow]))  # builds 0, 1 near 1; builds 2, 3 near 2
+    assert m.lo < 1.01 and m.hi > 1.99 and m.n == 80  # as wide as the builds disagree
+    assert m.halves[0].hi < 1.05 and m.halves[1].lo > 1.95  # the first two builds, then the last two
+    one = cost.spread(fast[:1])  # one build: the bootstrap over its rounds, halves over rounds
+    assert 0.99 < one.lo <= one.value <= one.hi < 1.01 and one.n == 20 and one.halves[0].n == 10
+    agree = cost.spread(np.vstack([fast, fast]))
+    assert agree.hi - agree.lo < 0.02
+
+
+def test_timing_data_repeats_the_timing_in_fresh_processes_at_each_thread_count():
+    from actlab import cost
+
+    data = cost.timing_data(2048, 2, 0.1, 2, [1, 2], names=["relu", "sigmoid", "tanh"])
+    t = cost.from_data(data)
+    assert sorted(t) == [1, 2] and t[2].threads == 2 and t[1].builds == 2 and data["n"] == 2048
+    assert all(np.asarray(v).shape == (2, 2) for v in data["timings"]["2"].values())
+    m = cost.metrics(t, ["relu", "sigmoid", "tanh"])
+    assert m["fwd_rel_sigmoid_tmax"] == m["fwd_rel_sigmoid_t2"] and m["threads_timed"] == "1, 2"
+    assert m["cost_builds"] == 2 and m["fwd_rel_sigmoid_n"] == 4 and m["machine"] == data["machine"]
 
 
 def _luminance(hex_colour: str) -> float:

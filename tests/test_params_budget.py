@@ -78,6 +78,15 @@ def test_cost_timing_defaults_fit_the_budget(profile):
                                    P["cost_block_ms"] / 1000) <= SECONDS
 
 
+def test_thread_counts_start_at_one_and_increase():
+    from actlab.params import check, thread_counts
+
+    assert check(t=([1, 2], thread_counts())) == {"t": [1, 2]}
+    for bad in ([2], [1, 1], [1, 0], [], [1, 2, 4, 8, 16], 2):
+        with pytest.raises(ParameterError, match="parameter 't' must be a list of 1 to 4 item"):
+            check(t=(bad, thread_counts()))
+
+
 def test_cost_timing_refuses_long_blocks_and_many_large_repeats():
     P = params("properties")
     assert cost.timing_seconds(cost.TIMED, P["cost_elements"], P["cost_repeats"], 1.0) > SECONDS
@@ -136,6 +145,7 @@ ADVERSARIAL = {
     "linear-collapse": ({"depths": [500], "width": 1024}, "memory", "depths"),
     "zero-centred": ({"path_points": 100_000, "path_epochs": 500, "path_seeds": 200}, "memory", "path_points"),
     "vanishing-gradients": ({"seeds": 200, "n_samples": 1438, "width": 1024}, "memory", "n_samples"),
+    "properties": ({"cost_elements": 20_000_000, "cost_repeats": 1}, "memory", "cost_elements"),
 }
 
 
@@ -144,6 +154,10 @@ def test_a_stored_cell_costs_a_chapter_nothing_and_any_other_parameters_are_pric
     other = budgets.CHAPTERS["guide"]({**params("guide"), "seeds": 11})
     assert sum(c.seconds for c in other) > SECONDS  # computing the cell again: refused, not started
     assert budgets.CHAPTERS["tanh"](params("tanh")) == []
+    assert budgets.CHAPTERS["properties"](params("properties")) == []  # the timing is stored
+    one = budgets.CHAPTERS["properties"]({**params("properties"), "cost_builds": 1, "cost_threads": [1]})
+    more = budgets.CHAPTERS["properties"]({**params("properties"), "cost_builds": 7})
+    assert more[0].seconds == pytest.approx(14 * one[0].seconds)  # every build at every thread count
 
 
 @pytest.mark.parametrize("name", BUDGETED)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actlab.evidence import PROPERTIES_COST
 from actlab.verdicts import (  # noqa: F401
     CONSTRUCTION,
     DISCUSSED,
@@ -37,7 +38,18 @@ from actlab.verdicts import (  # noqa: F401
 )
 
 DIGITS_MLP = "digits, MLP, SGD"
-ONE_THREAD = "PyTorch kernels, float32, one CPU thread; median and 95% interval over timing rounds"
+# A timing's setting: its interval spans every fresh process's interval over its rounds, so it is
+# as wide as repeated builds of the book disagree
+TIMED_ON = ("PyTorch kernels, float32, {}; median over the rounds of {} fresh processes, interval spanning "
+            "each process's 95% interval")
+ONE_THREAD = TIMED_ON.format("one torch thread", PROPERTIES_COST["cost_builds"])
+MOST_THREADS = TIMED_ON.format(f"{max(PROPERTIES_COST['cost_threads'])} torch threads", PROPERTIES_COST["cost_builds"])
+
+
+def _timed(metric: str, op: str, threshold: float, says: str) -> tuple:
+    """One rule per thread count: a timing verdict must hold on one thread and on the most timed."""
+    return (Rule(metric + "_t1", op, threshold, says, ONE_THREAD),
+            Rule(metric + "_tmax", op, threshold, says, MOST_THREADS))
 
 
 @dataclass(frozen=True)
@@ -152,11 +164,10 @@ CLAIMS: list[Claim] = [
           construction="ReLU is max(0, x), with one kink, at 0, by definition; the grid search checks the code"),
     Claim("exp-costly", "Properties", "Exponentials make sigmoid-like functions slower, so ReLU is preferred.",
           "properties",
-          (R("exp_over_relu", ">", 1.1, "a bare exponential's time ÷ ReLU's, at least 10% slower to matter",
-             ONE_THREAD),
-           R("fwd_rel_sigmoid", ">", 1.1, "sigmoid's forward time ÷ ReLU's, at least 10% slower to matter",
-             ONE_THREAD),
-           R("fwd_rel_tanh", ">", 1.1, "tanh's forward time ÷ ReLU's, at least 10% slower to matter", ONE_THREAD)),
+          # tanh is reported, not ruled on: its kernel is a library's own approximation whose speed
+          # varies between CPU builds (10.8 × ReLU on one), which says nothing about exponentials
+          _timed("exp_over_relu", ">", 1.1, "a bare exponential's time ÷ ReLU's, at least 10% slower to matter")
+          + _timed("fwd_rel_sigmoid", ">", 1.1, "sigmoid's forward time ÷ ReLU's, at least 10% slower to matter"),
           qualify=lambda m: _exp_costly_qualification(m)),
     Claim("relu-left-saturated", "Properties", "For x < 0 ReLU's gradient is always 0: it saturates there.",
           "saturation", (R("left_relu", "==", "hard", "saturation class on the left"),),
@@ -210,10 +221,9 @@ CLAIMS: list[Claim] = [
           construction="1/(1 + e⁻ˣ) lies strictly between 0 and 1 for every x, by its formula"),
     Claim("sigmoid-cost", "Sigmoid", "Sigmoid needs exponentials and division in both the forward and backward pass.",
           "properties",
-          (R("fwd_rel_sigmoid", ">", 1.1, "forward: sigmoid's time ÷ ReLU's, at least 10% slower", ONE_THREAD),
-           R("bwd_share_sigmoid", ">", 0.5,
-             "backward: share of the forward's extra time over ReLU that the backward pays again "
-             "(about 1 if it recomputed the exponential)", ONE_THREAD))),
+          _timed("fwd_rel_sigmoid", ">", 1.1, "forward: sigmoid's time ÷ ReLU's, at least 10% slower")
+          + _timed("bwd_share_sigmoid", ">", 0.5, "backward: share of the forward's extra time over ReLU that the "
+                   "backward pays again (about 1 if it recomputed the exponential)")),
     Claim("sigmoid-vanish", "Sigmoid", "For large positive or negative inputs the sigmoid's derivative is close to 0.",
           "sigmoid", (R("saturation_x", "<", 10, "|x| beyond which σ′ stays under 1% of its peak", "float64"),),
           construction="by its formula: σ′ = σ(1 − σ) falls off like e⁻|ˣ| on both sides"),

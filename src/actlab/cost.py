@@ -1,4 +1,4 @@
-"""What an activation costs: single-thread CPU time per element, with its spread over repeats.
+"""What an activation costs: CPU time per element, with its spread over rounds and over builds.
 
 Each function is timed twice where the two differ: PyTorch's own kernel
 (``torch.nn.functional``, what a network runs) and the registry's numerically safe form
@@ -6,10 +6,13 @@ Each function is timed twice where the two differ: PyTorch's own kernel
 backward of the kernel, and for the step, which has no autograd kernel, the registry's
 analytic derivative applied to an incoming gradient.
 
-All timings (:func:`time_ops`) run on one thread and are taken round-robin, one
-repeat of every operation after another, so a slow moment of a shared machine hits all of
-them alike. A ratio between two operations is formed per repeat (paired), and its interval
-is the bootstrap interval of the median over repeats: a thin margin comes out undecided.
+All timings (:func:`time_ops`) run on a fixed number of threads and are taken round-robin,
+one repeat of every operation after another, so a slow moment of a shared machine hits all of
+them alike. A ratio between two operations is formed per repeat (paired). The book's timing
+(:func:`timing_data`, the evidence cell "properties-cost") repeats the whole timing in several
+fresh processes ("builds") at more than one thread count; a ratio's interval spans every build's
+bootstrap interval over its rounds (:func:`spread`), so a ratio that moves between builds comes
+out wide, and a thin margin undecided.
 """
 from __future__ import annotations
 
@@ -24,13 +27,14 @@ import torch
 import torch.nn.functional as F
 
 from actlab import functions
-from actlab.verdicts import Measure, bootstrap
+from actlab.verdicts import Measure, bootstrap, halved
 
 # The functions the cost chapter times: an explicit list, so that a function added to the registry
 # does not lengthen the timing (the identity does nothing, and LeCun's tanh is tanh's kernel and two
 # multiplications).
 TIMED = ["step", "sigmoid", "hardsigmoid", "tanh", "hardtanh", "softsign", "relu", "relu6", "leaky_relu",
          "prelu", "elu", "selu", "celu", "gelu", "gelu_tanh", "silu", "mish", "softplus"]
+WIDTH = 256  # the linear layer's width: a call's elements are whole rows of it
 SECONDS_PER_ELEMENT = 7e-9  # one timed call on one element, the slowest kinds on this machine's core, rounded up
 
 
@@ -40,6 +44,20 @@ def timing_seconds(names: list[str], n: int, repeats: int, block_s: float) -> fl
     n_ops = 3 + sum(len(kinds(name)) for name in names)
     once = n * SECONDS_PER_ELEMENT
     return n_ops * (once + repeats * max(block_s, 2 * once))
+
+
+def timing_bytes(names: list[str], n: int) -> float:
+    """About the most memory :func:`time_activations` holds: the input and the incoming gradient,
+    an input copy and an output kept for each backward it times, and two outputs in flight, all
+    float32."""
+    n_bwd = sum("bwd_torch" in kinds(name) for name in names)
+    return 4.0 * n * (2 + 2 * n_bwd + 2)
+
+
+def run_cost(names: list[str], cost_elements: int, cost_repeats: int, cost_block_ms: float) -> tuple[float, float]:
+    """(seconds, bytes) of one build's timing at one thread count, in the chapter's parameters."""
+    return (timing_seconds(names, cost_elements, cost_repeats, cost_block_ms / 1000),
+            timing_bytes(names, cost_elements))
 
 
 def cpu_name() -> str:
@@ -54,13 +72,14 @@ def cpu_name() -> str:
 
 
 def machine() -> str:
-    return f"{cpu_name()}, one torch thread ({os.cpu_count()} cores present)"
+    return f"{cpu_name()}, {os.cpu_count()} cores present"
 
 
 def time_ops(ops: dict[str, Callable[[], object]], repeats: int, block_s: float = 0.004,
-             inner: int = 2, *, calls: int | None = None, clock: Callable[[], float] = time.perf_counter
-             ) -> dict[str, np.ndarray]:
-    """Seconds per call of each op, one value per repeat (round), taken round-robin on one thread.
+             inner: int = 2, *, calls: int | None = None, clock: Callable[[], float] = time.perf_counter,
+             threads: int = 1) -> dict[str, np.ndarray]:
+    """Seconds per call of each op, one value per repeat (round), taken round-robin on ``threads``
+    torch threads.
 
     In each round an op runs ``inner`` short blocks of calls (``calls`` each, or as many as fill
     about ``block_s`` in all, counted once per op after a warm-up call) and the fastest block
@@ -75,8 +94,8 @@ def time_ops(ops: dict[str, Callable[[], object]], repeats: int, block_s: float 
             f()
         return (clock() - t) / number
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         once = {k: block(f, 1) for k, f in ops.items()}  # the warm-up call, timed
         number = {k: calls or max(1, round(block_s / inner / once[k])) for k in ops}
@@ -85,28 +104,50 @@ def time_ops(ops: dict[str, Callable[[], object]], repeats: int, block_s: float 
             for k, f in ops.items():
                 out[k][r] = min(block(f, number[k]) for _ in range(inner))
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
     return out
+
+
+def spread(x) -> Measure:
+    """The median of ``x`` (builds × rounds) over every round, with an interval that spans each
+    build's bootstrap interval of its median over rounds: as wide as the builds disagree, never
+    narrower than one build's rounds allow. Halves are the first and the second half of the builds
+    (with one build, of its rounds)."""
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    if len(x) == 1:
+        return bootstrap(x[0])
+    each = [bootstrap(row, halves=False) for row in x]
+    value = float(np.median(x))
+    m = Measure(value, min(value, *(e.lo for e in each)), max(value, *(e.hi for e in each)), x.size,
+                "range over builds of each build's bootstrap interval over rounds")
+    return halved(m, spread, x)
 
 
 @dataclass
 class Timings:
-    """Per-repeat seconds of every timed operation on ``n`` float32 elements."""
+    """Seconds per call of every timed operation on ``n`` float32 elements at ``threads`` torch
+    threads, one row per build (a fresh process) and one value per round."""
     n: int
     repeats: int
     width: int
     t: dict[str, np.ndarray]
+    threads: int = 1
+    machine: str = ""  # where it was timed, if not here
+
+    @property
+    def builds(self) -> int:
+        return len(next(iter(self.t.values())))
 
     def has(self, key: str) -> bool:
         return key in self.t
 
     def ns(self, key: str) -> Measure:
-        """Nanoseconds per element: median over repeats with its bootstrap interval."""
-        return bootstrap(1e9 * self.t[key] / self.n)
+        """Nanoseconds per element: median with its interval over rounds and builds (:func:`spread`)."""
+        return spread(1e9 * self.t[key] / self.n)
 
     def ratio(self, a: str, b: str) -> Measure:
-        """Time of ``a`` ÷ time of ``b``, paired per repeat: median and bootstrap interval."""
-        return bootstrap(self.t[a] / self.t[b])
+        """Time of ``a`` ÷ time of ``b``, paired per round: median and interval (:func:`spread`)."""
+        return spread(self.t[a] / self.t[b])
 
 
 def kinds(name: str) -> list[str]:
@@ -134,10 +175,11 @@ def _has_graph(f) -> bool:
         return False
 
 
-def time_activations(names: list[str], n: int, repeats: int, width: int = 256, seed: int = 0,
-                     block_s: float = 0.004) -> Timings:
+def time_activations(names: list[str], n: int, repeats: int, width: int = WIDTH, seed: int = 0,
+                     block_s: float = 0.004, threads: int = 1) -> Timings:
     """Time every function's forward and backward (see :func:`kinds`), a plain copy (for
-    reference) and a linear layer of ``width`` units whose output has ``n`` elements."""
+    reference) and a linear layer of ``width`` units whose output has ``n`` elements, in this
+    process (one build)."""
     g = torch.Generator().manual_seed(seed)
     rows = max(1, n // width)
     n = rows * width
@@ -162,7 +204,8 @@ def time_activations(names: list[str], n: int, repeats: int, width: int = 256, s
             ops[f"{name}:fwd_registry"] = (lambda f: lambda: f(x))(act.forward)
         if "bwd_registry" in ks:
             ops[f"{name}:bwd_registry"] = (lambda d: lambda: grad * d(x))(act.derivative)
-    return Timings(n, repeats, width, time_ops(ops, repeats, block_s))
+    t = time_ops(ops, repeats, block_s, threads=threads)
+    return Timings(n, repeats, width, {k: v[None, :] for k, v in t.items()}, threads)
 
 
 def fwd_key(name: str) -> str:
@@ -181,21 +224,62 @@ def excess_share(t: Timings, name: str, base: str = "relu") -> Measure:
     makes the forward dear (an exponential), near 0 if it only reuses the saved output."""
     fwd = t.t[fwd_key(name)] / t.t[fwd_key(base)]
     bwd = t.t[bwd_key(name)] / t.t[bwd_key(base)]
-    return bootstrap((bwd - 1) / (fwd - 1))
+    return spread((bwd - 1) / (fwd - 1))
 
 
-def run(cost_elements: int, cost_repeats: int, cost_block_ms: float, names: list[str] = TIMED) -> Timings:
-    """The cost chapter's timing, in its parameters: ``cost_elements`` float32 values per call (whole
-    rows of the layer's width, so it rounds down), ``cost_repeats`` rounds, blocks of about
-    ``cost_block_ms`` milliseconds."""
-    return time_activations(names, cost_elements, cost_repeats, block_s=cost_block_ms / 1000)
+def run(cost_elements: int, cost_repeats: int, cost_block_ms: float, names: list[str] = TIMED) -> dict[int, Timings]:
+    """A quick timing in this process, on one thread, in the chapter's parameters: ``cost_elements``
+    float32 values per call (whole rows of the layer's width, so it rounds down), ``cost_repeats``
+    rounds, blocks of about ``cost_block_ms`` milliseconds."""
+    return {1: time_activations(names, cost_elements, cost_repeats, block_s=cost_block_ms / 1000)}
 
 
-def metrics(t: Timings, names: list[str] = TIMED) -> dict:
-    """Every ratio the chapter and its claims read, each with its interval, as metrics."""
+def _one_build(n: int, repeats: int, block_s: float, threads: list[int], names: list[str]) -> dict:
+    """One build's timings at each thread count, in the order given: {threads: {op: [rounds]}}."""
+    return {str(k): {op: v[0].tolist() for op, v in time_activations(names, n, repeats, block_s=block_s,
+                                                                     threads=k).t.items()} for k in threads}
+
+
+def timing_data(cost_elements: int, cost_repeats: int, cost_block_ms: float, cost_builds: int,
+                cost_threads: list[int], names: list[str] = TIMED) -> dict:
+    """The evidence cell "properties-cost": :func:`time_activations` at every thread count in
+    ``cost_threads``, repeated in ``cost_builds`` fresh processes one after another (a fresh
+    interpreter, allocator and thread pool each, as a new build of the book would have; the
+    thread counts take turns going first). Stored as seconds per call, per build and round."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    runs = []
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), max_tasks_per_child=1) as pool:
+        for b in range(cost_builds):
+            order = cost_threads[b % len(cost_threads):] + cost_threads[:b % len(cost_threads)]
+            runs.append(pool.submit(_one_build, cost_elements, cost_repeats, cost_block_ms / 1000, order,
+                                    names).result())
+    return {"n": max(1, cost_elements // WIDTH) * WIDTH, "width": WIDTH, "repeats": cost_repeats,
+            "machine": machine(), "timings": {str(k): {op: [r[str(k)][op] for r in runs] for op in runs[0][str(k)]}
+                                              for k in cost_threads}}
+
+
+def from_data(data: dict) -> dict[int, Timings]:
+    """The stored cell as one :class:`Timings` per thread count."""
+    return {int(k): Timings(data["n"], data["repeats"], data["width"], {op: np.asarray(v) for op, v in t.items()},
+                            int(k), data["machine"]) for k, t in data["timings"].items()}
+
+
+# The ratios the claims read, at every thread count timed: key -> (operation, against)
+CLAIM_RATIOS = {"exp_over_relu": ("exp", "relu"), "fwd_rel_sigmoid": ("sigmoid", "relu"),
+                "fwd_rel_tanh": ("tanh", "relu"), "linear_over_relu": ("linear", "relu")}
+
+
+def metrics(timings: dict[int, Timings], names: list[str] = TIMED) -> dict:
+    """Every ratio the chapter and its claims read, each with its interval, as metrics: the full set
+    on one thread, and the claims' ratios at every thread count ``k`` timed, as ``NAME_tK`` and
+    (the most threads) ``NAME_tmax``."""
     from actlab.numbers import pct
     from actlab.verdicts import measure_metrics
 
+    t = timings[1]
+    key = lambda op: op if op in ("exp", "linear", "copy") else fwd_key(op)  # noqa: E731
     out = {}
     for n in names:
         out |= measure_metrics(f"fwd_rel_{n}", t.ratio(fwd_key(n), fwd_key("relu")))
@@ -206,8 +290,17 @@ def metrics(t: Timings, names: list[str] = TIMED) -> dict:
     out |= measure_metrics("exp_over_relu", t.ratio("exp", fwd_key("relu")))
     out |= measure_metrics("exp_over_sigmoid", t.ratio("exp", fwd_key("sigmoid")))
     out |= measure_metrics("linear_over_sigmoid", t.ratio("linear", fwd_key("sigmoid")))
-    out |= measure_metrics("gelu_registry_over_torch", t.ratio("gelu:fwd_registry", "gelu:fwd_torch"))
+    if "gelu" in names:
+        out |= measure_metrics("gelu_registry_over_torch", t.ratio("gelu:fwd_registry", "gelu:fwd_torch"))
     out |= measure_metrics("bwd_share_sigmoid", excess_share(t, "sigmoid"))
+    most = max(timings)
+    for k, tk in sorted(timings.items()):
+        for suffix in (f"_t{k}",) + (("_tmax",) if k == most else ()):
+            for name, (a, b) in CLAIM_RATIOS.items():
+                out |= measure_metrics(name + suffix, tk.ratio(key(a), key(b)))
+            out |= measure_metrics("bwd_share_sigmoid" + suffix, excess_share(tk, "sigmoid"))
+    out["threads_timed"] = ", ".join(map(str, sorted(timings)))
+    out["threads_max"] = most
     slowest = max(names, key=lambda n: np.median(t.t[fwd_key(n)]))
     out["slowest"] = functions.get(slowest).label
     out |= measure_metrics("slowest_rel", t.ratio(fwd_key(slowest), fwd_key("relu")))
@@ -218,17 +311,18 @@ def metrics(t: Timings, names: list[str] = TIMED) -> dict:
     out["n_kernels_cheap"] = len(cheap)
     out["n_kernels"] = len(names)
     out["kernels_not_cheap"] = ", ".join(functions.get(n).label for n in names if n not in cheap) or "none"
-    out["machine"] = machine()
+    out["machine"] = t.machine or machine()
     out["cost_elements"] = t.n
     out["cost_repeats"] = t.repeats
+    out["cost_builds"] = t.builds
     out["cost_width"] = t.width
     return out
 
 
 def cost_bars(t: Timings, names: list[str]):
-    """Forward and backward time per element relative to ReLU's, on one thread: a bar for
+    """Forward and backward time per element relative to ReLU's, at ``t.threads`` threads: a bar for
     PyTorch's kernel (solid) and a thin hatched bar for the registry's safe form where the two
-    differ, each with its 95% interval over repeats (black whisker). Dotted: a plain copy; the
+    differ, each with its 95% interval (black whisker, :func:`spread`). Dotted: a plain copy; the
     grey bar at the bottom of the forward panel is a linear layer of the same width."""
     import matplotlib as mpl
 

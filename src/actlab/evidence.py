@@ -43,7 +43,9 @@ DEVICE = os.environ.get("DEVICE", "cpu")
 class Cell:
     """``summary`` is formatted with the parameters for the provenance line; ``spot`` lists
     parameter overrides for cheap blocks whose results the full data contains, and ``select``
-    ("module:function" taking (data, **overrides)) cuts that block out of the stored data."""
+    ("module:function" taking (data, **overrides)) cuts that block out of the stored data.
+    ``timing``: the data are timings, so the cell is computed alone, after the others, and never
+    spot-checked (a timing does not repeat to any tolerance worth checking)."""
     func: str
     params: dict
     expected_s: float
@@ -52,6 +54,7 @@ class Cell:
     select: str = ""
     atol: float = 0.0
     rtol: float = 0.0
+    timing: bool = False
 
 
 GUIDE = dict(
@@ -89,6 +92,8 @@ TANH_RACE = dict(activations=["sigmoid", "tanh"], depths=[1, 3, 5], lrs=[0.01, 0
 VANISHING_NORMS = dict(activations=["sigmoid", "tanh", "relu"], inits=["default", "standard", "xavier", "kaiming"],
                        depths=[2, 3, 5, 10, 20, 30], seeds=10, n_samples=256, width=64)
 VANISHING_HE = dict(he_lrs=[0.003, 0.01, 0.03, 0.1], he_depth=30, width=64, he_seeds=10, he_steps=200, he_max_rounds=6)
+# The properties chapter's timing (chapters/properties.md; a test keeps them equal)
+PROPERTIES_COST = dict(cost_elements=2_000_000, cost_repeats=15, cost_block_ms=4.0, cost_builds=6, cost_threads=[1, 2])
 VANISHING_PRETRAIN = dict(pretrain_depth=5, width=64, seeds=10, pretrain_lrs=[0.03, 0.1, 0.3, 1.0], pretrain_steps=200,
                           finetune_steps=600)
 
@@ -229,6 +234,15 @@ CELLS: dict[str, Cell] = {
                 "autoencoder steps per layer and {finetune_steps} steps of fine-tuning",
         spot=tuple({"starts": [s]} for s in ("default init", "Xavier init", "tanh-matched init", "pre-trained")),
         select="actlab.gradientdata:pretrain_part", atol=0.02, rtol=0.05),
+    # The properties chapter's timing of every function's kernels: whole timings in fresh processes
+    # (builds) at one and two threads, so that a verdict rests on the spread across builds as well
+    # as across rounds. Computed alone; not spot-checked (see Cell.timing).
+    "properties-cost": Cell(
+        "actlab.cost:timing_data", PROPERTIES_COST, expected_s=150, timing=True,
+        summary="every elementwise kernel forward and backward on {cost_elements} float32 values, "
+                "{cost_repeats} rounds in each of {cost_builds} fresh processes, at {cost_threads} torch threads, "
+                "with nothing else running",
+    ),
 }
 
 
@@ -489,6 +503,20 @@ def _expected(name: str) -> float:
 
 
 def compute(names: list[str], jobs: int = 2, device: str = "cpu") -> int:
+    """Compute ``names``: the cells that train, ``jobs`` at a time (:func:`compute_side_by_side`),
+    then the timing cells one at a time with the machine to themselves."""
+    if not names:
+        print("evidence: every cell is up to date")
+        return 0
+    shared = [n for n in names if not CELLS[n].timing]
+    alone = [n for n in names if CELLS[n].timing]
+    rc = compute_side_by_side(shared, jobs, device) if shared else 0
+    if rc == 130 or not alone:
+        return rc
+    return max(rc, compute_side_by_side(alone, 1, device))
+
+
+def compute_side_by_side(names: list[str], jobs: int = 2, device: str = "cpu") -> int:
     """Compute ``names`` side by side, one fresh process per cell (so its peak memory is its own),
     each written to the store the moment it finishes; 0 if all succeeded, 1 if one failed, 130
     on Ctrl-C (finished cells kept)."""
@@ -498,9 +526,6 @@ def compute(names: list[str], jobs: int = 2, device: str = "cpu") -> int:
     import psutil
     from tqdm import tqdm
 
-    if not names:
-        print("evidence: every cell is up to date")
-        return 0
     expected = {n: _expected(n) for n in names}
     keys = {n: cell_key(CELLS[n]) for n in names}
     jobs = max(1, min(jobs, len(names)))
@@ -583,8 +608,9 @@ def compare(stored, fresh, atol: float, rtol: float, where: str = "data") -> str
 
 
 def spot_blocks() -> list[tuple[str, dict | None]]:
-    """Every (cell, overrides) a spot check may draw; a cell without blocks is one block."""
-    return [(n, b) for n, c in CELLS.items() for b in (c.spot or (None,))]
+    """Every (cell, overrides) a spot check may draw; a cell without blocks is one block; a timing
+    cell is none."""
+    return [(n, b) for n, c in CELLS.items() if not c.timing for b in (c.spot or (None,))]
 
 
 def spot_check(commit: str | None = None, device: str = "cpu") -> int:

@@ -69,6 +69,13 @@ def list_of(rule: Rule, *, min_len: int = 1, max_len: int = 50, increasing: bool
     return ok, f"a list of {min_len} to {max_len} item(s){order}, each {what}"
 
 
+def thread_counts() -> Rule:
+    """Torch thread counts to time at, one first: the single-thread timing is the one every
+    ratio of the chapter is read at; the others test whether a verdict survives more threads."""
+    ok, what = list_of(integer(lo=1, hi=64), max_len=4, increasing=True)
+    return (lambda v: ok(v) and v[0] == 1), what + ", the first of them 1"
+
+
 def activations(*, elementwise_only: bool = True, min_len: int = 1) -> Rule:
     from actlab.functions import names
     return list_of(among(*names(elementwise_only=elementwise_only)), min_len=min_len)

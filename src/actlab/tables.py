@@ -72,7 +72,7 @@ def properties_table(rows: list[dict]) -> str:
 
 
 def cost_table(t, names: list[str]) -> str:
-    """Nanoseconds per element (median over repeats, 95% interval) of each function's torch
+    """Nanoseconds per element (median over rounds, 95% interval) of each function's torch
     kernel and registry form (where it differs) forward, and backward; "—" where not timed."""
     def cell_ns(key):
         if not t.has(key):
@@ -86,6 +86,22 @@ def cost_table(t, names: list[str]) -> str:
              [f"linear layer, {t.width} → {t.width}", cell_ns("linear"), "—", "—"]]
     return markdown_table(["function", "forward, torch kernel", "forward, registry form",
                            "backward, autograd of the kernel (‡ registry derivative × gradient)"], rows)
+
+
+def cost_threads_table(timings: dict) -> str:
+    """The claims' ratios at each thread count: median over every round of every build, and the
+    interval spanning each build's (:func:`actlab.cost.spread`)."""
+    from actlab.cost import excess_share, fwd_key
+
+    key = lambda op: op if op in ("exp", "linear") else fwd_key(op)  # noqa: E731
+    cell = lambda m: f"{fmt(m.value)} ({fmt(m.lo)}–{fmt(m.hi)})"  # noqa: E731
+    rows = []
+    for k, t in sorted(timings.items()):
+        rows.append([f"{k} thread" + ("s" if k > 1 else ""), *(cell(t.ratio(key(a), key(b))) for a, b in (
+            ("exp", "relu"), ("sigmoid", "relu"), ("tanh", "relu"))), cell(excess_share(t, "sigmoid")),
+            cell(t.ratio("linear", fwd_key("relu")))])
+    return markdown_table(["torch threads", "exp ÷ ReLU", "sigmoid ÷ ReLU", "tanh ÷ ReLU",
+                           "sigmoid backward: share of the forward's extra time", "linear layer ÷ ReLU"], rows)
 
 
 def saturation_table(rows: list[dict]) -> str:
