@@ -1,5 +1,6 @@
 """The registry against torch.nn.functional and autograd."""
 import math
+import os
 import warnings
 
 import hypothesis.strategies as st
@@ -440,13 +441,18 @@ def test_a_timing_interval_spans_every_build_and_halves_split_the_builds():
     assert agree.hi - agree.lo < 0.02
 
 
-def test_timing_data_repeats_the_timing_in_fresh_processes_at_each_thread_count():
+def test_timing_data_repeats_the_timing_in_fresh_processes_at_each_thread_count(monkeypatch):
     from actlab import cost
 
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4194304")  # the evidence cells' setting
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     data = cost.timing_data(2048, 2, 0.1, 2, [1, 2], names=["relu", "sigmoid", "tanh"])
     t = cost.from_data(data)
     assert sorted(t) == [1, 2] and t[2].threads == 2 and t[1].builds == 2 and data["n"] == 2048
     assert all(np.asarray(v).shape == (2, 2) for v in data["timings"]["2"].values())
+    # the builds timed under the kernels' allocator settings; the caller's are restored
+    assert data["allocator"] == cost.TIMING_MALLOC and os.environ["MALLOC_MMAP_THRESHOLD_"] == "4194304"
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
     m = cost.metrics(t, ["relu", "sigmoid", "tanh"])
     assert m["fwd_rel_sigmoid_tmax"] == m["fwd_rel_sigmoid_t2"] and m["threads_timed"] == "1, 2"
     assert m["cost_builds"] == 2 and m["fwd_rel_sigmoid_n"] == 4 and m["machine"] == data["machine"]

@@ -34,6 +34,10 @@ from actlab.verdicts import Measure, bootstrap, halved
 # multiplications).
 TIMED = ["step", "sigmoid", "hardsigmoid", "tanh", "hardtanh", "softsign", "relu", "relu6", "leaky_relu",
          "prelu", "elu", "selu", "celu", "gelu", "gelu_tanh", "silu", "mish", "softplus"]
+# Each build times with the allocator settings of the book's kernels (the Makefile's), whatever its
+# caller's: under the evidence cells' 4 MiB mmap threshold every 8 MB output is a fresh mapping whose
+# page faults outweigh most kernels (a linear layer measured 3.5 × ReLU so, 10 × without).
+TIMING_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
 WIDTH = 256  # the linear layer's width: a call's elements are whole rows of it
 SECONDS_PER_ELEMENT = 7e-9  # one timed call on one element, the slowest kinds on this machine's core, rounded up
 
@@ -235,9 +239,11 @@ def run(cost_elements: int, cost_repeats: int, cost_block_ms: float, names: list
 
 
 def _one_build(n: int, repeats: int, block_s: float, threads: list[int], names: list[str]) -> dict:
-    """One build's timings at each thread count, in the order given: {threads: {op: [rounds]}}."""
-    return {str(k): {op: v[0].tolist() for op, v in time_activations(names, n, repeats, block_s=block_s,
-                                                                     threads=k).t.items()} for k in threads}
+    """One build's timings at each thread count, in the order given: {threads: {op: [rounds]}}, and
+    the allocator settings it ran under."""
+    return {"allocator": {k: os.environ.get(k) for k in TIMING_MALLOC},
+            "timings": {str(k): {op: v[0].tolist() for op, v in time_activations(
+                names, n, repeats, block_s=block_s, threads=k).t.items()} for k in threads}}
 
 
 def timing_data(cost_elements: int, cost_repeats: int, cost_block_ms: float, cost_builds: int,
@@ -249,15 +255,24 @@ def timing_data(cost_elements: int, cost_repeats: int, cost_block_ms: float, cos
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    runs = []
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), max_tasks_per_child=1) as pool:
-        for b in range(cost_builds):
-            order = cost_threads[b % len(cost_threads):] + cost_threads[:b % len(cost_threads)]
-            runs.append(pool.submit(_one_build, cost_elements, cost_repeats, cost_block_ms / 1000, order,
-                                    names).result())
+    runs, before = [], {k: os.environ.get(k) for k in TIMING_MALLOC}
+    os.environ.update(TIMING_MALLOC)  # read by each fresh process's allocator as it starts
+    try:
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), max_tasks_per_child=1) as pool:
+            for b in range(cost_builds):
+                order = cost_threads[b % len(cost_threads):] + cost_threads[:b % len(cost_threads)]
+                runs.append(pool.submit(_one_build, cost_elements, cost_repeats, cost_block_ms / 1000, order,
+                                        names).result())
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return {"n": max(1, cost_elements // WIDTH) * WIDTH, "width": WIDTH, "repeats": cost_repeats,
-            "machine": machine(), "timings": {str(k): {op: [r[str(k)][op] for r in runs] for op in runs[0][str(k)]}
-                                              for k in cost_threads}}
+            "machine": machine(), "allocator": runs[0]["allocator"],
+            "timings": {str(k): {op: [r["timings"][str(k)][op] for r in runs] for op in runs[0]["timings"][str(k)]}
+                        for k in cost_threads}}
 
 
 def from_data(data: dict) -> dict[int, Timings]:
