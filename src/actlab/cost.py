@@ -123,7 +123,7 @@ def spread(x) -> Measure:
     each = [bootstrap(row, halves=False) for row in x]
     value = float(np.median(x))
     m = Measure(value, min(value, *(e.lo for e in each)), max(value, *(e.hi for e in each)), x.size,
-                "range over builds of each build's bootstrap interval over rounds")
+                "spanning each process's bootstrap interval over its rounds")
     return halved(m, spread, x)
 
 
