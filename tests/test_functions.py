@@ -493,14 +493,14 @@ def test_no_two_activations_share_colour_and_line_style():
 def test_time_ops_counts_its_calls_and_reads_the_clock_it_is_given():
     import time
 
-    from actlab import cost
+    from actlab import timing
 
     calls = []
     ops = {"sleep": lambda: (calls.append(1), time.sleep(0.002))}
-    wall = cost.time_ops(ops, repeats=2, inner=2, calls=3)
+    wall = timing.time_ops(ops, repeats=2, inner=2, calls=3)
     assert len(calls) == 1 + 2 * 2 * 3  # a warm-up call, then repeats x inner blocks of `calls`
     assert (wall["sleep"] >= 0.002).all()  # the wall clock sees the sleep...
-    cpu = cost.time_ops(ops, repeats=2, inner=1, calls=2, clock=time.thread_time)
+    cpu = timing.time_ops(ops, repeats=2, inner=1, calls=2, clock=time.thread_time)
     assert (cpu["sleep"] < 0.001).all()  # ...this thread's CPU clock does not
 
 

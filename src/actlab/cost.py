@@ -6,7 +6,7 @@ Each function is timed twice where the two differ: PyTorch's own kernel
 backward of the kernel, and for the step, which has no autograd kernel, the registry's
 analytic derivative applied to an incoming gradient.
 
-All timings (:func:`time_ops`) run on a fixed number of threads and are taken round-robin,
+All timings (:func:`actlab.timing.time_ops`) run on a fixed number of threads and are taken round-robin,
 one repeat of every operation after another, so a slow moment of a shared machine hits all of
 them alike. A ratio between two operations is formed per repeat (paired). The book's timing
 (:func:`timing_data`, the evidence cell "properties-cost") repeats the whole timing in several
@@ -17,8 +17,6 @@ out wide, and a thin margin undecided.
 from __future__ import annotations
 
 import os
-import platform
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from actlab import functions
+from actlab.timing import cpu_name, time_ops
 from actlab.verdicts import Measure, bootstrap, halved
 
 # The functions the cost chapter times: an explicit list, so that a function added to the registry
@@ -64,52 +63,8 @@ def run_cost(names: list[str], cost_elements: int, cost_repeats: int, cost_block
             timing_bytes(names, cost_elements))
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> str:
     return f"{cpu_name()}, {os.cpu_count()} cores present"
-
-
-def time_ops(ops: dict[str, Callable[[], object]], repeats: int, block_s: float = 0.004,
-             inner: int = 2, *, calls: int | None = None, clock: Callable[[], float] = time.perf_counter,
-             threads: int = 1) -> dict[str, np.ndarray]:
-    """Seconds per call of each op, one value per repeat (round), taken round-robin on ``threads``
-    torch threads.
-
-    In each round an op runs ``inner`` short blocks of calls (``calls`` each, or as many as fill
-    about ``block_s`` in all, counted once per op after a warm-up call) and the fastest block
-    counts: another process taking the core can only add time, so the minimum is the op's own
-    cost, and a preempted block does not become a round's value. The rounds give the spread.
-    ``clock``: the wall clock by default; ``time.thread_time`` counts only this thread's CPU time.
-    (A plain loop: ``torch.utils.benchmark``'s ``timeit`` runs two untimed calls before every
-    block, which for an op slower than a block tripled the time spent.)"""
-    def block(f, number):
-        t = clock()
-        for _ in range(number):
-            f()
-        return (clock() - t) / number
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        once = {k: block(f, 1) for k, f in ops.items()}  # the warm-up call, timed
-        number = {k: calls or max(1, round(block_s / inner / once[k])) for k in ops}
-        out = {k: np.empty(repeats) for k in ops}
-        for r in range(repeats):
-            for k, f in ops.items():
-                out[k][r] = min(block(f, number[k]) for _ in range(inner))
-    finally:
-        torch.set_num_threads(before)
-    return out
 
 
 def spread(x) -> Measure:

@@ -9,7 +9,7 @@ import matplotlib
 import numpy
 import torch
 
-from actlab import cost, paths
+from actlab import paths, timing
 
 
 def _git(*args: str) -> str:
@@ -33,5 +33,5 @@ def describe() -> dict:
         "matplotlib": matplotlib.__version__,
         "torch_threads": torch.get_num_threads(),
         "deterministic": torch.are_deterministic_algorithms_enabled(),
-        "cpu": cost.cpu_name(),
+        "cpu": timing.cpu_name(),
     }

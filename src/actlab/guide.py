@@ -86,15 +86,6 @@ def board_table(board: lb.Board, ranking: lb.Ranking) -> str:
                           + board.titles, rows)
 
 
-def advice_markdown(advice: lb.Advice, ranking: lb.Ranking, board: lb.Board, scope: str) -> str:
-    """The advice of :func:`actlab.leaderboard.advice_markdown`, pointing at this page's table.
-    Its text names the board's figure, which the page no longer draws; leaderboard.py is covered
-    by the stored cell's key, so the wording moves there when the cell is next recomputed."""
-    text = lb.advice_markdown(advice, ranking, board.edge_sides(), scope, board)
-    return text.replace("the figure's intervals are each function's own",
-                        "the leaderboard table's mean-rank intervals are each function's own")
-
-
 def step_time_table(board: lb.Board, ranking: lb.Ranking) -> str:
     """Time per training step relative to ReLU's, per task (rows in ranking order, ReLU's own
     left out): the median of the rounds' ratios (each round times every function in turn) with

@@ -19,15 +19,15 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cache
 
 import numpy as np
 import torch
 
 from actlab import data, functions
-from actlab.cost import time_ops
 from actlab.ensemble import CONV_PADDING, CONV_STRIDE, INITS, MNIST1D_KERNELS, Ensemble, Member, fit, member_losses
+from actlab.timing import time_ops
 from actlab.tuning import best_index
 from actlab.verdicts import Measure, resampled_interval
 
@@ -359,7 +359,7 @@ def run_task(task: Task, activations: list[str], seeds: int | list[int], dtype=t
 def step_times(task: Task, activations: list[str], steps: int = 10, rounds: int = 5, dtype=torch.float32) -> np.ndarray:
     """(activations, rounds) CPU seconds of this thread per training step of one network
     (minibatch, Adam), after a warm-up, in each of ``rounds`` rounds of ``steps`` steps, the
-    functions taking turns within a round (:func:`actlab.cost.time_ops`), so that ratios are
+    functions taking turns within a round (:func:`actlab.timing.time_ops`), so that ratios are
     paired by round. On networks this small a step is mostly fixed overhead; the function's own
     cost is in the properties chapter."""
     d = task_data(task, dtype)
@@ -515,6 +515,7 @@ class Board:
     """All tasks for the same activations and seeds."""
     results: list[TaskResult]
     step_time: np.ndarray | None = None  # (tasks, activations, rounds) seconds per step, or None
+    _draws: dict = field(default_factory=dict, repr=False, compare=False)  # test_draws, made once
 
     @property
     def activations(self) -> list[str]:
@@ -579,7 +580,10 @@ class Board:
     def test_draws(self, n: int = TEST_DRAWS, seed: int = 0) -> np.ndarray:
         """(draws, tasks, activations, seeds): :meth:`tuned_test` with the test examples resampled
         with replacement (a bootstrap of the test set), ``n`` times. Tasks on the same data share
-        each draw (the digits tasks are scored on the same images), so their errors move together."""
+        each draw (the digits tasks are scored on the same images), so their errors move together.
+        Made once per board: the ranking and the folklore read the same draws."""
+        if (n, seed) in self._draws:
+            return self._draws[n, seed]
         rng = np.random.default_rng(seed)
         drawn, out = {}, []
         for r in self.results:
@@ -588,7 +592,8 @@ class Board:
                 drawn[r.task.data, size] = rng.multinomial(size, np.full(size, 1 / size), size=n)
             d = r.test_draws(drawn.get((r.task.data, size)))
             out.append(np.broadcast_to(d, (n, *d.shape[1:])))
-        return np.stack(out, 1)
+        self._draws[n, seed] = np.stack(out, 1)
+        return self._draws[n, seed]
 
     def edge_sides(self) -> list[tuple[str, str, str]]:
         """(task title, activation, 'smallest' or 'largest') for each chosen rate on its grid's edge."""
@@ -660,52 +665,6 @@ def error_text(task: Task, e: float) -> str:
     return pct(e) if task.loss == "xent" else fmt(e, sig=2)
 
 
-def board_figure(board: Board, ranking: Ranking):
-    """Activations (rows, best mean rank first) x tasks: each cell is the median test error over
-    seeds at the chosen rate, coloured by its rank within the task, with "k/n failed" where some
-    of the grid's runs failed. The first column: the mean rank and its interval."""
-    import matplotlib
-    from matplotlib.colors import Normalize
-    from matplotlib.patches import Rectangle
-
-    from actlab import plotting
-    from actlab.numbers import fmt
-
-    order = ranking.order()
-    rows = [board.activations.index(a) for a in order]
-    med, within = board.medians()
-    fails, n_runs = board.fail_counts()
-    T, A = med.shape
-    fig, axes = plotting.figure(1, 1, width=7.0, height=0.44 * A + 1.0)
-    ax = axes[0, 0]
-    cmap = matplotlib.colormaps["cividis_r"]
-    norm = Normalize(1, A)
-    for i, a in enumerate(rows):
-        for t in range(T):
-            rgba = cmap(norm(within[t, a]))
-            ax.add_patch(Rectangle((t + 1, i), 1, 1, color=rgba, linewidth=0))
-            dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.55
-            label = error_text(board.results[t].task, med[t, a])
-            if fails[t, a] > 0:
-                count = f"{fails[t, a]}/{n_runs[t]} failed"
-                label = count if not np.isfinite(med[t, a]) else f"{label}\n{count}"  # two lines: fits a cell
-            ax.text(t + 1.5, i + 0.5, label, ha="center", va="center", fontsize=9, linespacing=1.1,
-                    color="white" if dark else "black")
-        m = ranking.measure(order[i])
-        ax.text(0.5, i + 0.5, f"{fmt(m.value)} [{fmt(m.lo)}, {fmt(m.hi)}]",
-                ha="center", va="center", fontsize=9)
-    ax.set_xlim(0, T + 1)
-    ax.set_ylim(A, 0)
-    ax.set_xticks(np.arange(T + 1) + 0.5, ["mean rank\n[95% interval]"] + [t.replace(", ", ",\n") for t in board.titles])
-    ax.xaxis.tick_top()
-    ax.set_yticks(np.arange(A) + 0.5, [plotting.label(order[i]) for i in range(A)])
-    ax.tick_params(length=0)
-    ax.grid(False)
-    for side in ("top", "right", "bottom", "left"):
-        ax.spines[side].set_visible(False)
-    return plotting.finish(fig)
-
-
 # ---------------------------------------------------------------- words from the numbers
 
 def names_text(names: list[str]) -> str:
@@ -763,7 +722,7 @@ def advice_markdown(adv: Advice, ranking: Ranking, edges=(), scope: str = "", bo
     if adv.undecided:
         lines.append(f"- **No advice either way** on {names_text(adv.undecided)}: decisively worse than the best, "
                      f"but the joint interval of the mean rank reaches the middle rank, {middle}, or better (the "
-                     "figure's intervals are each function's own, narrower than the joint ones).")
+                     "leaderboard table's mean-rank intervals are each function's own, narrower than the joint ones).")
     return "\n".join(lines)
 
 
@@ -820,28 +779,6 @@ def failure_table(board: Board, ranking: Ranking) -> str:
                                  for t in range(len(board.results))]
             for a in ranking.order() for j in [board.activations.index(a)] if counts[:, j].sum()]
     return markdown_table(["function"] + board.titles, rows) if rows else ""
-
-
-def step_time_table(board: Board, ranking: Ranking) -> str:
-    """Time per training step relative to ReLU's, per task (rows in ranking order): the median of
-    the rounds' ratios with their range; "≈ 1" where that range includes 1, a difference the
-    rounds cannot tell from noise."""
-    from actlab.numbers import fmt
-    from actlab.tables import markdown_table
-
-    if board.step_time is None or "relu" not in board.activations:
-        return ""
-    t = board.step_time if board.step_time.ndim == 3 else board.step_time[..., None]
-    ratio = t / t[:, [board.activations.index("relu")]]  # (tasks, activations, rounds), paired by round
-
-    def text(r):
-        lo, mid, hi = r.min(), np.median(r), r.max()
-        spread = f"({lo:.2f}–{hi:.2f})"
-        return f"≈ 1 {spread}" if lo <= 1 <= hi else f"{fmt(mid, 2)} {spread}"
-
-    rows = [[names_text([a])] + [text(ratio[k, board.activations.index(a)]) for k in range(len(board.results))]
-            for a in ranking.order() if a != "relu"]
-    return markdown_table(["function"] + board.titles, rows)
 
 
 # ---------------------------------------------------------------- the folklore, checked
@@ -909,7 +846,8 @@ def folklore(board: Board, ranking: Ranking, setting: str) -> list[tuple[str, ob
     items = [
         (f"Use ReLU (tested as: on every task its mean test error is within {fmt(100 * DELTA)} points of the "
          "best function's).",
-         judge("relu-default", [Rule(k, "<=", DELTA, "ReLU's test error minus the best function's, mean over seeds",
+         judge("relu-default", [Rule(k, "<=", DELTA, "ReLU's test error minus the best function's, mean over seeds, "
+                                     f"as a fraction ({fmt(DELTA)} is {fmt(100 * DELTA)} points)",
                                      titles[k.removeprefix("relu_excess_")])
                                 for k in m if k.startswith("relu_excess_")], m)),
         ("Never use the sigmoid (tested as: it ranks below ReLU on average).", judge("never-sigmoid", set_([_diff_rule("sigmoid", ">")]), m)),

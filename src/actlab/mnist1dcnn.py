@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from actlab import convergence, ensemble
-from actlab.cost import time_ops
 from actlab.ensemble import Ensemble, Member
 
 # the speed sweeps, the evidence cell mnist1d-speed, live apart (their key covers no more than their code)
 from actlab.mnist1dsweeps import ACTIVATIONS, HE_RERUN, INIT, SPEED_PARAMS, he_speed, speeds  # noqa: F401 (the chapter reads them here)
+from actlab.timing import time_ops
 
 
 def speed_cost(activations, n_lrs: int, seeds: int, n: int, n_test: int, *, epochs: int, tune_rounds: int = 1,
@@ -130,7 +130,7 @@ def step_times(activations, X, y, *, batch_size: int = 64, repeats: int = 7, lr:
 
     The thread's CPU time, not the wall clock: on a shared machine another process adds wall time
     at random but not CPU time to this thread. The activations take turns within each round, and a
-    round keeps the fastest of ``inner`` blocks of ``calls`` steps (:func:`actlab.cost.time_ops`)."""
+    round keeps the fastest of ``inner`` blocks of ``calls`` steps (:func:`actlab.timing.time_ops`)."""
     import time
 
     import torch.nn.functional as F
