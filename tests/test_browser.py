@@ -301,6 +301,33 @@ def test_a_table_wider_than_a_phone_says_it_scrolls(browser, site_url):
     assert all(wide == hinted for wide, hinted in tables), tables
 
 
+def test_a_chapter_prints_as_the_lesson_alone_in_light_colours_within_the_page(browser, site_url):
+    v = Visit(browser, f"{site_url}/chapters/guide.html", width=720)  # about an A4 page's printable width
+    p = v.page
+    _set_mode(p, "dark")
+    p.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")  # what the browser's print does first
+    p.emulate_media(media="print")
+    seen = p.evaluate("""() => {
+        const main = document.querySelector('main').getBoundingClientRect();
+        const shown = (q) => Array.from(document.querySelectorAll(q)).filter(e => e.getClientRects().length).length;
+        return {theme: document.documentElement.getAttribute('data-theme'),
+                furniture: shown('.bd-sidebar-primary, .bd-sidebar-secondary, .bd-header, .prev-next-area, '
+                                 + 'details.above-input, button.copybtn, p.actlab-table-hint'),
+                tables: document.querySelectorAll('main table').length,
+                wider: Array.from(document.querySelectorAll('main table, main img, main figure'))
+                    .filter(e => e.getBoundingClientRect().right > main.right + 1).map(e => e.tagName),
+                width: main.width};
+    }""")
+    pdf = p.pdf(format="A4", margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"})
+    p.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+    after = p.get_attribute("html", "data-theme")
+    v.close()
+    assert seen["theme"] == "light" and after == "dark", (seen["theme"], after)  # back to the reader's choice
+    assert seen["furniture"] == 0 and seen["width"] >= 680, seen
+    assert seen["tables"] and not seen["wider"], seen  # the leaderboard's columns wrap within the page
+    assert pdf[:5] == b"%PDF-" and len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) > 3  # a chapter, on pages
+
+
 # Figure text, in points as the reader sees it: at least the figure's own floor (9 pt,
 # actlab.plotting.FONT_FLOOR_PT) on a desktop, where figures are never shrunk; on a 390 px phone
 # at least 7 pt, the upper end of the smallest sizes journals allow in printed figures (5-7 pt),

@@ -84,3 +84,17 @@
   else window.addEventListener("load", afterTypeset);
   window.addEventListener("resize", reachable);
 })();
+
+// Paper is white: print in the light theme whatever the screen shows (the dark theme's boxes and
+// table cells would print as dark slabs), and go back to the reader's choice afterwards.
+(function () {
+  var html = document.documentElement, before = null;
+  window.addEventListener("beforeprint", function () {
+    if (before === null) before = html.getAttribute("data-theme");  // once, if print is asked twice
+    html.setAttribute("data-theme", "light");
+  });
+  window.addEventListener("afterprint", function () {
+    if (before) html.setAttribute("data-theme", before);
+    before = null;
+  });
+})();
