@@ -48,6 +48,9 @@ def _link_image(m, page: Path) -> str:
             f'<img data-actlab src="{src}" {attrs} style="--natural-width: {w // 2}px" /></a>')
 
 
+_FONTAWESOME_JS = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\n?')
+
+
 def _fix_html(app, exception):
     if exception is not None or app.builder.format != "html":
         return
@@ -60,6 +63,9 @@ def _fix_html(app, exception):
         # a folded cell's toggle is named by what it shows ("Show code cell source"), not a generic
         # label that hides the visible words from speech input (WCAG 2.5.3, label in name)
         fixed = fixed.replace('<summary aria-label="Toggle hidden content">', "<summary>")
+        # the theme's icons come from its stylesheet's icon font (about 150 kB, fetched once); the
+        # Font Awesome script that redraws them as SVG weighs 1.5 MB and changes nothing we use
+        fixed = _FONTAWESOME_JS.sub("", fixed)
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
 
