@@ -301,6 +301,14 @@ def test_a_table_wider_than_a_phone_says_it_scrolls(browser, site_url):
     assert all(wide == hinted for wide, hinted in tables), tables
 
 
+def test_glued_numbers_read_as_prose_not_bold(browser, site_url):
+    v = Visit(browser, f"{site_url}/chapters/guide.html")
+    weights = v.page.evaluate("""() => Array.from(document.querySelectorAll('main p span.pasted-text'))
+        .map(s => getComputedStyle(s).fontWeight)""")
+    v.close()
+    assert weights and set(weights) == {"400"}, sorted(set(weights))
+
+
 def test_a_chapter_prints_as_the_lesson_alone_in_light_colours_within_the_page(browser, site_url):
     v = Visit(browser, f"{site_url}/chapters/guide.html", width=720)  # about an A4 page's printable width
     p = v.page
