@@ -292,13 +292,31 @@ def test_toggles_are_named_by_their_words_and_equations_stay_out_of_the_tab_orde
 
 
 def test_a_table_wider_than_a_phone_says_it_scrolls(browser, site_url):
-    v = Visit(browser, f"{site_url}/chapters/claims.html", width=390)
+    v = Visit(browser, f"{site_url}/chapters/properties.html", width=390)  # its property table has 8 columns
     tables = v.page.evaluate("""() => Array.from(document.querySelectorAll('main table.table')).map(t => [
         t.scrollWidth > t.clientWidth + 1,
         !!(t.previousElementSibling && t.previousElementSibling.classList.contains('actlab-table-hint'))])""")
     v.close()
     assert any(wide for wide, _ in tables), "no table scrolls at 390 px: the check checks nothing"
     assert all(wide == hinted for wide, hinted in tables), tables
+
+
+def test_the_ledger_reads_as_cards_on_a_phone_and_as_a_table_on_a_desktop(browser, site_url):
+    def look(width):
+        v = Visit(browser, f"{site_url}/chapters/claims.html", width=width)
+        seen = v.page.evaluate("""() => { const t = document.querySelector('#tab-claims');
+            const cells = Array.from(t.querySelectorAll('tbody td'));
+            return {row: getComputedStyle(t.querySelector('tbody tr')).display, wide: t.scrollWidth > t.clientWidth + 1,
+                    labelled: cells.every(td => td.getAttribute('data-label')),
+                    folded: t.querySelectorAll('td.actlab-folded > details > summary').length,
+                    long_open: cells.filter(td => !td.querySelector('details') && td.textContent.length > 200).length,
+                    rows: t.querySelectorAll('tbody tr').length}; }""")
+        v.close()
+        return seen
+    phone, desk = look(390), look(1280)
+    assert phone["row"] == "block" and not phone["wide"] and phone["labelled"], phone
+    assert phone["folded"] and phone["long_open"] == 0, phone  # every long cell folded under its heading
+    assert desk["row"] == "table-row" and desk["folded"] == 0 and desk["rows"] == phone["rows"], desk
 
 
 def test_glued_numbers_read_as_prose_not_bold(browser, site_url):
