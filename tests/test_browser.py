@@ -239,6 +239,25 @@ def test_search_finds_the_chapter(browser, site_url, query, expected):
     assert any(expected in h for h in hrefs), f"search for {query!r} gave {hrefs[:5]}"
 
 
+def test_search_from_disk_quotes_each_page_it_finds(browser, quick_site):
+    """Opened from disk, the search page cannot fetch the pages it found; it quotes them from the
+    text the build wrote (actlab.sphinxext), and asks for nothing off the machine."""
+    context = browser.new_context()
+    page = context.new_page()
+    asked, errors = [], []
+    page.on("request", lambda r: asked.append(r.url))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto((quick_site / "search.html").as_uri() + "?q=saturation")
+    page.wait_for_selector("#search-results li a", timeout=15000)
+    page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0 && "
+                           "Array.from(document.querySelectorAll('#search-results li')).every(li => li.querySelector('p.context'))",
+                           timeout=15000)
+    quotes = page.eval_on_selector_all("#search-results li p.context", "els => els.map(e => e.textContent)")
+    context.close()
+    assert quotes and all("aturat" in q for q in quotes), quotes[:3]  # each quote shows the word it was found by
+    assert not errors and all(u.startswith("file://") for u in asked), (errors, [u for u in asked if "file" not in u])
+
+
 def test_the_leaderboard_table_sorts_by_a_task_and_keeps_its_first_column_in_view(browser, site_url):
     v = Visit(browser, f"{site_url}/chapters/guide.html", width=390)
     p = v.page

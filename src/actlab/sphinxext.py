@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from html import unescape
 from pathlib import Path
 
 from docutils import nodes
@@ -68,6 +69,29 @@ def _fix_html(app, exception):
         fixed = _FONTAWESOME_JS.sub("", fixed)
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
+    _search_text(app)
+
+
+_ARTICLE = re.compile(r'<article class="bd-article"[^>]*>(.*?)</article>', re.S)
+_NOT_PROSE = re.compile(r'<(script|style)\b.*?</\1>|<details class="[^"]*above-input[^"]*">.*?</details>'
+                        r'|<a class="headerlink"[^>]*>.*?</a>', re.S)
+
+
+def page_text(html: str) -> str:
+    """A page's article as plain text, code and scripts left out: what a search snippet quotes."""
+    m = _ARTICLE.search(html)
+    body = _NOT_PROSE.sub(" ", m.group(1) if m else "")
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def _search_text(app):
+    """The text of every page, for the search page's snippets where it cannot fetch the pages
+    (a book opened from disk: file:// forbids it, and Sphinx then lists bare titles)."""
+    out = Path(app.outdir)
+    texts = {str(p.relative_to(out).with_suffix("")): page_text(p.read_text(encoding="utf-8"))
+             for p in sorted(out.rglob("*.html")) if p.name not in ("search.html", "genindex.html")}
+    (out / "_static" / "actlab-search-text.js").write_text(
+        "window.ACTLAB_PAGE_TEXT = " + json.dumps(texts, ensure_ascii=False) + ";\n", encoding="utf-8")
 
 
 def _static(app):
@@ -159,6 +183,13 @@ def _interactive_scripts(app, pagename, templatename, context, doctree):
         app.builder.add_js_file("actlab-interactive.js", priority=901, defer="defer")
 
 
+def _search_scripts(app, pagename, templatename, context, doctree):
+    """The pages' text and the fetch that serves it, on the search page only."""
+    if pagename == "search":
+        app.builder.add_js_file("actlab-search-text.js", priority=100)
+        app.builder.add_js_file("actlab-search.js", priority=101)
+
+
 def setup(app):
     _one_number_formatter()
     app.connect("builder-inited", _static)
@@ -168,4 +199,5 @@ def setup(app):
     app.add_role("run-command", _run_command_role)
     app.connect("build-finished", _fix_html)
     app.connect("html-page-context", _interactive_scripts)
+    app.connect("html-page-context", _search_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
