@@ -60,3 +60,25 @@ def test_the_table_has_a_row_per_function_and_says_where_pytorch_has_no_gain():
     assert t.count("\n") == 3 and "| GELU | " in t and "—" in t.split("| GELU | ")[1].split("\n")[0]
     m = gains.metrics(rows)
     assert "gain_torch_relu" in m and "gain_torch_gelu" not in m and m["gain_fwd_gelu_n"] == 2
+
+
+def test_a_symmetric_start_stays_symmetric_and_a_random_one_does_not():
+    from actlab import symmetry
+
+    sym = symmetry.run(["tanh", "sigmoid"], width=8, depth=2, seeds=2, steps=30, lr=0.1)
+    assert (sym.rank["tanh", "zero"] == 0).all()  # tanh(0) = 0: no error reaches the hidden layers
+    assert (sym.rank["sigmoid", "zero"] == 1).all() and (sym.distinct["sigmoid", "zero"] == 1).all()
+    for act in ("tanh", "sigmoid"):
+        assert (sym.rank[act, "constant"] == 1).all() and (sym.distinct[act, "constant"] == 1).all()
+        assert (sym.rank[act, "random"] == 8).all() and (sym.distinct[act, "random"] == 8).all()
+    m = symmetry.metrics(sym)
+    assert m["sym_rank_tanh_zero"] == 0 and m["sym_error_tanh_random_n"] == 2
+    assert symmetry.table(sym).count("\n") == 2 + 2 * 3 - 1
+
+
+def test_rank_and_distinct_units_count_what_they_say():
+    from actlab import symmetry
+
+    w = torch.tensor([[1.0, 2.0], [1.0, 2.0], [2.0, 4.0]])
+    assert symmetry.rank(w) == 1 and symmetry.distinct_units(w) == 2
+    assert symmetry.rank(torch.zeros(3, 2)) == 0 and symmetry.rank(torch.eye(3)) == 3

@@ -289,7 +289,7 @@ def zero_centred(P: dict) -> list[Cost]:
 
 @chapter
 def vanishing_gradients(P: dict) -> list[Cost]:
-    from actlab import functions, gains, workload
+    from actlab import functions, gains, symmetry, workload
     from actlab import gradients as gr
     from actlab import initialisation as ini
 
@@ -323,4 +323,7 @@ def vanishing_gradients(P: dict) -> list[Cost]:
                  ("pretrain_steps", "finetune_steps")),
             Cost("the gain check", *gains.deep_cost(len(functions.names(elementwise_only=True)), P["gain_width"],
                                                     P["gain_depth"], P["gain_inputs"], P["gain_seeds"]),
-                 ("gain_seeds", "gain_width", "gain_depth", "gain_inputs"))]
+                 ("gain_seeds", "gain_width", "gain_depth", "gain_inputs")),
+            Cost("the symmetry runs", *symmetry.run_cost(3, width=P["sym_width"], depth=P["sym_depth"],
+                                                         seeds=P["sym_seeds"], steps=P["sym_steps"]),
+                 ("sym_seeds", "sym_width", "sym_depth"), ("sym_steps",))]
