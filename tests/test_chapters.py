@@ -82,15 +82,20 @@ def test_universal_approximation(quick_metrics):
     assert 0 < m["lr_interior"] <= m["lr_configs"]
 
 
-def test_vanishing_gradients(quick_metrics):
-    m = metrics_of(quick_metrics, "vanishing-gradients")
+def test_initial_scale(quick_metrics):
+    m = metrics_of(quick_metrics, "initial-scale")
     # every function's gain: ReLU's two are He's; tanh keeps the signal at g_f and its error grows as predicted
     assert abs(m["gain_f_relu"] - 2**0.5) < 1e-4 and abs(m["gain_b_relu"] - 2**0.5) < 1e-3
     assert m["gain_torch_tanh"] > m["gain_f_tanh"] > m["gain_b_tanh"] > 1 and m["gain_slope_silu"] > 1 > m["gain_slope_tanh"]
     assert abs(m["gain_fwd_tanh"] - 1) < 0.03 and abs(m["gain_bwd_tanh"] / m["gain_chi_tanh"] - 1) < 0.05
+    assert m["selu_q_from_2"] < 1.01 and m["selu_q_from_half"] > 0.99
     # a symmetric start stays symmetric; a random one keeps every unit
     assert m["sym_rank_tanh_zero"] == 0 and m["sym_rank_relu_constant"] == 1 == m["sym_distinct_sigmoid_zero"]
     assert m["sym_distinct_relu_random"] == m["sym_width"] and m["sym_error_relu_random"] < m["sym_error_relu_constant"]
+
+
+def test_vanishing_gradients(quick_metrics):
+    m = metrics_of(quick_metrics, "vanishing-gradients")
     # sigmoid, default init, depth 10: the first layer gets under 1e-3 of the last's gradient
     assert m["ratio_sigmoid_default_d10"] < 1e-3
     # relu under Kaiming: within a factor of 10 of 1 at every depth measured

@@ -289,9 +289,9 @@ def zero_centred(P: dict) -> list[Cost]:
 
 @chapter
 def vanishing_gradients(P: dict) -> list[Cost]:
-    from actlab import functions, gains, symmetry, workload
     from actlab import gradients as gr
     from actlab import initialisation as ini
+    from actlab import workload
 
     n, width, deepest = min(P["n_samples"], DIGITS_TRAIN), P["width"], P["depths"][-1]
     acts, inits = len(P["activations"]), len(P["inits"])
@@ -320,8 +320,14 @@ def vanishing_gradients(P: dict) -> list[Cost]:
             Cost("the He comparison", scale[0] + he[0] + 2 * P["he_max_rounds"] * he_more[0], max(scale[1], he[1]),
                  ("he_seeds", "he_lrs", "he_depth", "width"), ("he_steps", "he_max_rounds")),
             Cost("the pre-training comparison", *pre, ("seeds", "pretrain_lrs", "pretrain_depth", "width"),
-                 ("pretrain_steps", "finetune_steps")),
-            Cost("the gain check", *gains.deep_cost(len(functions.names(elementwise_only=True)), P["gain_width"],
+                 ("pretrain_steps", "finetune_steps"))]
+
+
+@chapter
+def initial_scale(P: dict) -> list[Cost]:
+    from actlab import functions, gains, symmetry
+
+    return [Cost("the gain check", *gains.deep_cost(len(functions.names(elementwise_only=True)), P["gain_width"],
                                                     P["gain_depth"], P["gain_inputs"], P["gain_seeds"]),
                  ("gain_seeds", "gain_width", "gain_depth", "gain_inputs")),
             Cost("the symmetry runs", *symmetry.run_cost(3, width=P["sym_width"], depth=P["sym_depth"],

@@ -209,6 +209,19 @@ CLAIMS: list[Claim] = [
              "digits, MLP, plain SGD, learning-rate grid"),),
           qualify=lambda m: ("only at learning rates where some seeds diverge"
                              if m.get("elu_sat_runs_k_stable") == 0 and m.get("elu_sat_runs_k", 0) > 0 else "")),
+    Claim("selu-fixed-point", "Properties",
+          "(Ours, after Klambauer et al. 2017.) With LeCun-normal weights (gain 1), SELU keeps zero mean and "
+          "unit variance through depth: it is a fixed point of the forward map, and it attracts.",
+          "initial-scale",
+          (R("gain_f_selu", ">", 0.99, "SELU's forward gain, 1/√E[selu(x)²], x standard normal", "float64 integral"),
+           R("gain_f_selu", "<", 1.01, "SELU's forward gain, 1/√E[selu(x)²], x standard normal", "float64 integral"),
+           R("selu_mean_abs", "<", 0.01, "|E[selu(x)]| at unit scale", "float64 integral"),
+           R("selu_q_from_2", "<", 1.01, "where the forward map at gain 1 settles from twice the unit scale",
+             "60 layers of an infinitely wide network"),
+           R("selu_q_from_half", ">", 0.99, "where the forward map at gain 1 settles from half the unit scale",
+             "60 layers of an infinitely wide network")),
+          construction="λ and α were chosen to make zero mean and unit variance a fixed point, and the paper "
+                       "proves that it attracts; the checks confirm the code and the attraction"),
     # --- Sigmoid -----------------------------------------------------------------------------
     Claim("sigmoid-derivative", "Sigmoid", "The sigmoid's gradient is smooth and easy to compute: σ' = σ(1 − σ).",
           "sigmoid", status=CONSTRUCTION,

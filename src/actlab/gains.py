@@ -49,6 +49,13 @@ def moments(name: str, q: float = 1.0) -> tuple[float, float]:
     return float(np.trapezoid(pdf * f**2, GRID)), float(np.trapezoid(pdf * d**2, GRID))
 
 
+def mean(name: str, q: float = 1.0) -> float:
+    """E[f(√q x)] for x standard normal (the trapezoid rule on :data:`GRID`, float64)."""
+    x = torch.as_tensor(np.sqrt(q) * GRID, dtype=torch.float64)
+    pdf = np.exp(-GRID**2 / 2) / np.sqrt(2 * np.pi)
+    return float(np.trapezoid(pdf * functions.get(name).forward(x).numpy(), GRID))
+
+
 def derived(name: str) -> tuple[float, float]:
     """(g_f, g_b): the gains that make the forward and the backward factor 1 at unit second
     moment; inf where the moment is 0 (the step's derivative)."""
@@ -166,3 +173,35 @@ def table(rows_: list[dict]) -> str:
         [[functions.get(r["name"]).label, fmt(r["g_f"]), fmt(r["g_b"]),
           "—" if r["torch"] is None else fmt(r["torch"]), fmt(r["slope"]), iv(r["fwd"]), fmt(r["chi"]), iv(r["bwd"])]
          for r in rows_])
+
+
+def factors_figure(rows_: list[dict]):
+    """Two dot plots, one row per function: the forward and the backward factor per layer measured
+    at the forward gain (median over seeds, 95% interval), with the backward factor the moments
+    predict as an open circle; a dotted line at 1, the scale kept. The forward panel is linear
+    (its factors stay near 1), the backward one logarithmic (they span a decade)."""
+    import matplotlib as mpl
+
+    from actlab import plotting
+
+    names = [r["name"] for r in rows_]
+    ys = np.arange(len(names))
+    fig, axes = plotting.figure(1, 2, width=7.0, height=0.24 * len(names) + 1.4, sharey=True)
+    for ax, key, title in zip(axes[0], ("fwd", "bwd"), ("signal: factor per layer", "error: factor per layer"),
+                              strict=True):
+        for y, r in zip(ys, rows_, strict=True):
+            m = r[key]
+            ax.plot([m.lo, m.hi], [y, y], color=plotting.NEUTRAL, linewidth=1.2)
+            ax.plot(m.value, y, "o", color=plotting.color(r["name"]), markersize=5)
+            if key == "bwd":
+                ax.plot(r["chi"], y, "o", markerfacecolor="none", markeredgecolor=plotting.NEUTRAL, markersize=9)
+        ax.axvline(1.0, color=plotting.NEUTRAL, linestyle=":", linewidth=1)
+        ax.set_xlabel(title)
+        ax.grid(axis="y", visible=False)
+    axes[0, 1].set_xscale("log")
+    axes[0, 1].xaxis.set_major_locator(mpl.ticker.FixedLocator([0.1, 0.2, 0.5, 1, 2]))
+    axes[0, 1].xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter("%g"))
+    axes[0, 1].xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    axes[0, 0].set_yticks(ys, [plotting.label(n) for n in names])
+    axes[0, 0].invert_yaxis()
+    return plotting.finish(fig)
