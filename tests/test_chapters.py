@@ -82,6 +82,15 @@ def test_universal_approximation(quick_metrics):
     assert 0 < m["lr_interior"] <= m["lr_configs"]
 
 
+def test_health(quick_metrics):
+    m = metrics_of(quick_metrics, "health")
+    assert m["lr_interior"] and m["share_init_large"] > 5 * m["share_init_healthy_tanh"]
+    assert m["grad_first_small"] < 0.5 * m["grad_first_healthy_tanh"] and abs(m["init_loss_small"] - m["chance_loss"]) < 0.01
+    assert m["update_ratio_rate_high"] > m["update_ratio_healthy_relu"] > m["update_ratio_rate_low"]
+    assert m["broken__share_init_large"] > m["share_init_large"]  # eight times too large saturates more than four
+    assert m["ratio_fall_rate_low"] > 1
+
+
 def test_initial_scale(quick_metrics):
     m = metrics_of(quick_metrics, "initial-scale")
     # every function's gain: ReLU's two are He's; tanh keeps the signal at g_f and its error grows as predicted

@@ -147,6 +147,7 @@ ADVERSARIAL = {
     "vanishing-gradients": ({"seeds": 200, "n_samples": 1438, "width": 1024}, "memory", "n_samples"),
     "properties": ({"cost_elements": 20_000_000, "cost_repeats": 1}, "memory", "cost_elements"),
     "initial-scale": ({"gain_seeds": 200, "gain_width": 1024, "gain_depth": 200}, "memory", "gain_seeds"),
+    "health": ({"seeds": 200, "width": 1024, "depth": 20, "steps": 100_000}, "memory", "seeds"),
 }
 
 

@@ -324,6 +324,15 @@ def vanishing_gradients(P: dict) -> list[Cost]:
 
 
 @chapter
+def health(P: dict) -> list[Cost]:
+    from actlab import health
+
+    return [Cost("the six networks", *health.run_cost(width=P["width"], depth=P["depth"], seeds=P["seeds"],
+                                                      steps=P["steps"], n_lrs=len(P["lrs"])),
+                 ("seeds", "width", "depth", "lrs"), ("steps",))]
+
+
+@chapter
 def initial_scale(P: dict) -> list[Cost]:
     from actlab import functions, gains, symmetry
 

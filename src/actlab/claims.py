@@ -222,6 +222,20 @@ CLAIMS: list[Claim] = [
              "60 layers of an infinitely wide network")),
           construction="λ and α were chosen to make zero mean and unit variance a fixed point, and the paper "
                        "proves that it attracts; the checks confirm the code and the attraction"),
+    Claim("update-ratio", "Vanishing gradients",
+          "(Ours, after CS231n's notes on babysitting training.) Each update is about 10⁻³ of its weights in a "
+          "healthy network; a ratio much lower means the learning rate is too low, much higher too high.",
+          "health",
+          # "about 1e-3" read as within a factor of 10; "much lower/higher" as beyond it. Each network's
+          # ratio is its median over layers and steps after the tenth; the interval is over seeds.
+          (R("update_ratio_healthy_tanh", ">", 1e-4, "healthy tanh network, update ÷ weight", "digits, MLP, tuned rate"),
+           R("update_ratio_healthy_tanh", "<", 1e-2, "healthy tanh network, update ÷ weight", "digits, MLP, tuned rate"),
+           R("update_ratio_healthy_relu", ">", 1e-4, "healthy ReLU network, update ÷ weight", "digits, MLP, tuned rate"),
+           R("update_ratio_healthy_relu", "<", 1e-2, "healthy ReLU network, update ÷ weight", "digits, MLP, tuned rate"),
+           R("update_ratio_rate_high", ">", 1e-2, "ReLU network at a rate far too high, update ÷ weight",
+             "digits, MLP, the tuned rate times the chapter's factor"),
+           R("update_ratio_rate_low", "<", 1e-4, "ReLU network at a rate far too low, update ÷ weight",
+             "digits, MLP, the tuned rate divided by the chapter's factor"))),
     # --- Sigmoid -----------------------------------------------------------------------------
     Claim("sigmoid-derivative", "Sigmoid", "The sigmoid's gradient is smooth and easy to compute: σ' = σ(1 − σ).",
           "sigmoid", status=CONSTRUCTION,
