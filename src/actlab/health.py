@@ -75,6 +75,20 @@ class Health:
     final_loss: dict        # scenario -> (seeds,): training loss at the end (inf if diverged)
     test_error: dict
 
+    def diverged(self, scenario: str) -> np.ndarray:
+        """(seeds,) whether the run's training loss ended infinite or NaN."""
+        return ~np.isfinite(self.final_loss[scenario])
+
+    def all_dead(self, scenario: str) -> np.ndarray:
+        """(seeds,) whether a finite run ended with some hidden layer dead on every probe example."""
+        return ~self.diverged(scenario) & (self.dead_end[scenario] >= 1).any(axis=1)
+
+    def finite_median(self, scenario: str, what: dict) -> float:
+        """The median over the runs that did not diverge of a per-layer share, averaged over layers
+        (NaN if every run diverged: a diverged network's values are NaN, neither saturated nor zero)."""
+        ok = ~self.diverged(scenario)
+        return float(np.median(what[scenario][ok], 0).mean()) if ok.any() else float("nan")
+
     def update_ratio(self, scenario: str, skip: int = 10) -> Measure:
         """Each seed's median over layers and over the steps after the first ``skip`` (momentum builds
         up over the first few), then the median over seeds with its interval; a diverged run's NaN
@@ -157,9 +171,11 @@ def metrics(h: Health) -> dict:
     for name, k in KEYS.items():
         out |= {f"init_loss_{k}": float(np.median(h.init_loss[name])),
                 f"share_init_{k}": float(np.median(h.share_init[name], 0).mean()),
-                f"share_end_{k}": float(np.median(h.share_end[name], 0).mean()),
-                f"dead_end_{k}": float(np.median(h.dead_end[name], 0).mean()),
-                f"grad_first_{k}": float(np.median(h.grad_init[name][:, 0]))}
+                f"share_end_{k}": h.finite_median(name, h.share_end),
+                f"dead_end_{k}": h.finite_median(name, h.dead_end),
+                f"grad_first_{k}": float(np.median(h.grad_init[name][:, 0])),
+                f"n_diverged_{k}": int(h.diverged(name).sum()),
+                f"n_all_dead_{k}": int(h.all_dead(name).sum())}
         out |= measure_metrics(f"update_ratio_{k}", h.update_ratio(name))
         out |= measure_metrics(f"final_loss_{k}", bootstrap(h.final_loss[name]))
         out |= measure_metrics(f"test_error_{k}", bootstrap(h.test_error[name]))
@@ -175,16 +191,20 @@ def table(h: Health) -> str:
     rows = []
     for name in h.scenarios:
         r, e = h.update_ratio(name), bootstrap(h.test_error[name])
-        final = np.median(h.final_loss[name])
+        n, bad, dead = len(h.final_loss[name]), int(h.diverged(name).sum()), int(h.all_dead(name).sum())
+        final = np.median(h.final_loss[name][~h.diverged(name)]) if bad < n else np.nan
+        ended = (f"{fmt(final, 3)}" if bad < n else "—") + (f"; {bad} of {n} runs diverged" if bad else "") + \
+            (f"; {dead} of {n} with a layer all dead" if dead else "")
+        dead_share = h.finite_median(name, h.dead_end)
         rows.append([name, fmt(np.median(h.init_loss[name]), 3), pct(np.median(h.share_init[name], 0).mean()),
                      fmt(np.median(h.grad_init[name][:, 0])),
                      (f'{fmt(r.value)} <span class="actlab-nowrap">({fmt(r.lo)}–{fmt(r.hi)})</span>'
-                      if np.isfinite(r.hi) else "diverged"),
-                     pct(np.median(h.dead_end[name], 0).mean()), fmt(final, 3) if np.isfinite(final) else "diverged",
-                     pct(e.value)])
+                      if np.isfinite(r.hi) else f"infinite in the diverged runs (the lowest run: {fmt(r.lo)})"),
+                     pct(dead_share) if np.isfinite(dead_share) else "—", ended, pct(e.value)])
     return markdown_table(["network", f"loss at the start (chance {fmt(h.chance, 3)})",
                            "saturated (tanh) or zero (ReLU) at the start", "‖∂ℒ/∂W₁‖ at the start",
-                           "update ÷ weight, per step", "units dead at the end", "training loss at the end",
+                           "update ÷ weight, per step", "units dead at the end (runs that did not diverge)",
+                           "training loss at the end (runs that did not diverge)",
                            "test error"], rows)
 
 
