@@ -82,6 +82,15 @@ def test_universal_approximation(quick_metrics):
     assert 0 < m["lr_interior"] <= m["lr_configs"]
 
 
+def test_sparsity_pieces(quick_metrics):
+    m = metrics_of(quick_metrics, "sparsity-pieces")
+    assert 0.3 < m["zero_relu_init"] < 0.7 and m["zero_gelu_trained"] < 0.01 and m["zero_silu_trained"] == 0
+    assert m["dead_relu_trained"] <= m["zero_relu_trained"] <= m["near_relu_trained"]
+    assert m["montufar_last"] == 8**5 * 9 and m["pieces_last_init"] < m["montufar_last"] / 100
+    assert m["pieces_fine_gap"] < 0.1 * m["pieces_first_init"]  # the grid is fine enough
+    assert m["deeper__pieces_0_init"] > 0 and m["deeper__pieces_1_trained"] > 0
+
+
 def test_health(quick_metrics):
     m = metrics_of(quick_metrics, "health")
     assert m["lr_interior"] and m["share_init_large"] > 5 * m["share_init_healthy_tanh"]

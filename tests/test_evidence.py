@@ -333,6 +333,7 @@ CHAPTER_CELLS = {
     "vanishing-he": ("vanishing-gradients", "actlab.gradientdata:HE_PARAMS", "HE"),
     "vanishing-pretrain": ("vanishing-gradients", "actlab.gradientdata:PRETRAIN_PARAMS", "PRETRAIN"),
     "properties-cost": ("properties", "actlab.evidence:PROPERTIES_COST", "COST"),
+    "regions-pieces": ("sparsity-pieces", "actlab.evidence:REGIONS_PIECES", "PIECES"),
 }
 
 

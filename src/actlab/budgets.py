@@ -333,6 +333,21 @@ def health(P: dict) -> list[Cost]:
 
 
 @chapter
+def sparsity_pieces(P: dict) -> list[Cost]:
+    from actlab import regions
+
+    out = [Cost("the sparsity runs", *regions.sparsity_cost(len(P["sparse_activations"]), width=P["sparse_width"],
+                                                            depth=P["sparse_depth"], seeds=P["sparse_seeds"],
+                                                            steps=P["sparse_steps"]),
+                ("sparse_seeds", "sparse_activations", "sparse_width", "sparse_depth"), ("sparse_steps",))]
+    if stored("regions-pieces", P):
+        return out
+    return out + [Cost("the count of linear pieces", *regions.pieces_cost(
+        len(P["architectures"]), seeds=P["seeds"], steps=P["steps"], n_lines=P["n_lines"], n_points=P["n_points"]),
+        ("seeds", "architectures", "n_lines", "n_points"), ("steps",))]
+
+
+@chapter
 def initial_scale(P: dict) -> list[Cost]:
     from actlab import functions, gains, symmetry
 

@@ -236,6 +236,18 @@ CLAIMS: list[Claim] = [
              "digits, MLP, the tuned rate times the chapter's factor"),
            R("update_ratio_rate_low", "<", 1e-4, "ReLU network at a rate far too low, update ÷ weight",
              "digits, MLP, the tuned rate divided by the chapter's factor"))),
+    Claim("pieces-depth", "ReLU",
+          "(Ours, after Hanin & Rolnick 2019.) At equal size, a typical ReLU network has about as many linear "
+          "pieces along a line whatever its depth, at the start and after training, far below what depth can reach.",
+          "sparsity-pieces",
+          # "about as many": the deepest network's pieces per line within a factor of 1.5 of the widest's,
+          # per seed; Montufar et al.'s construction multiplies them by thousands at these sizes
+          (R("pieces_depth_ratio_init", "<", 1.5, "pieces per line, 6 layers of 8 ÷ 1 layer of 48, at the start",
+             "48 ReLU units, He's start, 2-D input"),
+           R("pieces_depth_ratio_init", ">", 1 / 1.5, "pieces per line, 6 layers of 8 ÷ 1 layer of 48, at the start",
+             "48 ReLU units, He's start, 2-D input"),
+           R("pieces_depth_ratio_trained", "<", 1.5, "the same after training", "regressing a 2-D function, Adam"),
+           R("pieces_depth_ratio_trained", ">", 1 / 1.5, "the same after training", "regressing a 2-D function, Adam"))),
     # --- Sigmoid -----------------------------------------------------------------------------
     Claim("sigmoid-derivative", "Sigmoid", "The sigmoid's gradient is smooth and easy to compute: σ' = σ(1 − σ).",
           "sigmoid", status=CONSTRUCTION,

@@ -92,6 +92,9 @@ TANH_RACE = dict(activations=["sigmoid", "tanh"], depths=[1, 3, 5], lrs=[0.01, 0
 VANISHING_NORMS = dict(activations=["sigmoid", "tanh", "relu"], inits=["default", "standard", "xavier", "kaiming"],
                        depths=[2, 3, 5, 10, 20, 30], seeds=10, n_samples=256, width=64)
 VANISHING_HE = dict(he_lrs=[0.003, 0.01, 0.03, 0.1], he_depth=30, width=64, he_seeds=10, he_steps=200, he_max_rounds=6)
+# The linear-pieces chapter's count (chapters/sparsity-pieces.md; a test keeps them equal)
+REGIONS_PIECES = dict(architectures=["1 × 48", "2 × 24", "3 × 16", "4 × 12", "6 × 8"], seeds=10, steps=800, lr=0.003,
+                      n_lines=8, n_points=2000)
 # The properties chapter's timing (chapters/properties.md; a test keeps them equal)
 PROPERTIES_COST = dict(cost_elements=2_000_000, cost_repeats=15, cost_block_ms=4.0, cost_builds=6, cost_threads=[1, 2])
 VANISHING_PRETRAIN = dict(pretrain_depth=5, width=64, seeds=10, pretrain_lrs=[0.03, 0.1, 0.3, 1.0], pretrain_steps=200,
@@ -234,6 +237,17 @@ CELLS: dict[str, Cell] = {
                 "autoencoder steps per layer and {finetune_steps} steps of fine-tuning",
         spot=tuple({"starts": [s]} for s in ("default init", "Xavier init", "tanh-matched init", "pre-trained")),
         select="actlab.gradientdata:pretrain_part", atol=0.02, rtol=0.05),
+    # The count of linear pieces along lines in ReLU networks of equal size and different depth. Spot
+    # blocks: one architecture each (each its own ensemble: exact on the same CPU). For another CPU:
+    # 1 absolute is one piece in a mean over lines (a boundary that rounding moves across a grid
+    # point), 5% relative for the training MSE.
+    "regions-pieces": Cell(
+        "actlab.regions:pieces_data", REGIONS_PIECES, expected_s=40,
+        summary="ReLU MLPs of 48 hidden units as {n_architectures} architectures × {seeds} seeds, He's start, "
+                "regressing a 2-D function with Adam for {steps} full-batch steps; pieces counted on {n_lines} "
+                "lines of {n_points} points",
+        spot=tuple({"architectures": [a]} for a in REGIONS_PIECES["architectures"]),
+        select="actlab.regions:pieces_part", atol=1.0, rtol=0.05),
     # The properties chapter's timing of every function's kernels: whole timings in fresh processes
     # (builds) at one and two threads, so that a verdict rests on the spread across builds as well
     # as across rounds. Computed alone; not spot-checked (see Cell.timing).
