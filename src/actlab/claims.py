@@ -213,8 +213,8 @@ CLAIMS: list[Claim] = [
           "(Ours, after Klambauer et al. 2017.) With LeCun-normal weights (gain 1), SELU keeps zero mean and "
           "unit variance through depth: it is a fixed point of the forward map, and it attracts.",
           "initial-scale",
-          (R("gain_f_selu", ">", 0.99, "SELU's forward gain, 1/√E[selu(x)²], x standard normal", "float64 integral"),
-           R("gain_f_selu", "<", 1.01, "SELU's forward gain, 1/√E[selu(x)²], x standard normal", "float64 integral"),
+          (R("selu_gain_gap", "<", 0.01, "|SELU's forward gain − 1|, the gain 1/√E[selu(x)²], x standard normal",
+             "float64 integral"),
            R("selu_mean_abs", "<", 0.01, "|E[selu(x)]| at unit scale", "float64 integral"),
            R("selu_q_from_2", "<", 1.01, "where the forward map at gain 1 settles from twice the unit scale",
              "60 layers of an infinitely wide network"),
@@ -226,28 +226,29 @@ CLAIMS: list[Claim] = [
           "(Ours, after CS231n's notes on babysitting training.) Each update is about 10⁻³ of its weights in a "
           "healthy network; a ratio much lower means the learning rate is too low, much higher too high.",
           "health",
-          # "about 1e-3" read as within a factor of 10; "much lower/higher" as beyond it. Each network's
-          # ratio is its median over layers and steps after the tenth; the interval is over seeds.
-          (R("update_ratio_healthy_tanh", ">", 1e-4, "healthy tanh network, update ÷ weight", "digits, MLP, tuned rate"),
-           R("update_ratio_healthy_tanh", "<", 1e-2, "healthy tanh network, update ÷ weight", "digits, MLP, tuned rate"),
-           R("update_ratio_healthy_relu", ">", 1e-4, "healthy ReLU network, update ÷ weight", "digits, MLP, tuned rate"),
-           R("update_ratio_healthy_relu", "<", 1e-2, "healthy ReLU network, update ÷ weight", "digits, MLP, tuned rate"),
-           R("update_ratio_rate_high", ">", 1e-2, "ReLU network at a rate far too high, update ÷ weight",
+          # "about 1e-3" read as within a decade of it, "much lower/higher" as more than a decade away. Each
+          # network's ratio is its median over layers and steps after the tenth; the interval is over seeds.
+          (R("decades_healthy_tanh", "<", 1, "healthy tanh network: decades between its update ratio and 10⁻³",
+             "digits, MLP, tuned rate"),
+           R("decades_healthy_relu", "<", 1, "healthy ReLU network: decades between its update ratio and 10⁻³",
+             "digits, MLP, tuned rate"),
+           R("decades_rate_high", ">", 1, "ReLU network at a rate far too high: log₁₀(update ratio ÷ 10⁻³)",
              "digits, MLP, the tuned rate times the chapter's factor"),
-           R("update_ratio_rate_low", "<", 1e-4, "ReLU network at a rate far too low, update ÷ weight",
+           R("decades_rate_low", "<", -1, "ReLU network at a rate far too low: log₁₀(update ratio ÷ 10⁻³)",
              "digits, MLP, the tuned rate divided by the chapter's factor"))),
     Claim("pieces-depth", "ReLU",
           "(Ours, after Hanin & Rolnick 2019.) At equal size, a typical ReLU network has about as many linear "
           "pieces along a line whatever its depth, at the start and after training, far below what depth can reach.",
           "sparsity-pieces",
-          # "about as many": the deepest network's pieces per line within a factor of 1.5 of the widest's,
-          # per seed; Montufar et al.'s construction multiplies them by thousands at these sizes
-          (R("pieces_depth_ratio_init", "<", 1.5, "pieces per line, 6 layers of 8 ÷ 1 layer of 48, at the start",
+          # "about as many": the deepest network's pieces per line and the widest's within a factor of 1.5 of
+          # each other, per seed; Montufar et al.'s construction multiplies them by thousands at these sizes
+          (R("pieces_deep_over_wide_init", "<", 1.5, "pieces per line, 6 layers of 8 ÷ 1 layer of 48, at the start",
              "48 ReLU units, He's start, 2-D input"),
-           R("pieces_depth_ratio_init", ">", 1 / 1.5, "pieces per line, 6 layers of 8 ÷ 1 layer of 48, at the start",
+           R("pieces_wide_over_deep_init", "<", 1.5, "pieces per line, 1 layer of 48 ÷ 6 layers of 8, at the start",
              "48 ReLU units, He's start, 2-D input"),
-           R("pieces_depth_ratio_trained", "<", 1.5, "the same after training", "regressing a 2-D function, Adam"),
-           R("pieces_depth_ratio_trained", ">", 1 / 1.5, "the same after training", "regressing a 2-D function, Adam"))),
+           R("pieces_deep_over_wide_trained", "<", 1.5, "the first ratio after training", "regressing a 2-D function, Adam"),
+           R("pieces_wide_over_deep_trained", "<", 1.5, "the second ratio after training",
+             "regressing a 2-D function, Adam"))),
     # --- Sigmoid -----------------------------------------------------------------------------
     Claim("sigmoid-derivative", "Sigmoid", "The sigmoid's gradient is smooth and easy to compute: σ' = σ(1 − σ).",
           "sigmoid", status=CONSTRUCTION,

@@ -89,14 +89,16 @@ class Health:
         ok = ~self.diverged(scenario)
         return float(np.median(what[scenario][ok], 0).mean()) if ok.any() else float("nan")
 
-    def update_ratio(self, scenario: str, skip: int = 10) -> Measure:
-        """Each seed's median over layers and over the steps after the first ``skip`` (momentum builds
-        up over the first few), then the median over seeds with its interval; a diverged run's NaN
-        ratios count as infinite."""
+    def seed_ratios(self, scenario: str, skip: int = 10) -> np.ndarray:
+        """(seeds,) each seed's median update ratio over layers and over the steps after the first
+        ``skip`` (momentum builds up over the first few); a diverged run's NaN ratios count as infinite."""
         r = self.ratio[scenario][skip:]
         r = np.where(np.isfinite(r), r, np.inf)
-        return bootstrap(np.median(r.reshape(-1, r.shape[1], r.shape[2]).transpose(1, 0, 2).reshape(r.shape[1], -1),
-                                   axis=1))
+        return np.median(r.transpose(1, 0, 2).reshape(r.shape[1], -1), axis=1)
+
+    def update_ratio(self, scenario: str, skip: int = 10) -> Measure:
+        """:meth:`seed_ratios`' median over seeds with its interval."""
+        return bootstrap(self.seed_ratios(scenario, skip))
 
 
 def instrumented_fit(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,6 +182,12 @@ def metrics(h: Health) -> dict:
         out |= measure_metrics(f"final_loss_{k}", bootstrap(h.final_loss[name]))
         out |= measure_metrics(f"test_error_{k}", bootstrap(h.test_error[name]))
     out["ratio_fall_rate_low"] = out["update_ratio_healthy_relu"] / out["update_ratio_rate_low"]
+    # the rule of thumb's scale: decades between each seed's ratio and 1e-3, signed and unsigned
+    for name, k in KEYS.items():
+        with np.errstate(divide="ignore"):
+            d = np.log10(h.seed_ratios(name) / 1e-3)
+        out |= measure_metrics(f"decades_{k}", bootstrap(np.abs(d) if k.startswith("healthy") else d))
+    return out
     return out
 
 
