@@ -125,6 +125,10 @@ def _run_role(name, rawtext, text, lineno, inliner, options=None, content=None):
     chapter = _chapter(inliner)
     parts = text.split(":")
     ex_id, metric = parts[0], parts[1] if len(parts) > 1 else ""
+    if len(parts) > 2 and not parts[2].isdigit():
+        msg = inliner.reporter.error(f"{{run}}`{text}`: the part after the metric is a number of significant "
+                                     f"figures, such as 2; got {parts[2]!r}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
     sig = int(parts[2]) if len(parts) > 2 else 3
     run = _runs(env).get(chapter, {}).get(ex_id)
     if run is None or metric not in run["metrics"]:
