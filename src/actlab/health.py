@@ -13,6 +13,7 @@ the function's recommended initialisation and tuned rate.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from actlab.verdicts import Measure, bootstrap
 
 SATURATED = 0.99      # |tanh(z)| above this: the derivative is under 2% of its peak
 PROBE = 300           # training examples the activations are read on
+FLOOR = 1e-12         # an update ratio of exactly zero (a layer no gradient reaches) counts as this
 SCENARIOS = ("healthy tanh", "weights too large", "weights too small", "healthy ReLU", "rate too high", "rate too low")
 
 
@@ -91,10 +93,17 @@ class Health:
 
     def seed_ratios(self, scenario: str, skip: int = 10) -> np.ndarray:
         """(seeds,) each seed's median update ratio over layers and over the steps after the first
-        ``skip`` (momentum builds up over the first few); a diverged run's NaN ratios count as infinite."""
-        r = self.ratio[scenario][skip:]
-        r = np.where(np.isfinite(r), r, np.inf)
-        return np.median(r.transpose(1, 0, 2).reshape(r.shape[1], -1), axis=1)
+        ``skip`` (momentum builds up over the first few), counting only the steps before its values
+        turned infinite or NaN (a run that diverged within ``skip`` steps: over all its finite steps).
+        A ratio of exactly zero, a layer that no longer moves, counts as :data:`FLOOR`."""
+        r = np.where(np.isfinite(self.ratio[scenario]), self.ratio[scenario], np.nan)
+        r = np.maximum(r, FLOOR).transpose(1, 0, 2)  # (seeds, steps, layers); NaN stays NaN
+        late = r[:, skip:].reshape(len(r), -1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a seed with no finite late step: handled below
+            out = np.nanmedian(late, axis=1)
+            early = np.nanmedian(r.reshape(len(r), -1), axis=1)
+        return np.where(np.isnan(out), early, out)
 
     def update_ratio(self, scenario: str, skip: int = 10) -> Measure:
         """:meth:`seed_ratios`' median over seeds with its interval."""
@@ -165,7 +174,8 @@ def metrics(h: Health) -> dict:
     """Per scenario (short keys of :data:`KEYS`): ``init_loss_K``, ``share_init_K`` and
     ``share_end_K`` (mean over layers of the seeds' median), ``dead_end_K``, ``grad_first_K`` (the
     first layer's gradient norm at the start, median), ``update_ratio_K`` with its interval,
-    ``final_loss_K`` and ``test_error_K`` with theirs; the tuned rates and the chance loss."""
+    ``final_loss_K`` and ``test_error_K`` with theirs; the tuned rates and the chance loss. A
+    diverged run's update ratio is that of its steps before it diverged (:meth:`Health.seed_ratios`)."""
     from actlab.verdicts import measure_metrics
 
     out = {"chance_loss": h.chance, "lr_tanh": h.lrs["tanh"][0], "lr_relu": h.lrs["relu"][0],
@@ -207,7 +217,7 @@ def table(h: Health) -> str:
         rows.append([name, fmt(np.median(h.init_loss[name]), 3), pct(np.median(h.share_init[name], 0).mean()),
                      fmt(np.median(h.grad_init[name][:, 0])),
                      (f'{fmt(r.value)} <span class="actlab-nowrap">({fmt(r.lo)}–{fmt(r.hi)})</span>'
-                      if np.isfinite(r.hi) else f"infinite in the diverged runs (the lowest run: {fmt(r.lo)})"),
+                      if np.isfinite(r.hi) else "infinite: every step diverged"),
                      pct(dead_share) if np.isfinite(dead_share) else "—", ended, pct(e.value)])
     return markdown_table(["network", f"loss at the start (chance {fmt(h.chance, 3)})",
                            "saturated (tanh) or zero (ReLU) at the start", "‖∂ℒ/∂W₁‖ at the start",
