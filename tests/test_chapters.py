@@ -106,7 +106,7 @@ def test_initial_scale(quick_metrics):
     assert abs(m["gain_f_relu"] - 2**0.5) < 1e-4 and abs(m["gain_b_relu"] - 2**0.5) < 1e-3
     assert m["gain_torch_tanh"] > m["gain_f_tanh"] > m["gain_b_tanh"] > 1 and m["gain_slope_silu"] > 1 > m["gain_slope_tanh"]
     assert abs(m["gain_fwd_tanh"] - 1) < 0.03 and abs(m["gain_bwd_tanh"] / m["gain_chi_tanh"] - 1) < 0.05
-    assert m["selu_q_from_2"] < 1.01 and m["selu_q_from_half"] > 0.99
+    assert m["selu_q_gap_from_2"] < 0.01 and m["selu_q_gap_from_half"] < 0.01 and m["gain_chi_tanh_torch"] > 1
     # a symmetric start stays symmetric; a random one keeps every unit
     assert m["sym_rank_tanh_zero"] == 0 and m["sym_rank_relu_constant"] == 1 == m["sym_distinct_sigmoid_zero"]
     assert m["sym_distinct_relu_random"] == m["sym_width"] and m["sym_error_relu_random"] < m["sym_error_relu_constant"]

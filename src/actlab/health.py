@@ -192,6 +192,10 @@ def metrics(h: Health) -> dict:
         out |= measure_metrics(f"final_loss_{k}", bootstrap(h.final_loss[name]))
         out |= measure_metrics(f"test_error_{k}", bootstrap(h.test_error[name]))
     out["ratio_fall_rate_low"] = out["update_ratio_healthy_relu"] / out["update_ratio_rate_low"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["early_ratio_rate_high"] = float(np.nanmedian(np.where(np.isfinite(h.ratio["rate too high"][:5]),
+                                                                   h.ratio["rate too high"][:5], np.nan)))
     # the rule of thumb's scale: decades between each seed's ratio and 1e-3, signed and unsigned
     for name, k in KEYS.items():
         with np.errstate(divide="ignore"):
@@ -231,7 +235,7 @@ def ratio_figure(h: Health):
     scale, with the rule of thumb's decade around 1e-3 shaded."""
     from actlab import plotting
 
-    fig, axes = plotting.figure(1, 1, width=7.0, height=3.4)
+    fig, axes = plotting.figure(1, 1, width=6.0, height=4.0)
     ax = axes[0, 0]
     ax.axhspan(1e-4, 1e-2, color=plotting.NEUTRAL, alpha=0.08, lw=0)
     ax.axhline(1e-3, color=plotting.NEUTRAL, linestyle=":", linewidth=1)
@@ -239,14 +243,16 @@ def ratio_figure(h: Health):
               "healthy ReLU": ("relu", "-"), "rate too high": ("relu", "--"), "rate too low": ("relu", ":")}
     for name in h.scenarios:
         act, ls = styles[name]
-        r = np.median(h.ratio[name], axis=(1, 2))
+        with warnings.catch_warnings():  # a step where every run has diverged is left out
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = np.nanmedian(np.where(np.isfinite(h.ratio[name]), h.ratio[name], np.nan), axis=(1, 2))
         steps = np.arange(1, len(r) + 1)
         ok = np.isfinite(r)
         ax.plot(steps[ok], r[ok], color=plotting.color(act), linestyle=ls, label=name)
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("‖ΔW‖ ÷ ‖W‖")
-    fig.legend(loc="outside right upper")
+    fig.legend(loc="outside lower center", ncol=3)
     return plotting.finish(fig)
 
 

@@ -21,7 +21,7 @@ import torch
 
 from actlab import data, functions
 from actlab.ensemble import Ensemble, Member, fit
-from actlab.verdicts import Measure, bootstrap
+from actlab.verdicts import Measure, bootstrap, halved, resampled_interval
 
 NEAR = 0.05   # "near zero": |h| under this share of the layer's root mean square on the same examples
 
@@ -83,13 +83,30 @@ def target(x: torch.Tensor) -> torch.Tensor:
 
 
 def lines(n_lines: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n_lines`` segments across the square [-1, 1]²: each from a random point on its boundary to
-    the point opposite it through a random point inside."""
+    """``n_lines`` chords of the square [-1, 1]², where the training inputs lie: each through a random
+    point of the inner square [-0.6, 0.6]² at a random angle, from one side of the square to the other."""
     g = torch.Generator().manual_seed(seed)
-    mid = torch.rand(n_lines, 2, generator=g) * 1.2 - 0.6
-    angle = torch.rand(n_lines, generator=g) * math.pi
-    d = torch.stack([torch.cos(angle), torch.sin(angle)], 1) * 1.5
-    return mid - d, mid + d
+    mid = torch.rand(n_lines, 2, generator=g, dtype=torch.float64) * 1.2 - 0.6
+    angle = torch.rand(n_lines, generator=g, dtype=torch.float64) * math.pi
+    d = torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+    # how far the line runs each way before it leaves the square: the nearer of the two sides it meets
+    with np.errstate(divide="ignore"):
+        reach = ((1 - mid * torch.sign(d)) / d.abs()).min(dim=1).values
+        back = ((1 + mid * torch.sign(d)) / d.abs()).min(dim=1).values
+    return mid - back[:, None] * d, mid + reach[:, None] * d
+
+
+def random_biases_(ens: Ensemble, seed: int = 0) -> Ensemble:
+    """Draw every hidden and output bias from U(±1/√fan-in), PyTorch's default for a linear layer,
+    in place: with the zero biases of He's start every boundary would pass through the origin, and
+    a line could cross each unit's boundary only once (Hanin & Rolnick's count assumes random biases)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for blk in ens.blocks:
+            for w, b in zip(blk.weights, blk.biases, strict=True):
+                bound = 1 / math.sqrt(w.shape[1])
+                b.copy_((torch.rand(b.shape, generator=g, dtype=b.dtype) * 2 - 1) * bound)
+    return ens
 
 
 def count_pieces(ens: Ensemble, starts: torch.Tensor, ends: torch.Tensor, n_points: int) -> np.ndarray:
@@ -132,7 +149,7 @@ class Pieces:
 
 def pieces(architectures: list[tuple[int, ...]], *, seeds: int, steps: int, lr: float, n_lines: int,
            n_points: int, n_train: int = 1024) -> Pieces:
-    """ReLU MLPs of the given hidden widths (He's start), regressing :func:`target` on ``n_train``
+    """ReLU MLPs of the given hidden widths (He's weights, random biases: :func:`random_biases_`), regressing :func:`target` on ``n_train``
     uniform points of [-1, 1]² with Adam (full batch, ``steps`` steps): linear pieces along
     ``n_lines`` fixed segments before and after training."""
     g = torch.Generator().manual_seed(0)
@@ -141,8 +158,8 @@ def pieces(architectures: list[tuple[int, ...]], *, seeds: int, steps: int, lr: 
     starts, ends = lines(n_lines)
     out = {"init": {}, "trained": {}, "init_fine": {}, "mse": {}}
     for widths in architectures:
-        ens = Ensemble([Member("relu", widths, seed=s, lr=lr, init="kaiming") for s in range(seeds)], 2, 1,
-                       dtype=X.dtype)
+        ens = random_biases_(Ensemble([Member("relu", widths, seed=s, lr=lr, init="kaiming") for s in range(seeds)],
+                                      2, 1, dtype=X.dtype))
         out["init"][widths] = count_pieces(ens, starts, ends, n_points)
         out["init_fine"][widths] = count_pieces(ens, starts, ends, 2 * n_points)
         losses = fit(ens, X, y, loss="mse", steps=steps, optimizer="adam", log_every=steps)
@@ -179,7 +196,7 @@ def pieces_table(p: Pieces) -> str:
 
     iv = lambda m: f'{fmt(m.value, 3)} <span class="actlab-nowrap">({fmt(m.lo, 3)}–{fmt(m.hi, 3)})</span>'  # noqa: E731
     return markdown_table(
-        ["hidden layers × units", "pieces per line at the start", "on a grid of twice the points",
+        ["hidden layers × units", "regions per line at the start", "on a grid of twice the points",
          "after training", "training MSE", "what depth can do (Montúfar et al.'s construction)"],
         [[f"{len(w)} × {w[0]}", iv(p.measure(w)), iv(p.measure(w, "init_fine")), iv(p.measure(w, "trained")),
           fmt(float(np.median(p.mse[w])), 2), f"{montufar_line(w):,}"] for w in p.architectures])
@@ -230,7 +247,7 @@ def pieces_figure(p: Pieces):
     ax.set_yscale("log")
     ax.set_xticks(depths, [f"{len(w)} × {w[0]}" for w in p.architectures])
     ax.set_xlabel("hidden layers × units (48 units in all)")
-    ax.set_ylabel("linear pieces along a line")
+    ax.set_ylabel("regions (typical) or pieces (construction) per line")
     ax.legend(loc="upper left", fontsize=9)
     return plotting.finish(fig)
 
@@ -257,3 +274,16 @@ def pieces_cost(n_architectures: int, *, seeds: int, steps: int, n_lines: int, n
     train_s, train_b = workload.fit(net, seeds, n_train, steps, optimizer="adam")
     count_s, count_b = workload.fit(net, seeds, 4 * n_points, 0, evals=n_lines, eval_rows=4 * n_points)
     return n_architectures * (train_s + count_s), max(train_b, count_b)
+
+
+def ratio_of_medians(a, b) -> Measure:
+    """median(a) ÷ median(b) for two independent samples (networks of two architectures: seed s of
+    one is not paired with seed s of the other), with a bootstrap interval that resamples each
+    sample on its own, and the same on each half of the seeds."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+
+    def make(x, y):
+        value = float(np.median(x) / np.median(y))
+        lo, hi = resampled_interval((x, y), lambda u, v, axis=-1: np.median(u, axis=axis) / np.median(v, axis=axis))
+        return Measure(value, min(lo, value), max(hi, value), len(x), "bootstrap 95% (ratio of medians, each resampled)")
+    return halved(make(a, b), make, a, b)
