@@ -250,6 +250,7 @@ def ratio_figure(h: Health):
         ok = np.isfinite(r)
         ax.plot(steps[ok], r[ok], color=plotting.color(act), linestyle=ls, label=name)
     ax.set_yscale("log")
+    ax.set_ylim(1e-6, 10)  # a run whose layers die falls towards zero: it leaves the chart below
     ax.set_xlabel("training step")
     ax.set_ylabel("‖ΔW‖ ÷ ‖W‖")
     fig.legend(loc="outside lower center", ncol=3)

@@ -241,13 +241,13 @@ def pieces_figure(p: Pieces):
         ms = [p.measure(w, when) for w in p.architectures]
         ax.errorbar(depths, [m.value for m in ms], yerr=[[m.value - m.lo for m in ms], [m.hi - m.value for m in ms]],
                     fmt=style, color=plotting.color("relu"), capsize=3,
-                    label="typical network, " + ("at the start" if when == "init" else "after training"))
+                    label="regions crossed, " + ("at the start" if when == "init" else "after training"))
     ax.plot(depths, [montufar_line(w) for w in p.architectures], "^:", color=plotting.NEUTRAL,
-            label="Montúfar et al.'s construction")
+            label="linear pieces, Montúfar et al.'s construction")
     ax.set_yscale("log")
     ax.set_xticks(depths, [f"{len(w)} × {w[0]}" for w in p.architectures])
     ax.set_xlabel("hidden layers × units (48 units in all)")
-    ax.set_ylabel("regions (typical) or pieces (construction) per line")
+    ax.set_ylabel("per line")
     ax.legend(loc="upper left", fontsize=9)
     return plotting.finish(fig)
 
