@@ -39,21 +39,22 @@ def torch_gain(name: str) -> float | None:
     return float(torch.nn.init.calculate_gain(torch_name, param))
 
 
-def moments(name: str, q: float = 1.0) -> tuple[float, float]:
-    """E[f(√q x)²] and E[f'(√q x)²] for x standard normal, by the trapezoid rule on :data:`GRID`
-    in float64 (a fine grid, not Gauss-Hermite nodes: ReLU's derivative jumps at 0)."""
-    act = functions.get(name)
+def _gaussian(name: str, q: float, g) -> float:
+    """E[g(f, x)] for x ~ N(0, q), by the trapezoid rule on :data:`GRID` in float64 (a fine grid, not
+    Gauss-Hermite nodes: ReLU's derivative jumps at 0); ``g`` maps (activation, √q·GRID) to values."""
     x = torch.as_tensor(np.sqrt(q) * GRID, dtype=torch.float64)
     pdf = np.exp(-GRID**2 / 2) / np.sqrt(2 * np.pi)
-    f, d = act.forward(x).numpy(), act.derivative(x).numpy()
-    return float(np.trapezoid(pdf * f**2, GRID)), float(np.trapezoid(pdf * d**2, GRID))
+    return float(np.trapezoid(pdf * g(functions.get(name), x).numpy(), GRID))
+
+
+def moments(name: str, q: float = 1.0) -> tuple[float, float]:
+    """E[f(√q x)²] and E[f'(√q x)²] for x standard normal."""
+    return (_gaussian(name, q, lambda a, x: a.forward(x) ** 2), _gaussian(name, q, lambda a, x: a.derivative(x) ** 2))
 
 
 def mean(name: str, q: float = 1.0) -> float:
-    """E[f(√q x)] for x standard normal (the trapezoid rule on :data:`GRID`, float64)."""
-    x = torch.as_tensor(np.sqrt(q) * GRID, dtype=torch.float64)
-    pdf = np.exp(-GRID**2 / 2) / np.sqrt(2 * np.pi)
-    return float(np.trapezoid(pdf * functions.get(name).forward(x).numpy(), GRID))
+    """E[f(√q x)] for x standard normal."""
+    return _gaussian(name, q, lambda a, x: a.forward(x))
 
 
 def derived(name: str) -> tuple[float, float]:

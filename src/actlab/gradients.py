@@ -69,6 +69,7 @@ class LayerUpdates:
     grad_end: np.ndarray    # (members, layers): the same after training
     update: np.ndarray      # (steps, members, layers): ‖ΔW_l‖ of every step
     weight: np.ndarray      # (members, layers): ‖W_l‖ at initialisation
+    weight_before: np.ndarray  # (steps, members, layers): ‖W_l‖ just before each step
     loss: np.ndarray        # (steps, members): each step's minibatch loss
 
     def first_over_last(self, what: str = "update", hidden: int | None = None, steps=slice(None)) -> np.ndarray:
@@ -87,7 +88,7 @@ def layer_updates(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, *, steps: int
     blk = ens.single_block()
     grad_init = np.stack(layer_gradients(ens, X, y)[0])
     weight = torch.stack([w.detach().flatten(1).norm(dim=1) for w in blk.weights], 1)[ens.inverse].numpy()
-    before, updates = [], []
+    before, updates, sizes = [], [], []
 
     def keep(step, e):  # after the backward pass, before the update
         before[:] = [w.detach().clone() for w in blk.weights]
@@ -95,11 +96,12 @@ def layer_updates(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, *, steps: int
     def measure(step, e):
         d = torch.stack([(w.detach() - b).flatten(1).norm(dim=1) for w, b in zip(blk.weights, before, strict=True)], 1)
         updates.append(d[ens.inverse].numpy())
+        sizes.append(torch.stack([b.flatten(1).norm(dim=1) for b in before], 1)[ens.inverse].numpy())
 
     loss = fit(ens, X, y, loss="xent", steps=steps, optimizer=optimizer, momentum=momentum, batch_size=batch_size,
                seed=seed, log_every=1, callback=measure, grad_callback=keep)
     grad_end = np.stack(layer_gradients(ens, X, y)[0])
-    return LayerUpdates(grad_init, grad_end, np.stack(updates), weight, loss)
+    return LayerUpdates(grad_init, grad_end, np.stack(updates), weight, np.stack(sizes), loss)
 
 
 # svdvals of one float64 w x w matrix, measured (CPU time) at w = 128, 256 and 512: 0.36, 0.21 and

@@ -51,15 +51,17 @@ def tune(act: str, lrs: list[float], *, widths: tuple, seeds: int, steps: int) -
     return lrs[best], 0 < best < len(lrs) - 1
 
 
-def _layer_stats(ens: Ensemble, x: torch.Tensor, acts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _layer_stats(ens: Ensemble, x: torch.Tensor, act: str) -> tuple[np.ndarray, np.ndarray]:
     """(members, layers): the share of unhealthy values (saturated for tanh, exact zeros for the ReLU
-    family) and the share of units dead on every probe example (never nonzero), per hidden layer."""
+    family) and the share of units dead on every probe example (:func:`actlab.deadunits.dead_mask`),
+    per hidden layer."""
+    from actlab.deadunits import dead_mask
+
     with torch.no_grad():
         _, _, post = ens.hidden(x)
-    share = np.stack([(h.abs() > SATURATED if a == "tanh" else h == 0).float().mean(dim=(1, 2)).numpy()
-                      for h, a in zip(post, [acts[0]] * len(post), strict=True)], 1)
-    dead = np.stack([(h == 0).all(dim=1).float().mean(dim=1).numpy() for h in post], 1)
-    return share, dead
+    share = np.stack([(h.abs() > SATURATED if act == "tanh" else h == 0).float().mean(dim=(1, 2)).numpy()
+                      for h in post], 1)
+    return share, np.stack([m.mean(axis=1) for m in dead_mask(ens, x)], 1)
 
 
 @dataclass
@@ -111,25 +113,14 @@ class Health:
 
 
 def instrumented_fit(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train (momentum SGD, minibatches of 64) recording every hidden weight matrix's update ratio
-    ‖ΔW‖/‖W‖ at every step, (steps, members, layers), and its gradient norm at the first step,
-    (members, layers). Needs every member in one block."""
-    blk = ens.single_block()
-    hidden = blk.weights[:-1]
-    before, ratios, grads = [], [], []
+    """Train (momentum SGD, minibatches of 64) with :func:`actlab.gradients.layer_updates`: every
+    hidden weight matrix's update ratio ‖ΔW‖/‖W‖ at every step, (steps, members, layers), and its
+    gradient norm on the whole of X at the start, (members, layers)."""
+    from actlab.gradients import layer_updates
 
-    def keep(step, e):  # after the backward pass, before the update
-        before[:] = [w.detach().clone() for w in hidden]
-        if not grads:
-            grads.append(torch.stack([w.grad.flatten(1).norm(dim=1) for w in hidden], 1)[ens.inverse].numpy())
-
-    def measure(step, e):
-        ratios.append(torch.stack([(w.detach() - b).flatten(1).norm(dim=1) / b.flatten(1).norm(dim=1)
-                                   for w, b in zip(hidden, before, strict=True)], 1)[ens.inverse].numpy())
-
-    fit(ens, X, y, loss="xent", steps=steps, optimizer="sgd", momentum=0.9, batch_size=64, log_every=1,
-        callback=measure, grad_callback=keep)
-    return np.stack(ratios), grads[0]
+    u = layer_updates(ens, X, y, steps=steps, optimizer="sgd", momentum=0.9, batch_size=64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return u.update[:, :, :-1] / u.weight_before[:, :, :-1], u.grad_init[:, :-1]
 
 
 def run(*, width: int, depth: int, seeds: int, steps: int, lrs: list[float], large: float = 4.0,
@@ -152,9 +143,9 @@ def run(*, width: int, depth: int, seeds: int, steps: int, lrs: list[float], lar
         ens = Ensemble(members, X.shape[1], k, dtype=X.dtype)
         with torch.no_grad():
             init_loss = member_losses(ens(X), y, "xent").numpy()
-        share0, _ = _layer_stats(ens, probe, [act])
+        share0, _ = _layer_stats(ens, probe, act)
         ratio, grad0 = instrumented_fit(ens, X, y, steps)
-        share1, dead1 = _layer_stats(ens, probe, [act])
+        share1, dead1 = _layer_stats(ens, probe, act)
         with torch.no_grad():
             final = member_losses(ens(X), y, "xent").numpy()
             wrong = (ens(Xt).argmax(-1) != yt).float().mean(-1).numpy()

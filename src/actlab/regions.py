@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from actlab import data, functions
+from actlab.deadunits import dead_mask
 from actlab.ensemble import Ensemble, Member, fit
 from actlab.verdicts import Measure, bootstrap, halved, resampled_interval
 
@@ -45,8 +46,8 @@ def _shares(ens: Ensemble, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.
     zero = torch.stack([(h == 0).float().mean(dim=(1, 2)) for h in post], 1).mean(1)
     rms = [h.pow(2).mean(dim=(1, 2), keepdim=True).sqrt() for h in post]
     near = torch.stack([(h.abs() < NEAR * r).float().mean(dim=(1, 2)) for h, r in zip(post, rms, strict=True)], 1).mean(1)
-    dead = torch.stack([(h == 0).all(dim=1).float().mean(dim=1) for h in post], 1).mean(1)
-    return zero.numpy(), near.numpy(), dead.numpy()
+    dead = np.stack([m.mean(axis=1) for m in dead_mask(ens, x)], 1).mean(1)  # the book's dead units
+    return zero.numpy(), near.numpy(), dead
 
 
 def sparsity(activations: list[str], *, width: int, depth: int, seeds: int, steps: int, lr: float) -> Sparsity:
