@@ -320,6 +320,18 @@ def test_a_table_wider_than_a_phone_says_it_scrolls(browser, site_url):
     assert all(wide == hinted for wide, hinted in tables), tables
 
 
+def test_the_ledger_prints_every_fold_open(browser, site_url):
+    v = Visit(browser, f"{site_url}/chapters/claims.html")
+    p = v.page
+    closed = p.evaluate("() => document.querySelectorAll('td.actlab-folded > details:not([open])').length")
+    p.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    still = p.evaluate("() => document.querySelectorAll('td.actlab-folded > details:not([open])').length")
+    p.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+    again = p.evaluate("() => document.querySelectorAll('td.actlab-folded > details:not([open])').length")
+    v.close()
+    assert closed > 0 and still == 0 and again == closed, (closed, still, again)
+
+
 def test_the_ledger_reads_as_cards_on_a_phone_and_as_a_table_on_a_desktop(browser, site_url):
     def look(width):
         v = Visit(browser, f"{site_url}/chapters/claims.html", width=width)
@@ -335,7 +347,8 @@ def test_the_ledger_reads_as_cards_on_a_phone_and_as_a_table_on_a_desktop(browse
     phone, desk = look(390), look(1280)
     assert phone["row"] == "block" and not phone["wide"] and phone["labelled"], phone
     assert phone["folded"] and phone["long_open"] == 0, phone  # every long cell folded under its heading
-    assert desk["row"] == "table-row" and desk["folded"] == 0 and desk["rows"] == phone["rows"], desk
+    assert desk["row"] == "table-row" and desk["rows"] == phone["rows"], desk
+    assert desk["folded"] == phone["folded"] and desk["long_open"] == 0, desk  # folded at every width
 
 
 def test_glued_numbers_read_as_prose_not_bold(browser, site_url):

@@ -100,9 +100,10 @@
 })();
 
 // Tables read as cards on a phone (class actlab-cards, the claims ledger): each cell is labelled
-// with its column's heading, which the stylesheet shows above it once the rows stack. On a phone a
-// long cell (the rule and what was measured) is folded under its heading, so a card stays a
-// screen or less and the verdicts can be scanned.
+// with its column's heading, which the stylesheet shows above it once the rows stack. A long cell
+// (the rule and what was measured) is folded under its heading at every width, so a card stays a
+// screen or less on a phone and a row a few lines on a desktop, and the verdicts can be scanned;
+// printing opens every fold, and closing the print closes them again.
 (function () {
   var LONG = 200;  // characters
   function fold(td, heading) {
@@ -114,18 +115,28 @@
     td.classList.add("actlab-folded");
   }
   function label() {
-    var narrow = window.matchMedia("(max-width: 700px)").matches;
     document.querySelectorAll("table.actlab-cards").forEach(function (table) {
       var heads = Array.from(table.querySelectorAll("thead th")).map(function (th) { return th.textContent.trim(); });
       table.querySelectorAll("tbody tr").forEach(function (tr) {
         Array.from(tr.children).forEach(function (td, i) {
           if (!heads[i]) return;
           td.setAttribute("data-label", heads[i]);
-          if (narrow && td.textContent.length > LONG && !td.classList.contains("actlab-folded")) fold(td, heads[i]);
+          if (td.textContent.length > LONG && !td.classList.contains("actlab-folded")) fold(td, heads[i]);
         });
       });
     });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", label);
   else label();
+  var opened = [];
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("td.actlab-folded > details:not([open])").forEach(function (d) {
+      d.open = true;
+      opened.push(d);
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    opened.forEach(function (d) { d.open = false; });
+    opened = [];
+  });
 })();
