@@ -17,7 +17,7 @@ WITH_REF = [n for n in ELEMENTWISE if functions.get(n).torch_ref is not None
             and functions.get(n).forward is not functions.get(n).torch_ref]
 REQUIRED = ["identity", "step", "sigmoid", "hardsigmoid", "tanh", "hardtanh", "softsign", "relu",
             "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "gelu_tanh", "silu",
-            "mish", "softplus", "maxout", "lecun_tanh", "glu", "reglu", "geglu", "swiglu"]
+            "hardswish", "mish", "softplus", "maxout", "lecun_tanh", "glu", "reglu", "geglu", "swiglu"]
 GATED = {"glu": "sigmoid", "reglu": "relu", "geglu": "gelu", "swiglu": "silu"}
 
 
@@ -257,6 +257,7 @@ MP_FORMS = {
     "celu": lambda x: x if x > 0 else mp.expm1(x), "gelu": lambda x: x * mp.ncdf(x),
     "gelu_tanh": lambda x: x * _sig(2 * _u(x)), "silu": lambda x: x * _sig(x),
     "mish": lambda x: x * mp.tanh(_sp(x)), "softplus": _sp,
+    "hardswish": lambda x: 0 if x <= -3 else (x if x >= 3 else x * (x + 3) / 6),
 }
 TAIL = np.concatenate([-np.linspace(5, 40, 141), np.linspace(5, 40, 141)])
 

@@ -82,3 +82,11 @@ def test_rank_and_distinct_units_count_what_they_say():
     w = torch.tensor([[1.0, 2.0], [1.0, 2.0], [2.0, 4.0]])
     assert symmetry.rank(w) == 1 and symmetry.distinct_units(w) == 2
     assert symmetry.rank(torch.zeros(3, 2)) == 0 and symmetry.rank(torch.eye(3)) == 3
+
+
+def test_the_registry_holds_each_function_s_gains_as_derived_here():
+    for name in ("relu", "tanh", "gelu", "hardswish"):
+        assert functions.get(name).gains == gains.derived(name)
+    g_f, g_b = functions.get("leaky_relu").gains  # PyTorch's √(2 / (1 + a²)) for a homogeneous function
+    assert g_f == pytest.approx(math.sqrt(2 / (1 + 0.01**2)), rel=1e-5) and g_b == pytest.approx(g_f, rel=1e-4)
+    assert functions.get("step").gains[1] == math.inf  # no error flows back through a step

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 import torch
@@ -61,6 +61,15 @@ class Activation:
     # LeCun-normal where a function is built to keep unit variance from it (SELU, LeCun's tanh).
     init: str = "kaiming"
     gain: float = 1.0
+
+    @cached_property
+    def gains(self) -> tuple[float, float]:
+        """(forward, backward) gain of LeCun-normal weights: 1/√E[f(x)²] keeps the signal's second
+        moment at 1, 1/√E[f'(x)²] the error's, x standard normal (the moments by quadrature, in
+        :mod:`actlab.gains`, where deep random networks check them). Computed on first use."""
+        from actlab.gains import derived
+
+        return derived(self)
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)
@@ -196,6 +205,17 @@ def _gelu_d(x: Tensor) -> Tensor:
 def _silu_d(x: Tensor) -> Tensor:
     # sigma(x) (1 + x sigma(-x)): with 1 - sigma(x) in place of sigma(-x) it cancels for large x.
     return torch.sigmoid(x) * (1 + x * torch.sigmoid(-x))
+
+
+def _hardswish(x: Tensor) -> Tensor:
+    # piece by piece: torch's F.hardswish forms x (x + 3) everywhere and overflows near 3e38 in float32;
+    # autograd through the where gives torch's values at the kinks (0 at -3, 1 at 3)
+    return torch.where(x <= -3, torch.zeros_like(x), torch.where(x < 3, x * (x + 3) / 6, x))
+
+
+def _hardswish_d(x: Tensor) -> Tensor:
+    # (2x + 3)/6 on the open interval (-3, 3); at the kinks torch's backward takes the outer side (0 and 1)
+    return torch.where(x <= -3, torch.zeros_like(x), torch.where(x < 3, x / 3 + 0.5, torch.ones_like(x)))
 
 
 def _mish_d(x: Tensor) -> Tensor:
@@ -338,6 +358,10 @@ for _act in [
                "#7b4fb0", (0, (5, 2)), cite="hendrycks2016", torch_ref=lambda x: F.gelu(x, approximate="tanh")),
     Activation("silu", "SiLU / swish", _limits(F.silu, 0.0, math.inf), _limits(_silu_d, 0.0, 1.0), r"f(x) = x\,\sigma(x)", "#16798a",
                cite="hendrycks2016,elfwing2018,ramachandran2017", torch_ref=F.silu),
+    Activation("hardswish", "hard-swish", _hardswish, _hardswish_d, r"f(x) = x\,\frac{\mathrm{ReLU6}(x + 3)}{6}",
+               "#16798a", (0, (5, 2)), cite="howard2019", torch_ref=F.hardswish, kinks=(-3.0, 3.0),
+               note="SiLU with its sigmoid replaced by the hard sigmoid, so that it needs no exponential "
+                    "(MobileNetV3, Howard et al. 2019)."),
     Activation("mish", "Mish", _limits(F.mish, 0.0, math.inf), _limits(_mish_d, 0.0, 1.0), r"f(x) = x \tanh(\ln(1 + e^{x}))", "#393b79",
                cite="misra2019", torch_ref=F.mish),
     Activation("softplus", "softplus", F.softplus, lambda x: torch.sigmoid(x),

@@ -16,6 +16,7 @@ keep at most one of the two. :func:`deep_ratios` measures both in networks of fi
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,11 +58,11 @@ def mean(name: str, q: float = 1.0) -> float:
     return _gaussian(name, q, lambda a, x: a.forward(x))
 
 
-def derived(name: str) -> tuple[float, float]:
+def derived(name: str | functions.Activation) -> tuple[float, float]:
     """(g_f, g_b): the gains that make the forward and the backward factor 1 at unit second
     moment; inf where the moment is 0 (the step's derivative)."""
     m_f, m_b = moments(name)
-    return (1 / np.sqrt(m_f) if m_f > 0 else np.inf), (1 / np.sqrt(m_b) if m_b > 0 else np.inf)
+    return (float(1 / np.sqrt(m_f)) if m_f > 0 else math.inf), (float(1 / np.sqrt(m_b)) if m_b > 0 else math.inf)
 
 
 def fixed_point_slope(name: str, gain: float, dq: float = 1e-3) -> float:
@@ -137,7 +138,7 @@ def rows(names: list[str], *, width: int, depth: int, n_inputs: int, seeds: int)
     factors per layer measured at the forward gain (:func:`deep_ratios`)."""
     out = []
     for name in names:
-        g_f, g_b = derived(name)
+        g_f, g_b = functions.get(name).gains  # the registry's, derived here on first use
         fwd, bwd = deep_ratios(name, g_f, width=width, depth=depth, n_inputs=n_inputs, seeds=seeds).per_layer()
         out.append({"name": name, "g_f": g_f, "g_b": g_b, "torch": torch_gain(name),
                     "slope": fixed_point_slope(name, g_f), "chi": g_f**2 * moments(name)[1], "fwd": fwd, "bwd": bwd})
