@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from actlab.gaussian import expectation
+
 Tensor = torch.Tensor
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -65,11 +67,10 @@ class Activation:
     @cached_property
     def gains(self) -> tuple[float, float]:
         """(forward, backward) gain of LeCun-normal weights: 1/√E[f(x)²] keeps the signal's second
-        moment at 1, 1/√E[f'(x)²] the error's, x standard normal (the moments by quadrature, in
-        :mod:`actlab.gains`, where deep random networks check them). Computed on first use."""
-        from actlab.gains import derived
-
-        return derived(self)
+        moment at 1, 1/√E[f'(x)²] the error's, x standard normal (inf where the moment is 0: the
+        step's derivative). Computed on first use; :mod:`actlab.gains` checks them in deep networks."""
+        m_f, m_b = expectation(lambda x: self.forward(x) ** 2), expectation(lambda x: self.derivative(x) ** 2)
+        return (1 / math.sqrt(m_f) if m_f > 0 else math.inf), (1 / math.sqrt(m_b) if m_b > 0 else math.inf)
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)

@@ -16,20 +16,19 @@ keep at most one of the two. :func:`deep_ratios` measures both in networks of fi
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from actlab import functions
+from actlab.gaussian import GRID, expectation
 from actlab.verdicts import Measure, bootstrap
 
 # PyTorch's torch.nn.init.calculate_gain, where it names the function (leaky ReLU at the registry's
 # slope 0.01; "linear" for the identity). GELU, SiLU, Mish and the rest have no entry there.
 TORCH_NAMES = {"identity": ("linear", None), "sigmoid": ("sigmoid", None), "tanh": ("tanh", None),
                "relu": ("relu", None), "leaky_relu": ("leaky_relu", 0.01), "selu": ("selu", None)}
-GRID = np.linspace(-12.0, 12.0, 240_001)  # x for the Gaussian moments: a kink or a jump is resolved to 1e-4
 
 
 def torch_gain(name: str) -> float | None:
@@ -41,11 +40,9 @@ def torch_gain(name: str) -> float | None:
 
 
 def _gaussian(name: str, q: float, g) -> float:
-    """E[g(f, x)] for x ~ N(0, q), by the trapezoid rule on :data:`GRID` in float64 (a fine grid, not
-    Gauss-Hermite nodes: ReLU's derivative jumps at 0); ``g`` maps (activation, √q·GRID) to values."""
-    x = torch.as_tensor(np.sqrt(q) * GRID, dtype=torch.float64)
-    pdf = np.exp(-GRID**2 / 2) / np.sqrt(2 * np.pi)
-    return float(np.trapezoid(pdf * g(functions.get(name), x).numpy(), GRID))
+    """E[g(f, √q x)] for x standard normal; ``g`` maps (activation, points) to values."""
+    act = functions.get(name)
+    return expectation(lambda x: g(act, x), q)
 
 
 def moments(name: str, q: float = 1.0) -> tuple[float, float]:
@@ -60,9 +57,8 @@ def mean(name: str, q: float = 1.0) -> float:
 
 def derived(name: str | functions.Activation) -> tuple[float, float]:
     """(g_f, g_b): the gains that make the forward and the backward factor 1 at unit second
-    moment; inf where the moment is 0 (the step's derivative)."""
-    m_f, m_b = moments(name)
-    return (float(1 / np.sqrt(m_f)) if m_f > 0 else math.inf), (float(1 / np.sqrt(m_b)) if m_b > 0 else math.inf)
+    moment, as the registry holds them (:attr:`actlab.functions.Activation.gains`)."""
+    return functions.get(name).gains
 
 
 def fixed_point_slope(name: str, gain: float, dq: float = 1e-3) -> float:
