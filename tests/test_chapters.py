@@ -91,6 +91,15 @@ def test_sparsity_pieces(quick_metrics):
     assert m["deeper__pieces_0_init"] > 0 and m["deeper__pieces_1_trained"] > 0
 
 
+def test_low_precision(quick_metrics):
+    m = metrics_of(quick_metrics, "low-precision")
+    assert m["lp_top_relu6"] <= 6 and m["lp_top_tanh"] <= 1 and m["lp_top_relu"] > 6  # the bounds, and ReLU's tail
+    assert m["lp_spread_relu6"] > m["lp_spread_relu"]  # a bound leaves no tail to stretch the range
+    assert m["lp_lost_relu_3"] > m["lp_clipped_relu_3"]  # the outliers cost the accuracy
+    assert 4e-4 < m["gelu_gap"] < 5e-4 and m["swap_gelu_flipped"] < 0.01 and m["gelu_step_over_gap"] > 10
+    assert m["two_bits__bits"] == 2 and "two_bits__lp_lost_relu_2" in m
+
+
 def test_health(quick_metrics):
     m = metrics_of(quick_metrics, "health")
     assert m["lr_interior"] and m["share_init_large"] > 5 * m["share_init_healthy_tanh"]
@@ -410,6 +419,7 @@ EXPECTED_VERDICTS = {  # claims decided by a rule; the quick profile's verdicts 
     # issue 26's lessons: SELU's fixed point checks the code (exact); the update-ratio rule misses the
     # rate 30x too low; the pieces ratio at 3 quick seeds straddles its bound
     "selu_fixed_point": "true by construction", "update_ratio": "does not hold", "pieces_depth": "undecided",
+    "relu6_low_precision": "holds", "hardswish_low_precision": "does not hold",
 }
 
 

@@ -148,6 +148,7 @@ ADVERSARIAL = {
     "properties": ({"cost_elements": 20_000_000, "cost_repeats": 1}, "memory", "cost_elements"),
     "initial-scale": ({"gain_seeds": 200, "gain_width": 1024, "gain_depth": 200}, "memory", "gain_seeds"),
     "health": ({"seeds": 200, "width": 1024, "depth": 20, "steps": 100_000}, "memory", "seeds"),
+    "low-precision": ({"lp_seeds": 200, "lp_width": 1024, "lp_depth": 20}, "memory", "lp_seeds"),
     "sparsity-pieces": ({"sparse_seeds": 200, "sparse_width": 1024, "sparse_depth": 20}, "memory", "sparse_seeds"),
 }
 

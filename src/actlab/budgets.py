@@ -333,6 +333,15 @@ def health(P: dict) -> list[Cost]:
 
 
 @chapter
+def low_precision(P: dict) -> list[Cost]:
+    from actlab import lowprecision
+
+    return [Cost("the quantised networks", *lowprecision.run_cost(
+        len(P["lp_activations"]), len(P["lp_bits"]), width=P["lp_width"], depth=P["lp_depth"], seeds=P["lp_seeds"],
+        steps=P["lp_steps"]), ("lp_seeds", "lp_activations", "lp_width", "lp_depth", "lp_bits"), ("lp_steps",))]
+
+
+@chapter
 def sparsity_pieces(P: dict) -> list[Cost]:
     from actlab import regions
 
