@@ -256,8 +256,8 @@ CLAIMS: list[Claim] = [
            R("pieces_share_of_construction", "<", 0.01, "median regions per line of the trained 6 × 8 networks ÷ "
              "the pieces Montúfar et al.'s construction reaches with their layers", "after training"))),
     Claim("relu6-low-precision", "ReLU",
-          "(Ours, after Sandler et al. 2018 and Howard et al. 2019.) A bounded activation such as ReLU6 suits low "
-          "precision: with its outputs quantised to a few bits, a network loses less accuracy than with ReLU.",
+          "(Ours, after Sandler et al. 2018 and Howard et al. 2019.) ReLU6, being bounded, suits low precision "
+          "better than ReLU: with its outputs quantised to a few bits, a network loses less accuracy.",
           "low-precision",
           # "less accuracy lost": ReLU's test-error increase minus ReLU6's, seed by seed (the same seed draws
           # the same weights up to the gain), above 0 at 4 bits and at 3; 8 bits is reported, not a rule
