@@ -611,6 +611,8 @@ TRAINED = (
             (("regions.py", 'loss="mse"'),)),
     Trained("health", "digit classifiers, healthy and broken", SOFTMAX, XENT, "{numref}`tab-health`",
             (("health.py", 'loss="xent"'),)),
+    Trained("low-precision", "digit classifiers, quantised after training", SOFTMAX, XENT, "{numref}`tab-low-precision`",
+            (("lowprecision.py", 'loss="xent"'),)),
     Trained("mnist1d", "the MNIST-1D CNN and MLPs: speed, SGD against Adam, dead channels", SOFTMAX, XENT,
             "{numref}`fig-mnist1d-speed`", (("convergence.py", 'loss="xent"'), ("gradients.py", 'loss="xent"'),
                                              ("deadunits.py", 'loss="xent"'))),
