@@ -96,7 +96,7 @@ def test_low_precision(quick_metrics):
     assert m["lp_top_relu6"] <= 6 and m["lp_top_tanh"] <= 1 and m["lp_top_relu"] > 6  # the bounds, and ReLU's tail
     assert m["lp_spread_relu6"] > m["lp_spread_relu"]  # a bound leaves no tail to stretch the range
     assert m["lp_lost_relu_3"] > m["lp_clipped_relu_3"]  # the outliers cost the accuracy
-    assert 4e-4 < m["gelu_gap"] < 5e-4 and m["swap_gelu_flipped"] < 0.01 and m["gelu_step_over_gap"] > 10
+    assert 4e-4 < m["gelu_gap"] < 5e-4 and m["swap_gelu_flipped"] < 0.01 and m["gelu_halfstep_over_gap"] > 10
     assert m["two_bits__bits"] == 2 and "two_bits__lp_lost_relu_2" in m
 
 

@@ -21,8 +21,16 @@ def test_a_tail_widens_every_step():
     h = torch.cat([torch.rand(1000, generator=torch.Generator().manual_seed(0)), torch.tensor([40.0])])  # outputs in [0, 1) and one outlier
     lo, hi = h.min(), h.max()
     q = lowprecision.fake_quantise(h, lo, hi, 3)
-    assert (q[:-1] == lo).all()  # the step is about 40/7: every ordinary output rounds to the bottom level
-    assert (lowprecision.fake_quantise(h[:-1], lo, h[:-1].max(), 3) != lo).sum() > 500  # without the outlier
+    assert (q[:-1] == 0).all()  # the step is about 40/7: every ordinary output rounds to the level at 0
+    assert (lowprecision.fake_quantise(h[:-1], lo, h[:-1].max(), 3) != 0).sum() > 500  # without the outlier
+
+
+def test_zero_is_a_level_and_the_range_is_widened_to_reach_it():
+    h = torch.linspace(-0.3, 5, 1001)
+    q = lowprecision.fake_quantise(h, torch.tensor(-0.3), torch.tensor(5.0), 4)
+    assert (q[h.abs() < 1e-3] == 0).all() and len(set(q.tolist())) <= 16
+    pos = lowprecision.fake_quantise(torch.tensor([0.0, 0.5]), torch.tensor(1.0), torch.tensor(2.0), 2)
+    assert pos.tolist() == pytest.approx([0.0, 2 / 3])  # a range of [1, 2] is widened to [0, 2]
 
 
 def test_the_gelu_gap_is_the_largest_difference_on_the_grid():
@@ -64,11 +72,11 @@ def test_the_figure_shows_every_function_at_every_precision(small, monkeypatch):
     seen = {}
     monkeypatch.setattr(plotting, "finish", lambda fig: seen.setdefault("fig", fig))
     lowprecision.figure(lp)
-    left, right = seen["fig"].axes[:2]
-    assert [t.get_text() for t in left.get_xticklabels()] == ["float32", "8 bits", "2 bits"]
-    labels = [t.get_text() for t in right.get_legend().get_texts()]
-    assert labels == ["ReLU", "ReLU6"]
-    for ax, source in ((left, lp.error), (right, lp.clipped)):
-        line = ax.get_lines()[0]  # ReLU's medians: float32, then each bit width
-        assert line.get_ydata()[1:] == pytest.approx([np.median(source["relu", b]) for b in lp.bits])
+    top, bottom = seen["fig"].axes[:2]
+    assert [t.get_text() for t in bottom.get_xticklabels()] == ["float32", "8 bits", "2 bits"]
+    assert [t.get_text() for t in seen["fig"].legends[0].get_texts()] == ["ReLU", "ReLU6"]
+    for ax, source in ((top, lp.error), (bottom, lp.clipped)):
+        relu, relu6 = [ln for ln in ax.get_lines() if ln.get_marker() != "_"]  # the medians, not the caps
+        assert relu.get_ydata()[1:] == pytest.approx([np.median(source["relu", b]) for b in lp.bits])
+        assert relu.get_marker() != relu6.get_marker()  # the two share a hue, not a marker
     plt.close(seen["fig"])

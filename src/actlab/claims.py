@@ -256,8 +256,8 @@ CLAIMS: list[Claim] = [
            R("pieces_share_of_construction", "<", 0.01, "median regions per line of the trained 6 × 8 networks ÷ "
              "the pieces Montúfar et al.'s construction reaches with their layers", "after training"))),
     Claim("relu6-low-precision", "ReLU",
-          "(Ours, after Sandler et al. 2018 and Howard et al. 2019.) ReLU6, being bounded, suits low precision "
-          "better than ReLU: with its outputs quantised to a few bits, a network loses less accuracy.",
+          "(Ours, after Sandler et al. 2018 and Howard et al. 2019.) ReLU6 suits low precision better than "
+          "ReLU: with its outputs quantised to a few bits, a network loses less accuracy.",
           "low-precision",
           # "less accuracy lost": ReLU's test-error increase minus ReLU6's, seed by seed (the same seed draws
           # the same weights up to the gain), above 0 at 4 bits and at 3; 8 bits is reported, not a rule
@@ -266,8 +266,9 @@ CLAIMS: list[Claim] = [
            R("lp_relu_minus_relu6_3", ">", 0, "test error lost at 3 bits, ReLU − ReLU6 (seed by seed)",
              "digits, MLP 3 × 64, Adam; min-max ranges"))),
     Claim("hardswish-low-precision", "ReLU",
-          "(Ours, after Howard et al. 2019.) Hard-swish, built for quantised mobile networks, suits low precision "
-          "as ReLU6 does: with its outputs quantised to a few bits, a network loses no more accuracy than with ReLU6.",
+          "(Ours: Howard et al. 2019 chose hard-swish for other reasons.) Hard-swish, built from ReLU6, suits low "
+          "precision as ReLU6 does: with its outputs quantised to a few bits, a network loses no more accuracy "
+          "than with ReLU6.",
           "low-precision",
           # "no more": hard-swish's test-error increase exceeds ReLU6's by under one percentage point, seed by
           # seed, at 4 bits and at 3

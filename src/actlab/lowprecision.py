@@ -1,11 +1,12 @@
 """Activations in low precision: trained networks whose hidden activations are fake-quantised to a
 few bits, and the exact GELU against its tanh approximation.
 
-Quantisation here is post-training and per layer, the simplest scheme (PyTorch's min-max
-observer): each hidden layer's outputs on the training set fix a range [lo, hi], and at test time
-every output is clamped to it and rounded to the nearest of 2^bits evenly spaced levels. A
-function whose outputs have a long tail spends its few levels on the tail; a bounded one cannot
-have one. Weights, inputs and the read-out stay in float32.
+Quantisation here is post-training and per layer, the plainest scheme (the affine quantiser with
+PyTorch's MinMaxObserver): each hidden layer's smallest and largest output on the training set,
+widened to include 0, fix a range, and at test time every output is rounded to the nearest of
+2^bits evenly spaced levels in it, one of which is exactly 0. A function whose outputs have a long
+tail spends its few levels on the tail; a bounded one cannot have one. Weights, inputs and the
+read-out stay in float32.
 """
 from __future__ import annotations
 
@@ -21,12 +22,16 @@ TAIL = 0.999  # the share of a layer's outputs whose spread is set against the w
 
 
 def fake_quantise(h: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bits: int) -> torch.Tensor:
-    """``h`` clamped to [lo, hi] and rounded to the nearest of 2^bits levels spaced evenly from lo
-    to hi (both levels), in float; ``lo``/``hi`` broadcast against ``h`` (one pair per member)."""
+    """``h`` rounded to the nearest of 2^bits evenly spaced levels covering [lo, hi] widened to
+    include 0, with 0 exactly a level (an affine quantiser's integer zero point), and clamped to the
+    outermost levels; kept in float. ``lo``/``hi`` broadcast against ``h`` (one pair per member)."""
     if not 1 <= bits <= 16:
         raise ValueError(f"bits must be an integer from 1 to 16; got {bits}")
-    step = (hi - lo).clamp(min=torch.finfo(h.dtype).tiny) / (2**bits - 1)
-    return lo + torch.round((h.clamp(lo, hi) - lo) / step) * step
+    lo, hi = lo.clamp(max=0), hi.clamp(min=0)
+    top = 2**bits - 1
+    step = (hi - lo).clamp(min=torch.finfo(h.dtype).tiny) / top
+    zero = torch.round(-lo / step)
+    return (torch.clamp(torch.round(h / step) + zero, 0, top) - zero) * step
 
 
 def _forward(ens: Ensemble, x: torch.Tensor, *, bits: int | None = None, ranges=None, activation: str | None = None):
@@ -65,6 +70,7 @@ class LowPrecision:
     spread: dict
     top: dict
     step8: dict
+    test_size: int
 
 
 def run(activations: list[str], bits: list[int], *, width: int, depth: int, seeds: int, steps: int,
@@ -98,7 +104,7 @@ def run(activations: list[str], bits: list[int], *, width: int, depth: int, seed
     per = lambda arr: {a: arr[part[a]] for a in activations}  # noqa: E731
     return LowPrecision(activations, list(bits), {(a, b): e[part[a]] for b, e in errors.items() for a in activations},
                         {(a, b): e[part[a]] for b, e in clipped.items() for a in activations},
-                        per(spread), per(top), per(step8)), ens
+                        per(spread), per(top), per(step8), len(yt)), ens
 
 
 def run_cost(n_activations: int, n_bits: int, *, width: int, depth: int, seeds: int, steps: int) -> tuple[float, float]:
@@ -145,10 +151,11 @@ def clipped_lost(lp: LowPrecision, act: str, bits: int) -> np.ndarray:
 
 def metrics(lp: LowPrecision) -> dict:
     """Per function ``lp_error_NAME`` (float32 test error), ``lp_lost_NAME_BITS`` and
-    ``lp_clipped_NAME_BITS`` (accuracy lost, min-max and clipped ranges), ``lp_spread_NAME`` and
-    ``lp_top_NAME``: medians over seeds with intervals. Where ReLU6 was trained beside ReLU or
-    hard-swish, ``lp_relu_minus_relu6_BITS`` and ``lp_hardswish_minus_relu6_BITS``: the seed-by-seed
-    difference of their losses (the same seed draws the same weights up to the gain)."""
+    ``lp_clipped_NAME_BITS`` (error added, min-max and clipped ranges), ``lp_clip_saves_NAME_BITS``
+    at the fewest bits, ``lp_spread_NAME``, ``lp_top_NAME`` and ``lp_step8_NAME``: medians over seeds
+    with intervals. Where both were trained, ``lp_A_minus_B_BITS`` for ReLU − ReLU6, hard-swish −
+    ReLU6 and hard-swish − SiLU: the seed-by-seed difference of the error added (the same seed draws
+    the same weights up to the gain). ``lp_lost_max_BITS``: the largest median over functions."""
     from actlab.verdicts import bootstrap, measure_metrics
 
     out = {}
@@ -160,55 +167,79 @@ def metrics(lp: LowPrecision) -> dict:
         for b in lp.bits:
             out |= measure_metrics(f"lp_lost_{a}_{b}", bootstrap(lost(lp, a, b)))
             out |= measure_metrics(f"lp_clipped_{a}_{b}", bootstrap(clipped_lost(lp, a, b)))
-    for a in ("relu", "hardswish"):
-        if {a, "relu6"} <= set(lp.activations):
+        # what clipping the outliers saves, seed by seed
+        out |= measure_metrics(f"lp_clip_saves_{a}_{min(lp.bits)}",
+                               bootstrap(lost(lp, a, min(lp.bits)) - clipped_lost(lp, a, min(lp.bits))))
+    for a, b_ in (("relu", "relu6"), ("hardswish", "relu6"), ("hardswish", "silu")):
+        if {a, b_} <= set(lp.activations):
             for b in lp.bits:
-                out |= measure_metrics(f"lp_{a}_minus_relu6_{b}", bootstrap(lost(lp, a, b) - lost(lp, "relu6", b)))
+                out |= measure_metrics(f"lp_{a}_minus_{b_}_{b}", bootstrap(lost(lp, a, b) - lost(lp, b_, b)))
+    for b in lp.bits:  # the largest median loss of any function, and one test digit, for scale
+        out[f"lp_lost_max_{b}"] = max(float(np.median(lost(lp, a, b))) for a in lp.activations)
+    out["lp_test_size"] = lp.test_size
+    out["lp_one_digit"] = 1 / lp.test_size
     return out
 
 
 def table(lp: LowPrecision) -> str:
-    """One row per function: its float32 test error, the accuracy lost at each bit width with min-max
-    ranges and, at the fewest bits, with the outliers clipped; the share of the range the middle
-    outputs fill, and the largest output (medians over seeds)."""
+    """One row per function: its float32 test error and the error added at each bit width with
+    min-max ranges and, at the fewest bits, with the outliers clipped (medians over seeds, in % of
+    the test set)."""
     from actlab.numbers import fmt
     from actlab.tables import markdown_table
 
     pct = lambda v: fmt(100 * float(np.median(v)), 2) + " %"  # noqa: E731
     low = min(lp.bits)
     return markdown_table(
-        ["function", "test error, float32", *[f"lost at {b} bits" for b in lp.bits],
-         f"lost at {low} bits, outliers clipped", f"share of the range holding {fmt(100 * TAIL)} % of outputs",
-         "largest output"],
+        ["function", "error, float32", *[f"added, {b} bits" for b in lp.bits], f"added, {low} bits, clipped"],
         [[functions.get(a).label, pct(lp.error[a, None]), *[pct(lost(lp, a, b)) for b in lp.bits],
-          pct(clipped_lost(lp, a, low)), fmt(float(np.median(lp.spread[a])), 2), fmt(float(np.median(lp.top[a])), 3)]
+          pct(clipped_lost(lp, a, low))] for a in lp.activations])
+
+
+def range_table(lp: LowPrecision) -> str:
+    """One row per function: the share of each layer's min-max range that the middle :data:`TAIL`
+    of its training outputs fill, the largest output of any layer, and the narrowest layer's 8-bit
+    step (medians over seeds)."""
+    from actlab.numbers import fmt
+    from actlab.tables import markdown_table
+
+    med = lambda v: float(np.median(v))  # noqa: E731
+    return markdown_table(
+        ["function", f"share of the range holding {fmt(100 * TAIL)} %", "largest output", "8-bit step"],
+        [[functions.get(a).label, fmt(med(lp.spread[a]), 2), fmt(med(lp.top[a]), 3), fmt(med(lp.step8[a]), 2)]
          for a in lp.activations])
+
+
+MARKERS = "osD^vPX*"  # one per function of a figure, so that a shared hue is told apart in grey too
 
 
 def figure(lp: LowPrecision):
     """Test error against the bits of the hidden activations, float32 first, with min-max ranges
-    (left) and with the outliers clipped (right): medians over seeds with 95% intervals, each
-    function's points nudged sideways so that the intervals do not hide each other; log scale."""
+    (top) and with the outliers clipped (bottom), stacked to fit a phone: medians over seeds with
+    95% intervals, each function with its own marker and its points nudged sideways so that the
+    intervals do not hide each other; log scale, the key beneath."""
     import matplotlib as mpl
 
     from actlab import plotting
     from actlab.verdicts import bootstrap
 
-    fig, axes = plotting.figure(1, 2, width=7.0, height=3.6, sharey=True)
+    fig, axes = plotting.figure(2, 1, width=4.4, height=6.4, sharex=True, sharey=True)
     xs = np.arange(len(lp.bits) + 1)
-    nudge = np.linspace(-0.18, 0.18, len(lp.activations))
-    for ax, source, title in zip(axes[0], (lp.error, lp.clipped), ("min–max ranges", "outliers clipped"), strict=True):
-        for dx, a in zip(nudge, lp.activations, strict=True):
+    nudge = np.linspace(-0.2, 0.2, len(lp.activations))
+    for ax, source, title in zip(axes[:, 0], (lp.error, lp.clipped), ("min–max ranges", "outliers clipped"),
+                                 strict=True):
+        for dx, a, mk in zip(nudge, lp.activations, MARKERS, strict=False):
             ms = [bootstrap(lp.error[a, None], halves=False)] + [bootstrap(source[a, b], halves=False) for b in lp.bits]
             ax.errorbar(xs + dx, [m.value for m in ms], yerr=[[m.value - m.lo for m in ms], [m.hi - m.value for m in ms]],
-                        color=plotting.color(a), linestyle=plotting.linestyle(a), marker="o", markersize=4, capsize=2,
+                        color=plotting.color(a), linestyle=plotting.linestyle(a), marker=mk, markersize=5, capsize=2,
                         label=plotting.label(a))
-        ax.set_xticks(xs, ["float32", *[f"{b} bits" for b in lp.bits]])
         ax.set_title(title)
+        ax.set_ylabel("test error")
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(mpl.ticker.FixedLocator([0.02, 0.03, 0.05, 0.1, 0.2, 0.5]))
+        ax.yaxis.set_major_locator(mpl.ticker.FixedLocator([0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0]))
         ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0, decimals=0))
         ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
-    axes[0, 0].set_ylabel("test error")
-    axes[0, 1].legend(loc="upper left", fontsize=9, ncol=2)  # the clipped panel's errors stay low: room above
+    axes[1, 0].set_xticks(xs, ["float32", *[f"{b} bits" for b in lp.bits]])
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
     return plotting.finish(fig)
