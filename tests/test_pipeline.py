@@ -68,6 +68,13 @@ def run(*args, **kw) -> subprocess.CompletedProcess:
                           timeout=300, **kw)
 
 
+def _own_tracebacks(err: str) -> int:
+    """Tracebacks in ``err`` other than pyzmq's: rarely, under load, a kernel's socket is closed while
+    papermill's event loop still holds a callback for it, and zmq logs "Socket operation on
+    non-socket" at teardown (seen once in a parallel test run; the chapter's result is unaffected)."""
+    return err.count("Traceback") - err.count("zmq.error.ZMQError: Socket operation on non-socket")
+
+
 def executed(proc) -> list[str]:
     return sorted(line.split("] ")[1].split(":")[0] for line in proc.stdout.splitlines() if "executed in" in line)
 
@@ -194,7 +201,7 @@ def test_damaged_or_missing_outputs_are_rebuilt_not_reported_current(book):
     (ex / "demo.metrics.json").write_text('{"x')  # a corrupt cache entry whose inputs did not change
     proc = run("execute", "--profile", "quick")
     assert proc.returncode == 0 and executed(proc) == ["demo"], proc.stderr
-    assert "did not read back" in proc.stderr and "Traceback" not in proc.stderr
+    assert "did not read back" in proc.stderr and _own_tracebacks(proc.stderr) == 0, proc.stderr
     nb = ex / "demo.ipynb"
     nb.write_text(nb.read_text()[:100])  # a truncated notebook
     assert executed(run("execute", "--profile", "quick")) == ["demo"]
