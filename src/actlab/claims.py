@@ -256,7 +256,7 @@ CLAIMS: list[Claim] = [
            R("pieces_share_of_construction", "<", 0.01, "median regions per line of the trained 6 × 8 networks ÷ "
              "the pieces Montúfar et al.'s construction reaches with their layers", "after training"))),
     Claim("relu6-low-precision", "ReLU",
-          "(Ours, after Sandler et al. 2018 and Howard et al. 2019.) ReLU6 suits low precision better than "
+          "(Ours, after Sandler et al. 2018.) ReLU6 suits low precision better than "
           "ReLU: with its outputs quantised to a few bits, a network loses less accuracy.",
           "low-precision",
           # "less accuracy lost": ReLU's test-error increase minus ReLU6's, seed by seed (the same seed draws

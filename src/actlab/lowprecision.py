@@ -173,7 +173,10 @@ def metrics(lp: LowPrecision) -> dict:
     for a, b_ in (("relu", "relu6"), ("hardswish", "relu6"), ("hardswish", "silu")):
         if {a, b_} <= set(lp.activations):
             for b in lp.bits:
-                out |= measure_metrics(f"lp_{a}_minus_{b_}_{b}", bootstrap(lost(lp, a, b) - lost(lp, b_, b)))
+                m = bootstrap(lost(lp, a, b) - lost(lp, b_, b))
+                out |= measure_metrics(f"lp_{a}_minus_{b_}_{b}", m)
+                if m.halves:  # where each half of the seeds starts, for the prose
+                    out |= {f"lp_{a}_minus_{b_}_{b}_first_lo": m.halves[0].lo, f"lp_{a}_minus_{b_}_{b}_second_lo": m.halves[1].lo}
     for b in lp.bits:  # the largest median loss of any function, and one test digit, for scale
         out[f"lp_lost_max_{b}"] = max(float(np.median(lost(lp, a, b))) for a in lp.activations)
     out["lp_test_size"] = lp.test_size
@@ -185,10 +188,10 @@ def table(lp: LowPrecision) -> str:
     """One row per function: its float32 test error and the error added at each bit width with
     min-max ranges and, at the fewest bits, with the outliers clipped (medians over seeds, in % of
     the test set)."""
-    from actlab.numbers import fmt
+    from actlab.numbers import spec
     from actlab.tables import markdown_table
 
-    pct = lambda v: fmt(100 * float(np.median(v)), 2) + " %"  # noqa: E731
+    pct = lambda v: spec(float(np.median(v)), ".2%")  # noqa: E731  as the prose: one test digit is 0.28%
     low = min(lp.bits)
     return markdown_table(
         ["function", "error, float32", *[f"added, {b} bits" for b in lp.bits], f"added, {low} bits, clipped"],
