@@ -167,10 +167,30 @@ def _failing_cell(nb, err) -> tuple[int, str]:
 
 
 # A kernel that dies before it answers its first request ran no cell, so another can be started.
-# jupyter_client picks free ports and the new kernel then binds them: another process can take one
-# in between ("Address already in use"), a known race of two builds or test workers starting kernels.
 KERNEL_NEVER_STARTED = "Kernel died before replying to kernel_info"
 KERNEL_START_TRIES = 3
+
+
+def _kernel_manager_class():
+    """papermill's kernel manager, with the kernel's sockets as files in the temp folder instead of
+    TCP ports. Over TCP jupyter_client picks free ports and the kernel binds them later, so a kernel
+    started beside another (two workers, two builds) could lose one ("Address already in use")."""
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class SocketFileKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self):
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self):  # an absolute, unique prefix: the kernel runs in the chapter's folder
+            return os.path.join(tempfile.gettempdir(), f"actlab-kernel-{uuid.uuid4().hex[:16]}")
+
+    return SocketFileKernelManager
 
 
 def run_chapter(name: str, params: dict, executed: Path, *, title: str = "", keep_previous: bool = False,
@@ -212,7 +232,7 @@ def run_chapter(name: str, params: dict, executed: Path, *, title: str = "", kee
                     str(src), str(running), parameters=params, kernel_name="python3",
                     cwd=str(source.parent), progress_bar=False, log_output=False,
                     # papermill rewrites the whole notebook before and after every cell by default
-                    request_save_on_cell_execute=False,
+                    request_save_on_cell_execute=False, kernel_manager_class=_kernel_manager_class(),
                     extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
                 break
             except PapermillExecutionError as e:
