@@ -80,3 +80,8 @@ def test_the_figure_shows_every_function_at_every_precision(small, monkeypatch):
         assert relu.get_ydata()[1:] == pytest.approx([np.median(source["relu", b]) for b in lp.bits])
         assert relu.get_marker() != relu6.get_marker()  # the two share a hue, not a marker
     plt.close(seen["fig"])
+
+
+def test_the_8_bit_step_is_that_of_the_grid_with_0_in_it():
+    lp, _ = lowprecision.run(["sigmoid"], [8], width=8, depth=1, seeds=2, steps=5, lr=1e-3)
+    assert (lp.step8["sigmoid"] == pytest.approx(lp.top["sigmoid"] / 255))  # outputs above 0: the grid starts at 0

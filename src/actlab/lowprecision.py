@@ -76,8 +76,8 @@ class LowPrecision:
 def run(activations: list[str], bits: list[int], *, width: int, depth: int, seeds: int, steps: int,
         lr: float) -> tuple[LowPrecision, Ensemble]:
     """Digits MLPs of ``depth`` hidden layers of ``width`` units, each function from LeCun-normal
-    weights times its forward gain from the registry (so every function's layers start at the same
-    scale), trained with Adam at rate ``lr`` for ``steps`` minibatch steps in one batched ensemble;
+    weights times its forward gain from the registry (so every function's first layer starts at the
+    same scale), trained with Adam at rate ``lr`` for ``steps`` minibatch steps in one batched ensemble;
     then the test error in float32 and at each bit width. Returns the result (functions in registry
     order) and the ensemble."""
     X, y = data.digits("train", dtype=torch.float32)
@@ -99,7 +99,8 @@ def run(activations: list[str], bits: list[int], *, width: int, depth: int, seed
         spread = torch.stack([width_of(*m) / width_of(*r).clamp(min=1e-30) for m, r in zip(middle, minmax, strict=True)],
                              1).median(1).values.numpy()
         top = torch.stack([hi.flatten() for _, hi in minmax], 1).amax(1).numpy()
-        step8 = torch.stack([width_of(*r) for r in minmax], 1).amin(1).numpy() / 255
+        # the 8-bit step of the grid fake_quantise lays: the range widened to include 0
+        step8 = torch.stack([width_of(lo.clamp(max=0), hi.clamp(min=0)) for lo, hi in minmax], 1).amin(1).numpy() / 255
     part = {a: slice(j * seeds, (j + 1) * seeds) for j, a in enumerate(activations)}
     per = lambda arr: {a: arr[part[a]] for a in activations}  # noqa: E731
     return LowPrecision(activations, list(bits), {(a, b): e[part[a]] for b, e in errors.items() for a in activations},
