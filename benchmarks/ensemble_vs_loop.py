@@ -135,7 +135,7 @@ def loop_turns(rounds: Rounds, nets, ms, batches_of, step_one):
         for i, (net, opt) in enumerate(zip(nets, opts, strict=True)):
             for k in range(done[0], step):
                 opt.zero_grad()
-                step_one(i, net, batches_of(k)).backward()
+                step_one(i, net, batches_of(i, k)).backward()
                 opt.step()
         done[0] = step
         rounds.clock(rounds.loop)
@@ -154,7 +154,7 @@ def mlp_sweep(a, dtype):
     rounds = Rounds()
     chunk = -(-a.steps // a.rounds)
     step_one = lambda i, net, _k: ((net(x) - y[i]) ** 2).mean()
-    callback = loop_turns(rounds, nets, ms, lambda k: None, step_one)
+    callback = loop_turns(rounds, nets, ms, lambda _i, _k: None, step_one)
     t_loop = time.perf_counter() - t0  # the networks and their optimisers
 
     t0 = rounds.start()
@@ -183,10 +183,11 @@ def mlp_sweep(a, dtype):
           f"{len(ms)}; worst: {worst.activation}, width {worst.widths[0]}, target {worst.tag['target']}, seed {worst.seed}")
 
 
-def batch_order(n: int, batch_size: int, steps: int, seed: int = 0) -> list[torch.Tensor]:
-    """The minibatches ``fit(..., batch_size, seed)`` draws, in its order (an epoch's permutation,
-    then the next), so the loop sees exactly the batches the ensemble saw."""
-    g = torch.Generator().manual_seed(seed)
+def batch_order(n: int, batch_size: int, steps: int, member_seed: int, seed: int = 0) -> list[torch.Tensor]:
+    """The minibatches ``fit(..., batch_size, seed)`` draws for a member of ``member_seed``, in its
+    order (an epoch's permutation, then the next), so the loop sees exactly the batches the
+    ensemble's member saw."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + member_seed)
     out, perm, pos = [], None, n
     for _ in range(steps):
         if pos + batch_size > n:
@@ -227,11 +228,11 @@ def conv_sweep(a, dtype):
     ms = [mnist1d_cnn(act, seed=s, lr=lr) for act in a.conv_activations for s in range(a.seeds) for lr in a.conv_lrs]
     nets = [torch_network(Ensemble(ms, x.shape[1], 10, dtype=dtype), i) for i in range(len(ms))]  # initial weights
 
-    batches = batch_order(len(y), a.batch_size, a.conv_steps)
+    orders = {s: batch_order(len(y), a.batch_size, a.conv_steps, s) for s in range(a.seeds)}
     chunk = -(-a.conv_steps // a.rounds)
     rounds = Rounds()
     step_one = lambda _i, net, sel: torch.nn.functional.cross_entropy(net(x[sel]), y[sel])
-    callback = loop_turns(rounds, nets, ms, lambda k: batches[k], step_one)
+    callback = loop_turns(rounds, nets, ms, lambda i, k: orders[ms[i].seed][k], step_one)
     t0, c0 = rounds.start(), rounds.mark[1]
     ens = Ensemble(ms, x.shape[1], 10, dtype=dtype)
     fit(ens, x, y, loss="xent", steps=a.conv_steps, batch_size=a.batch_size, log_every=chunk, callback=callback)
