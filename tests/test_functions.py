@@ -491,6 +491,63 @@ def test_no_two_activations_share_colour_and_line_style():
         seen[key] = name
 
 
+VISIONS = (None, "deuteranomaly", "protanomaly", "tritanomaly")  # at full severity: the -opias
+FAMILY_DELTA_E = 11.0  # CAM02-UCS; the first palette had 2.3 (step and ReLU under deuteranopia)
+
+
+def _seen_as(hex_colours, vision):
+    """The colours in CAM02-UCS as a reader with ``vision`` sees them (Machado et al. 2009's
+    simulation, as colorspacious implements it; None: normal vision)."""
+    import matplotlib.colors as mc
+    from colorspacious import cspace_convert
+
+    rgb = np.array([mc.to_rgb(c) for c in hex_colours])
+    if vision is not None:
+        rgb = np.clip(cspace_convert(rgb, {"name": "sRGB1+CVD", "cvd_type": vision, "severity": 100}, "sRGB1"), 0, 1)
+    return cspace_convert(rgb, "sRGB1", "CAM02-UCS")
+
+
+def _delta_e(a: str, b: str) -> float:
+    """The smallest colour difference of a and b over normal vision and the three deficiencies."""
+    return min(float(np.linalg.norm(np.subtract(*_seen_as([a, b], v)))) for v in VISIONS)
+
+
+def test_the_colour_vision_check_sees_the_confusions_it_guards_against():
+    # the issue's pairs: tanh and ReLU's first colours under deuteranopia, sigmoid and GELU's under protanopia
+    assert _delta_e("#c2570c", "#d62728") < 4 and _delta_e("#1f64b4", "#7b4fb0") < 4
+    assert _delta_e("#000000", "#ffffff") > 90
+
+
+def test_functions_drawn_alike_differ_in_colour_for_every_colour_vision():
+    """Two functions with one line style (a family's members differ by style) are told apart by
+    colour alone: at least FAMILY_DELTA_E apart under normal vision and simulated deuteranopia,
+    protanopia and tritanopia."""
+    acts = [functions.get(n) for n in functions.names()]
+    close = [(f"{a.name}/{b.name}", round(_delta_e(a.color, b.color), 1))
+             for i, a in enumerate(acts) for b in acts[i + 1:]
+             if str(a.linestyle) == str(b.linestyle) and _delta_e(a.color, b.color) < FAMILY_DELTA_E]
+    assert not close, f"pairs drawn alike whose colours a reader may confuse (delta E): {close}"
+
+
+@pytest.mark.parametrize("n", [2, 4, 6, 10])
+def test_layer_ramps_step_evenly_in_lightness_for_every_colour_vision(n):
+    """A ramp (layers, widths) reads in order: lightness falls at every step, by at least half an
+    even step of the whole span under every vision, and its lightest shade keeps 3:1 on white."""
+    import matplotlib.colors as mc
+
+    from actlab import plotting
+
+    for name in functions.names():
+        shades = [mc.to_hex(c) for c in plotting.layer_shades(name, n)]
+        assert contrast(shades[0], "#ffffff") >= 3.0, (name, shades[0])
+        even = (plotting.LIGHTEST_J - plotting.DARKEST_J) / (n - 1)
+        for vision in VISIONS:
+            jab = _seen_as(shades, vision)
+            assert np.all(np.diff(jab[:, 0]) < 0), (name, vision, shades)
+            steps = np.linalg.norm(np.diff(jab, axis=0), axis=1)
+            assert steps.min() >= 0.5 * even, (name, vision, n, steps.round(1))
+
+
 def test_time_ops_counts_its_calls_and_reads_the_clock_it_is_given():
     import time
 

@@ -45,6 +45,7 @@ STYLE = {
 mpl.rcParams.update(STYLE)
 
 NEUTRAL = "#444444"
+LIGHTEST_J, DARKEST_J = 62.0, 22.0  # the ramps of layer_shades, in CAM02-UCS lightness
 
 
 def color(name: str) -> str:
@@ -143,7 +144,16 @@ def spread(ax, x, values, name: str, *, axis: int = 0, label_text: str | None = 
 
 
 def layer_shades(act: str, n: int) -> list:
-    """n shades of the activation's colour, light (input side) to dark (top layer)."""
-    base = np.array(mpl.colors.to_rgb(color(act)))
-    return [tuple(base * (0.35 + 0.65 * k / max(1, n - 1)) + (1 - (0.35 + 0.65 * k / max(1, n - 1))) * 0.85)
-            for k in range(n)]
+    """n shades of the activation's colour in even steps of lightness (CAM02-UCS J'), from
+    LIGHTEST_J (the input side; 3:1 contrast on white) to DARKEST_J (the top layer), with the
+    colour's hue and as much of its chroma as every shade can keep in sRGB (clipping would make
+    the steps uneven): lightness survives every colour-vision deficiency, so the order reads for all."""
+    from colorspacious import cspace_convert
+
+    j0, a0, b0 = cspace_convert(mpl.colors.to_rgb(color(act)), "sRGB1", "CAM02-UCS")
+    js = np.linspace(LIGHTEST_J, DARKEST_J, n) if n > 1 else np.array([LIGHTEST_J])
+    for keep in np.linspace(1, 0, 21):
+        rgb = cspace_convert(np.stack([js, np.full(n, a0 * keep), np.full(n, b0 * keep)], 1), "CAM02-UCS", "sRGB1")
+        if rgb.min() >= -1e-3 and rgb.max() <= 1 + 1e-3:
+            break
+    return [tuple(float(v) for v in c) for c in np.clip(rgb, 0, 1)]
