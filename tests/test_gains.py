@@ -1,3 +1,5 @@
+"""The gains of LeCun-normal weights: their moments, the registry's values and deep random networks."""
+
 import math
 
 import numpy as np

@@ -1,3 +1,5 @@
+"""Training health: the update ratio and the six healthy and broken networks it tells apart."""
+
 import numpy as np
 import torch
 

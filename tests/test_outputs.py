@@ -175,10 +175,10 @@ def test_the_exceptions_are_generated_from_the_list():
 def test_the_audit_catches_a_missing_entry_and_a_wrong_pointer():
     without_xor = tuple(e for e in out.TRAINED if e.chapter != "linear-collapse")
     assert any("xor.py" in p and "'bce'" in p for p in out.loss_audit(without_xor))
-    wrong = out.TRAINED + (out.Trained("x", "y", out.LINEAR, out.SQUARED, "", (("xor.py", "no such text"),)),)
+    wrong = out.TRAINED + (out.OutputAndLoss("x", "y", out.LINEAR, out.SQUARED, "", (("xor.py", "no such text"),)),)
     assert any("no such text" in p for p in out.loss_audit(wrong))
     # an entry that names the file but the wrong loss does not cover the call
-    relabelled = tuple(out.Trained(e.chapter, e.what, e.output, out.SQUARED if e.loss == out.BCE else e.loss,
+    relabelled = tuple(out.OutputAndLoss(e.chapter, e.what, e.output, out.SQUARED if e.loss == out.BCE else e.loss,
                                    e.shown, e.code) for e in out.TRAINED)
     assert any("xor.py" in p for p in out.loss_audit(relabelled))
 

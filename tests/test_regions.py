@@ -1,3 +1,5 @@
+"""Linear regions of ReLU networks: pieces along lines, the sawtooth construction, sparsity, the stored cell."""
+
 import numpy as np
 import torch
 

@@ -565,7 +565,7 @@ def temperature_figure(sweep: TemperatureSweep):
 # ---------------------------------------------------------------- the book's output layers and losses
 
 @dataclass(frozen=True)
-class Trained:
+class OutputAndLoss:
     """One training experiment of the book: what it trains, its output, its loss, where a page
     shows it (a MyST reference), and where the code sets the loss: (file, text it contains),
     a file under src/actlab or chapters."""
@@ -581,50 +581,50 @@ SOFTMAX, SIGMOID_UNIT, LINEAR = "softmax, 10 classes", "one sigmoid unit", "line
 XENT, BCE, SQUARED = "cross-entropy", "binary cross-entropy", "squared error"
 
 TRAINED = (
-    Trained("linear-collapse", "XOR with one hidden layer", SIGMOID_UNIT, BCE, "{numref}`fig-xor-rate`",
+    OutputAndLoss("linear-collapse", "XOR with one hidden layer", SIGMOID_UNIT, BCE, "{numref}`fig-xor-rate`",
             (("xor.py", 'loss="bce"'),)),
-    Trained("universal-approximation", "curve fits of sin, |x| and a step", LINEAR, SQUARED,
+    OutputAndLoss("universal-approximation", "curve fits of sin, |x| and a step", LINEAR, SQUARED,
             "{numref}`fig-approx-fits`", (("approximation.py", 'loss="mse"'),)),
-    Trained("vanishing-gradients", "digit classifiers: gradients per layer, saturation, Xavier against Kaiming, "
+    OutputAndLoss("vanishing-gradients", "digit classifiers: gradients per layer, saturation, Xavier against Kaiming, "
             "fine-tuning", SOFTMAX, XENT, "{numref}`fig-he-curves`",
             (("gradients.py", 'loss="xent"'), ("gradients.py", 'member_losses(out, y, "xent")'),
              ("gradients.py", 'member_losses(o, t, "xent")'))),
-    Trained("vanishing-gradients", "the autoencoders of layer-wise pre-training", LINEAR, SQUARED,
+    OutputAndLoss("vanishing-gradients", "the autoencoders of layer-wise pre-training", LINEAR, SQUARED,
             "{numref}`fig-pretraining`", (("gradients.py", 'fit(ae, h, h.detach(), loss="mse"'),)),
-    Trained("initial-scale", "digit classifiers from zero, constant and random starts", SOFTMAX, XENT,
+    OutputAndLoss("initial-scale", "digit classifiers from zero, constant and random starts", SOFTMAX, XENT,
             "{numref}`tab-symmetry`", (("symmetry.py", 'loss="xent"'),)),
-    Trained("zero-centred", "sign-locked updates in a digit classifier", SOFTMAX, XENT, "{doc}`zero-centred`",
+    OutputAndLoss("zero-centred", "sign-locked updates in a digit classifier", SOFTMAX, XENT, "{doc}`zero-centred`",
             (("zerocentre.py", 'loss="xent"'),)),
-    Trained("zero-centred", "two weights of one linear unit", LINEAR, SQUARED, "{numref}`fig-weight-paths`",
+    OutputAndLoss("zero-centred", "two weights of one linear unit", LINEAR, SQUARED, "{numref}`fig-weight-paths`",
             (("zerocentre.py", "(x[i] @ w - t[i])"), ("zerocentre.py", "err = (w * xi[:, None]).sum(-1) - ti"))),
-    Trained("zero-centred", "logistic regression on a random layer's outputs", SIGMOID_UNIT, BCE,
+    OutputAndLoss("zero-centred", "logistic regression on a random layer's outputs", SIGMOID_UNIT, BCE,
             "{numref}`tab-curvature`", (("zerocentre.py", "softplus(A @ w)"),)),
-    Trained("tanh", "digit classifiers, tanh against the sigmoid", SOFTMAX, XENT, "{numref}`tab-tanh-speed`",
+    OutputAndLoss("tanh", "digit classifiers, tanh against the sigmoid", SOFTMAX, XENT, "{numref}`tab-tanh-speed`",
             (("convergence.py", 'loss="xent"'),)),
-    Trained("relu", "digit classifiers: dead units, bias shift, speed", SOFTMAX, XENT, "{numref}`fig-dead-lr`",
+    OutputAndLoss("relu", "digit classifiers: dead units, bias shift, speed", SOFTMAX, XENT, "{numref}`fig-dead-lr`",
             (("deadunits.py", 'loss="xent"'), ("biasshift.py", 'loss="xent"'), ("convergence.py", 'loss="xent"'))),
-    Trained("relu-variants", "digit classifiers: dead units, PReLU's slopes, speed", SOFTMAX, XENT,
+    OutputAndLoss("relu-variants", "digit classifiers: dead units, PReLU's slopes, speed", SOFTMAX, XENT,
             "{numref}`fig-prelu-slopes`", (("variants.py", 'loss="xent"'), ("deadunits.py", 'loss="xent"'))),
-    Trained("sparsity-pieces", "digit classifiers: sparsity per example", SOFTMAX, XENT, "{numref}`tab-sparsity`",
+    OutputAndLoss("sparsity-pieces", "digit classifiers: sparsity per example", SOFTMAX, XENT, "{numref}`tab-sparsity`",
             (("regions.py", 'loss="xent"'),)),
-    Trained("sparsity-pieces", "a 2-D curve fit: linear pieces along lines", LINEAR, SQUARED, "{numref}`fig-pieces`",
+    OutputAndLoss("sparsity-pieces", "a 2-D curve fit: linear pieces along lines", LINEAR, SQUARED, "{numref}`fig-pieces`",
             (("regions.py", 'loss="mse"'),)),
-    Trained("health", "digit classifiers, healthy and broken", SOFTMAX, XENT, "{numref}`tab-health`",
+    OutputAndLoss("health", "digit classifiers, healthy and broken", SOFTMAX, XENT, "{numref}`tab-health`",
             (("health.py", 'loss="xent"'),)),
-    Trained("low-precision", "digit classifiers, quantised after training", SOFTMAX, XENT, "{numref}`tab-low-precision`",
+    OutputAndLoss("low-precision", "digit classifiers, quantised after training", SOFTMAX, XENT, "{numref}`tab-low-precision`",
             (("lowprecision.py", 'loss="xent"'),)),
-    Trained("mnist1d", "the MNIST-1D CNN and MLPs: speed, SGD against Adam, dead channels", SOFTMAX, XENT,
+    OutputAndLoss("mnist1d", "the MNIST-1D CNN and MLPs: speed, SGD against Adam, dead channels", SOFTMAX, XENT,
             "{numref}`fig-mnist1d-speed`", (("convergence.py", 'loss="xent"'), ("gradients.py", 'loss="xent"'),
                                              ("deadunits.py", 'loss="xent"'))),
-    Trained("gated", "gated and plain MLPs on digits and MNIST-1D", SOFTMAX, XENT, "{numref}`fig-gated-compare`",
+    OutputAndLoss("gated", "gated and plain MLPs on digits and MNIST-1D", SOFTMAX, XENT, "{numref}`fig-gated-compare`",
             (("gating.py", "loss=task.loss"),)),
-    Trained("guide", "the leaderboard's classifiers: digit MLPs and the MNIST-1D CNN", SOFTMAX, XENT,
+    OutputAndLoss("guide", "the leaderboard's classifiers: digit MLPs and the MNIST-1D CNN", SOFTMAX, XENT,
             "{numref}`tab-guide-board`", (("leaderboard.py", 'loss: str = "xent"'),)),
-    Trained("guide", "the leaderboard's curve fit", LINEAR, SQUARED, "{numref}`tab-guide-board`",
+    OutputAndLoss("guide", "the leaderboard's curve fit", LINEAR, SQUARED, "{numref}`tab-guide-board`",
             (("leaderboard.py", 'loss="mse"'),)),
-    Trained("output-activations", "one unit out of a confidently wrong start", SIGMOID_UNIT, BCE,
+    OutputAndLoss("output-activations", "one unit out of a confidently wrong start", SIGMOID_UNIT, BCE,
             "{numref}`fig-output-race`", (("outputs.py", "g = p - Y"),)),
-    Trained("output-activations", "one unit out of a confidently wrong start", SIGMOID_UNIT, SQUARED,
+    OutputAndLoss("output-activations", "one unit out of a confidently wrong start", SIGMOID_UNIT, SQUARED,
             "{numref}`fig-output-race`", (("outputs.py", "g * p * (1 / (1 + np.exp(z)))"),)),
 )
 
@@ -686,10 +686,10 @@ PAIRING_NOTE = {
 }
 
 
-def exceptions(trained=TRAINED, main=MAIN_PAIRING) -> dict[tuple[str, str], list[Trained]]:
+def exceptions(trained=TRAINED, main=MAIN_PAIRING) -> dict[tuple[str, str], list[OutputAndLoss]]:
     """The experiments that do not train the main pairing, grouped by (output, loss), the largest
     group first (ties in the list's order)."""
-    groups: dict[tuple[str, str], list[Trained]] = {}
+    groups: dict[tuple[str, str], list[OutputAndLoss]] = {}
     for e in trained:
         if (e.output, e.loss) != main:
             groups.setdefault((e.output, e.loss), []).append(e)
