@@ -393,9 +393,11 @@ def test_a_chapter_prints_as_the_lesson_alone_in_light_colours_within_the_page(b
 DESKTOP_FLOOR_PT, PHONE_FLOOR_PT = 9.0, 7.0
 LESSONS = [n for n in contents.chapters() if n != "reproducing"]
 
+# the image the browser chose (a figure's narrow layout on a phone), its width and its column's
 FIGURES = """() => Array.from(document.querySelectorAll('main .cell_output img')).map(img => ({
-    src: img.getAttribute('src'), shown: img.getBoundingClientRect().width,
-    natural: img.naturalWidth / 2, linked: img.parentElement.tagName === 'A' }))"""
+    src: (img.currentSrc || img.src).split('/').pop(), shown: img.getBoundingClientRect().width,
+    natural: img.naturalWidth / 2, linked: img.closest('a.actlab-full-size') !== null,
+    column: img.closest('a.actlab-full-size, .output, figure').parentElement.clientWidth }))"""
 
 
 def smallest_font_pt(png: Path) -> float:
@@ -412,11 +414,13 @@ def _check_figures(page, path: str, site: Path, floor: float) -> list[str]:
     for fig in page.evaluate(FIGURES):
         if not fig["src"].endswith(".png"):
             continue
-        font = smallest_font_pt((site / path).parent / fig["src"])
+        font = smallest_font_pt(site / "_images" / fig["src"])
         shown_pt = font * fig["shown"] / fig["natural"]
         if shown_pt < floor - 0.05 or not fig["linked"]:
             bad.append(f"{path}: {fig['src'][-20:]} text {shown_pt:.1f} pt "
                        f"({fig['shown']:.0f} of {fig['natural']:.0f} px), linked={fig['linked']}")
+        if fig["shown"] > fig["column"] + 1:  # it would scroll sideways: a phone gets the narrow layout
+            bad.append(f"{path}: {fig['src'][-20:]} is {fig['shown']:.0f} px wide in a {fig['column']} px column")
     return bad
 
 

@@ -20,6 +20,12 @@ FONT_FLOOR_PT = 9.0
 DISPLAY_DPI = 96
 MAX_WIDTH_IN = 7.0  # the content column is 688 CSS px on a 1280 px desktop: never shrunk there
 PAD_IN = 0.05  # white margin around the drawn area (7.1 in = 682 px with it)
+# A phone's column is 358 CSS px on a 390 px screen, where a figure keeps at least 80% of its
+# natural width (static/actlab.css): a figure up to PHONE_FIT_IN (447 px) fits without scrolling.
+# A wider one gets a narrow layout, NARROW_IN wide (432 px with the margins).
+PHONE_FIT_IN = 358 / 0.8 / DISPLAY_DPI
+NARROW_IN = 4.4
+NARROW_CHUNK = b"alNr"  # private, ancillary, safe to copy: other PNG readers skip it
 
 STYLE = {
     "figure.facecolor": "white",
@@ -93,41 +99,106 @@ def text_sizes(fig, draw: bool = True) -> list[tuple[float, str]]:
     return out
 
 
-def finish(fig):
+def finish(fig, narrow_order: str = "rows"):
     """The figure as the page shows it: a PNG at twice the display resolution (crisp on
     high-density screens, shown at its natural size), its smallest font written into the
     PNG's metadata for the browser tests; refused if any text is below the floor, or if it is
-    wider than the column."""
-    import io
-
+    wider than the column. A figure wider than a phone's column carries its narrow layout
+    (:func:`narrow_layout`, panels in ``narrow_order``) in a private chunk of the PNG, which the book
+    serves to narrow screens (``actlab.sphinxext``)."""
     from IPython.display import Image
+
+    png, width_in = _png(fig)
+    if width_in > MAX_WIDTH_IN + 2 * PAD_IN + 0.01:
+        plt.close(fig)
+        raise ValueError(f"the figure is {width_in:.2f} in wide with its labels and legends; at most {MAX_WIDTH_IN:g} in "
+                         "fits the book's column unshrunk")
+    if width_in > PHONE_FIT_IN and narrow_layout(fig, narrow_order):
+        narrow, narrow_in = _png(fig)
+        for columns in (2, 1):  # a figure's legend wider than the column: below it, in fewer columns
+            if narrow_in > PHONE_FIT_IN and fig.legends:
+                _legends_below(fig, columns)
+                narrow, narrow_in = _png(fig)
+        if narrow_in <= PHONE_FIT_IN:  # else it still would not fit (the browser tests name it)
+            png = _with_chunk(png, NARROW_CHUNK, narrow)
+    plt.close(fig)
+    return Image(data=png, format="png", retina=True)
+
+
+def _png(fig) -> tuple[bytes, float]:
+    """The figure drawn as a PNG at 2x with its smallest font in a comment, and its width in
+    inches; refused (and closed) if any text is below the floor."""
+    import io
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=2 * DISPLAY_DPI, bbox_inches="tight", pad_inches=PAD_IN,
                 metadata={"Software": None})
     sizes = text_sizes(fig, draw=False)  # savefig drew it: no third draw
-    plt.close(fig)
     small = [(s, t) for s, t in sizes if s < FONT_FLOOR_PT]
     if small:
+        plt.close(fig)
         s, t = min(small)
         raise ValueError(f"figure text {t!r} is {s:g} pt; the book's floor is {FONT_FLOOR_PT:g} pt")
     smallest = min((s for s, _ in sizes), default=FONT_FLOOR_PT)
     png = _with_comment(buf.getvalue(), f"actlab min-font-pt={smallest:g}")
-    width_in = int.from_bytes(png[16:20], "big") / (2 * DISPLAY_DPI)
-    if width_in > MAX_WIDTH_IN + 2 * PAD_IN + 0.01:
-        raise ValueError(f"the figure is {width_in:.2f} in wide with its labels and legends; at most {MAX_WIDTH_IN:g} in "
-                         "fits the book's column unshrunk")
-    return Image(data=png, format="png", retina=True)
+    return png, int.from_bytes(png[16:20], "big") / (2 * DISPLAY_DPI)
+
+
+def narrow_layout(fig, order: str = "rows") -> bool:
+    """Re-lay the figure for a phone's column, NARROW_IN wide: its panels in reading order (or
+    column by column, ``order="columns"``, where a column shares a colour bar), in as many columns
+    as keep each about as wide as it was (one, for panels wider than half the column), rows in
+    their original proportions, every panel with its own tick labels (a shared axis hid some).
+    False where it cannot restack the figure (panels on nested grids)."""
+    panels = {}
+    for ax in fig.axes:
+        spec = ax.get_subplotspec() if ax.get_visible() else None
+        if spec is not None:  # colour bars and insets follow their axes
+            panels.setdefault((spec.rowspan.start, spec.colspan.start, spec.get_gridspec()), []).append(ax)
+    grids = {key[2] for key in panels}
+    if len(grids) != 1:
+        return False
+    grid = next(iter(grids))
+    nrows, ncols = grid.get_geometry()
+    ratios = grid.get_height_ratios() or [1] * nrows
+    width, height = fig.get_size_inches()
+    cols = int(np.clip(round(NARROW_IN * ncols / width), 1, max(1, ncols - 1)))
+    keys = sorted(panels, key=lambda key: key[:2] if order == "rows" else (key[1], key[0]))
+    rows = [keys[k:k + cols] for k in range(0, len(keys), cols)]
+    new_ratios = [max(ratios[key[0]] for key in row) for row in rows]
+    fig.set_size_inches(NARROW_IN, height * sum(new_ratios) / sum(ratios))
+    stack = fig.add_gridspec(len(rows), cols, height_ratios=new_ratios)
+    for r, row in enumerate(rows):
+        for c, key in enumerate(row):
+            for ax in panels[key]:
+                ax.set_subplotspec(stack[r, c])
+                ax.tick_params(labelleft=True, labelbottom=True)
+    return True
+
+
+def _legends_below(fig, columns: int):
+    """Each figure-level legend drawn again below the panels in ``columns`` columns (matplotlib's
+    set_ncols does not re-lay a legend that exists)."""
+    for old in list(fig.legends):
+        handles, labels = old.legend_handles, [t.get_text() for t in old.get_texts()]
+        title = old.get_title().get_text() or None
+        old.remove()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(columns, len(labels)), title=title)
 
 
 def _with_comment(png: bytes, text: str) -> bytes:
     """The PNG with a tEXt "Comment" chunk after its header (the font size is known only once
     the figure is drawn, so it cannot go through savefig's metadata)."""
+    return _with_chunk(png, b"tEXt", b"Comment\0" + text.encode("latin-1"))
+
+
+def _with_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
+    """The PNG with a chunk of type ``kind`` after its header."""
     import struct
     import zlib
 
-    body = b"tEXt" + b"Comment\0" + text.encode("latin-1")
-    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    body = kind + data
+    chunk = struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
     end_of_header = 8 + 25  # signature, then the IHDR chunk (4 length + 4 type + 13 data + 4 CRC)
     return png[:end_of_header] + chunk + png[end_of_header:]
 

@@ -41,12 +41,45 @@ def _link_image(m, page: Path) -> str:
     """A figure image as a link to itself ("open at full size"; it replaces the link Sphinx puts
     on a sized image, never nests in it), its display size left to the stylesheet: natural
     width (the PNG is drawn at 2x, actlab.plotting.finish) on a desktop, at least 80% of it on
-    a phone."""
+    a phone. A figure with a narrow layout shows it on narrow screens (a ``<picture>``)."""
     attrs = re.sub(r'\s*style="[^"]*"', "", m.group(1) + m.group(3)).strip()
     src = m.group(2)
     w, _ = png_size(page.parent / src)
-    return (f'<a class="actlab-full-size" href="{src}" title="open the figure at full size">'
-            f'<img data-actlab src="{src}" {attrs} style="--natural-width: {w // 2}px" /></a>')
+    narrow = narrow_png(page.parent / src)
+    style = f"--natural-width: {w // 2}px"
+    img = f'<img data-actlab src="{src}" {attrs} style="{style}" />'
+    if narrow is not None:
+        n_src = src[: -len(".png")] + NARROW_SUFFIX
+        img = (f'<picture><source media="screen and (max-width: {NARROW_SCREEN_PX}px)" srcset="{n_src}" />'
+               f'<img data-actlab src="{src}" {attrs} style="{style}; --narrow-width: {png_size(narrow)[0] // 2}px" />'
+               "</picture>")
+    return f'<a class="actlab-full-size" href="{src}" title="open the figure at full size">{img}</a>'
+
+
+# A figure's narrow layout travels in a private chunk of its PNG (actlab.plotting.NARROW_CHUNK; a
+# test keeps the two equal) and is served beside it to screens up to NARROW_SCREEN_PX wide, the
+# stylesheet's phone width.
+NARROW_CHUNK, NARROW_SUFFIX, NARROW_SCREEN_PX = b"alNr", ".narrow.png", 700
+
+
+def narrow_png(path: Path) -> Path | None:
+    """The narrow layout of the figure at ``path``: taken out of its PNG into a file beside it the
+    first time (the wide PNG loses the chunk, so a desktop does not download both), then reused."""
+    out = path.with_name(path.name[: -len(".png")] + NARROW_SUFFIX)
+    data = path.read_bytes()
+    pos, kept, narrow = 8, [data[:8]], None
+    while pos < len(data):
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        kind, end = data[pos + 4:pos + 8], pos + 12 + n
+        if kind == NARROW_CHUNK:
+            narrow = data[pos + 8:pos + 8 + n]
+        else:
+            kept.append(data[pos:end])
+        pos = end
+    if narrow is not None:
+        out.write_bytes(narrow)
+        path.write_bytes(b"".join(kept))
+    return out if out.exists() else None
 
 
 _FONTAWESOME_JS = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\n?')
