@@ -139,26 +139,30 @@ EVERY_OPTION = """async ([id, name, names]) => {
 
 
 def _functions_expected(rows, state):
-    r = next(r for r in rows if r["id"] == state["form"])
-    return {"line": {(x, f, d) for x, f, d in zip(r["x"], r["f"], r["d"], strict=True)},
+    """Both forms' curves (the chosen and the compared one), the chosen one's properties."""
+    r = next(r for r in rows if r["label"] == state["form"])
+    drawn = [q for q in rows if q["label"] in (state["form"], state["compare"])]
+    return {"line": {(q["label"], x, f, d) for q in drawn for x, f, d in zip(q["x"], q["f"], q["d"], strict=True)},
             "text": {r["saturation"], r["kinks"], r["range"]}}
 
 
 def _functions_plotted(items):
-    return {"line": {(i["datum"]["x"], i["datum"]["f"], i["datum"]["d"]) for i in items if i["type"] == "line"},
+    return {"line": {(i["datum"]["label"], i["datum"]["x"], i["datum"]["f"], i["datum"]["d"])
+                     for i in items if i["type"] == "line"},
             "text": {i["text"] for i in items if i["type"] == "text"}}
 
 
 def _gradients_expected(rows, state):
-    match = [r for r in rows if r["activation"] == state["act"] and r["init"] == state["init"]
-             and r["depth"] == state["depth"] and r["bn"] == state.get("bn", False)]
-    assert len(match) == 1
-    r = match[0]
-    return {(layer, med, lo, hi) for layer, med, lo, hi in zip(r["layer"], r["median"], r["lo"], r["hi"], strict=True)}
+    """Every activation's line at once, for the chosen initialisation, depth and batch norm."""
+    match = [r for r in rows if r["init"] == state["init"] and r["depth"] == state["depth"]
+             and r["bn"] == state.get("bn", False)]
+    assert len({r["activation"] for r in match}) == len(match) > 1
+    return {(r["activation"], layer, med, lo, hi) for r in match
+            for layer, med, lo, hi in zip(r["layer"], r["median"], r["lo"], r["hi"], strict=True)}
 
 
 def _gradients_plotted(items):
-    return {(i["datum"]["layer"], i["datum"]["median"], i["datum"]["lo"], i["datum"]["hi"])
+    return {(i["datum"]["activation"], i["datum"]["layer"], i["datum"]["median"], i["datum"]["lo"], i["datum"]["hi"])
             for i in items if i["type"] in ("line", "symbol")}
 
 
@@ -189,12 +193,15 @@ def _dead_plotted(items):
 
 # page, figure, data file, its controls (signal name -> row field whose values it offers), expected, plotted
 FIGURES = [
-    ("gallery", "functions", {"form": "id"}, _functions_expected, _functions_plotted),
-    ("vanishing-gradients", "gradient-layers", {"act": "activation", "init": "init", "depth": "depth", "bn": "bn"},
+    ("gallery", "functions", {"form": "label", "compare": "label"}, _functions_expected, _functions_plotted),
+    ("vanishing-gradients", "gradient-layers", {"init": "init", "depth": "depth", "bn": "bn"},
      _gradients_expected, _gradients_plotted),
     ("vanishing-gradients", "vanishing-depth", {"init": "init", "measure": "measure"}, _depth_expected, _depth_plotted),
     ("relu-variants", "dead-units", {"act": "activation", "lr": "lr"}, _dead_expected, _dead_plotted),
 ]
+
+
+EXTRA_OPTION = {"compare"}  # controls with one option beyond the data's values ("none")
 
 
 def _state(page, block: str, controls) -> dict:
@@ -240,12 +247,17 @@ def test_every_control_of_every_interactive_figure_plots_the_exported_rows(brows
             check = lambda p=p, block=block, rows=rows, controls=controls, expected=expected, plotted=plotted: (
                 plotted(p.evaluate(PLOTTED, block)) == expected(rows, _state(p, block, controls)))
             assert check(), f"{path} {block}: the initial plot is not the data file's rows"
+            drawn = {i["datum"].get("label", i["datum"].get("activation")) for i in p.evaluate(PLOTTED, block)
+                     if i["type"] == "line"}
+            assert name == "vanishing-depth" or name == "dead-units" or len(drawn) >= 2, \
+                f"{block}: draws {drawn}, not two activations at once"
             for signal, field in controls.items():
                 select = p.locator(f"#{block} select[name='{signal}']")
                 label = p.locator(f"#{block} label:has(select[name='{signal}']) .vega-bind-name").inner_text()
                 assert label.strip(), f"{block}: control {signal} has no visible label"
                 n = select.locator("option").count()
-                assert n == len({json.dumps(r[field]) for r in rows}), f"{block}: {signal} does not offer every value"
+                offered = len({json.dumps(r[field]) for r in rows}) + (signal in EXTRA_OPTION)
+                assert n == offered, f"{block}: {signal} does not offer every value"
                 select.select_option(index=n - 1)  # the mouse's route, through Playwright
                 assert check(), f"{path} {block}: {signal} = its last option plots other data than the file's rows"
                 # every value, by the same events a choice fires (input, change), in one call to the page
@@ -316,3 +328,20 @@ def test_interactive_figures_draw_from_a_book_opened_from_disk(browser, quick_si
     ctx.close()
     assert not [u for u in requests if not u.startswith("file:")], "a book opened from disk requested the network"
     assert not errors, errors
+
+
+@pytest.mark.browser
+def test_on_a_phone_the_controls_come_first_and_log_ticks_read_as_powers_of_ten(browser, site_url):  # noqa: F811
+    v = Visit(browser, f"{site_url}/chapters/vanishing-gradients.html", width=390, height=844)
+    p = v.page
+    p.wait_for_function("() => !!window.actlabCharts['interactive-gradient-layers']", timeout=20000)
+    block = "#interactive-gradient-layers"
+    controls = p.locator(f"{block} .vega-bindings").bounding_box()
+    chart = p.locator(f"{block} svg").first.bounding_box()
+    assert controls["y"] + controls["height"] <= chart["y"] + 1, (controls, chart)
+    ticks = p.evaluate(f"""() => Array.from(document.querySelectorAll('{block} svg .role-axis-label text'))
+        .map(t => t.textContent).filter(t => t)""")
+    powers = [t for t in ticks if t.startswith("10") and len(t) > 2]
+    assert powers and not any("e" in t for t in ticks), ticks  # 10⁻⁶, never 1e-6
+    assert all(set(t[2:]) <= set("⁻⁰¹²³⁴⁵⁶⁷⁸⁹") for t in powers), powers
+    v.close()

@@ -239,28 +239,37 @@ def _range_text(act, x_max: float = 10.0, n_points: int = 20001, big: float = 1e
 
 
 def functions_chart(chapter: str, name: str, rows: list[dict]):
-    """f above f', each as wide as the page's column (a phone's included), the chosen form's
-    measured properties beneath. The default form is ReLU."""
+    """f above f', each as wide as the page's column (a phone's included): the chosen form (solid)
+    against a second one (dashed; "none" for one alone), each in its registry colour, the title
+    naming both, the chosen form's measured properties beneath. ReLU against GELU at first."""
     import altair as alt
 
-    ids = [r["id"] for r in rows]
-    pick = select("form", ids, "activation (and parameter)", labels=[r["label"] for r in rows],
-                  value="relu" if "relu" in ids else ids[0])
+    labels = [r["label"] for r in rows]
+    pick = select("form", labels, "activation (and parameter)", value="ReLU" if "ReLU" in labels else labels[0])
+    other = select("compare", labels + ["none"], "compare with", value="GELU" if "GELU" in labels else "none")
     data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
-    base = alt.Chart(data).transform_filter(alt.datum.id == pick)
-    line = lambda field, title: (base.transform_flatten(["x", "f", "d"]).mark_line(strokeWidth=2.5).encode(
+    shown = (alt.Chart(data).transform_filter((alt.datum.label == pick) | (alt.datum.label == other))
+             .transform_calculate(role="datum.label == form ? 'chosen' : 'compared'"))
+    line = lambda field, title: (shown.transform_flatten(["x", "f", "d"]).mark_line(strokeWidth=2.5).encode(
         x=alt.X("x:Q", title="input x"), y=alt.Y(f"{field}:Q", title=title),
-        color=alt.Color("color:N", scale=None), tooltip=[alt.Tooltip("x:Q"), alt.Tooltip(f"{field}:Q", format=".4g")])
+        color=alt.Color("color:N", scale=None), detail="label:N",
+        strokeDash=alt.StrokeDash("role:N", scale=alt.Scale(domain=["chosen", "compared"], range=[[1, 0], [6, 4]]),
+                                  legend=None),
+        tooltip=[alt.Tooltip("label:N", title="activation"), alt.Tooltip("x:Q"), alt.Tooltip(f"{field}:Q", format=".4g")])
         .properties(width="container", height=200, title=title))
-    props = base.transform_fold(["saturation", "kinks", "range"], as_=["property", "text"]).mark_text(
-        align="left", fontSize=13, color="#222222").encode(
-        y=alt.Y("property:N", axis=None, sort=["saturation", "kinks", "range"]), text="text:N",
-        x=alt.value(0)).properties(width="container", height=70)
-    chart = alt.vconcat(line("f", "f(x)"), line("d", "derivative f′(x)"), props).add_params(pick)
+    props = (alt.Chart(data).transform_filter(alt.datum.label == pick)
+             .transform_fold(["saturation", "kinks", "range"], as_=["property", "text"]).mark_text(
+                 align="left", fontSize=13, color="#222222").encode(
+                 y=alt.Y("property:N", axis=None, sort=["saturation", "kinks", "range"]), text="text:N",
+                 x=alt.value(0)).properties(width="container", height=70))
+    title = alt.TitleParams(text=alt.ExprRef(
+        expr="compare == 'none' || compare == form ? form : form + ' (solid) against ' + compare + ' (dashed)'"),
+        anchor="start")
+    chart = alt.vconcat(line("f", "f(x)"), line("d", "derivative f′(x)"), props).add_params(pick, other)
     return base_config(chart.properties(
-        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
-        description="The chosen activation function f and its derivative on the plotted range, "
-                    "with its measured saturation class, kinks and range"))
+        title=title, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+        description="The chosen activation function f and its derivative on the plotted range, against a "
+                    "second one, with the chosen one's measured saturation class, kinks and range"))
 
 
 def _color_scale(names):
@@ -282,8 +291,13 @@ def _log_domain(values) -> list[float]:
 # stylesheet makes vega-embed's target span the column), axes and legend included.
 WIDTH = "container"
 AUTOSIZE = {"type": "fit-x", "contains": "padding"}
-# one way to write a log axis's labels: powers of ten as 1e-6, never 0.000001 beside 1e-8
-LOG_AXIS = {"format": "~e"}
+# one way to write a log axis's labels: powers of ten as 10⁻⁶ (never 1e-6, or 0.000001 beside 1e-8);
+# a tick between two powers gets no label
+_POWER = "round(log(datum.value) / LN10)"
+_SUPERSCRIPT = "toString(" + _POWER + ")"
+for _plain, _sup in zip("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹", strict=True):
+    _SUPERSCRIPT = f"replace({_SUPERSCRIPT}, regexp('{_plain}', 'g'), '{_sup}')"
+LOG_AXIS = {"labelExpr": f"abs(log(datum.value) / LN10 - {_POWER}) < 1e-6 ? '10' + {_SUPERSCRIPT} : ''"}
 
 def gradient_rows(sweep, bn=None) -> list[dict]:
     """Per activation x initialisation x depth (x batch norm, if ``bn`` is given): every weight
@@ -304,37 +318,42 @@ def gradient_rows(sweep, bn=None) -> list[dict]:
 
 
 def gradients_chart(chapter: str, name: str, rows: list[dict]):
-    """Gradient norm against layer for the chosen activation, initialisation, depth and batch norm."""
+    """Gradient norm against layer, one line per activation (clicking a legend entry brings it
+    forward), for the chosen initialisation, depth and batch norm."""
     import altair as alt
 
     acts = list(dict.fromkeys(r["activation"] for r in rows))
-    params = [select("act", acts, "activation", labels=[next(r["label"] for r in rows if r["activation"] == a)
-                                                        for a in acts]),
-              select("init", list(dict.fromkeys(r["init"] for r in rows)), "initialisation"),
+    params = [select("init", list(dict.fromkeys(r["init"] for r in rows)), "initialisation"),
               select("depth", sorted({r["depth"] for r in rows}), "hidden layers", value=max(r["depth"] for r in rows))]
-    cond = ((alt.datum.activation == params[0]) & (alt.datum.init == params[1]) & (alt.datum.depth == params[2]))
+    cond = (alt.datum.init == params[0]) & (alt.datum.depth == params[1])
     if any(r["bn"] for r in rows):
         params.append(select("bn", [False, True], "batch normalisation", labels=["off", "on"]))
-        cond = cond & (alt.datum.bn == params[3])
-    # no fixed y-domain: the log axis follows the selected curve (batch norm's nearly flat lines
+        cond = cond & (alt.datum.bn == params[2])
+    focus = alt.selection_point(fields=["label"], bind="legend")
+    # no fixed y-domain: the log axis follows the selected curves (batch norm's nearly flat lines
     # would be flattened further by a domain spanning every setting's 30 decades)
     data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
-    legend = alt.Legend(orient="bottom", direction="horizontal")
+    legend = alt.Legend(orient="bottom", direction="horizontal", title="activation")
     base = (alt.Chart(data).transform_filter(cond).transform_flatten(["layer", "median", "lo", "hi"])
             .encode(x=alt.X("layer:Q", title="weight layer (1 = input side)", axis=alt.Axis(tickMinStep=1)),
-                    color=alt.Color("label:N", scale=_color_scale(acts), title="activation", legend=legend)))
+                    color=alt.Color("label:N", scale=_color_scale(acts), title="activation", legend=legend),
+                    opacity=alt.condition(focus, alt.value(1.0), alt.value(0.2))))
     title = "‖∂ℒ/∂W‖ (Frobenius)"
     scale = alt.Scale(type="log", zero=False, nice=True)
     y = alt.Y("median:Q", title=title, scale=scale, axis=LOG_AXIS)
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title=title, axis=LOG_AXIS), y2="hi:Q")
+    band = base.mark_area(fillOpacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title=title, axis=LOG_AXIS), y2="hi:Q",
+                                                  opacity=alt.condition(focus, alt.value(1.0), alt.value(0.0)))
     line = base.mark_line(point=True, strokeWidth=2.5).encode(
-        y=y, tooltip=[alt.Tooltip("layer:Q"), alt.Tooltip("median:Q", format=".3g", title="median"),
+        y=y, tooltip=[alt.Tooltip("label:N", title="activation"), alt.Tooltip("layer:Q"),
+                      alt.Tooltip("median:Q", format=".3g", title="median"),
                       alt.Tooltip("lo:Q", format=".3g", title="min"), alt.Tooltip("hi:Q", format=".3g", title="max")])
     # the legend sits under the plot, so nothing is clipped in the text column
-    chart = alt.layer(band, line).add_params(*params).properties(width=WIDTH, height=280, autosize=AUTOSIZE)
+    chart = alt.layer(band, line.add_params(focus)).add_params(*params).properties(
+        width=WIDTH, height=280, autosize=AUTOSIZE)
     return base_config(chart.properties(
         description="Weight-gradient norm of every layer at initialisation, median over seeds with the "
-                    "min-max band, for the chosen activation, initialisation, depth and batch normalisation"))
+                    "min-max band, one line per activation, for the chosen initialisation, depth and batch "
+                    "normalisation"))
 
 
 # ---------------------------------------------------------------- (4) vanishing by depth
