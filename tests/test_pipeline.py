@@ -228,9 +228,12 @@ def test_stage_removes_a_chapter_dropped_from_the_book(book):
     staged = (st / "chapters" / "demo.ipynb").read_text()
     assert "Some prose." in staged
     md = book / "chapters" / "demo.md"
-    md.write_text(md.read_text().replace("Some prose.", "Edited prose."))
-    staging.stage("quick")  # the page takes the prose as it is now, with the outputs it had
-    assert "Edited prose." in (st / "chapters" / "demo.ipynb").read_text()
+    md.write_text(md.read_text().replace("Some prose.", "Edited prose.").replace(
+        "```{code-cell} ipython3\nimport actlab", "```{code-cell} ipython3\n---\nmystnb:\n  figure:\n"
+        "    caption: An edited caption.\n---\nimport actlab"))
+    staging.stage("quick")  # the page takes the prose as it is now, captions too, with the outputs it had
+    staged = (st / "chapters" / "demo.ipynb").read_text()
+    assert "Edited prose." in staged and "An edited caption." in staged and '"twice"' in staged
 
 
 def test_unwritable_build_folder_is_one_sentence(book):

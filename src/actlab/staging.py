@@ -85,8 +85,9 @@ def rerun_markdown(name: str, declared: dict, used: dict | None = None) -> str:
 
 
 def with_current_prose(executed, name: str):
-    """The executed notebook with the chapter's prose as it is now: a prose edit re-renders a page
-    without re-executing it (make keys execution on the code cells only)."""
+    """The executed notebook with the chapter's prose as it is now, figure captions and alt text
+    in code cells' metadata included: a prose edit re-renders a page without re-executing it
+    (make keys execution on the code cells' source and tags only)."""
     import jupytext
 
     current = jupytext.read(CHAPTERS / f"{name}.md")
@@ -99,6 +100,7 @@ def with_current_prose(executed, name: str):
             if ran is None or ran.source != cell.source:
                 raise PipelineError(f"chapter '{name}': its executed notebook does not match chapters/{name}.md "
                                     "(a stale run); run `make book` again.")
+            ran.metadata = cell.metadata  # its caption and alt text as they are now: prose, like the rest
             cell = ran
         cells.append(cell)
         if "parameters" in cell.metadata.get("tags", []):
