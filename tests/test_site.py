@@ -13,7 +13,7 @@ pytestmark = pytest.mark.site
 class Refs(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.scripts, self.styles, self.images = [], [], []
+        self.scripts, self.styles, self.images, self.sources = [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -23,6 +23,8 @@ class Refs(HTMLParser):
             self.styles.append(a["href"])
         if tag == "img":
             self.images.append((a.get("src"), a.get("alt")))
+        if tag == "source" and a.get("srcset"):  # a figure's narrow layout (actlab.sphinxext)
+            self.sources.append(a["srcset"])
 
 
 def pages(site: Path):
@@ -45,6 +47,8 @@ def test_images_exist_and_have_alt_text(quick_site):
             assert (page.parent / src.split("?")[0]).exists(), f"{page.name}: missing image {src}"
             assert alt and alt.strip(), f"{page.name}: image {src} has no alt text"
             n += 1
+        for src in r.sources:
+            assert (page.parent / src).exists(), f"{page.name}: missing narrow layout {src}"
     assert n >= 2  # the gallery and the sigmoid figure at least
 
 
@@ -175,3 +179,25 @@ def test_exercise_solutions_quote_the_answers_their_chapters_recorded(quick_site
             assert contents.exercise_command(name, ex) in commands, f"{name}: exercise '{ex}' command not shown"
         checked += 1
     assert checked >= 1
+
+
+# A caption leads with what its figure shows (issue 25): the first sentence holds a glued
+# measurement. Figures without a measurement state what they show in words instead.
+EXACT_FIGURES = {
+    "fig-gallery", "fig-gallery-layers",  # the registry's formulas: a property of the functions
+    "fig-xor-regions",  # one seed's decision regions: the geometry (the rates are in fig-xor-rate)
+    "fig-mnist1d-signals",  # a picture of the data set, not a result
+}
+CAPTION = re.compile(r'<figure[^>]*\bid="([^"]+)"[^>]*>.*?<span class="caption-text">(.*?)</span><a class="headerlink"', re.S)
+
+
+def test_every_caption_leads_with_a_finding(quick_site):
+    seen, bad = 0, []
+    for page in pages(quick_site):
+        for fig_id, caption in CAPTION.findall(page.read_text()):
+            seen += 1
+            first = re.split(r"\.\s+(?=[A-Z])", caption, maxsplit=1)[0]
+            if 'class="pasted-text"' not in first and fig_id not in EXACT_FIGURES:
+                bad.append(f"{page.stem}#{fig_id}: {re.sub('<[^>]+>', '', first)[:90]}")
+    assert seen >= 30, seen
+    assert not bad, "captions whose first sentence reports no finding:\n" + "\n".join(bad)
