@@ -472,11 +472,19 @@ def _page_checks(page, path: str, site: Path, label: str, floor: float) -> list[
     text above the floor."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     bad = []
+    # a resize swaps a figure's narrow layout for its wide one (or back): measure once it has loaded
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('main img')).every(img => img.complete
+        && img.naturalWidth > 0 && (!img.closest('picture') || img.currentSrc.endsWith('.narrow.png') === (innerWidth <= 700)))""",
+                           timeout=10000)
     page.evaluate("() => window.scrollTo(0, 0)")
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     page.screenshot(path=str(SHOTS / f"{Path(path).stem}-{label}.png"), full_page=False)
     if overflow > 1:
         bad.append(f"{path} scrolls sideways by {overflow}px at {page.viewport_size['width']}px wide")
+    # a display equation wider than the column scrolls inside it and looks cut off: break it over lines
+    for wide, shown, tex in page.evaluate("""() => Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+            .filter(m => m.scrollWidth > m.clientWidth + 1).map(m => [m.scrollWidth, m.clientWidth, m.textContent])"""):
+        bad.append(f"{path}: an equation {wide}px wide in a {shown}px column at {label}: {tex[:50]}")
     return bad + _check_figures(page, path, site, floor)
 
 
