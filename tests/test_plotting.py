@@ -82,3 +82,24 @@ def test_narrow_layout_keeps_row_proportions_and_can_go_column_by_column():
     assert box[0, 0].height * 2.5 < box[1, 0].height  # the short row stays short
     assert box[0, 0].y0 > box[1, 0].y0 > box[0, 1].y0 > box[1, 1].y0  # first column, then the second
     plotting.plt.close(fig)
+
+
+def test_a_broken_axis_keeps_its_labels_and_a_legend_beside_the_panels_goes_below():
+    """A single column (a strip above the main axis) keeps the strip's x labels hidden; a legend
+    at the right would take half a phone's column, so the narrow layout puts it under the panels."""
+    fig, axes = plotting.figure(2, 1, width=6.5, height=3.4, sharex=True, gridspec_kw={"height_ratios": [1, 4]})
+    strip, main = axes[:, 0]
+    for ax in (strip, main):
+        ax.plot([0, 1], [0, 1], label="a line")
+    strip.tick_params(labelbottom=False)
+    fig.legend(*main.get_legend_handles_labels(), loc="outside right center")
+    png = plotting.finish(fig).data
+    narrow = _chunks(png)[plotting.NARROW_CHUNK]
+    assert not any(t.get_visible() and t.get_text() for t in strip.get_xticklabels())
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # finish closed the figure; its layout stays
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert box.y1 < main.get_window_extent(renderer).y0  # under the panels, not beside them
+    assert int.from_bytes(narrow[16:20], "big") / (2 * plotting.DISPLAY_DPI) <= plotting.PHONE_FIT_IN

@@ -200,4 +200,4 @@ def offset_figure(shifts: dict):
                                 label="after training"),
                mpl.lines.Line2D([], [], color=n, linestyle=":", label="1/√(π − 1), ReLU of a Gaussian")]
     fig.legend(handles=handles, loc="outside lower center", ncol=3)
-    return plotting.finish(fig)
+    return plotting.finish(fig, narrow_order="columns")  # on a phone, each activation's starts side by side

@@ -203,11 +203,11 @@ def heatmaps(sweep: NormSweep):
     column cannot see a shrink common to every layer; the right column can."""
     from actlab.plotting import figure, finish, label
 
-    cols = [("log₁₀ ratio\n(first ÷ last ‖∂ℒ/∂W‖)", sweep.ratio),
-            ("log₁₀ reach\n(rms δ⁽¹⁾ ÷ rms δ_out)", sweep.reach)]
+    cols = [("ratio", "log₁₀ ratio\n(first ÷ last ‖∂ℒ/∂W‖)", sweep.ratio),
+            ("reach", "log₁₀ reach\n(rms δ⁽¹⁾ ÷ rms δ_out)", sweep.reach)]
     n_i, n_a = len(sweep.inits), len(sweep.activations)
     fig, axes = figure(n_i, 2, width=7.0, height=n_i * (0.42 * n_a + 0.75) + 0.9, sharex=True, sharey=True)
-    for c, (what, f) in enumerate(cols):
+    for c, (short, what, f) in enumerate(cols):
         for r, init in enumerate(sweep.inits):
             ax = axes[r, c]
             grid = np.array([[np.log10(np.median(f(a, init, d))) for d in sweep.depths] for a in sweep.activations])
@@ -217,7 +217,7 @@ def heatmaps(sweep: NormSweep):
                         color="white" if abs(v) > 7 else "black")
             ax.set_xticks(range(len(sweep.depths)), [str(d) for d in sweep.depths])
             ax.set_yticks(range(n_a), [label(a) for a in sweep.activations])
-            ax.set_title(f"init: {init}", fontsize=9, loc="left")
+            ax.set_title(f"{short}, init: {init}", fontsize=9, loc="left")  # on a phone the columns are stacked
             ax.grid(False)
         axes[-1, c].set_xlabel("hidden layers")
         fig.colorbar(im, ax=axes[:, c].tolist(), label=what, location="bottom", shrink=0.9, aspect=30)

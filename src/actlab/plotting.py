@@ -115,6 +115,10 @@ def finish(fig, narrow_order: str = "rows"):
                          "fits the book's column unshrunk")
     if width_in > PHONE_FIT_IN and narrow_layout(fig, narrow_order):
         narrow, narrow_in = _png(fig)
+        renderer = fig.canvas.get_renderer()
+        if any(legend.get_window_extent(renderer).x0 > fig.bbox.width / 2 for legend in fig.legends):
+            _legends_below(fig, 3)  # a legend beside the panels would take half a phone's column
+            narrow, narrow_in = _png(fig)
         for columns in (2, 1):  # a figure's legend wider than the column: below it, in fewer columns
             if narrow_in > PHONE_FIT_IN and fig.legends:
                 _legends_below(fig, columns)
@@ -148,8 +152,10 @@ def narrow_layout(fig, order: str = "rows") -> bool:
     """Re-lay the figure for a phone's column, NARROW_IN wide: its panels in reading order (or
     column by column, ``order="columns"``, where a column shares a colour bar), in as many columns
     as keep each about as wide as it was (one, for panels wider than half the column), rows in
-    their original proportions, every panel with its own tick labels (a shared axis hid some).
-    False where it cannot restack the figure (panels on nested grids)."""
+    their original proportions, every panel of a multi-column grid with its own tick labels (a
+    shared axis hid some); a single column (a broken axis) keeps its own. False where it cannot
+    restack the figure (panels on nested grids). Figure legends beside the panels go below them
+    (:func:`finish`)."""
     panels = {}
     for ax in fig.axes:
         spec = ax.get_subplotspec() if ax.get_visible() else None
@@ -160,7 +166,7 @@ def narrow_layout(fig, order: str = "rows") -> bool:
         return False
     grid = next(iter(grids))
     nrows, ncols = grid.get_geometry()
-    ratios = grid.get_height_ratios() or [1] * nrows
+    ratios = list(grid.get_height_ratios() or [1] * nrows)
     width, height = fig.get_size_inches()
     cols = int(np.clip(round(NARROW_IN * ncols / width), 1, max(1, ncols - 1)))
     keys = sorted(panels, key=lambda key: key[:2] if order == "rows" else (key[1], key[0]))
@@ -172,7 +178,8 @@ def narrow_layout(fig, order: str = "rows") -> bool:
         for c, key in enumerate(row):
             for ax in panels[key]:
                 ax.set_subplotspec(stack[r, c])
-                ax.tick_params(labelleft=True, labelbottom=True)
+                if ncols > 1:  # shared axes hid inner panels' labels; a single column (a broken axis) keeps its own
+                    ax.tick_params(labelleft=True, labelbottom=True)
     return True
 
 
