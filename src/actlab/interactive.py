@@ -261,9 +261,11 @@ def functions_chart(chapter: str, name: str, rows: list[dict]):
              .transform_fold(["saturation", "kinks", "range"], as_=["property", "text"]).mark_text(
                  align="left", fontSize=13, color="#222222").encode(
                  y=alt.Y("property:N", axis=None, sort=["saturation", "kinks", "range"]), text="text:N",
-                 x=alt.value(0)).properties(width="container", height=70))
+                 x=alt.value(0)).properties(width="container", height=70, title=alt.TitleParams(
+                     text=alt.ExprRef(expr="'Measured for ' + form + ' (solid)'"), anchor="start", fontSize=12)))
+    # two lines, so that a phone's column shows both names and which line is which
     title = alt.TitleParams(text=alt.ExprRef(
-        expr="compare == 'none' || compare == form ? form : form + ' (solid) against ' + compare + ' (dashed)'"),
+        expr="compare == 'none' || compare == form ? form : [form + ' (solid)', 'against ' + compare + ' (dashed)']"),
         anchor="start")
     chart = alt.vconcat(line("f", "f(x)"), line("d", "derivative f′(x)"), props).add_params(pick, other)
     return base_config(chart.properties(
@@ -335,14 +337,16 @@ def gradients_chart(chapter: str, name: str, rows: list[dict]):
     data = alt.UrlData(url=data_url(chapter, name), format=alt.JsonDataFormat(type="json"))
     legend = alt.Legend(orient="bottom", direction="horizontal", title="activation")
     base = (alt.Chart(data).transform_filter(cond).transform_flatten(["layer", "median", "lo", "hi"])
-            .encode(x=alt.X("layer:Q", title="weight layer (1 = input side)", axis=alt.Axis(tickMinStep=1)),
+            .encode(x=alt.X("layer:Q", title="weight layer (1 = input side)", scale=alt.Scale(nice=False, zero=False),
+                          axis=alt.Axis(tickMinStep=1, format="d")),
                     color=alt.Color("label:N", scale=_color_scale(acts), title="activation", legend=legend),
                     opacity=alt.condition(focus, alt.value(1.0), alt.value(0.2))))
     title = "‖∂ℒ/∂W‖ (Frobenius)"
     scale = alt.Scale(type="log", zero=False, nice=True)
     y = alt.Y("median:Q", title=title, scale=scale, axis=LOG_AXIS)
     band = base.mark_area(fillOpacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title=title, axis=LOG_AXIS), y2="hi:Q",
-                                                  opacity=alt.condition(focus, alt.value(1.0), alt.value(0.0)))
+                                                  opacity=alt.condition(focus, alt.value(1.0), alt.value(0.0)),
+                                                  color=alt.Color("label:N", scale=_color_scale(acts), legend=None))
     line = base.mark_line(point=True, strokeWidth=2.5).encode(
         y=y, tooltip=[alt.Tooltip("label:N", title="activation"), alt.Tooltip("layer:Q"),
                       alt.Tooltip("median:Q", format=".3g", title="median"),
@@ -394,7 +398,7 @@ def depth_chart(chapter: str, name: str, rows: list[dict], threshold: float):
                                     legend=alt.Legend(orient="bottom", direction="horizontal"))))
     scale = alt.Scale(type="log", domain=domain)
     band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale, title="median over seeds", axis=LOG_AXIS),
-                                              y2="hi:Q")
+                                              y2="hi:Q", color=alt.Color("label:N", scale=_color_scale(acts), legend=None))
     line = base.mark_line(point=True, strokeWidth=2.5).encode(
         y=alt.Y("median:Q", scale=scale), tooltip=[alt.Tooltip("label:N", title="activation"), "depth:Q",
                                                    alt.Tooltip("median:Q", format=".3g")])
