@@ -19,6 +19,7 @@ Commands (``python -m actlab.pipeline ...``; the Makefile wraps them):
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -171,6 +172,7 @@ KERNEL_NEVER_STARTED = "Kernel died before replying to kernel_info"
 KERNEL_START_TRIES = 3
 
 
+@functools.cache  # one class for every chapter this process runs
 def _kernel_manager_class():
     """papermill's kernel manager, with the kernel's sockets as files in the temp folder instead of
     TCP ports. Over TCP jupyter_client picks free ports and the kernel binds them later, so a kernel
